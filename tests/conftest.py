@@ -1,0 +1,198 @@
+"""Shared fixtures: a real Redis, the fake Twilio over HTTP, a signed-webhook phone, a burst worker.
+
+Names follow flaskr (`app`, `client`, `runner`); Redis hygiene follows rq's
+RQTestCase (refuse a non-empty database, flush before and after).
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+from rq import SimpleWorker
+from twilio.request_validator import RequestValidator
+
+from bot import create_app, runtime, store
+from bot.config import Settings
+from bot.fake_twilio import FakeTwilioServer
+
+ROOT = Path(__file__).resolve().parent.parent
+PUBLIC_URL = "https://hotline.test"
+TOKEN = "test-auth-token"
+
+
+def _empty_database(url: str) -> str:
+    """Pick an empty database on a given Redis, refusing to touch a used one (rq's rule)."""
+    base = url.rsplit("/", 1)[0] if url.count("/") > 2 else url
+    for db in range(15, 0, -1):
+        candidate = f"{base}/{db}"
+        if redis_lib.Redis.from_url(candidate).dbsize() == 0:
+            return candidate
+    raise RuntimeError(f"no empty database on {base}; refusing to run tests against data")
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A real Redis: REDIS_URL if set (an empty db of it), else the project's own embedded server."""
+    if os.environ.get("REDIS_URL"):
+        yield _empty_database(os.environ["REDIS_URL"])
+        return
+    server = store.start_embedded(tmp_path_factory.mktemp("redis"), appendonly=False)
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def fake_twilio():
+    """The fake Twilio REST API on a loopback port, for the whole session."""
+    server = FakeTwilioServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def twilio_outbox(fake_twilio):
+    """The fake Twilio, emptied before the test."""
+    fake_twilio.clear()
+    return fake_twilio
+
+
+@pytest.fixture
+def settings(tmp_path, fake_twilio, redis_server) -> Settings:
+    """Settings for one test: real Redis, the fake Twilio, the repository's flows and locales."""
+    return Settings(
+        env="test",
+        redis_url=redis_server,
+        data_dir=str(tmp_path / "var"),
+        twilio_account_sid="AC" + "1" * 32,
+        twilio_auth_token=TOKEN,
+        twilio_number="+13105550100",
+        twilio_api_base=fake_twilio.url,
+        public_url=PUBLIC_URL,
+        secret="test-secret",
+        coordinators=("+13105550199",),
+        human_number="+13105550111",
+        flows_dir=str(ROOT / "flows"),
+        locales_dir=str(ROOT / "locales"),
+    ).resolved()
+
+
+@pytest.fixture
+def r(redis_server):
+    """A str-answering client on the test Redis, flushed before and after (we like our hygiene)."""
+    client = store.connect(redis_server)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def app(settings, r, twilio_outbox):
+    """The hotline app on the test Redis and the fake Twilio."""
+    application = create_app(settings)
+    application.config["TESTING"] = True
+    yield application
+
+
+@pytest.fixture
+def rt(app):
+    """The runtime the app configured (Redis clients, queues, twilio client)."""
+    return app.extensions["hotline"]
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class Phone:
+    """Text the hotline through the signed webhook like Twilio would (errbot's testbot)."""
+
+    def __init__(self, client, settings: Settings):
+        self.client, self.settings = client, settings
+        self.validator = RequestValidator(settings.twilio_auth_token)
+        self._sids = itertools.count(1)
+
+    def form(self, body: str, from_: str, **extra) -> dict:
+        params = {
+            "MessageSid": "SM" + uuid.uuid4().hex,
+            "AccountSid": self.settings.twilio_account_sid,
+            "From": from_,
+            "To": self.settings.twilio_number,
+            "Body": body,
+            "NumMedia": "0",
+        }
+        params.update({k: str(v) for k, v in extra.items()})
+        return params
+
+    def post(self, params: dict, path: str = "/twilio/messages", sign: bool = True, signature: str | None = None):
+        headers = {}
+        if sign:
+            headers["X-Twilio-Signature"] = signature or self.validator.compute_signature(
+                PUBLIC_URL + path, params)
+        return self.client.post(path, data=params, headers=headers)
+
+    def send(self, body: str, from_: str = "+13235550123", **extra):
+        """Post one signed inbound message and return the response."""
+        return self.post(self.form(body, from_, **extra))
+
+    def text(self, body: str, from_: str = "+13235550123", **extra) -> list[str]:
+        """Post one signed inbound message and return the reply bodies from the TwiML."""
+        response = self.send(body, from_, **extra)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return replies_of(response.get_data(as_text=True))
+
+
+def replies_of(twiml: str) -> list[str]:
+    """Parse TwiML structurally and return each <Message> body."""
+    root = ET.fromstring(twiml)
+    assert root.tag == "Response"
+    return [(m.findtext("Body") or m.text or "").strip() for m in root.iter("Message")]
+
+
+@pytest.fixture
+def phone(client, settings):
+    return Phone(client, settings)
+
+
+@pytest.fixture
+def worker(rt):
+    """Run every queued RQ job in-process until the queues are empty (rq's testing recipe)."""
+    def run() -> None:
+        SimpleWorker([rt.queue(n) for n in runtime.QUEUE_NAMES], connection=rt.r_raw).work(burst=True)
+    return run
+
+
+@pytest.fixture
+def release_scheduled(rt):
+    """Enqueue every scheduled job that would be due `seconds` from now (no sleeping).
+
+    Uses RQ's own ScheduledJobRegistry.get_jobs_to_schedule with a future timestamp.
+    Returns how many jobs were released.
+    """
+    import time as _time
+    from rq.job import Job
+    from rq.registry import ScheduledJobRegistry
+
+    def release(seconds: float) -> int:
+        released = 0
+        for name in runtime.QUEUE_NAMES:
+            queue = rt.queue(name)
+            registry = ScheduledJobRegistry(queue=queue)
+            for job_id in registry.get_jobs_to_schedule(timestamp=int(_time.time() + seconds)):
+                job = Job.fetch(job_id, connection=rt.r_raw)
+                registry.remove(job)
+                queue._enqueue_job(job)
+                released += 1
+        return released
+    return release
