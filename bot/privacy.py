@@ -47,6 +47,16 @@ def unseal(secret: str, token: str) -> str | None:
         return None
 
 
+def seal_bytes(secret: str, data: bytes) -> bytes:
+    """Encrypt a whole record (the outage spool) under the sealing key."""
+    return _fernet(secret).encrypt(data)
+
+
+def unseal_bytes(secret: str, token: bytes) -> bytes:
+    """Decrypt a record sealed by seal_bytes; raises InvalidToken on a foreign key."""
+    return _fernet(secret).decrypt(token)
+
+
 def redact(text: str) -> str:
     """Blank out anything that looks like a phone number."""
     return _PHONE_RE.sub("[number]", text)

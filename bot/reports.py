@@ -1,0 +1,89 @@
+"""The flow actions that turn a finished conversation into work: a report, a call-back.
+
+`submit` is the `report.submit` action: it folds the answers into an incident
+(one atomic Redis call in `incidents`) and enqueues dispatch for a new one; the
+slow parts (texting observers or coordinators) always run in RQ jobs.
+"""
+from __future__ import annotations
+
+import logging
+
+from . import dispatch, i18n, incidents, outbox, privacy, runtime, store
+
+log = logging.getLogger(__name__)
+
+DETAIL_FIELDS = ("activity", "started_at", "agents", "vehicles", "identifiers", "markings",
+                 "detained", "media", "safe", "callback")
+"""Answers kept on the incident; anything else a flow saved stays in the session only."""
+
+REPLY_TO_TTL_S = 12 * 3600
+"""How long a reporter who asked for follow-up can be texted: one raid's span, then forgotten."""
+
+UNPLACED_TIMEOUT_S = 30
+"""RQ timeout for the coordinator text about a report no locator could place."""
+
+
+def submit(rt, call) -> dict:
+    """Fold a finished sighting report into an incident; enqueue dispatch if it is new."""
+    answers = call.answers
+    where = answers.get("where") or {}
+    details = {k: answers[k] for k in DETAIL_FIELDS if answers.get(k) not in (None, "", [])}
+    if answers.get("callback") == "yes" and call.channel != "web":
+        # Sealed, with a TTL: the only reporter number kept past the conversation.
+        rt.r.set(store.reply_to_key(call.contact_id), privacy.seal(rt.settings.secret, call.e164),
+                 ex=REPLY_TO_TTL_S)
+    if "lat" not in where:
+        ref = f"U{rt.r.incr(store.incident_seq_key())}"
+        rt.queue("dispatch").enqueue(escalate_unplaced, ref, where.get("raw", ""),
+                                     details.get("activity", "other"), job_timeout=UNPLACED_TIMEOUT_S)
+        log.info("report %s could not be placed; coordinators will be texted", ref)
+        return {"ref": ref, "incident_id": ""}
+    report = incidents.Report(
+        contact_id=call.contact_id, lat=float(where["lat"]), lon=float(where["lon"]),
+        precision_m=int(where.get("precision_m") or 0), kind=str(details.get("activity", "other")),
+        details={**details, "label": where.get("label", ""), "precision": where.get("precision", "")},
+        language=call.language, channel=call.channel,
+    )
+    merge = incidents.merge_report(rt.r, report, rt.settings, call.now)
+    if merge.is_new and merge.should_dispatch:
+        dispatch.enqueue_start(rt, merge.incident_id)
+    return {"ref": merge.ref, "incident_id": merge.incident_id}
+
+
+def request_callback(rt, call) -> dict:
+    """Ask coordinators to call this person back (the `handoff.callback` action)."""
+    if call.channel == "web":
+        return {"ok": False}
+    rt.queue("dispatch").enqueue(text_coordinators_callback, privacy.seal(rt.settings.secret, call.e164),
+                                 call.language, job_timeout=UNPLACED_TIMEOUT_S)
+    return {"ok": True}
+
+
+def _text_coordinators(rt, body: str) -> int:
+    sent = 0
+    for e164 in rt.settings.coordinators:
+        if outbox.send(rt, e164, body, purpose="escalation"):
+            sent += 1
+    return sent
+
+
+def escalate_unplaced(ref: str, raw_place: str, activity: str) -> int:
+    """RQ job. Text coordinators a report no locator could place, with the words given."""
+    rt = runtime.get()
+    body = i18n.gettext(rt.settings.locales_dir, "en",
+                        "Hotline report {ref} ({activity}) could not be placed on the map. "
+                        "The caller wrote: \"{place}\". Please check and dispatch by hand.",
+                        ref=ref, activity=activity, place=raw_place[:200])
+    return _text_coordinators(rt, body)
+
+
+def text_coordinators_callback(sealed: str, language: str) -> int:
+    """RQ job. Text coordinators that a caller asked for a call-back, with the number."""
+    rt = runtime.get()
+    e164 = privacy.unseal(rt.settings.secret, sealed)
+    if not e164:
+        return 0
+    body = i18n.gettext(rt.settings.locales_dir, "en",
+                        "A hotline caller asked for a call-back ({language}): {number}",
+                        language=language, number=e164.removeprefix("whatsapp:"))
+    return _text_coordinators(rt, body)

@@ -1,0 +1,131 @@
+"""Who a message is for: once-only processing, observers' replies, everyone else's conversation.
+
+The router does the I/O around the pure pieces: it claims each MessageSid once
+in Redis before any side effect (Twilio may redeliver a webhook on a slow
+connect), sends an observer's dispatch reply to `dispatch`, and everything else
+to the conversation with the table of actions a flow may call.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+
+import redis
+
+from . import alerts, conversation, dispatch, outbox, privacy, reports, spool, store
+from .errors import SendError
+from .channels import Inbound
+
+log = logging.getLogger(__name__)
+
+MESSAGE_TTL_S = 24 * 3600
+"""Remember a MessageSid for a day: Twilio redelivers within minutes, never days."""
+
+PENDING = "\x00pending"
+"""Claim marker while the first delivery of a message is still being processed."""
+
+ACTIONS = {
+    "report.submit": reports.submit,
+    "handoff.callback": reports.request_callback,
+    "alerts.subscribe": alerts.subscribe,
+    "alerts.unsubscribe": alerts.unsubscribe,
+}
+"""Implementations of the `do:` actions flows may name (conversation.KNOWN_ACTIONS)."""
+
+OUTAGE_REPLY = ("We got your message. Our system is slow right now; it will be handled shortly. "
+                "/ Recibimos su mensaje. El sistema está lento; lo atenderemos pronto.")
+"""Bilingual, because without Redis we do not know the caller's language."""
+
+
+def handle(rt, inbound: Inbound, now: float) -> list[str]:
+    """Process one inbound message once and return the replies for it.
+
+    If Redis is unreachable the message is sealed into the local spool and the
+    caller is told it will be handled; nothing is dropped.
+    """
+    try:
+        replies = process(rt, inbound, now)
+    except redis.ConnectionError:
+        spool.append(rt.settings, inbound, now)
+        return [OUTAGE_REPLY]
+    if spool.path(rt.settings).exists():
+        _replay_in_background(rt)
+    return replies
+
+
+def process(rt, inbound: Inbound, now: float) -> list[str]:
+    """Claim the MessageSid, route the message, remember the replies; Redis errors propagate."""
+    r = rt.r
+    cid = privacy.contact_id(rt.settings.secret, inbound.e164)
+    key = store.message_key(inbound.message_sid)
+    pipe = r.pipeline(transaction=False)
+    pipe.set(key, PENDING, nx=True, ex=MESSAGE_TTL_S)
+    pipe.get(key)
+    pipe.exists(store.observer_key(cid))
+    claimed, stored, is_observer = pipe.execute()
+    if not claimed:
+        # A redelivery: answer what the first delivery answered (nothing while it is in flight).
+        return [] if stored in (None, PENDING) else json.loads(stored)
+    try:
+        replies = None
+        if is_observer:
+            replies = dispatch.handle_reply(rt, cid, inbound.body, now)
+        if replies is None:
+            replies = conversation.respond(rt, cid, inbound, now, ACTIONS)
+    except BaseException:
+        _release(r, key)  # let Twilio's redelivery (or the spool replay) run it again
+        raise
+    r.set(key, json.dumps(replies), ex=MESSAGE_TTL_S)
+    return replies
+
+
+def _release(r, key: str) -> None:
+    try:
+        r.delete(key)
+    except redis.RedisError:  # nothing more we can do; the claim expires on its own
+        log.warning("could not release a message claim")
+
+
+def handle_status(rt, update, now: float) -> None:
+    """Pass a Twilio status callback to dispatch, which owns outbound state."""
+    dispatch.record_status(rt, update, now)
+
+
+_replaying = threading.Lock()
+
+
+def _replay_in_background(rt) -> None:
+    """Replay the spool off the request thread; the spool is on this machine's disk."""
+    if _replaying.locked():
+        return
+    threading.Thread(target=replay_spool, args=(rt,), daemon=True).start()
+
+
+def replay_spool(rt) -> int:
+    """Process messages spooled during a Redis outage and text their replies.
+
+    Returns how many were replayed; any left when Redis fails again are re-spooled.
+    """
+    with _replaying:
+        items = spool.take(rt.settings)
+        done = 0
+        for index, (inbound, received_at) in enumerate(items):
+            try:
+                replies = process(rt, inbound, received_at)
+            except redis.RedisError:
+            for later, at in items[index:]:
+                    spool.append(rt.settings, later, at)
+                break
+            if inbound.channel != "web":  # a web chat page cannot be reached afterwards
+                for body in replies:
+                    _send_quietly(rt, inbound.e164, body)
+            done += 1
+        return done
+
+
+def _send_quietly(rt, e164: str, body: str) -> None:
+    try:
+        outbox.send(rt, e164, body, purpose="reply")
+    except SendError as exc:  # the report itself is saved; a lost late reply is logged
+        log.warning("could not text a replayed reply: %s", type(exc).__name__)
