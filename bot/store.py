@@ -135,6 +135,11 @@ def geocode_cache_key(digest: str) -> str:
     return f"{PREFIX}:geocache:{digest}"
 
 
+def incidents_coarse_geo_key() -> str:
+    """Open incidents placed no better than a ZIP or city (GEO set; subset of incidents_geo_key)."""
+    return f"{PREFIX}:incidents:geo:coarse"
+
+
 # ---- connections ----------------------------------------------------------
 def connect(url: str) -> redis.Redis:
     """Open a Redis client on a URL; answers come back as str."""
