@@ -1,0 +1,181 @@
+"""The coordinators' dashboard at `/dashboard`: open incidents and one incident's timeline.
+
+Read-only and behind a login (user `coordinator`, `HOTLINE_DASHBOARD_PASSWORD`),
+so a coordinator can watch the network from a phone without the command line.
+It shows places and counts, never a phone number (incidents hold none) and no
+third-party content: no map tiles, no CDN, no analytics.
+"""
+from __future__ import annotations
+
+import hmac
+import re
+import time
+from datetime import datetime, timezone
+
+from babel.dates import format_timedelta
+from flask import Blueprint, abort, current_app, render_template, request
+
+from . import incidents
+from .errors import NoSuchIncident
+from .privacy import redact
+
+bp = Blueprint("dashboard", __name__)
+
+USER = "coordinator"
+"""The one dashboard login name; the password is HOTLINE_DASHBOARD_PASSWORD."""
+
+REFRESH_S = 15
+"""Auto-refresh period: fresh enough to follow a dispatch wave (120 s), light on a phone."""
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": ("default-src 'none'; style-src 'self'; img-src 'self'; "
+                                "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",  # incident places must not linger in shared caches
+}
+"""Headers on every dashboard page."""
+
+_INCIDENT_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_TIME_KEYS = ("at", "ts", "time", "created_at")
+
+
+def _runtime():
+    return current_app.extensions["hotline"]
+
+
+def _authorized(password: str) -> bool:
+    """Tell whether the request carries the coordinator's HTTP Basic credentials."""
+    auth = request.authorization
+    if auth is None or auth.type != "basic":
+        return False
+    # compare_digest on both parts: no timing hint about which one was wrong.
+    user_ok = hmac.compare_digest((auth.username or "").encode(), USER.encode())
+    password_ok = hmac.compare_digest((auth.password or "").encode(), password.encode())
+    return user_ok and password_ok
+
+
+@bp.before_request
+def require_login():
+    password = _runtime().settings.dashboard_password
+    if not password:
+        return ("The dashboard is off. Set HOTLINE_DASHBOARD_PASSWORD to turn it on "
+                "(login: coordinator).\n", 404, {"Content-Type": "text/plain; charset=utf-8"})
+    if not _authorized(password):
+        return ("Login required.\n", 401, {
+            "WWW-Authenticate": 'Basic realm="hotline dashboard", charset="UTF-8"',
+            "Content-Type": "text/plain; charset=utf-8"})
+    return None
+
+
+@bp.after_request
+def secure(response):
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def _epoch(value) -> float | None:
+    """Read a stored time (epoch seconds or ISO 8601) as epoch seconds."""
+    if value in (None, ""):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):  # not a number: try ISO 8601 next
+        pass
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:  # an unreadable time is shown as unknown, not a crash
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
+def _age(value, now: float) -> str:
+    at = _epoch(value)
+    if at is None:
+        return "?"
+    return format_timedelta(max(0.0, now - at), threshold=1.1, locale="en")
+
+
+def _clock(value) -> str:
+    at = _epoch(value)
+    if at is None:
+        return ""
+    return datetime.fromtimestamp(at, timezone.utc).strftime("%H:%M:%S UTC")
+
+
+def _place(incident: dict) -> str:
+    label = incident.get("label") or ""
+    if label:
+        return redact(str(label))
+    try:
+        return f"{float(incident['lat']):.5f}, {float(incident['lon']):.5f}"
+    except (KeyError, TypeError, ValueError):  # an unplaced incident has no coordinates
+        return "unplaced"
+
+
+def incident_row(incident: dict, now: float) -> dict:
+    """Turn one incident dict into what a dashboard row shows."""
+    return {
+        "id": str(incident.get("id", "")),
+        "ref": incident.get("ref") or incident.get("id", ""),
+        "status": incident.get("status", ""),
+        "kind": incident.get("kind", ""),
+        "place": _place(incident),
+        "lat": incident.get("lat"),
+        "lon": incident.get("lon"),
+        "precision": incident.get("precision", ""),
+        "reporters": int(incident.get("reporters") or 0),
+        "texted": int(incident.get("texted") or 0),
+        "accepted": int(incident.get("accepted") or 0),
+        "age": _age(incident.get("created_at"), now),
+    }
+
+
+def _shown(value) -> str:
+    """Render a timeline value, blanking anything phone-like in free text."""
+    if isinstance(value, (int, float)):
+        return str(value)
+    text = str(value)
+    try:
+        float(text)
+        return text  # a number (coordinate, count, epoch) is never a phone number here
+    except ValueError:
+        return redact(text)
+
+
+def timeline_row(event: dict) -> dict:
+    """Turn one timeline event into time, kind and the rest of its fields."""
+    when = next((event[k] for k in _TIME_KEYS if k in event), None)
+    kind = event.get("kind") or event.get("event") or ""
+    rest = {k: _shown(v) for k, v in event.items()
+            if k not in _TIME_KEYS and k not in ("kind", "event", "id")}
+    return {"time": _clock(when), "kind": kind, "fields": rest}
+
+
+@bp.get("/dashboard")
+def index():
+    rt = _runtime()
+    now = time.time()
+    rows = [incident_row(i, now) for i in incidents.list_open(rt.r, now)]
+    return render_template("dashboard.html", incidents=rows, refresh_s=REFRESH_S,
+                           updated=_clock(now))
+
+
+@bp.get("/dashboard/incidents/<incident_id>")
+def incident(incident_id: str):
+    rt = _runtime()
+    if not _INCIDENT_ID_RE.match(incident_id):
+        abort(404)
+    now = time.time()
+    try:
+        found = incidents.get(rt.r, incident_id)
+    except NoSuchIncident:
+        found = None
+    if not found:
+        abort(404)
+    found = {"id": incident_id, **found}
+    events = [timeline_row(e) for e in incidents.timeline(rt.r, incident_id)]
+    return render_template("dashboard_incident.html", incident=incident_row(found, now),
+                           events=events, refresh_s=REFRESH_S, updated=_clock(now))
