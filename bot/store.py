@@ -135,6 +135,66 @@ def geocode_cache_key(digest: str) -> str:
     return f"{PREFIX}:geocache:{digest}"
 
 
+def observers_radius_key() -> str:
+    """Observers by their radius in km (sorted set), so a search knows how far to look."""
+    return f"{PREFIX}:observers:radius"
+
+
+def join_code_key(code: str) -> str:
+    """A coordinator-issued enrollment code and its roster defaults (string with TTL)."""
+    return f"{PREFIX}:joincode:{code}"
+
+
+def incident_plan_key(incident_id: str) -> str:
+    """An incident's dispatch plan snapshot and progress: wave size, timeout, needed, wave (hash)."""
+    return f"{PREFIX}:{{inc:{incident_id}}}:plan"
+
+
+def incident_drive_lock_key(incident_id: str) -> str:
+    """Lease held by the worker fanning out an incident's wave (string with TTL)."""
+    return f"{PREFIX}:{{inc:{incident_id}}}:drive"
+
+
+def dispatch_due_key() -> str:
+    """Incidents whose dispatch must be looked at again, by when (sorted set, epoch s)."""
+    return f"{PREFIX}:dispatch:due"
+
+
+def dispatch_code_key(code: str) -> str:
+    """The incident a short per-dispatch code (`YES 48`) currently names (string with TTL)."""
+    return f"{PREFIX}:dispatch:code:{code}"
+
+
+def dispatch_code_seq_key() -> str:
+    """Counter behind short per-dispatch codes."""
+    return f"{PREFIX}:dispatch:codeseq"
+
+
+def watchdog_token_key() -> str:
+    """Id of the one scheduled watchdog job allowed to reschedule itself (string with TTL)."""
+    return f"{PREFIX}:dispatch:watchdog"
+
+
+def subscriber_key(contact_id: str) -> str:
+    """An alert subscriber: sealed number, ZIP, language (hash)."""
+    return f"{PREFIX}:subscriber:{contact_id}"
+
+
+def broadcast_key(broadcast_id: str) -> str:
+    """One alert broadcast: incident, ZIPs, progress (hash)."""
+    return f"{PREFIX}:broadcast:{broadcast_id}"
+
+
+def broadcast_sends_key(broadcast_id: str) -> str:
+    """Per-subscriber send records of a broadcast, written before each API call (hash)."""
+    return f"{PREFIX}:broadcast:{broadcast_id}:sends"
+
+
+def send_rate_key(sender: str) -> str:
+    """Theoretical arrival time of the next send from one sending number (GCRA, string)."""
+    return f"{PREFIX}:rate:{sender}"
+
+
 def incidents_coarse_geo_key() -> str:
     """Open incidents placed no better than a ZIP or city (GEO set; subset of incidents_geo_key)."""
     return f"{PREFIX}:incidents:geo:coarse"
