@@ -14,6 +14,16 @@ import zipcodes
 PRECISION_M = {"exact": 30, "street": 150, "landmark": 300, "zip": 2500, "city": 5000}
 """Typical error radius in metres of each precision class."""
 
+
+
+def precision_class(precision_m: float) -> str:
+    """Name the narrowest precision class whose typical error covers precision_m metres."""
+    for name, metres in PRECISION_M.items():
+        if precision_m <= metres:
+            return name
+    return "city"
+
+
 _COORDS_RE = re.compile(r"(-?\d{1,2}\.\d+)\s*[, ]\s*(-?\d{1,3}\.\d+)")
 _ZIP_RE = re.compile(r"\b(\d{5})(?:-\d{4})?\b")
 
