@@ -79,6 +79,18 @@ def create_fake_app(recorder: Recorder | None = None) -> Flask:
         rec.record(message)
         return jsonify(message), 201
 
+    @app.get("/2010-04-01/Accounts/<account_sid>/Messages.json")
+    def read_messages(account_sid: str):
+        """List sent messages newest first, filtered by `To` like Twilio (used to reconcile a retry)."""
+        if not request.authorization or request.authorization.username != account_sid:
+            return jsonify(code=20003, message="Authenticate", status=401), 401
+        to, size = request.args.get("To"), int(request.args.get("PageSize", 50))
+        with rec.lock:
+            found = [m for m in reversed(rec.messages) if not to or m["to"] == to][:size]
+        return jsonify(messages=found, page=0, page_size=size, start=0, end=len(found),
+                       uri=request.full_path, first_page_uri=request.full_path,
+                       next_page_uri=None, previous_page_uri=None)
+
     @app.get("/_fake/messages")
     def list_messages():
         with rec.lock:

@@ -201,10 +201,32 @@ def send(client: Client, settings, to: str, body: str, status_callback: str | No
     return message.sid
 
 
+LOOKUP_LIMIT = 20
+"""Recent messages to one number checked when reconciling an uncertain send."""
+
+
+def find_sent(client: Client, to: str, body: str) -> str | None:
+    """Return the sid of a message already sent to `to` with exactly this body, or None.
+
+    A 5xx or a dropped connection on create may still have sent; asking Twilio's
+    message list is the only way to know before sending again.
+    """
+    try:
+        for message in client.messages.list(to=to, limit=LOOKUP_LIMIT):
+            if message.body == body:
+                return message.sid
+    except TwilioRestException as exc:
+        code = exc.code if isinstance(exc.code, int) else None
+        raise RetryableSend(f"twilio lookup error: {code or exc.status}", code=code, http_status=exc.status) from None
+    except requests.RequestException as exc:  # cannot tell yet: the caller retries later
+        raise RetryableSend(f"twilio unreachable: {type(exc).__name__}") from None
+    return None
+
+
 def status_callback_url(settings) -> str | None:
     """Where Twilio should post status callbacks, when a public URL is known."""
     return settings.public_url.rstrip("/") + "/twilio/status" if settings.public_url else None
 
 
 __all__ = ["verify_signature", "parse_inbound", "render_twiml", "parse_status", "StatusUpdate",
-           "make_client", "send", "status_callback_url", "SendError", "PERMANENT_CODES", "OPTED_OUT"]
+           "make_client", "send", "find_sent", "status_callback_url", "SendError", "PERMANENT_CODES", "OPTED_OUT"]
