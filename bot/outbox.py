@@ -7,11 +7,12 @@ callback can find it.
 """
 from __future__ import annotations
 
+import json
 import logging
 
 from . import store
 from .channels import twilio as twilio_channel
-from .errors import PermanentSend
+from .errors import PermanentSend, RetryableSend
 from .privacy import contact_id as make_contact_id
 
 log = logging.getLogger(__name__)
@@ -48,3 +49,109 @@ def send(rt, e164: str, body: str, *, purpose: str, ref: dict | None = None) -> 
     pipe.expire(store.outbound_key(sid), OUTBOUND_TTL_S)
     pipe.execute()
     return sid
+
+
+# ---- exactly-once sends for dispatch and broadcasts ---------------------------------
+CLAIMED, SENT, SUPPRESSED, FAILED = "claimed", "sent", "suppressed", "failed"
+"""States of a per-recipient send record (a JSON value in a hash, one field per recipient)."""
+
+_CLAIM_LUA = """
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if not cur then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  return {1, ARGV[2]}
+end
+if ARGV[3] ~= '' and cur == ARGV[3] then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  return {1, ARGV[2]}
+end
+return {0, cur}
+"""
+# A Lua compare-and-set: two workers retrying the same recipient can never both
+# win the claim, and a stale claim is taken over only by whoever read it last.
+
+
+def _record(state: str, now: float, **extra) -> str:
+    return json.dumps({"state": state, "at": round(now, 3), **extra}, sort_keys=True)
+
+
+def read_record(raw: str | None) -> dict | None:
+    """Decode a send record (None when there is none)."""
+    return json.loads(raw) if raw else None
+
+
+def claim_send(r, records_key: str, recipient: str, now: float, takeover: str | None = None, **extra) -> tuple[bool, dict]:
+    """Claim the right to text a recipient once; return (won, the record now stored)."""
+    won, stored = r.eval(_CLAIM_LUA, 1, records_key, recipient, _record(CLAIMED, now, **extra), takeover or "")
+    return bool(won), read_record(stored)
+
+
+def send_once(rt, records_key: str, recipient: str, e164: str, body: str, *, purpose: str,
+              now: float, ref: dict | None = None, extra: dict | None = None) -> dict:
+    """Text a recipient at most once per records hash; return the stored send record.
+
+    The record is written *before* the API call. A retry that finds a record
+    already `sent`/`suppressed`/`failed` does nothing; one that finds a bare
+    `claimed` record (the previous attempt died, or Twilio answered 5xx, which
+    may have sent) asks Twilio whether the message went out before sending again.
+    429 is known not to have sent, so its claim is released for the retry.
+    """
+    extra = extra or {}
+    won, record = claim_send(rt.r, records_key, recipient, now, **extra)
+    if not won:
+        if record["state"] != CLAIMED:
+            return record
+        sid = twilio_channel.find_sent(rt.twilio, e164, body)
+        stale = json.dumps(record, sort_keys=True)
+        if sid:
+            done = _record(SENT, now, sid=sid, **extra)
+            rt.r.eval(_CLAIM_LUA, 1, records_key, recipient, done, stale)
+            return read_record(done)
+        won, record = claim_send(rt.r, records_key, recipient, now, takeover=stale, **extra)
+        if not won:  # another worker took the stale claim over a moment ago
+            return record
+    try:
+        sid = send(rt, e164, body, purpose=purpose, ref=ref)
+    except RetryableSend as exc:
+        if exc.http_status == 429 or exc.code == 20429:
+            rt.r.hdel(records_key, recipient)  # certainly not sent: the retry may send
+        raise
+    except PermanentSend as exc:
+        done = _record(FAILED, now, code=exc.code or 0, **extra)
+        rt.r.hset(records_key, recipient, done)
+        raise
+    done = _record(SENT if sid else SUPPRESSED, now, sid=sid or "", **extra)
+    rt.r.hset(records_key, recipient, done)
+    return read_record(done)
+
+
+_GCRA_LUA = """
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+local now = tonumber(ARGV[1])
+local interval = tonumber(ARGV[2])
+local force = ARGV[3] == '1'
+if tat < now then tat = now end
+local wait = tat - now
+if wait > 0 and not force then return tostring(wait) end
+redis.call('SET', KEYS[1], tostring(tat + interval), 'PX', math.ceil((tat + interval - now) * 1000) + 1000)
+return '0'
+"""
+# GCRA (the generic cell rate algorithm, as in redis-cell and courier's per-number
+# limiter) in one Lua call: the shared "theoretical arrival time" lets every worker
+# process respect one per-number rate without a lock. A forced take (dispatch)
+# always goes now and pushes bulk sends back instead.
+
+
+def take_send_slot(r, sender: str, rate_per_s: float, now: float, *, priority: bool = False) -> float:
+    """Take one send from a number's rate budget; return seconds to wait first (0 = go now).
+
+    Priority sends (dispatch, escalation) never wait; they push bulk sends back.
+    """
+    wait = r.eval(_GCRA_LUA, 1, store.send_rate_key(sender), repr(now), repr(1.0 / rate_per_s),
+                  "1" if priority else "0")
+    return float(wait)
+
+
+def sender_of(settings) -> str:
+    """The number (or messaging service) a text leaves from, for per-sender rate limits."""
+    return settings.twilio_messaging_service_sid or settings.twilio_number or "default"

@@ -1,0 +1,190 @@
+"""Community alerts: subscribers by ZIP, and the broadcast of a verified incident to them.
+
+Observers get the precise place at once; the public gets a short, coarse alert
+(area, never a street) and only after an observer verified the incident. A
+broadcast runs on the low-priority `broadcast` queue, paced per sending number
+(HOTLINE_SEND_RATE) with a Redis rate limiter, in chunks, so it never stands
+in front of a dispatch text.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import zipcodes
+
+from . import i18n, incidents, outbox, privacy, runtime, store
+from .errors import NoSuchIncident, PermanentSend, RetryableSend
+from .i18n import N_
+
+log = logging.getLogger(__name__)
+
+SUBSCRIBED = N_("You will get alerts for ZIP {zip} when a sighting there is verified by an observer. "
+                "Msg & data rates may apply. Reply STOP to end.")
+UNSUBSCRIBED = N_("You will no longer get alerts.")
+ALERT = N_("Verified alert: immigration enforcement ({kind}) confirmed near {area}. "
+           "Know your rights: you may stay silent. Reply STOP to end alerts.")
+
+CHUNK = 200
+"""Subscribers handled per broadcast job; the rest goes to a follow-on job on the same queue."""
+
+
+def subscribe(rt, call) -> dict:
+    """Sign a contact up for alerts in a ZIP code (the `alerts.subscribe` action)."""
+    zip_code = str(call.answers.get("zip") or "").strip()[:5]
+    if len(zip_code) != 5 or not zip_code.isdigit():
+        return {"ok": False}
+    old = rt.r.hget(store.subscriber_key(call.contact_id), "zip")
+    pipe = rt.r.pipeline(transaction=True)
+    if old and old != zip_code:
+        pipe.srem(store.subscribers_key(old), call.contact_id)
+    pipe.hset(store.subscriber_key(call.contact_id), mapping={
+        "phone": privacy.seal(rt.settings.secret, call.e164), "zip": zip_code,
+        "language": call.language or "en", "since": f"{call.now:.0f}"})
+    pipe.sadd(store.subscribers_key(zip_code), call.contact_id)
+    pipe.execute()
+    return {"ok": True, "zip": zip_code}
+
+
+def unsubscribe(rt, call) -> dict:
+    """Stop alerts for a contact (the `alerts.unsubscribe` action)."""
+    return {"ok": remove_subscriber(rt.r, call.contact_id)}
+
+
+def remove_subscriber(r, contact_id: str) -> bool:
+    """Forget a subscriber entirely; True if there was one."""
+    zip_code = r.hget(store.subscriber_key(contact_id), "zip")
+    pipe = r.pipeline(transaction=True)
+    if zip_code:
+        pipe.srem(store.subscribers_key(zip_code), contact_id)
+    pipe.delete(store.subscriber_key(contact_id))
+    pipe.execute()
+    return bool(zip_code)
+
+
+def enqueue_broadcast(rt, incident_id: str, now: float) -> None:
+    """Queue the public alert for a verified incident (once) on the `broadcast` queue."""
+    rt.queue("broadcast").enqueue(broadcast, incident_id, job_timeout=3600, result_ttl=3600)
+
+
+
+# ---- the broadcast -------------------------------------------------------------------
+ALERT_RADIUS_KM = 3.0
+"""ZIPs whose centre lies this close to a verified incident get its alert (plus the ZIP it is in)."""
+
+CONCURRENCY = 4
+"""Sends in flight at once in one broadcast chunk: hides API latency within the rate limit."""
+
+
+@functools.cache
+def _zip_table(bounds: tuple[float, float, float, float] | None) -> tuple[tuple[str, str, float, float], ...]:
+    """ZIP centroids inside the hotline's area (loaded once per process)."""
+    rows = []
+    for z in zipcodes.list_all():
+        if not z.get("lat") or not z.get("active", True):
+            continue
+        lat, lon = float(z["lat"]), float(z["long"])
+        if bounds is None or (bounds[0] <= lat <= bounds[2] and bounds[1] <= lon <= bounds[3]):
+            rows.append((z["zip_code"], z["city"], lat, lon))
+    return tuple(rows)
+
+
+def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(a))
+
+
+def area_of(settings, lat: float, lon: float) -> tuple[list[str], str]:
+    """Return the ZIPs to alert for a point and its coarse name ("Bell 90201"), never a street."""
+    table = _zip_table(settings.bounds)
+    if not table:
+        return [], ""
+    ranked = sorted(table, key=lambda z: _km(lat, lon, z[2], z[3]))
+    nearest = ranked[0]
+    zips = [z[0] for z in ranked if _km(lat, lon, z[2], z[3]) <= ALERT_RADIUS_KM] or [nearest[0]]
+    if nearest[0] not in zips:
+        zips.insert(0, nearest[0])
+    return zips, f"{nearest[1].title()} {nearest[0]}"
+
+
+def broadcast(incident_id: str) -> int:
+    """RQ job. Start the public alert of a verified incident; return how many subscribers it will reach."""
+    rt = runtime.get()
+    r = rt.r
+    try:
+        incident = incidents.get(r, incident_id)
+    except NoSuchIncident:
+        return 0
+    if incident["status"] != "verified" or incident.get("lat") is None:
+        log.info("broadcast skipped: incident %s is %s", incident_id, incident["status"])
+        return 0
+    key = store.broadcast_key(incident_id)
+    if not r.hsetnx(key, "started_at", f"{time.time():.3f}"):
+        return 0  # verified twice: one alert is enough
+    zips, area = area_of(rt.settings, incident["lat"], incident["lon"])
+    r.hset(key, mapping={"incident_id": incident_id, "zips": ",".join(zips), "area": area,
+                         "kind": incident.get("kind", "other"), "sent": 0})
+    total = sum(r.scard(store.subscribers_key(z)) for z in zips)
+    incidents.add_event(r, incident_id, "alert_broadcast", time.time(), zips=",".join(zips), area=area,
+                        subscribers=total)
+    rt.queue("broadcast").enqueue(broadcast_chunk, incident_id, 0, 0, job_timeout=3600, result_ttl=600)
+    return total
+
+
+def broadcast_chunk(broadcast_id: str, zip_index: int, cursor: int) -> int:
+    """RQ job. Text the next chunk of one broadcast's subscribers, then queue the rest; return texts sent."""
+    rt = runtime.get()
+    r, s = rt.r, rt.settings
+    meta = r.hgetall(store.broadcast_key(broadcast_id))
+    zips = [z for z in meta.get("zips", "").split(",") if z]
+    if zip_index >= len(zips):
+        r.hset(store.broadcast_key(broadcast_id), "finished_at", f"{time.time():.3f}")
+        return 0
+    cursor, members = r.sscan(store.subscribers_key(zips[zip_index]), cursor, count=CHUNK)
+    pipe = r.pipeline(transaction=False)
+    for contact_id in members:
+        pipe.hgetall(store.subscriber_key(contact_id))
+    subs = [(cid, sub) for cid, sub in zip(members, pipe.execute()) if sub]
+    sent = 0
+    with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
+        for ok in pool.map(lambda item: _alert_one(rt, broadcast_id, meta, *item), subs):
+            sent += ok
+    r.hincrby(store.broadcast_key(broadcast_id), "sent", sent)
+    next_zip, next_cursor = (zip_index, cursor) if cursor else (zip_index + 1, 0)
+    rt.queue("broadcast").enqueue(broadcast_chunk, broadcast_id, next_zip, next_cursor,
+                                  job_timeout=3600, result_ttl=600)
+    return sent
+
+
+def _alert_one(rt, broadcast_id: str, meta: dict, contact_id: str, sub: dict) -> int:
+    """Text one subscriber the alert at the paced rate; 1 if it went out."""
+    s = rt.settings
+    e164 = privacy.unseal(s.secret, sub.get("phone", ""))
+    if not e164:
+        return 0
+    lang = sub.get("language") or "en"
+    body = i18n.gettext(s.locales_dir, lang, ALERT, area=meta.get("area", ""),
+                        kind=i18n.gettext(s.locales_dir, lang, _KINDS.get(meta.get("kind", ""), _KINDS["other"])))
+    while True:  # pace to HOTLINE_SEND_RATE per sending number, shared by every worker through Redis
+        wait = outbox.take_send_slot(rt.r, outbox.sender_of(s), s.send_rate, time.time())
+        if wait <= 0:
+            break
+        time.sleep(wait)  # the limiter's answer: this thread waits its turn, dispatch never does
+    try:
+        record = outbox.send_once(rt, store.broadcast_sends_key(broadcast_id), contact_id, e164, body,
+                                  purpose="alert", now=time.time(), ref={"broadcast_id": broadcast_id})
+    except PermanentSend:  # a dead number: recorded as failed, the rest go on
+        return 0
+    except RetryableSend:  # left claimed/unclaimed; a re-run of the chunk decides it
+        return 0
+    return 1 if record["state"] == outbox.SENT else 0
+
+
+_KINDS = {
+    "raid": N_("a raid"), "arrest": N_("an arrest"), "checkpoint": N_("a checkpoint"),
+    "agents": N_("agents seen"), "other": N_("immigration activity"),
+}

@@ -1,0 +1,96 @@
+"""Dispatch: waves of on-duty observers, atomic claims, escalation, scene reports, status callbacks.
+
+A network must be able to trust that the nearest free observers are asked,
+nobody is texted twice, two YES replies never both take one slot, and somebody
+hears when nobody is going. The parts: `waves` (plan, fan-out, timers,
+watchdog), `replies` (what an observer's text means), `status` (Twilio
+callbacks), `texts` (every sentence, as gettext msgids). RQ job functions keep
+their dotted paths (`bot.dispatch.waves.start_dispatch`, ...): renaming one
+orphans queued jobs.
+"""
+from __future__ import annotations
+
+import time
+
+from .. import observers, store
+from . import texts
+from .replies import handle_reply, notify_covered, follow_up_reporters, parse
+from .status import record_status
+from .waves import (ACCEPTED, COVERED, DECLINED, TEXTED, UNDELIVERED, UNREACHABLE, advance,
+                    enqueue_start, ensure_watchdog, redrive_due, start_dispatch, wave_timeout, watchdog)
+
+HEARTBEAT_TTL_S = 30
+"""A worker that has not beaten for this long is reported dead by health."""
+
+NOBODY_WARNING_EVERY_S = 3600
+"""Coordinators hear "no observer on duty" at most once an hour."""
+
+
+def handle_join(rt, e164: str, text: str, now: float) -> list[str] | None:
+    """Enroll a volunteer who texts `JOIN CODE`; None when the text is not a join."""
+    words = text.strip().split()
+    if len(words) != 2 or words[0].lower() not in ("join", "unirme"):
+        return None
+    try:
+        observer_id = observers.enroll(rt.r, rt.settings, words[1], e164, now)
+    except ValueError:  # the code's defaults no longer validate (a coordinator's typo)
+        observer_id = None
+    lang = "es" if words[0].lower() == "unirme" else "en"
+    if observer_id is None:
+        return [texts.say(rt.settings, lang, texts.BAD_JOIN)]
+    observer = observers.get(rt.r, observer_id) or {}
+    lang = observers.language_of(observer)
+    return [texts.say(rt.settings, lang, texts.JOINED, name=observer.get("name", ""))]
+
+
+def beat(r, name: str, now: float) -> None:
+    """Record that a worker or scheduler is alive (health reads it)."""
+    pipe = r.pipeline(transaction=False)
+    pipe.set(store.heartbeat_key(name), f"{now:.3f}", ex=HEARTBEAT_TTL_S)
+    pipe.set(store.heartbeat_key(name + ":seen"), f"{now:.3f}")
+    pipe.execute()
+
+
+def health(rt, now: float | None = None) -> dict:
+    """Report whether dispatch can work: observers on duty, worker and watchdog alive, nothing overdue."""
+    now = time.time() if now is None else now
+    r = rt.r
+    pipe = r.pipeline(transaction=False)
+    for name in ("worker", "worker:seen", "watchdog"):
+        pipe.get(store.heartbeat_key(name))
+    pipe.zcount(store.dispatch_due_key(), "-inf", now - 30)
+    pipe.scard(store.observers_all_key())
+    worker, worker_seen, watchdog_at, overdue, roster = pipe.execute()
+    on_duty = observers.on_duty_count(r, now) if roster else 0
+    report = {
+        "ok": True, "roster": roster, "on_duty": on_duty, "overdue": overdue,
+        "worker_age_s": round(now - float(worker), 1) if worker else None,
+        "watchdog_age_s": round(now - float(watchdog_at), 1) if watchdog_at else None,
+    }
+    problems = []
+    if roster and not on_duty:
+        problems.append("no observer on duty")
+    if worker_seen and not worker:
+        problems.append("worker heartbeat stopped")
+    if overdue:
+        problems.append("dispatch overdue")
+    report["problems"] = problems
+    report["ok"] = not problems
+    return report
+
+
+def warn_if_uncovered(rt, now: float) -> bool:
+    """Text coordinators (at most hourly) when the roster has nobody on duty; return True if texted."""
+    r = rt.r
+    if not r.scard(store.observers_all_key()) or observers.on_duty_count(r, now):
+        return False
+    if not r.set(store.heartbeat_key("nobody-on-duty-warned"), f"{now:.0f}", nx=True, ex=NOBODY_WARNING_EVERY_S):
+        return False
+    from .waves import text_coordinators
+    return text_coordinators(rt, texts.say(rt.settings, "en", texts.NOBODY_ON_DUTY)) > 0
+
+
+__all__ = ["handle_reply", "handle_join", "record_status", "enqueue_start", "start_dispatch", "wave_timeout",
+           "watchdog", "ensure_watchdog", "redrive_due", "advance", "health", "beat", "warn_if_uncovered",
+           "notify_covered", "follow_up_reporters", "parse", "TEXTED", "ACCEPTED", "DECLINED", "COVERED",
+           "UNDELIVERED", "UNREACHABLE"]

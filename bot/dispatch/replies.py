@@ -1,0 +1,353 @@
+"""What an observer's text means: accept, decline, duty on/off, and reports from the scene.
+
+Replies are words people type on a phone in English or Spanish, with or without
+the short code of a dispatch ("YES 48", "si", "1"). Claims are decided by one
+Lua script, so the first `needed` accepts win even when they arrive in the same
+millisecond; everything slow (telling others it is covered) goes to RQ.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from datetime import datetime, timezone
+
+from .. import incidents, observers, store
+from ..errors import NoSuchIncident
+from . import texts, waves
+
+log = logging.getLogger(__name__)
+
+ACCEPT_WORDS = {"yes", "y", "si", "1", "ok", "voy", "acepto", "accept"}
+DECLINE_WORDS = {"no", "n", "2", "decline", "nopuedo"}
+ON_WORDS = {"on", "disponible", "available"}
+OFF_WORDS = {"off", "nodisponible", "unavailable"}
+ARRIVED_WORDS = {"arrived", "here", "llegue", "aqui", "onscene"}
+VERIFIED_WORDS = {"verified", "verificado", "confirmado", "confirmed"}
+UNFOUNDED_WORDS = {"unfounded", "falso", "falsa", "falsealarm", "falsaalarma", "infundado"}
+CLEAR_WORDS = {"clear", "despejado", "terminado", "cleared"}
+JOIN_WORDS = {"join", "unirme", "unir"}
+"""Command words, accent- and case-folded; two-word commands are matched with the space removed."""
+
+AGENCIES = ("ice", "cbp", "hsi", "fbi", "dea", "police", "policia", "sheriff", "border patrol", "patrulla fronteriza")
+"""Agencies an observer may name in a VERIFIED report."""
+
+NOTE_MAX = 300
+"""Characters of an observer's scene note kept on the timeline."""
+
+_CODE_RE = re.compile(r"^\d{2,3}$")
+_PLATES_RE = re.compile(r"(?:plates?|placas?)\s*[:#]?\s*([a-z0-9][a-z0-9 -]{1,15}[a-z0-9])", re.I)
+
+_CLAIM_LUA = """
+local state = redis.call('HGET', KEYS[1], ARGV[1])
+if not state then return {'unknown', 0} end
+if state == 'accepted' then return {'already', 0} end
+if redis.call('HGET', KEYS[2], 'state') == 'closed' then return {'closed', 0} end
+local needed = tonumber(redis.call('HGET', KEYS[2], 'needed') or '1')
+local n = tonumber(redis.call('HGET', KEYS[2], 'accepted') or '0')
+if n >= needed then
+  redis.call('HSET', KEYS[1], ARGV[1], 'covered')
+  return {'full', n}
+end
+redis.call('HSET', KEYS[1], ARGV[1], 'accepted')
+n = redis.call('HINCRBY', KEYS[2], 'accepted', 1)
+if n >= needed then redis.call('HSET', KEYS[2], 'state', 'filled') end
+return {'won', n}
+"""
+# One atomic step per accept: read the count, compare with the plan's `needed`,
+# write the state. Redis runs scripts one at a time, so simultaneous YES replies
+# are ordered and only the first `needed` win.
+
+
+def fold(text: str) -> str:
+    """Lower-case, strip accents and punctuation at the ends, collapse spaces."""
+    decomposed = unicodedata.normalize("NFKD", (text or "").strip().lower())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(plain.replace("!", " ").replace(".", " ").replace("?", " ").split())
+
+
+def parse(text: str) -> tuple[str | None, str | None, str]:
+    """Split an observer's text into (command, code, rest); command None when it is not one."""
+    words = fold(text).split()
+    if not words:
+        return None, None, ""
+    code = None
+    if len(words) >= 2 and _CODE_RE.match(words[-1]) and not _CODE_RE.match(words[0]):
+        code = words.pop()
+    elif len(words) >= 2 and _CODE_RE.match(words[0]):
+        code = words.pop(0)
+    elif len(words) >= 2 and _CODE_RE.match(words[1]):
+        code = words.pop(1)
+    head, two = words[0], "".join(words[:2])
+    rest = " ".join(words[1:])
+    if two in OFF_WORDS or two in ("nopuedo",):
+        return ("off" if two in OFF_WORDS else "decline"), code, " ".join(words[2:])
+    if two in ARRIVED_WORDS or two in UNFOUNDED_WORDS:
+        return ("arrived" if two in ARRIVED_WORDS else "unfounded"), code, " ".join(words[2:])
+    for command, vocabulary in (("accept", ACCEPT_WORDS), ("decline", DECLINE_WORDS), ("on", ON_WORDS),
+                                ("off", OFF_WORDS), ("arrived", ARRIVED_WORDS), ("verified", VERIFIED_WORDS),
+                                ("unfounded", UNFOUNDED_WORDS), ("clear", CLEAR_WORDS), ("join", JOIN_WORDS)):
+        if head in vocabulary:
+            if command in ("accept", "decline", "on", "off") and not all(w in vocabulary for w in words):
+                return None, None, ""  # "yes I saw them" is a sentence, not a reply to a dispatch
+            return command, code, rest
+    return None, None, ""
+
+
+def handle_reply(rt, observer_id: str, text: str, now: float) -> list[str] | None:
+    """Act on an observer's text and return the replies; None when it is not a dispatch/duty command."""
+    command, code, rest = parse(text)
+    if command is None or command == "join":
+        return None
+    observer = observers.get(rt.r, observer_id)
+    if observer is None:
+        return None
+    lang = observers.language_of(observer)
+    if command in ("on", "off"):
+        return [_duty(rt, observer_id, command == "on", lang, now)]
+    wanted = (waves.TEXTED, waves.UNDELIVERED, waves.DECLINED) if command == "accept" else \
+        (waves.TEXTED,) if command == "decline" else (waves.ACCEPTED,)
+    found = _resolve(rt, observer_id, code, wanted, command, lang)
+    if isinstance(found, str):
+        return [found]
+    incident_id, code = found
+    if command == "accept":
+        return accept(rt, incident_id, observer_id, code, lang, now)
+    if command == "decline":
+        return decline(rt, incident_id, observer_id, code, lang, now)
+    return scene_update(rt, incident_id, observer_id, code, command, rest, lang, now)
+
+
+def _resolve(rt, observer_id: str, code: str | None, wanted: tuple, command: str, lang: str):
+    """Find which open dispatch a reply is about: by code, else the only one it can mean."""
+    s = rt.settings
+    open_map = rt.r.hgetall(store.observer_open_key(observer_id))
+    if code is not None:
+        if code in open_map:
+            return open_map[code], code
+        if not open_map:
+            return texts.say(s, lang, texts.NO_OPEN)
+        return texts.say(s, lang, texts.UNKNOWN_CODE, code=code, codes=", ".join(sorted(open_map)))
+    if not open_map:
+        return texts.say(s, lang, texts.NO_OPEN)
+    pipe = rt.r.pipeline(transaction=False)
+    for c, incident_id in open_map.items():
+        pipe.hget(store.incident_dispatch_key(incident_id), observer_id)
+    states = dict(zip(open_map, pipe.execute()))
+    matching = [c for c in open_map if states[c] in wanted]
+    if len(matching) == 1:
+        return open_map[matching[0]], matching[0]
+    if command == "accept" and not matching:
+        accepted = [c for c in open_map if states[c] == waves.ACCEPTED]
+        if len(accepted) == 1:
+            return open_map[accepted[0]], accepted[0]
+    choices = matching or sorted(open_map)
+    if len(choices) == 1:
+        return open_map[choices[0]], choices[0]
+    word = {"accept": "YES", "decline": "NO"}.get(command, command.upper())
+    return texts.say(s, lang, texts.WHICH, word=word, codes=", ".join(sorted(choices)))
+
+
+def claim(r, incident_id: str, observer_id: str) -> tuple[str, int]:
+    """Atomically record an accept: ('won', n), ('full', n), ('already'|'closed'|'unknown', 0)."""
+    outcome, n = r.eval(_CLAIM_LUA, 2, store.incident_dispatch_key(incident_id),
+                        store.incident_plan_key(incident_id), observer_id)
+    return str(outcome), int(n)
+
+
+def accept(rt, incident_id: str, observer_id: str, code: str, lang: str, now: float) -> list[str]:
+    """Record a YES and answer with the incident's details, or with "covered" when it is full."""
+    s = rt.settings
+    outcome, n = claim(rt.r, incident_id, observer_id)
+    if outcome == "already":
+        return [texts.say(s, lang, texts.ALREADY, code=code)]
+    if outcome == "closed":
+        rt.r.hdel(store.observer_open_key(observer_id), code)
+        return [texts.say(s, lang, texts.CLOSED, code=code)]
+    if outcome in ("full", "unknown"):
+        rt.r.hdel(store.observer_open_key(observer_id), code)
+        if outcome == "full":
+            incidents.add_event(rt.r, incident_id, "dispatch_late_accept", now, observer=observer_id)
+        return [texts.say(s, lang, texts.COVERED, code=code)]
+    try:
+        incident = incidents.get(rt.r, incident_id)
+    except NoSuchIncident:
+        return [texts.say(s, lang, texts.CLOSED, code=code)]
+    plan = rt.r.hgetall(store.incident_plan_key(incident_id))
+    needed = int(plan.get("needed") or 1)
+    incidents.add_event(rt.r, incident_id, "dispatch_accepted", now, observer=observer_id, accepted=n, needed=needed)
+    queue = rt.queue("dispatch")
+    if n == 1:
+        queue.enqueue(follow_up_reporters, incident_id, job_timeout=waves.JOB_TIMEOUT_S)
+    if n >= needed:
+        queue.enqueue(notify_covered, incident_id, retry=waves.SEND_RETRY, job_timeout=waves.JOB_TIMEOUT_S)
+    replies = [texts.say(s, lang, texts.ACCEPTED, code=code, place=waves._place(incident),
+                         map=waves.map_link(incident), ref=incident["ref"],
+                         kind=texts.kind_name(s, lang, incident.get("kind", "other")),
+                         details=_details(incident))]
+    if n < needed:
+        replies.append(texts.say(s, lang, texts.STILL_LOOKING))
+    return replies
+
+
+def _details(incident: dict) -> str:
+    d = incident.get("details") or {}
+    parts = []
+    for name in ("agents", "vehicles", "markings"):
+        if d.get(name) not in (None, "", 0):
+            parts.append(f"{name} {d[name]}")
+    if d.get("identifiers"):
+        ids = d["identifiers"]
+        parts.append(", ".join(ids) if isinstance(ids, list) else str(ids))
+    if d.get("started_at"):
+        try:
+            parts.append(datetime.fromtimestamp(float(d["started_at"]), timezone.utc).strftime("%H:%MZ"))
+        except (TypeError, ValueError):  # a free-text time stays out rather than garbled
+            pass
+    return (" (" + "; ".join(parts) + ")") if parts else ""
+
+
+def decline(rt, incident_id: str, observer_id: str, code: str, lang: str, now: float) -> list[str]:
+    """Record a NO and give the slot to the next observer at once."""
+    changed = rt.r.eval("""
+if redis.call('HGET', KEYS[1], ARGV[1]) == 'texted' then
+  redis.call('HSET', KEYS[1], ARGV[1], 'declined') return 1 end
+return 0""", 1, store.incident_dispatch_key(incident_id), observer_id)
+    rt.r.hdel(store.observer_open_key(observer_id), code)
+    if changed:
+        incidents.add_event(rt.r, incident_id, "dispatch_declined", now, observer=observer_id)
+        waves.enqueue_refill(rt, incident_id)
+    return [texts.say(rt.settings, lang, texts.DECLINED, code=code)]
+
+
+def _duty(rt, observer_id: str, on: bool, lang: str, now: float) -> str:
+    until = observers.set_duty(rt.r, observer_id, on, now)
+    s = rt.settings
+    if until:
+        observer = observers.get(rt.r, observer_id) or {}
+        from zoneinfo import ZoneInfo
+        tz = ZoneInfo(observer.get("timezone") or observers.DEFAULT_TIMEZONE)
+        when = datetime.fromtimestamp(until, tz).strftime("%a %H:%M")
+        return texts.say(s, lang, texts.DUTY_ON_UNTIL if on else texts.DUTY_OFF_UNTIL, until=when)
+    return texts.say(s, lang, texts.DUTY_ON if on else texts.DUTY_OFF)
+
+
+def scene_update(rt, incident_id: str, observer_id: str, code: str, command: str, rest: str,
+                 lang: str, now: float) -> list[str]:
+    """Record ARRIVED/VERIFIED/UNFOUNDED/CLEAR from an accepted observer on the incident."""
+    s, r = rt.settings, rt.r
+    if r.hget(store.incident_dispatch_key(incident_id), observer_id) != waves.ACCEPTED:
+        return [texts.say(s, lang, texts.ACCEPT_FIRST, code=code)]
+    note = rest[:NOTE_MAX]
+    try:
+        if command == "arrived":
+            incidents.add_event(r, incident_id, "observer_arrived", now, observer=observer_id)
+            return [texts.say(s, lang, texts.ARRIVED, code=code)]
+        if command == "verified":
+            facts = verification_facts(rest)
+            incidents.add_event(r, incident_id, "observer_verified", now, observer=observer_id, **facts)
+            _set_status(r, incident_id, "verified", now, f"observer verified: {facts['agency'] or 'agency?'}")
+            from .. import alerts
+            alerts.enqueue_broadcast(rt, incident_id, now)
+            return [texts.say(s, lang, texts.VERIFIED, code=code)]
+        if command == "unfounded":
+            incidents.add_event(r, incident_id, "observer_unfounded", now, observer=observer_id, note=note)
+            _set_status(r, incident_id, "unfounded", now, "observer found nothing")
+            waves.finish(rt, incident_id, waves.CLOSED)
+            rt.queue("dispatch").enqueue(notify_covered, incident_id, True, job_timeout=waves.JOB_TIMEOUT_S)
+            return [texts.say(s, lang, texts.UNFOUNDED, code=code)]
+        incidents.add_event(r, incident_id, "observer_clear", now, observer=observer_id, note=note)
+        _set_status(r, incident_id, "closed", now, "observer reported clear")
+        waves.finish(rt, incident_id, waves.CLOSED)
+        r.hdel(store.observer_open_key(observer_id), code)
+        return [texts.say(s, lang, texts.CLEARED, code=code)]
+    except NoSuchIncident:
+        r.hdel(store.observer_open_key(observer_id), code)
+        return [texts.say(s, lang, texts.CLOSED, code=code)]
+
+
+def _set_status(r, incident_id: str, status: str, now: float, reason: str) -> None:
+    try:
+        incidents.set_status(r, incident_id, status, now, reason)
+    except incidents.BadTransition:  # already there, or closed: the timeline still has the report
+        log.info("status %s refused for incident %s", status, incident_id)
+
+
+def verification_facts(text: str) -> dict:
+    """Pull agency, whether ID was shown, and plates out of a VERIFIED note."""
+    folded = fold(text)
+    agency = next((a for a in AGENCIES if re.search(rf"\b{a}\b", folded)), "")
+    if re.search(r"\b(no id|no identification|sin (id|identificacion)|no mostr|refused id)", folded):
+        id_shown = "no"
+    elif re.search(r"\b(id shown|showed id|id yes|con (id|identificacion)|mostr\w* (id|identificacion))", folded):
+        id_shown = "yes"
+    else:
+        id_shown = "unknown"
+    plates = _PLATES_RE.search(text or "")
+    return {"agency": agency, "id_shown": id_shown, "plates": plates.group(1).upper() if plates else "",
+            "note": (text or "")[:NOTE_MAX]}
+
+
+# ---- jobs the replies start ------------------------------------------------------
+def notify_covered(incident_id: str, unfounded: bool = False) -> int:
+    """RQ job. Tell everyone still asked that the incident is covered (or stand down); return texts sent."""
+    from .. import runtime, outbox
+    rt = runtime.get()
+    r, s = rt.r, rt.settings
+    plan = r.hgetall(store.incident_plan_key(incident_id))
+    code = plan.get("code", "")
+    states = r.hgetall(store.incident_dispatch_key(incident_id))
+    targets = [o for o, st in states.items() if st == waves.TEXTED or (unfounded and st == waves.ACCEPTED)]
+    sent = 0
+    for observer_id, observer in zip(targets, observers.get_many(r, targets)):
+        if observer is None:
+            continue
+        was = states[observer_id]
+        if was == waves.TEXTED:
+            moved = r.eval("""
+if redis.call('HGET', KEYS[1], ARGV[1]) == 'texted' then
+  redis.call('HSET', KEYS[1], ARGV[1], 'covered') return 1 end
+return 0""", 1, store.incident_dispatch_key(incident_id), observer_id)
+            if not moved:
+                continue
+        r.hdel(store.observer_open_key(observer_id), code)
+        e164 = observers.number_of(s, observer)
+        lang = observers.language_of(observer)
+        msgid = texts.STAND_DOWN if unfounded else texts.COVERED
+        if e164:
+            record = outbox.send_once(rt, store.incident_sends_key(incident_id), f"covered:{observer_id}", e164,
+                                      texts.say(s, lang, msgid, code=code), purpose="covered", now=_now(),
+                                      ref={"incident_id": incident_id, "observer_id": observer_id})
+            sent += record["state"] == outbox.SENT
+        if was == waves.TEXTED:
+            incidents.add_event(r, incident_id, "dispatch_covered", _now(), observer=observer_id)
+    return sent
+
+
+def follow_up_reporters(incident_id: str) -> int:
+    """RQ job. Tell reporters who asked that an observer is on the way (never who or from where)."""
+    from .. import outbox, privacy, runtime
+    rt = runtime.get()
+    r, s = rt.r, rt.settings
+    sent = 0
+    for contact_id in r.smembers(store.incident_reporters_key(incident_id)):
+        sealed = r.get(store.reply_to_key(contact_id))
+        if not sealed:
+            continue
+        e164 = privacy.unseal(s.secret, sealed)
+        if not e164:
+            continue
+        lang = r.hget(store.contact_key(contact_id), "language") or "en"
+        record = outbox.send_once(rt, store.incident_sends_key(incident_id), f"followup:{contact_id}", e164,
+                                  texts.say(s, lang, texts.FOLLOW_UP), purpose="followup", now=_now(),
+                                  ref={"incident_id": incident_id})
+        if record["state"] == outbox.SENT:
+            sent += 1
+    if sent:
+        incidents.add_event(r, incident_id, "reporter_followed_up", _now(), reporters=sent)
+    return sent
+
+
+def _now() -> float:
+    import time
+    return time.time()

@@ -1,0 +1,61 @@
+"""Every sentence dispatch texts to observers, coordinators and reporters, as gettext msgids.
+
+English is the msgid (i18n.py); keeping the strings in one place lets a
+translator see the whole observer conversation at once and keeps the logic
+modules free of prose.
+"""
+from __future__ import annotations
+
+from .. import i18n
+from ..i18n import N_
+
+KIND_NAMES = {
+    "raid": N_("a raid"),
+    "arrest": N_("an arrest"),
+    "checkpoint": N_("a checkpoint"),
+    "agents": N_("agents seen"),
+    "other": N_("immigration activity"),
+}
+"""How an incident's kind code reads in a text."""
+
+DISPATCH = N_("Hotline {code}: {kind} reported near {place}, {km} km from you. "
+              "Can you go? Reply YES {code} or NO {code}.")
+ACCEPTED = N_("Thank you, you're going ({code}). Place: {place} {map}. Reported: {kind}{details}. "
+              "Ref {ref}. From the scene reply ARRIVED {code}, VERIFIED {code} + agency/ID/plates, "
+              "UNFOUNDED {code} or CLEAR {code}.")
+STILL_LOOKING = N_("We are still looking for a second observer; never work alone.")
+PARTNER_FOUND = N_("Hotline {code}: a second observer accepted. You are not alone.")
+COVERED = N_("Hotline {code} is covered, thank you. No need to go.")
+DECLINED = N_("OK, thanks. We'll ask someone else for {code}.")
+ALREADY = N_("You already accepted {code}. Thank you.")
+NO_OPEN = N_("You have no open dispatch right now.")
+UNKNOWN_CODE = N_("There is no open dispatch {code}. Your open ones: {codes}.")
+WHICH = N_("Which one? Reply {word} followed by the number: {codes}.")
+CLOSED = N_("Hotline {code} is closed. Thank you.")
+ACCEPT_FIRST = N_("Reply YES {code} first to take this dispatch.")
+ARRIVED = N_("Noted: you are on scene for {code}. Stay safe. Reply VERIFIED {code}, UNFOUNDED {code} or CLEAR {code}.")
+VERIFIED = N_("Verified recorded for {code}. Subscribers near the area will get an alert.")
+UNFOUNDED = N_("Unfounded recorded for {code}. Thank you for checking.")
+CLEARED = N_("Clear recorded for {code}. Thank you. Get home safe.")
+STAND_DOWN = N_("Hotline {code}: the report was unfounded. Stand down, thank you.")
+DUTY_ON = N_("You are ON duty. We'll text you about reports near you. Reply OFF to stop.")
+DUTY_ON_UNTIL = N_("You are ON duty until {until}. Reply OFF to stop.")
+DUTY_OFF = N_("You are OFF duty. Reply ON when you are available again.")
+DUTY_OFF_UNTIL = N_("You are OFF duty until your next shift at {until}. Reply ON to come back sooner.")
+JOINED = N_("Welcome to the rapid-response roster, {name}. Reply ON when you are available and OFF when not.")
+BAD_JOIN = N_("That join code is not valid. Ask your coordinator for a new one.")
+ESCALATE = N_("Hotline {ref}: nobody in range accepted ({kind} near {place}). Needed {needed}, accepted {accepted}. "
+              "Declined: {declined}. No answer: {silent}. Unreachable: {unreachable}. Please dispatch by hand.")
+UNREACHABLE = N_("Hotline: observer {name} cannot be texted ({reason}). Please check their number.")
+NOBODY_ON_DUTY = N_("Hotline warning: no observer is on duty right now.")
+FOLLOW_UP = N_("An observer from the rapid-response network is on the way. Stay safe and keep your distance.")
+NONE = N_("none")
+
+
+def say(settings, lang: str, msgid: str, **values) -> str:
+    """Translate one dispatch sentence into lang and fill it in."""
+    return i18n.gettext(settings.locales_dir, lang, msgid, **values)
+
+
+def kind_name(settings, lang: str, kind: str) -> str:
+    return say(settings, lang, KIND_NAMES.get(kind, KIND_NAMES["other"]))

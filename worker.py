@@ -1,0 +1,67 @@
+"""The RQ worker: `python worker.py` serves `dispatch` > `default` > `broadcast`, with RQ's scheduler.
+
+One process, two RQ workers on the same Redis: the main thread serves
+`dispatch` then `default`; a second thread serves `broadcast`, so a 10,000-text
+alert paced at HOTLINE_SEND_RATE never stands in front of a dispatch text.
+Both are `SimpleWorker`s (no fork per job: a fork costs milliseconds the
+dispatch budget does not have); a job that crashes the process is recovered by
+the dispatch watchdog, whose chain this process starts, and by RQ.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+
+from rq import SimpleWorker
+
+from bot import dispatch, runtime
+from bot.config import Settings
+
+log = logging.getLogger("hotline.worker")
+
+HEARTBEAT_EVERY_S = 5
+"""How often this process tells health it is alive and checks the watchdog chain."""
+
+
+class ThreadWorker(SimpleWorker):
+    """A SimpleWorker that can run outside the main thread (signals belong to the main one)."""
+
+    def _install_signal_handlers(self):
+        pass
+
+
+def _beat_forever(rt, stop: threading.Event) -> None:
+    while not stop.is_set():
+        now = time.time()
+        try:
+            dispatch.beat(rt.r, "worker", now)
+            dispatch.ensure_watchdog(rt)
+            dispatch.warn_if_uncovered(rt, now)
+        except Exception:  # noqa: BLE001 — a heartbeat hiccup must not kill the worker; it is logged
+            log.exception("heartbeat failed")
+        stop.wait(HEARTBEAT_EVERY_S)
+
+
+def main(burst: bool = False) -> None:
+    """Configure from the environment and work the queues until stopped."""
+    rt = runtime.configure(Settings.from_env())
+    name = f"hotline-{socket.gethostname()}-{os.getpid()}"
+    stop = threading.Event()
+    threading.Thread(target=_beat_forever, args=(rt, stop), daemon=True, name="heartbeat").start()
+    bulk = ThreadWorker([rt.queue("broadcast")], connection=rt.r_raw, name=name + "-broadcast")
+    threading.Thread(target=bulk.work, kwargs={"burst": burst, "logging_level": "WARNING"},
+                     daemon=True, name="broadcast").start()
+    main_worker = SimpleWorker([rt.queue("dispatch"), rt.queue("default")], connection=rt.r_raw, name=name)
+    try:
+        main_worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+    finally:
+        stop.set()
+        bulk.request_stop(None, None)
+
+
+if __name__ == "__main__":
+    main(burst="--burst" in sys.argv[1:])
