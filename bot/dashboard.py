@@ -8,6 +8,7 @@ third-party content: no map tiles, no CDN, no analytics.
 from __future__ import annotations
 
 import hmac
+import json
 import re
 import time
 from datetime import datetime, timezone
@@ -37,6 +38,8 @@ SECURITY_HEADERS = {
 """Headers on every dashboard page."""
 
 _INCIDENT_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_PERSON_KEYS = ("reporter", "contact_id", "observer", "observer_id")
+"""Timeline fields holding a person's keyed hash: shown as a short tag, enough to tell two apart."""
 _TIME_KEYS = ("at", "ts", "time", "created_at")
 
 
@@ -106,13 +109,28 @@ def _clock(value) -> str:
 
 
 def _place(incident: dict) -> str:
-    label = incident.get("label") or ""
+    label = incident.get("label") or (incident.get("details") or {}).get("label") or ""
     if label:
         return redact(str(label))
     try:
         return f"{float(incident['lat']):.5f}, {float(incident['lon']):.5f}"
     except (KeyError, TypeError, ValueError):  # an unplaced incident has no coordinates
         return "unplaced"
+
+
+def _details(details: dict) -> dict[str, str]:
+    """Render a report's answers for coordinators: codes and counts, free text redacted."""
+    shown = {}
+    for name, value in details.items():
+        if name in ("label", "precision"):
+            continue  # already shown as the place
+        if name == "media":
+            shown[name] = f"{len(value)} attached" if isinstance(value, list) else "attached"
+        elif isinstance(value, list):
+            shown[name] = ", ".join(_shown(v) for v in value)
+        else:
+            shown[name] = _shown(value)
+    return shown
 
 
 def incident_row(incident: dict, now: float) -> dict:
@@ -130,6 +148,7 @@ def incident_row(incident: dict, now: float) -> dict:
         "texted": int(incident.get("texted") or 0),
         "accepted": int(incident.get("accepted") or 0),
         "age": _age(incident.get("created_at"), now),
+        "details": _details(incident.get("details") or {}),
     }
 
 
@@ -145,11 +164,24 @@ def _shown(value) -> str:
         return redact(text)
 
 
+def _event_field(name: str, value) -> str:
+    if name in _PERSON_KEYS and value:
+        return "#" + str(value)[:6]
+    if name == "details":
+        try:
+            details = json.loads(value)
+        except (TypeError, ValueError):  # not the JSON incidents writes: show it as text
+            return _shown(value)
+        if isinstance(details, dict):
+            return "; ".join(f"{k}: {v}" for k, v in _details(details).items())
+    return _shown(value)
+
+
 def timeline_row(event: dict) -> dict:
     """Turn one timeline event into time, kind and the rest of its fields."""
     when = next((event[k] for k in _TIME_KEYS if k in event), None)
     kind = event.get("kind") or event.get("event") or ""
-    rest = {k: _shown(v) for k, v in event.items()
+    rest = {k: _event_field(k, v) for k, v in event.items()
             if k not in _TIME_KEYS and k not in ("kind", "event", "id")}
     return {"time": _clock(when), "kind": kind, "fields": rest}
 
@@ -158,7 +190,7 @@ def timeline_row(event: dict) -> dict:
 def index():
     rt = _runtime()
     now = time.time()
-    rows = [incident_row(i, now) for i in incidents.list_open(rt.r, now)]
+    rows = [incident_row(i, now) for i in incidents.list_open(rt.r, now, rt.settings)]
     return render_template("dashboard.html", incidents=rows, refresh_s=REFRESH_S,
                            updated=_clock(now))
 

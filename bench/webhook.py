@@ -1,0 +1,201 @@
+"""Benchmark: the hotline's `POST /twilio/messages` against a bare Flask endpoint, side by side.
+
+Both apps run under gunicorn with the same settings; the hotline has its own
+embedded Redis (no append-only file) and a fake Twilio, exactly as in the demo.
+Load comes from bench/loadgen.py in separate processes: every request signed
+with twilio's RequestValidator, each one a new conversation (new From, new
+MessageSid). For each gunicorn setting it measures the maximum throughput
+(closed loop) and p50/p99 latency at a fixed rate (open loop, 300 req/s).
+
+    python bench/webhook.py                       # -w 2 --threads 4, 10 s per run
+    python bench/webhook.py --configs 2x4,3x1,4x2 --duration 10
+
+Targets (issue 2, "Speed"): hotline >= 50% of bare throughput; p99 < 50 ms at 300 req/s.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot import store  # noqa: E402  (the repository root must be importable first)
+from bot.fake_twilio import FakeTwilioServer  # noqa: E402
+
+TOKEN = "bench-auth-token"
+ACCOUNT_SID = "AC" + "b" * 32
+PUBLIC_URL = "https://bench.hotline.test"
+READY_TIMEOUT_S = 30.0
+"""How long a gunicorn gets to answer its first request (imports, flows, catalogs)."""
+
+
+def hotline_env(redis_url: str, fake_url: str, data_dir: str) -> dict[str, str]:
+    """The hotline's environment: its own Redis, the fake Twilio, a signing token, PUBLIC_URL."""
+    env = dict(os.environ)
+    env.update({
+        "HOTLINE_ENV": "development",
+        "REDIS_URL": redis_url,
+        "HOTLINE_DATA_DIR": data_dir,
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "TWILIO_NUMBER": "+13105550100",
+        "TWILIO_API_BASE": fake_url,
+        "PUBLIC_URL": PUBLIC_URL,
+        "HOTLINE_SECRET": "bench-secret",
+        "HOTLINE_FLOWS_DIR": str(ROOT / "flows"),
+        "HOTLINE_LOCALES_DIR": str(ROOT / "locales"),
+    })
+    return env
+
+
+def gunicorn(app: str, port: int, workers: int, threads: int, env: dict, chdir: Path) -> subprocess.Popen:
+    """Start one gunicorn on loopback with the given worker settings."""
+    cmd = [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", str(threads),
+           "-b", f"127.0.0.1:{port}", "--chdir", str(chdir), "--log-level", "warning",
+           "--keep-alive", "5", app]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=None)
+
+
+def wait_ready(url: str, process: subprocess.Popen) -> None:
+    """Poll until the server answers any HTTP status (readiness with a deadline)."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}")
+        try:
+            urllib.request.urlopen(url + "/healthz", timeout=1).close()
+            return
+        except urllib.error.HTTPError:  # 503 "no observer on duty" still means it is up
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not answer in {READY_TIMEOUT_S} s") from None
+            time.sleep(0.1)
+
+
+def probe_twiml(url: str) -> str:
+    """Send one signed first message to the hotline and return its TwiML (for the bare app)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from loadgen import Connection, signed_requests
+    from urllib.parse import urlparse
+    parsed = urlparse(url)
+    request = signed_requests(parsed.netloc, PUBLIC_URL, TOKEN, ACCOUNT_SID, 1, seed=999)[0]
+    conn = Connection(parsed.hostname, parsed.port)
+    conn.sock = conn._connect()
+    conn.sock.sendall(request)
+    data = b""
+    while b"</Response>" not in data and b"<Response/>" not in data:
+        chunk = conn.sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    conn.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    if b" 200 " not in head.split(b"\r\n")[0]:
+        raise RuntimeError(f"hotline refused the probe: {head.splitlines()[0]!r}")
+    return body.decode()
+
+
+def load(mode: str, url: str, args, seed: int) -> dict:
+    """Run bench/loadgen.py in its own process and return its JSON result."""
+    cmd = [sys.executable, str(ROOT / "bench" / "loadgen.py"), mode, "--url", url,
+           "--public-url", PUBLIC_URL, "--token", TOKEN, "--account-sid", ACCOUNT_SID,
+           "--duration", str(args.duration), "--rate", str(args.rate),
+           "--connections", str(args.connections), "--processes", str(args.processes),
+           "--seed", str(seed)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_config(workers: int, threads: int, args, env: dict, redis_client, tmp: Path, seed: int) -> dict:
+    """Measure hotline and bare under one gunicorn setting; return both results."""
+    hot_port, bare_port = store.free_port(), store.free_port()
+    procs = []
+    try:
+        hot = gunicorn("bot:create_app()", hot_port, workers, threads, env, ROOT)
+        procs.append(hot)
+        hot_url = f"http://127.0.0.1:{hot_port}"
+        wait_ready(hot_url, hot)
+        twiml_file = tmp / "twiml.xml"
+        twiml_file.write_text(probe_twiml(hot_url), encoding="utf-8")
+        bare = gunicorn("bare_app:create_app()", bare_port, workers, threads,
+                        {**env, "BARE_TWIML_FILE": str(twiml_file)}, ROOT / "bench")
+        procs.append(bare)
+        bare_url = f"http://127.0.0.1:{bare_port}"
+        wait_ready(bare_url, bare)
+        results = {}
+        for mode in ("max", "rate"):
+            for name, url in (("hotline", hot_url), ("bare", bare_url)):
+                redis_client.flushdb()  # every run starts from the same empty state
+                seed += 1
+                results[(name, mode)] = load(mode, url, args, seed)
+        return results
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
+
+
+def print_table(rows: list[tuple[str, dict]], args) -> None:
+    print()
+    print(f"{'gunicorn':<22} {'app':<8} {'max req/s':>9} {'errors':>6} | "
+          f"{'@' + str(int(args.rate)) + ' req/s: p50 ms':>20} {'p99 ms':>7} {'errors':>6}")
+    for setting, results in rows:
+        for name in ("hotline", "bare"):
+            top, fixed = results[(name, "max")], results[(name, "rate")]
+            print(f"{setting if name == 'hotline' else '':<22} {name:<8} {top['rps']:>9.0f} {top['errors']:>6} | "
+                  f"{fixed['p50_ms']:>20.1f} {fixed['p99_ms']:>7.1f} {fixed['errors']:>6}")
+        share = results[("hotline", "max")]["rps"] / max(results[("bare", "max")]["rps"], 1e-9)
+        p99 = results[("hotline", "rate")]["p99_ms"]
+        verdict = "OK" if share >= 0.5 and p99 < 50 else "MISSES TARGET"
+        print(f"{'':<22} hotline = {share:.0%} of bare throughput; p99 at {int(args.rate)} req/s "
+              f"= {p99:.1f} ms  [{verdict}]")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", default="2x4",
+                        help="comma-separated WORKERSxTHREADS gunicorn settings (e.g. 2x4,3x1,4x2)")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
+    parser.add_argument("--rate", type=float, default=300.0, help="fixed request rate for latency")
+    parser.add_argument("--connections", type=int, default=16, help="concurrent connections, max mode")
+    parser.add_argument("--processes", type=int, default=2, help="load generator processes, max mode")
+    parser.add_argument("--json", action="store_true", help="also print raw results as JSON")
+    args = parser.parse_args()
+    configs = [tuple(int(x) for x in c.lower().split("x")) for c in args.configs.split(",")]
+
+    tmp = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
+    redis_server = store.start_embedded(tmp, appendonly=False)
+    fake = FakeTwilioServer().start()
+    env = hotline_env(redis_server.url, fake.url, str(tmp / "var"))
+    redis_client = store.connect(redis_server.url)
+    print(f"cpus={os.cpu_count()} redis={redis_server.url} fake-twilio={fake.url} "
+          f"duration={args.duration}s rate={args.rate}/s connections={args.connections}")
+    rows = []
+    try:
+        for i, (workers, threads) in enumerate(configs):
+            setting = f"-w {workers} --threads {threads}"
+            print(f"measuring {setting} ...", flush=True)
+            rows.append((setting, run_config(workers, threads, args, env, redis_client, tmp, seed=i * 10)))
+    finally:
+        fake.stop()
+        redis_server.stop()
+    print_table(rows, args)
+    print(f"\ncommand: python bench/webhook.py --configs {args.configs} --duration {args.duration:g} "
+          f"--rate {args.rate:g} --connections {args.connections} --processes {args.processes}")
+    if args.json:
+        print(json.dumps([{"gunicorn": s, **{f"{n}_{m}": v for (n, m), v in r.items()}} for s, r in rows]))
+
+
+if __name__ == "__main__":
+    main()

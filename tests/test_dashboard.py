@@ -1,0 +1,123 @@
+"""The coordinators' dashboard: login, open incidents, one incident's timeline, no numbers."""
+from __future__ import annotations
+
+import base64
+import re
+import time
+
+import pytest
+
+from bot import create_app, incidents, store
+
+PASSWORD = "correct horse battery staple"
+
+
+def _basic(user: str, password: str) -> dict:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+LOGIN = _basic("coordinator", PASSWORD)
+
+
+@pytest.fixture
+def dash(settings, r, twilio_outbox):
+    """A test client on an app whose dashboard is switched on."""
+    app = create_app(settings.replace(dashboard_password=PASSWORD))
+    app.config["TESTING"] = True
+    return app.test_client()
+
+
+@pytest.fixture
+def incident(r, settings):
+    """One open incident made the way reports make them, with two reporters and a dispatch."""
+    now = time.time() - 300
+    report = incidents.Report(
+        contact_id="c" * 32, lat=34.0522, lon=-118.2437, precision_m=10, kind="raid",
+        details={"label": "Pacific Blvd & Florence Ave", "agents": 4,
+                 "identifiers": ["ice", "masks"],
+                 "markings": "plate 7ABC123, call me at +1 323 555 0123"},
+        language="es", channel="sms")
+    merge = incidents.merge_report(r, report, settings, now)
+    incidents.merge_report(r, incidents.Report(
+        contact_id="d" * 32, lat=34.0523, lon=-118.2438, precision_m=10, kind="raid"), settings, now + 60)
+    # Dispatch's per-observer states, as dispatch writes them (one texted, one accepted).
+    r.hset(store.incident_dispatch_key(merge.incident_id), mapping={"o1": "texted", "o2": "accepted"})
+    return merge
+
+
+def test_dashboard_is_404_with_a_hint_when_no_password_is_set(client):
+    response = client.get("/dashboard", headers=LOGIN)
+    assert response.status_code == 404
+    assert "HOTLINE_DASHBOARD_PASSWORD" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("headers", [
+    {},
+    _basic("coordinator", "wrong"),
+    _basic("admin", PASSWORD),
+    _basic("coordinator", ""),
+    {"Authorization": "Bearer " + PASSWORD},
+    {"Authorization": "Basic !!!not-base64"},
+])
+def test_dashboard_without_the_coordinators_login_is_401(dash, incident, headers):
+    for path in ("/dashboard", f"/dashboard/incidents/{incident.incident_id}"):
+        response = dash.get(path, headers=headers)
+        assert response.status_code == 401, path
+        assert response.headers["WWW-Authenticate"].startswith("Basic ")
+        assert "Pacific" not in response.get_data(as_text=True)
+
+
+def test_dashboard_lists_an_open_incident_with_counts(dash, incident):
+    response = dash.get("/dashboard", headers=LOGIN)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    row = re.search(r"<tr class=\"status-[a-z]+\">.*?</tr>", html, re.S).group(0)
+    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    ref, status, place, precision, reporters, texted, accepted, age = cells
+    assert ref == incident.ref
+    assert status == "corroborated"  # the second distinct reporter corroborated it
+    assert place.startswith("Pacific Blvd &amp; Florence Ave") and "raid" in place
+    assert precision and (reporters, texted, accepted) == ("2", "2", "1")
+    assert "minute" in age
+    assert "Open incidents (1)" in html
+
+
+def test_dashboard_with_no_incidents_says_so(dash, r):
+    html = dash.get("/dashboard", headers=LOGIN).get_data(as_text=True)
+    assert "No open incidents." in html and "Open incidents (0)" in html
+
+
+def test_dashboard_refreshes_itself_and_is_never_cached(dash, r):
+    response = dash.get("/dashboard", headers=LOGIN)
+    assert re.search(r'<meta http-equiv="refresh" content="\d+">', response.get_data(as_text=True))
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_incident_page_shows_details_and_timeline(dash, incident, r):
+    incidents.add_event(r, incident.incident_id, "observer_arrived", time.time(), note="two vans")
+    response = dash.get(f"/dashboard/incidents/{incident.incident_id}", headers=LOGIN)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert f"Incident {incident.ref}" in html
+    assert "ice, masks" in html and "Agents" in html
+    timeline = re.search(r'<ol class="timeline">(.*?)</ol>', html, re.S).group(1)
+    kinds = re.findall(r"<strong>(.*?)</strong>", timeline)
+    assert len(kinds) >= 3 and kinds[-1] == "observer_arrived"
+    assert "two vans" in timeline
+    assert 'href="geo:34.0522,-118.2437"' in html
+
+
+def test_dashboard_never_shows_a_phone_number(dash, incident):
+    pages = [dash.get("/dashboard", headers=LOGIN),
+             dash.get(f"/dashboard/incidents/{incident.incident_id}", headers=LOGIN)]
+    for page in pages:
+        html = page.get_data(as_text=True)
+        assert "555 0123" not in html and "5550123" not in html
+    assert "[number]" in pages[1].get_data(as_text=True)
+
+
+@pytest.mark.parametrize("incident_id", ["nope", "..%2F..%2Fetc", "x" * 200])
+def test_unknown_incident_is_404(dash, r, incident_id):
+    assert dash.get(f"/dashboard/incidents/{incident_id}", headers=LOGIN).status_code == 404

@@ -1,0 +1,256 @@
+"""The web chat through the Flask test client: page, cookie, CSRF, JSON turns, parity with SMS."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from bot import privacy, store
+from bot.channels import webchat
+from bot.chat import COOKIE
+from bot.errors import BadRequest
+
+CHAT_ID = "A" * 24
+
+
+class WebChat:
+    """One browser on the chat page: its cookie jar (the test client) and its CSRF token."""
+
+    def __init__(self, client, lang: str = "en"):
+        self.client, self.lang = client, lang
+        self.page = client.get("/chat", headers={"Accept-Language": lang})
+        assert self.page.status_code == 200
+        self.html = self.page.get_data(as_text=True)
+        self.token = re.search(r'name="csrf-token" content="([^"]+)"', self.html).group(1)
+        self._n = 0
+
+    @property
+    def chat_id(self) -> str:
+        return self.client.get_cookie(COOKIE, path="/chat").value
+
+    def post(self, payload, headers: dict | None = None, raw: bytes | None = None):
+        base = {"X-CSRF-Token": self.token, "Accept-Language": self.lang,
+                "Content-Type": "application/json"}
+        base.update(headers or {})
+        data = raw if raw is not None else json.dumps(payload)
+        return self.client.post("/chat/messages", data=data, headers=base)
+
+    def next_id(self) -> str:
+        self._n += 1
+        return f"msg-{self._n:04d}-abcdef"
+
+    def say(self, text: str, message_id: str | None = None, **extra) -> list[str]:
+        """Post one message and return the replies (asserting a 200 JSON answer)."""
+        response = self.post({"id": message_id or self.next_id(), "text": text, **extra})
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert response.mimetype == "application/json"
+        return response.get_json()["replies"]
+
+
+@pytest.fixture
+def chat(client):
+    return WebChat(client)
+
+
+# ---- the page --------------------------------------------------------------
+def test_chat_page_sets_httponly_strict_random_cookie(client):
+    response = client.get("/chat")
+    header = response.headers["Set-Cookie"]
+    assert header.startswith(f"{COOKIE}=")
+    assert "HttpOnly" in header and "SameSite=Strict" in header and "Path=/chat" in header
+    assert "Secure" in header  # PUBLIC_URL is https in the test settings
+    first = client.get_cookie(COOKIE, path="/chat").value
+    assert webchat.valid_chat_id(first)
+    other = type(client)(client.application).get("/chat").headers["Set-Cookie"]
+    assert first not in other  # each browser gets its own id
+
+
+def test_chat_page_keeps_an_existing_chat_id(chat):
+    first = chat.chat_id
+    again = chat.client.get("/chat")
+    assert chat.client.get_cookie(COOKIE, path="/chat").value == first
+    assert chat.token in again.get_data(as_text=True)
+
+
+def test_chat_page_loads_nothing_from_other_sites(chat):
+    urls = re.findall(r'(?:src|href)="([^"]+)"', chat.html)
+    assert urls, "the page should reference its own script and style"
+    assert all(u.startswith(("/", "?")) for u in urls), urls
+    csp = chat.page.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "connect-src 'self'" in csp
+    assert chat.page.headers["Cache-Control"] == "no-store"
+    for path in ("/static/chat.js", "/static/chat.css"):
+        with chat.client.get(path) as response:
+            body = response.get_data(as_text=True)
+        assert "http://" not in body and "https://" not in body
+
+
+def test_chat_page_labels_follow_accept_language(client):
+    english = WebChat(client, "en-US,en;q=0.9").html
+    spanish = WebChat(client, "es-MX,es;q=0.9,en;q=0.5").html
+    assert '<html lang="en">' in english and ">Send<" in english
+    assert '<html lang="es">' in spanish and ">Enviar<" in spanish
+
+
+def test_chat_page_lang_query_overrides_browser_language(client):
+    html = client.get("/chat?lang=es", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert '<html lang="es">' in html
+    unknown = client.get("/chat?lang=xx", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert '<html lang="en">' in unknown
+
+
+# ---- conversation ------------------------------------------------------------
+def test_web_conversation_gets_the_same_replies_as_sms(chat, phone):
+    turns = ["hola, hay migra", "1", "zzz not an answer"]
+    sms = [phone.text(t, from_="+13235550142") for t in turns]
+    web = [chat.say(t) for t in turns]
+    assert all(sms), sms
+    assert web == sms
+
+
+def test_web_chat_session_is_keyed_by_hmac_of_web_address(chat, r):
+    chat.say("hello")
+    cid = privacy.contact_id("test-secret", "web:" + chat.chat_id)
+    assert r.exists(store.session_key(cid))
+
+
+def test_raw_chat_id_is_never_stored_in_redis(chat, r):
+    chat.say("hello")
+    chat.say("1")
+    chat_id = chat.chat_id
+    for key in r.scan_iter(count=1000):
+        assert chat_id not in key
+        kind = r.type(key)
+        if kind == "string":
+            assert chat_id not in (r.get(key) or "")
+        elif kind == "hash":
+            assert chat_id not in json.dumps(r.hgetall(key))
+
+
+def test_duplicate_message_id_is_answered_again_but_processed_once(chat, phone):
+    first = chat.say("hello", message_id="retry-0001-abcdef")
+    again = chat.say("hello", message_id="retry-0001-abcdef")
+    assert again == first
+    # Had the retry been processed, the session would be one step further than SMS's.
+    sms_first = phone.text("hello", from_="+13235550143")
+    sms_second = phone.text("1", from_="+13235550143")
+    assert first == sms_first
+    assert chat.say("1") == sms_second
+
+
+def test_same_message_id_in_another_chat_is_a_new_message(client, app):
+    one = WebChat(client)
+    other = WebChat(app.test_client())
+    assert one.chat_id != other.chat_id
+    one.say("hello", message_id="same-0001-abcdef")
+    assert other.say("hello", message_id="same-0001-abcdef")  # not the empty in-flight answer
+    assert webchat.message_sid(one.chat_id, "x" * 8) != webchat.message_sid(other.chat_id, "x" * 8)
+
+
+def test_shared_location_pin_is_accepted_without_text(chat):
+    chat.say("hello")
+    response = chat.post({"id": chat.next_id(), "text": "", "lat": 34.0522, "lon": -118.2437})
+    assert response.status_code == 200
+    assert isinstance(response.get_json()["replies"], list)
+
+
+def test_first_reply_follows_accept_language(client):
+    english = WebChat(client, "en").say("?")
+    spanish = WebChat(client.application.test_client(), "es-419,es;q=0.9").say("?")
+    assert english and spanish
+    assert english != spanish
+
+
+# ---- refusals ------------------------------------------------------------------
+@pytest.mark.parametrize("label, raw", [
+    ("not json", b"{text: hello"),
+    ("not an object", b'["hello"]'),
+    ("no id", b'{"text": "hello"}'),
+    ("id too short", b'{"id": "x", "text": "hello"}'),
+    ("id with odd characters", b'{"id": "../../etc/passwd", "text": "hello"}'),
+    ("text not a string", b'{"id": "abcdefgh1", "text": 5}'),
+    ("empty text, no pin", b'{"id": "abcdefgh1", "text": "   "}'),
+    ("lat without lon", b'{"id": "abcdefgh1", "text": "", "lat": 34.0}'),
+    ("lat out of range", b'{"id": "abcdefgh1", "text": "", "lat": 134.0, "lon": 1}'),
+    ("boolean coordinate", b'{"id": "abcdefgh1", "text": "", "lat": true, "lon": 1}'),
+    ("unknown field", b'{"id": "abcdefgh1", "text": "hi", "from": "+13235550100"}'),
+    ("not utf-8", b'{"id": "abcdefgh1", "text": "\xff\xfe"}'),
+])
+def test_malformed_post_is_400_never_500(chat, label, raw):
+    response = chat.post(None, raw=raw)
+    assert response.status_code == 400, label
+    assert "error" in response.get_json()
+
+
+def test_text_longer_than_one_twilio_message_is_400(chat):
+    response = chat.post({"id": chat.next_id(), "text": "a" * (webchat.MAX_TEXT_CHARS + 1)})
+    assert response.status_code == 400
+
+
+def test_enormous_body_is_refused_before_parsing(chat):
+    response = chat.post(None, raw=b'{"id": "abcdefgh1", "text": "' + b"a" * 300_000 + b'"}')
+    assert response.status_code in (400, 413)
+    mid = chat.post(None, raw=b'{"id": "abcdefgh1", "text": "' + b"a" * 20_000 + b'"}')
+    assert mid.status_code == 400
+
+
+def test_form_encoded_post_is_400(chat):
+    response = chat.post(None, raw=b"text=hello", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 400
+
+
+def test_post_without_chat_cookie_is_403(app):
+    fresh = app.test_client()
+    response = fresh.post("/chat/messages", json={"id": "abcdefgh1", "text": "hi"},
+                          headers={"X-CSRF-Token": "0" * 32})
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("headers", [
+    {"X-CSRF-Token": ""},
+    {"X-CSRF-Token": "0" * 32},
+    {"Origin": "https://evil.example"},
+    {"Sec-Fetch-Site": "cross-site"},
+])
+def test_cross_site_or_tokenless_post_is_403_and_not_processed(chat, r, headers):
+    response = chat.post({"id": chat.next_id(), "text": "hello"}, headers=headers)
+    assert response.status_code == 403
+    assert not list(r.scan_iter(store.message_key("*")))
+
+
+def test_same_origin_browser_post_is_accepted(chat):
+    response = chat.post({"id": chat.next_id(), "text": "hello"},
+                         headers={"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"})
+    assert response.status_code == 200
+
+
+def test_token_of_one_chat_does_not_work_for_another(client, app):
+    mine = WebChat(client)
+    theirs = WebChat(app.test_client())
+    theirs.token = mine.token
+    response = theirs.post({"id": theirs.next_id(), "text": "hello"})
+    assert response.status_code == 403
+
+
+# ---- the wire format alone ----------------------------------------------------------
+def test_parse_inbound_builds_a_web_inbound():
+    inbound = webchat.parse_inbound(b'{"id": "abcdefgh1", "text": "hi", "lat": 34.05, "lon": -118.25}',
+                                    CHAT_ID, "es")
+    assert inbound.channel == "web" and inbound.e164 == "web:" + CHAT_ID
+    assert inbound.body == "hi" and inbound.has_pin and inbound.profile_language == "es"
+    assert inbound.message_sid == webchat.message_sid(CHAT_ID, "abcdefgh1")
+    assert CHAT_ID not in inbound.message_sid and "abcdefgh1" not in inbound.message_sid
+
+
+def test_parse_inbound_refuses_a_bad_chat_id():
+    with pytest.raises(BadRequest):
+        webchat.parse_inbound(b'{"id": "abcdefgh1", "text": "hi"}', "short", None)
+
+
+def test_csrf_token_depends_on_secret_and_chat_id():
+    token = webchat.csrf_token("s1", CHAT_ID)
+    assert webchat.check_csrf("s1", CHAT_ID, token)
+    assert not webchat.check_csrf("s2", CHAT_ID, token)
+    assert not webchat.check_csrf("s1", "B" * 24, token)
+    assert not webchat.check_csrf("s1", CHAT_ID, None)
