@@ -114,7 +114,7 @@ def replay_spool(rt) -> int:
             try:
                 replies = process(rt, inbound, received_at)
             except redis.RedisError:
-            for later, at in items[index:]:
+                for later, at in items[index:]:
                     spool.append(rt.settings, later, at)
                 break
             if inbound.channel != "web":  # a web chat page cannot be reached afterwards
