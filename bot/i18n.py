@@ -9,9 +9,12 @@ coordinator's `pybabel update` takes effect without a separate build step;
 from __future__ import annotations
 
 import io
+import re
 import threading
+import unicodedata
 from pathlib import Path
 
+from babel import Locale, UnknownLocaleError
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -70,3 +73,48 @@ def pgettext(locales_dir: str, lang: str, context: str, msgid: str, **values) ->
 def N_(msgid: str) -> str:
     """Mark a string for extraction without translating it here."""
     return msgid
+
+
+def fold(text: str) -> str:
+    """Lower-case, strip accents and collapse spaces, so "ESPAÑOL" matches "espanol"."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(bare.split())
+
+
+SPANISH_HINTS = frozenset(
+    "hola hay migra esta estan en la el los las una uno que donde ahora hace minutos "
+    "por favor ayuda gracias esquina calle y con de agentes carros redada retén reten "
+    "buenos buenas dias tardes noches quiero necesito si no se vi veo aqui alli cerca".split())
+"""Common Spanish words in a first text; English words of the same spelling are left out."""
+
+ENGLISH_HINTS = frozenset(
+    "hi hello there is are the at on near now ago minutes please help thanks corner street "
+    "and with of agents cars raid checkpoint i see want need yes here".split())
+"""Common English words in a first text."""
+
+_WORD_RE = re.compile(r"[a-z]+")
+
+
+def detect_language(text: str, default: str = SOURCE_LANGUAGE) -> str:
+    """Guess English or Spanish from a first message by counting common words."""
+    words = _WORD_RE.findall(fold(text or ""))
+    if not words:
+        return default
+    if any(ch in (text or "") for ch in "¿¡ñÑ"):
+        return "es"
+    spanish = sum(1 for w in words if w in SPANISH_HINTS)
+    english = sum(1 for w in words if w in ENGLISH_HINTS)
+    if spanish > english:
+        return "es"
+    if english > spanish:
+        return "en"
+    return default
+
+
+def language_name(lang: str) -> str:
+    """Return a language's own name ("español") for menus and confirmations."""
+    try:
+        return Locale.parse(lang).get_display_name(lang) or lang
+    except (ValueError, UnknownLocaleError):  # a code Babel does not know: show the code
+        return lang

@@ -1,0 +1,55 @@
+"""What the hotline remembers about a contact between conversations, and forgetting it.
+
+Only three things: a language preference, whether they texted STOP (kept even
+after DELETE, so a number that opted out stays suppressed), and the live
+session. Everything is keyed by contact_id, never by number (FIELD.md).
+"""
+from __future__ import annotations
+
+from . import store
+
+PREFS_TTL_S = 180 * 24 * 3600
+"""A language preference is forgotten after six months without a text."""
+
+OPT_OUT_WORDS = ("stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "revoke")
+"""Twilio's default opt-out keywords: Twilio itself answers these and blocks later sends."""
+
+OPT_IN_WORDS = ("start", "unstop", "yes")
+"""Twilio's default opt-in keywords; YES counts only for a contact that opted out."""
+
+
+def queue_load(pipe, contact_id: str) -> None:
+    """Queue reading a contact's preferences and opt-out flag on a pipeline (two answers)."""
+    pipe.hgetall(store.contact_key(contact_id))
+    pipe.sismember(store.optout_key(), contact_id)
+
+
+def queue_set_language(pipe, contact_id: str, lang: str) -> None:
+    """Queue remembering a contact's language."""
+    key = store.contact_key(contact_id)
+    pipe.hset(key, "lang", lang)
+    pipe.expire(key, PREFS_TTL_S)
+
+
+def opt_out(r, contact_id: str) -> None:
+    """Record STOP: nothing more is sent, and the live conversation ends."""
+    pipe = r.pipeline(transaction=True)
+    pipe.sadd(store.optout_key(), contact_id)
+    pipe.delete(store.session_key(contact_id), store.reply_to_key(contact_id))
+    pipe.execute()
+
+
+def opt_in(r, contact_id: str) -> None:
+    """Record START: the contact may be texted again."""
+    r.srem(store.optout_key(), contact_id)
+
+
+def is_opted_out(r, contact_id: str) -> bool:
+    """Tell whether a contact texted STOP."""
+    return bool(r.sismember(store.optout_key(), contact_id))
+
+
+def erase(r, contact_id: str) -> None:
+    """Forget a contact's session, language and sealed reply number; keep an opt-out."""
+    r.delete(store.session_key(contact_id), store.contact_key(contact_id),
+             store.reply_to_key(contact_id))

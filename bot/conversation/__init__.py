@@ -1,0 +1,12 @@
+"""Conversation flows coordinators own: YAML flows, typed answers, sessions, timers.
+
+The router calls `respond` for every community message; everything else here
+(loader, checks, parsers, the pure engine, sessions, timers, the Babel
+extractor) serves it or the coordinators' tools.
+"""
+from __future__ import annotations
+
+from .check import KNOWN_ACTIONS, check_paths
+from .runner import ActionCall, respond
+
+__all__ = ["ActionCall", "KNOWN_ACTIONS", "check_paths", "respond"]

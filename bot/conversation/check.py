@@ -1,0 +1,481 @@
+"""Static checks of flows and their translations, reported as `file:line:col: message`.
+
+Coordinators are not programmers, and a mistake in a flow reaches people at
+risk: every problem the engine could meet at run time is found here first, where
+the coordinator wrote it (neither goflow nor Studio reports file:line, and
+neither fails a build on a missing translation). `hotline flows check` and CI
+call `check_paths`; the registry calls `check_flow` before serving a new version.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from babel.messages.pofile import PoFileError, read_po
+
+from ..i18n import fold
+from . import inputs
+from .engine import BUILTIN_VALUES
+from .loader import is_flow_source, load_flow_text, load_globals_text
+from .model import Flow, Globals, Issue, Pos, Step, Text
+
+KNOWN_ACTIONS = ("report.submit", "alerts.subscribe", "alerts.unsubscribe", "handoff.callback")
+"""The `do:` actions the router provides (docs/architecture.md "Flow actions")."""
+
+MAX_SEGMENTS = 3
+"""More than three SMS segments costs money and arrives out of order on some phones."""
+
+GSM7 = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+           "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
+GSM7_EXT = set("^{}\\[~]|€\f")
+"""The GSM 03.38 basic set and extension table: anything else forces UCS-2 for the whole text."""
+
+LOOKALIKES = {"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-", "…": "...", "\u00a0": " "}
+"""Characters that force UCS-2 but have a GSM-7 twin a coordinator can type instead."""
+
+_PLACEHOLDER_RE = re.compile(r"\{([a-z_][a-z0-9_]*)(?:\.[a-z_][a-z0-9_]*)?\}")
+_ANY_BRACE_RE = re.compile(r"\{[^{}]*\}")
+
+
+def check_paths(paths: list[str], locales_dir: str | None = None) -> list[Issue]:
+    """Check flow files and folders (and their catalogs); return every issue sorted by position."""
+    files: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            files += sorted(x for x in p.iterdir() if x.suffix in (".yaml", ".yml"))
+        elif p.exists():
+            files.append(p)
+        else:
+            return [Issue(str(p), 0, 0, "no such file or folder")]
+    globals_ = Globals(path="_globals.yaml")
+    issues: list[Issue] = []
+    for f in files:
+        if f.name.startswith("_globals"):
+            found, errs = load_globals_text(str(f), f.read_text(encoding="utf-8"))
+            issues += errs
+            if found is not None:
+                globals_ = found
+    flows: list[Flow] = []
+    for f in files:
+        if f.name.startswith("_globals"):
+            continue
+        source = f.read_text(encoding="utf-8")
+        if not is_flow_source(source):
+            continue  # coordinator data beside the flows (places.yaml), not a flow
+        flow, errs = load_flow_text(str(f), source)
+        issues += errs
+        if flow is not None:
+            flows.append(flow)
+    names = {f.name for f in flows}
+    if locales_dir is None and files:
+        locales_dir = str(files[0].resolve().parent.parent / "locales")
+    catalogs = _catalogs(locales_dir, {lang for f in flows for lang in f.languages}, issues)
+    for flow in flows:
+        issues += check_flow(flow, globals_, names)
+        issues += check_translations(flow_texts(flow), flow.languages, catalogs, flow.path)
+    if any(f.name.startswith("_globals") for f in files):
+        langs = tuple(sorted({lang for f in flows for lang in f.languages} | {"en"}))
+        issues += check_translations(globals_texts(globals_), langs, catalogs, globals_.path)
+        issues += _check_globals(globals_, names)
+    return sorted(set(issues))
+
+
+# ---- one flow ------------------------------------------------------------------
+def _edges(step: Step) -> list[tuple[str, str, Pos]]:
+    """Return (label, target, position) of every way out of a step."""
+    out = []
+    for key in ("next", "on_fail", "on_error"):
+        target = getattr(step, key)
+        if target:
+            out.append((key, target, step.refs.get(key, step.pos)))
+    for code, target in step.cases.items():
+        out.append((f"cases.{code}", target, step.refs.get(f"cases.{code}", step.pos)))
+    return out
+
+
+def _is_terminal(step: Step) -> bool:
+    return step.kind == "end" or (step.kind == "say" and "end" in step.refs)
+
+
+def check_flow(flow: Flow, globals_: Globals | None = None, flow_names: set[str] | None = None) -> list[Issue]:
+    """Check one loaded flow's structure, templates, actions and keyword collisions."""
+    issues: list[Issue] = []
+
+    def err(pos: Pos, message: str, severity: str = "error") -> None:
+        issues.append(Issue(pos.path, pos.line, pos.col, message, severity))
+
+    steps = flow.steps
+    if flow.start not in steps:
+        err(flow.refs.get("start", flow.pos), f"start names no step: '{flow.start}'")
+    if flow.on_expire and flow.on_expire not in steps:
+        err(flow.refs["on_expire"], f"on_expire names no step: '{flow.on_expire}'")
+    for step_id in flow.prefill:
+        if step_id not in steps or steps[step_id].kind != "ask":
+            err(flow.refs.get("prefill", flow.pos), f"prefill names no ask step: '{step_id}'")
+    if flow.draft and not flow.test_numbers:
+        err(flow.pos, "a draft flow needs test_numbers: the phones allowed to try it")
+    for number in flow.test_numbers:
+        try:
+            ok = phonenumbers.is_valid_number(phonenumbers.parse(number, None))
+        except phonenumbers.NumberParseException:
+            ok = False
+        if not ok:
+            err(flow.pos, f"test number '{number}' is not a valid +E.164 number")
+    for step in steps.values():
+        for label, target, pos in _edges(step):
+            if target not in steps:
+                err(pos, f"{label} of step '{step.id}' names no step: '{target}'")
+        for other in step.also:
+            if other not in steps or steps[other].kind != "ask":
+                err(step.refs.get("also", step.pos), f"also of step '{step.id}' names no ask step: '{other}'")
+        _check_exits(step, err)
+        _check_expect(step, err)
+        if step.kind == "do" and step.action not in KNOWN_ACTIONS:
+            err(step.refs.get("do", step.pos), f"unknown action '{step.action}' (known: {', '.join(KNOWN_ACTIONS)})")
+        if step.kind == "flow" and flow_names is not None and step.subflow not in flow_names:
+            err(step.refs.get("flow", step.pos), f"flow step '{step.id}' names no flow: '{step.subflow}'")
+        if step.timeout_s and step.remind is None:
+            err(step.pos, f"step '{step.id}' has a timeout but no remind text")
+        if step.remind is not None and not step.timeout_s:
+            err(step.remind.pos, f"step '{step.id}' has remind but no timeout")
+    reachable = _reachable(flow)
+    for step in steps.values():
+        if step.id not in reachable:
+            err(step.pos, f"step '{step.id}' is unreachable from start '{flow.start}'")
+    issues += _check_loops(flow, reachable)
+    issues += _check_endings(flow, reachable)
+    issues += _check_templates(flow)
+    if globals_ is not None:
+        issues += _check_collisions(flow, globals_)
+    return issues
+
+
+def _check_exits(step: Step, err) -> None:
+    if step.kind in ("say",) and not step.next and "end" not in step.refs:
+        err(step.pos, f"say step '{step.id}' needs next or end: true (a path that never ends)")
+    if step.kind in ("set", "do", "flow") and not step.next:
+        err(step.pos, f"{step.kind} step '{step.id}' needs next")
+    if step.kind == "branch" and not step.next:
+        err(step.pos, f"branch step '{step.id}' needs next for values not in cases")
+    if step.kind == "ask" and not step.next:
+        codes = _codes(step)
+        missing = [c for c in codes if c not in step.cases] if codes else ["(any answer)"]
+        if missing:
+            err(step.pos, f"ask step '{step.id}' needs next: no way on for {', '.join(missing)}")
+        if not step.on_fail:
+            err(step.pos, f"ask step '{step.id}' needs next or on_fail: a texter must never reach a dead end")
+    if step.kind == "ask" and step.cases:
+        codes = _codes(step)
+        for code in step.cases:
+            if codes and code not in codes:
+                err(step.refs.get(f"cases.{code}", step.pos),
+                    f"case '{code}' of step '{step.id}' is not one of its codes: {', '.join(codes)}")
+
+
+def _codes(step: Step) -> list[str]:
+    if step.expect is None:
+        return []
+    if step.expect.kind == "choice":
+        return [o.code for o in step.expect.choices]
+    if step.expect.kind == "yes_no":
+        return ["yes", "no"] + (["unknown"] if step.expect.options.get("unknown") else [])
+    return []
+
+
+def _check_expect(step: Step, err) -> None:
+    expect = step.expect
+    if expect is None:
+        return
+    if expect.kind == "number":
+        count = expect.options.get("count", 1)
+        if count == 2 and len(step.save) != 2:
+            err(expect.pos, f"number with count 2 saves two names, step '{step.id}' saves {len(step.save)}")
+    if expect.kind == "datetime" and expect.options.get("timezone"):
+        try:
+            ZoneInfo(str(expect.options["timezone"]))
+        except (ZoneInfoNotFoundError, ValueError):
+            err(expect.pos, f"unknown timezone '{expect.options['timezone']}'")
+    if expect.kind == "choice":
+        seen: dict[str, str] = {}
+        for option in expect.choices:
+            for word in inputs.split_words(option.words.source):
+                if word in seen and seen[word] != option.code:
+                    err(option.words.pos, f"word '{word}' picks both '{seen[word]}' and '{option.code}'")
+                seen[word] = option.code
+
+
+def _reachable(flow: Flow) -> set[str]:
+    todo = [s for s in (flow.start, flow.on_expire) if s and s in flow.steps]
+    seen: set[str] = set()
+    while todo:
+        sid = todo.pop()
+        if sid in seen:
+            continue
+        seen.add(sid)
+        todo += [t for _, t, _ in _edges(flow.steps[sid]) if t in flow.steps]
+    return seen
+
+
+def _check_loops(flow: Flow, reachable: set[str]) -> list[Issue]:
+    """Find cycles made only of steps that never wait for an answer (they would spin)."""
+    issues = []
+    graph = {sid: [t for _, t, _ in _edges(s) if t in flow.steps and not flow.steps[t].waits]
+             for sid, s in flow.steps.items() if not s.waits}
+    reported: set[frozenset] = set()
+    for start in graph:
+        stack, path = [(start, iter(graph[start]))], [start]
+        on_path = {start}
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                stack.pop()
+                on_path.discard(path.pop())
+                continue
+            if nxt == start:
+                cycle = frozenset(path)
+                if cycle not in reported:
+                    reported.add(cycle)
+                    first = min((flow.steps[s] for s in path), key=lambda s: s.pos.line)
+                    issues.append(Issue(first.pos.path, first.pos.line, first.pos.col,
+                                        f"loop with no ask: {' -> '.join(path + [start])} would repeat forever"))
+            elif nxt not in on_path and nxt in graph:
+                stack.append((nxt, iter(graph[nxt])))
+                path.append(nxt)
+                on_path.add(nxt)
+    return issues
+
+
+def _check_endings(flow: Flow, reachable: set[str]) -> list[Issue]:
+    """Find reachable steps from which no path ever reaches an end."""
+    ends = {sid for sid, s in flow.steps.items() if _is_terminal(s)}
+    preds: dict[str, set[str]] = {sid: set() for sid in flow.steps}
+    for sid, s in flow.steps.items():
+        for _, t, _ in _edges(s):
+            if t in preds:
+                preds[t].add(sid)
+    can_end, todo = set(ends), list(ends)
+    while todo:
+        for p in preds[todo.pop()]:
+            if p not in can_end:
+                can_end.add(p)
+                todo.append(p)
+    issues = []
+    stuck = [flow.steps[s] for s in reachable - can_end]
+    if stuck and ends | can_end:
+        # Report the first stuck step only once per group; the others follow from it.
+        pass
+    for step in sorted(stuck, key=lambda s: s.pos.line):
+        if any(t in can_end for _, t, _ in _edges(step)):
+            continue
+        issues.append(Issue(step.pos.path, step.pos.line, step.pos.col,
+                            f"no path from step '{step.id}' ever ends (add end: true somewhere after it)"))
+    return issues
+
+
+def _texts_of(step: Step) -> list[Text]:
+    return [t for t in (step.text, step.invalid, step.remind) if t is not None]
+
+
+def _check_templates(flow: Flow) -> list[Issue]:
+    """Flag {names} used where some path from start has not saved them yet."""
+    steps = flow.steps
+    all_names = {n for s in steps.values() for n in s.save} | {k for s in steps.values() for k in s.values} \
+        | {s.keep_raw for s in steps.values() if s.keep_raw} | {"media"}
+    universe = frozenset(all_names)
+    saved_in: dict[str, frozenset] = {sid: universe for sid in steps}
+    starts = [s for s in (flow.start, flow.on_expire) if s in steps]
+    for s in starts:
+        saved_in[s] = frozenset()
+    changed = True
+    while changed:
+        changed = False
+        for sid, step in steps.items():
+            before = saved_in[sid]
+            gained = set(step.save) | set(step.values) | ({step.keep_raw} if step.keep_raw else set())
+            for label, target, _ in _edges(step):
+                if target not in steps or target in starts:
+                    continue
+                out = before | (gained if not (step.kind == "do" and label == "on_error") else set())
+                if step.kind == "do" and label != "on_error":
+                    out = before | gained
+                new = saved_in[target] & out
+                if new != saved_in[target]:
+                    saved_in[target] = frozenset(new)
+                    changed = True
+    issues = []
+    reachable = _reachable(flow)
+    for sid, step in steps.items():
+        if sid not in reachable:
+            continue
+        for text in _texts_of(step):
+            for name in _PLACEHOLDER_RE.findall(text.source):
+                if name in BUILTIN_VALUES:
+                    continue
+                if name not in saved_in[sid] or (step.kind == "ask" and name in step.save):
+                    issues.append(Issue(text.pos.path, text.pos.line, text.pos.col,
+                                        f"template variable {{{name}}} is used before any step saves it"))
+    return issues
+
+
+def _command_words(globals_: Globals, flow: str | None = None) -> dict[str, tuple[str, Pos]]:
+    """Map every global word to what it does; triggers of `flow` itself never interrupt it."""
+    words: dict[str, tuple[str, Pos]] = {}
+    for cmd in globals_.commands:
+        for w in inputs.split_words(cmd.words.source):
+            words[w] = (cmd.name, cmd.pos)
+    for trig in globals_.triggers:
+        if trig.words is not None and trig.flow != flow:
+            for w in inputs.split_words(trig.words.source):
+                words.setdefault(w, (f"trigger for {trig.flow}", trig.pos))
+    return words
+
+
+def _check_collisions(flow: Flow, globals_: Globals) -> list[Issue]:
+    """Flag a choice word that is also a global keyword: the keyword would win, silently."""
+    words = _command_words(globals_, flow.name)
+    issues = []
+    for step in flow.steps.values():
+        if step.expect is None or step.expect.kind != "choice":
+            continue
+        for option in step.expect.choices:
+            for w in inputs.split_words(option.words.source):
+                if w in words:
+                    name, pos = words[w]
+                    issues.append(Issue(option.words.pos.path, option.words.pos.line, option.words.pos.col,
+                                        f"choice word '{w}' of '{option.code}' is the global keyword "
+                                        f"'{name}' ({Path(pos.path).name}:{pos.line})"))
+    return issues
+
+
+def _check_globals(globals_: Globals, flow_names: set[str]) -> list[Issue]:
+    issues, seen = [], {}
+    for cmd in globals_.commands:
+        for w in inputs.split_words(cmd.words.source):
+            if w in seen and seen[w] != cmd.name:
+                issues.append(Issue(cmd.words.pos.path, cmd.words.pos.line, cmd.words.pos.col,
+                                    f"word '{w}' belongs to both '{seen[w]}' and '{cmd.name}'"))
+            seen[w] = cmd.name
+        if cmd.flow and cmd.flow not in flow_names:
+            issues.append(Issue(cmd.pos.path, cmd.pos.line, cmd.pos.col, f"command '{cmd.name}' names no flow: '{cmd.flow}'"))
+    for trig in globals_.triggers:
+        if trig.flow not in flow_names:
+            issues.append(Issue(trig.pos.path, trig.pos.line, trig.pos.col, f"trigger names no flow: '{trig.flow}'"))
+    for text in globals_texts(globals_):
+        for name in _PLACEHOLDER_RE.findall(text.source):
+            if name not in BUILTIN_VALUES:
+                issues.append(Issue(text.pos.path, text.pos.line, text.pos.col,
+                                    f"template variable {{{name}}} is not available in global replies "
+                                    f"(available: {', '.join(BUILTIN_VALUES)})"))
+    return issues
+
+
+# ---- texts and translations ------------------------------------------------------
+def flow_texts(flow: Flow) -> list[Text]:
+    """Every translatable text of a flow, in the order a texter meets them."""
+    out: list[Text] = []
+    for step in flow.steps.values():
+        if step.text is not None:
+            out.append(step.text)
+        if step.expect is not None:
+            out += [o.words for o in step.expect.choices]
+            out += [v for v in step.expect.options.values() if isinstance(v, Text)]
+        out += [t for t in (step.invalid, step.remind) if t is not None]
+    return out
+
+
+def globals_texts(globals_: Globals) -> list[Text]:
+    """Every translatable text of the globals file."""
+    out = [c.words for c in globals_.commands] + [c.reply for c in globals_.commands if c.reply]
+    out += [t.words for t in globals_.triggers if t.words is not None]
+    return out + list(globals_.texts.values())
+
+
+def _catalogs(locales_dir: str | None, langs: set[str], issues: list[Issue]) -> dict:
+    catalogs = {}
+    for lang in sorted(langs - {"en"}):
+        path = Path(locales_dir or "locales") / lang / "LC_MESSAGES" / "messages.po"
+        if not path.exists():
+            issues.append(Issue(str(path), 0, 0, f"no catalog for language '{lang}'"))
+            continue
+        try:
+            with open(path, "rb") as fh:
+                catalogs[lang] = (str(path), read_po(fh, locale=lang, abort_invalid=True))
+        except (PoFileError, ValueError) as exc:  # a broken .po: report it, check the rest
+            issues.append(Issue(str(path), 0, 0, f"cannot read catalog: {exc}"))
+    return catalogs
+
+
+def check_translations(texts: list[Text], langs, catalogs: dict, path: str) -> list[Issue]:
+    """Flag missing, fuzzy or placeholder-mismatched translations, and SMS size problems."""
+    issues = []
+    for text in texts:
+        issues += _sms_issues(text, text.source, "en")
+        for lang in langs:
+            if lang == "en" or lang not in catalogs:
+                continue
+            po_path, catalog = catalogs[lang]
+            msg = catalog.get(text.source, context=text.context)
+            where = (text.pos.path, text.pos.line, text.pos.col)
+            if msg is None or not msg.string:
+                issues.append(Issue(*where, f"untranslated in {lang}: {text.context} "
+                                            f"(run pybabel extract/update, then translate in {po_path})"))
+                continue
+            line = f"{Path(po_path).name}:{msg.lineno}" if msg.lineno else Path(po_path).name
+            if msg.fuzzy:
+                issues.append(Issue(*where, f"fuzzy translation in {lang} ({line}): review it and remove the fuzzy flag"))
+                continue
+            src = sorted(_ANY_BRACE_RE.findall(text.source))
+            dst = sorted(_ANY_BRACE_RE.findall(msg.string))
+            if src != dst:
+                issues.append(Issue(*where, f"placeholders differ in {lang} ({line}): "
+                                            f"{' '.join(src) or 'none'} vs {' '.join(dst) or 'none'}"))
+            if ".choice." in text.context:
+                keys = {w for w in inputs.split_words(text.source) if w.isdigit()}
+                got = {w for w in inputs.split_words(msg.string) if w.isdigit()}
+                if keys - got:
+                    issues.append(Issue(*where, f"translation in {lang} ({line}) lost the number key "
+                                                f"{', '.join(sorted(keys - got))}"))
+            issues += _sms_issues(text, msg.string, lang)
+    return issues
+
+
+def segments(body: str) -> tuple[int, str]:
+    """Return how many SMS segments a body takes and its encoding (GSM-7 or UCS-2)."""
+    if all(ch in GSM7 or ch in GSM7_EXT for ch in body):
+        units = sum(2 if ch in GSM7_EXT else 1 for ch in body)
+        return (1 if units <= 160 else -(-units // 153)), "GSM-7"
+    units = sum(2 if ord(ch) > 0xFFFF else 1 for ch in body)
+    return (1 if units <= 70 else -(-units // 67)), "UCS-2"
+
+
+def _sms_issues(text: Text, body: str, lang: str) -> list[Issue]:
+    if ".choice." in text.context or text.context.endswith(".words"):
+        return []  # word lists are matched, never sent
+    where = (text.pos.path, text.pos.line, text.pos.col)
+    count, encoding = segments(body)
+    out = []
+    if count > MAX_SEGMENTS:
+        out.append(Issue(*where, f"{lang} text takes {count} SMS segments ({encoding}); keep it to {MAX_SEGMENTS}",
+                         "warning"))
+    if encoding == "UCS-2":
+        needless = sorted({ch for ch in body if ch in LOOKALIKES})
+        if needless:
+            shown = " ".join(repr(ch) for ch in needless)
+            out.append(Issue(*where, f"{lang} text is sent as UCS-2 because of {shown}; "
+                                     f"type the plain GSM-7 twin instead", "warning"))
+        else:
+            plain = "".join(LOOKALIKES.get(ch, ch) for ch in body)
+            gsm_count, _ = segments(_strip_accents(plain))
+            if gsm_count < count:
+                accents = "".join(sorted({ch for ch in body if ch not in GSM7 and ch not in GSM7_EXT}))
+                out.append(Issue(*where, f"{lang} text needs {count} segments as UCS-2 (because of {accents}) "
+                                         f"but {gsm_count} without them; shorten it", "warning"))
+    return out
+
+
+def _strip_accents(body: str) -> str:
+    return "".join(ch if ch in GSM7 or ch in GSM7_EXT else (fold(ch) or ch) for ch in body)

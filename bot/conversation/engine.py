@@ -1,0 +1,442 @@
+"""The flow runtime: advance one session by one message, with no I/O.
+
+Pure on purpose (STYLE 4.1): given a flow, a session and an answer it returns
+the session's next state, the replies, the action to run (if the flow reached a
+`do:` step) and the timers to set. `respond` does the Redis and the actions;
+the terminal chat, the web chat and the tests all drive the same code.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..i18n import N_, fold
+from . import inputs
+from .inputs import Ambiguous, Answer, Parsed, Rejected
+from .model import Flow, Step, Text
+
+MAX_STEPS_PER_TURN = 60
+"""A walk longer than this is a loop with no ask; the check forbids it, this stops it anyway."""
+
+_PLACEHOLDER_RE = re.compile(r"\{([a-z_][a-z0-9_]*)(?:\.([a-z_][a-z0-9_]*))?\}")
+
+
+@dataclass
+class Session:
+    """One contact's live conversation: where it is, what it has saved, its language."""
+
+    flow: str = ""
+    version: str = ""
+    step: str = ""
+    counter: int = 0
+    tries: int = 0
+    lang: str = "en"
+    answers: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, str] = field(default_factory=dict)
+    stack: list[list] = field(default_factory=list)     # [flow, version, return step] of callers
+    clarify: list[dict] | None = None                   # places to pick from after an ambiguous answer
+    reminded: int = -1                                  # counter value a reminder was already sent for
+    started_at: float = 0.0
+    reply_to: str | None = None                         # sealed number, only when a timer may text
+
+    @property
+    def active(self) -> bool:
+        return bool(self.flow)
+
+
+@dataclass
+class Turn:
+    """What one advance produced."""
+
+    replies: list[str] = field(default_factory=list)
+    action: str | None = None              # a `do:` action to run, then `resume`
+    ended: bool = False                    # the conversation is over: forget the session
+    timers: list[tuple[str, int]] = field(default_factory=list)  # (kind, seconds from now)
+
+
+@dataclass
+class Context:
+    """What the engine may consult: flows, translations, settings values. No I/O beyond lookups."""
+
+    get_flow: Callable[[str, str | None], Flow | None]
+    translate: Callable[[Text, str], str]          # a flow text into a language
+    gettext: Callable[[str, str], str]             # a code msgid into a language
+    now: float
+    values: dict[str, Any] = field(default_factory=dict)   # built-in template values
+    region: str = "US"
+    bounds: tuple[float, float, float, float] | None = None
+    seal: Callable[[str], str] = lambda value: value
+    texts: dict[str, Text] = field(default_factory=dict)   # shared replies from _globals
+
+
+BUILTIN_VALUES = ("human_number", "language")
+"""Template values every flow may use without saving them first."""
+
+
+# ---- public entry points -------------------------------------------------------
+def start(ctx: Context, session: Session, flow: Flow, first: Answer | None = None) -> Turn:
+    """Begin a flow for a session, pre-filling answers its `prefill` steps find in the first text."""
+    session.flow, session.version, session.step = flow.name, flow.version, flow.start
+    session.answers, session.raw, session.tries, session.clarify = {}, {}, 0, None
+    session.started_at = ctx.now
+    session.counter += 1
+    if first is not None and first.text.strip():
+        for step_id in flow.prefill:
+            step = flow.steps.get(step_id)
+            if step is not None and step.expect is not None:
+                _scan(ctx, session, flow, step, first)
+    turn = Turn()
+    _walk(ctx, session, flow, flow.start, turn)
+    return turn
+
+
+def enter(ctx: Context, session: Session, flow: Flow, resume_at: str | None) -> Turn:
+    """Interrupt the current flow with another, coming back to `resume_at` when it ends."""
+    if session.active:
+        session.stack.append([session.flow, session.version, resume_at])
+    saved_answers, saved_raw = session.answers, session.raw
+    turn = start(ctx, session, flow)
+    if session.active and session.stack:
+        # Answers of the interrupted flow stay: a rights detour must not lose a half report.
+        session.answers = {**saved_answers, **session.answers}
+        session.raw = {**saved_raw, **session.raw}
+    return turn
+
+
+def advance(ctx: Context, session: Session, answer: Answer) -> Turn:
+    """Apply one answer to the step the session waits at."""
+    turn = Turn()
+    session.counter += 1
+    flow = ctx.get_flow(session.flow, session.version)
+    step = flow.steps.get(session.step) if flow else None
+    if flow is None or step is None or step.kind != "ask" or step.expect is None:
+        # The flow or step vanished (never for a pinned version, but be safe): end politely.
+        turn.replies.append(ctx.gettext(N_("Sorry, that conversation ended. Text again to start over."),
+                                        session.lang))
+        turn.ended = True
+        session.flow = ""
+        return turn
+    if answer.media and step.expect.kind != "media":
+        session.answers.setdefault("media", [])
+        session.answers["media"] = list(session.answers["media"]) + list(answer.media)
+        if not answer.text.strip():
+            turn.replies.append(ctx.gettext(N_("Photo received, thank you."), session.lang))
+            _wait(ctx, session, flow, step, turn, repeat=False)
+            return turn
+    if session.clarify:
+        picked = _pick_candidate(session.clarify, answer)
+        session.clarify = None
+        if picked is not None:
+            _save(ctx, session, step, Parsed(picked, picked.get("precision", "place"), answer.text))
+            _walk(ctx, session, flow, _target(step, picked.get("precision", "place"), picked), turn)
+            return turn
+    result = parse(ctx, step, answer, session.lang)
+    if isinstance(result, Ambiguous):
+        session.clarify = list(result.candidates)
+        options = ", ".join(f"{i} {c.get('label', '')}" for i, c in enumerate(result.candidates, 1))
+        turn.replies.append(ctx.gettext(N_("Which one? Reply {options}"), session.lang)
+                            .replace("{options}", options))
+        _wait(ctx, session, flow, step, turn, repeat=False)
+        return turn
+    if isinstance(result, Rejected):
+        session.tries += 1
+        if session.tries > step.retries:
+            _save_fallback(session, step, answer)
+            target = step.on_fail or step.next
+            if target is None:
+                turn.replies.append(_say_text(ctx, session, "handoff", N_(
+                    "Sorry, I couldn't understand. A person can help: {human_number}")))
+                _finish(ctx, session, turn)
+                return turn
+            _walk(ctx, session, flow, target, turn)
+            return turn
+        if step.invalid is not None:
+            turn.replies.append(render(ctx, session, flow, step.invalid))
+        else:
+            turn.replies.append(ctx.gettext(result.reason, session.lang))
+        _wait(ctx, session, flow, step, turn, repeat=False)
+        return turn
+    _save(ctx, session, step, result)
+    for other_id in step.also:
+        other = flow.steps.get(other_id)
+        if other is not None and other.expect is not None:
+            _scan(ctx, session, flow, other, answer)
+    _walk(ctx, session, flow, _target(step, result.category, result.value), turn)
+    return turn
+
+
+def resume(ctx: Context, session: Session, result: dict | None, ok: bool) -> Turn:
+    """Continue after the `do:` action the last turn asked for, with its result."""
+    turn = Turn()
+    flow = ctx.get_flow(session.flow, session.version)
+    step = flow.steps.get(session.step) if flow else None
+    if flow is None or step is None:
+        _finish(ctx, session, turn)
+        return turn
+    if ok:
+        for name in step.save:
+            session.answers[name] = result or {}
+        target = step.next
+    else:
+        target = step.on_error or step.next
+    _walk(ctx, session, flow, target, turn)
+    return turn
+
+
+def reask(ctx: Context, session: Session) -> Turn:
+    """Send the waiting question again (after a language switch or HELP)."""
+    turn = Turn()
+    flow = ctx.get_flow(session.flow, session.version)
+    step = flow.steps.get(session.step) if flow else None
+    if flow is not None and step is not None and step.kind == "ask":
+        _wait(ctx, session, flow, step, turn, repeat=True)
+    return turn
+
+
+def reminder(ctx: Context, session: Session) -> str | None:
+    """Return the reminder text of the step the session waits at, if it has one."""
+    flow = ctx.get_flow(session.flow, session.version)
+    step = flow.steps.get(session.step) if flow else None
+    if step is None or step.remind is None:
+        return None
+    return render(ctx, session, flow, step.remind)
+
+
+def expire(ctx: Context, session: Session) -> Turn:
+    """Run the flow's `on_expire` step (if any) for a session that went quiet."""
+    turn = Turn()
+    flow = ctx.get_flow(session.flow, session.version)
+    if flow is not None and flow.on_expire:
+        session.stack = []
+        _walk(ctx, session, flow, flow.on_expire, turn)
+    if session.active and not turn.action:
+        session.flow = ""
+    turn.ended = not session.active
+    turn.timers = []
+    return turn
+
+
+# ---- parsing --------------------------------------------------------------------
+def words_for(ctx: Context, text: Text, lang: str) -> list[str]:
+    """Return the synonyms of a word list in the caller's language plus English."""
+    words = inputs.split_words(text.source)
+    if lang != "en":
+        for w in inputs.split_words(ctx.translate(text, lang)):
+            if w not in words:
+                words.append(w)
+    return words
+
+
+def parse(ctx: Context, step: Step, answer: Answer, lang: str, scan: bool = False):
+    """Run the step's typed parser on an answer."""
+    expect = step.expect
+    opts = {k: v for k, v in expect.options.items()}
+    if expect.kind == "choice":
+        options = [(o.code, words_for(ctx, o.words, lang)) for o in expect.choices]
+        return inputs.choice(answer, options, multiple=bool(opts.get("multiple")), scan=scan)
+    if "skip" in opts:
+        opts["skip"] = words_for(ctx, opts["skip"], lang)
+    return inputs.PARSERS[expect.kind](answer, scan=scan, **opts)
+
+
+def _scan(ctx: Context, session: Session, flow: Flow, step: Step, answer: Answer) -> None:
+    if all(name in session.answers for name in step.save):
+        return
+    result = parse(ctx, step, answer, session.lang, scan=True)
+    if isinstance(result, Parsed):
+        _save(ctx, session, step, result)
+
+
+def _save(ctx: Context, session: Session, step: Step, result: Parsed) -> None:
+    value = result.value
+    if step.expect is not None and step.expect.kind == "phone" and isinstance(value, str):
+        value = {"sealed": ctx.seal(value)}  # a number is never kept clear (FIELD.md)
+    if len(step.save) > 1 and isinstance(value, list):
+        for name, item in zip(step.save, value):
+            session.answers[name] = item
+    else:
+        for name in step.save:
+            session.answers[name] = value
+    for name in step.save:
+        session.raw[name] = result.raw[: inputs.MAX_TEXT]
+    if step.keep_raw:
+        session.answers[step.keep_raw] = result.raw[: inputs.MAX_TEXT]
+
+
+def _save_fallback(session: Session, step: Step, answer: Answer) -> None:
+    raw = answer.text[: inputs.MAX_TEXT]
+    fallback: Any = {"raw": raw} if step.expect.kind == "location" else None
+    for name in step.save:
+        session.answers[name] = fallback
+        session.raw[name] = raw
+
+
+def _target(step: Step, category: str, value: Any) -> str | None:
+    if category in step.cases:
+        return step.cases[category]
+    if isinstance(value, (str, int)) and str(value) in step.cases:
+        return step.cases[str(value)]
+    return step.next
+
+
+def _pick_candidate(candidates: list[dict], answer: Answer) -> dict | None:
+    numbers = inputs.find_numbers(answer.text)
+    if numbers and 1 <= numbers[0] <= len(candidates) and len(answer.text.strip()) <= 3:
+        return candidates[numbers[0] - 1]
+    folded = answer.folded
+    hits = [c for c in candidates if folded and folded in fold(str(c.get("label", "")))]
+    return hits[0] if len(hits) == 1 else None
+
+
+# ---- walking ----------------------------------------------------------------------
+def _walk(ctx: Context, session: Session, flow: Flow, step_id: str | None, turn: Turn) -> None:
+    for _ in range(MAX_STEPS_PER_TURN):
+        if step_id is None:
+            flow = _return(ctx, session, turn)
+            if flow is None:
+                return
+            step_id = session.step
+            continue
+        step = flow.steps.get(step_id)
+        if step is None:
+            turn.replies.append(ctx.gettext(N_("Sorry, something went wrong. A person can help: {human_number}"),
+                                            session.lang).replace("{human_number}", str(ctx.values.get("human_number", ""))))
+            _finish(ctx, session, turn)
+            return
+        session.step = step.id
+        if step.kind == "ask":
+            if step.save and all(name in session.answers for name in step.save):
+                value = session.answers[step.save[0]]
+                step_id = _target(step, str(value), value)
+                continue
+            if step.default is not None:
+                result = parse(ctx, step, Answer(step.default, ctx.now, session.lang), "en")
+                if isinstance(result, Parsed):
+                    _save(ctx, session, step, result)
+                step_id = step.next
+                continue
+            session.tries = 0
+            _wait(ctx, session, flow, step, turn, repeat=True)
+            return
+        if step.kind == "say":
+            turn.replies.append(render(ctx, session, flow, step.text))
+            step_id = None if "end" in step.refs else step.next
+            continue
+        if step.kind == "set":
+            session.answers.update(step.values)
+            step_id = step.next
+            continue
+        if step.kind == "branch":
+            value = session.answers.get(step.branch_on)
+            if isinstance(value, list):
+                value = value[0] if value else None
+            step_id = step.cases.get(str(value), step.next) if value is not None else step.next
+            continue
+        if step.kind == "do":
+            turn.action = step.action
+            return
+        if step.kind == "flow":
+            sub = ctx.get_flow(step.subflow, None)
+            if sub is None:
+                step_id = step.next
+                continue
+            session.stack.append([flow.name, flow.version, step.next])
+            session.flow, session.version = sub.name, sub.version
+            flow, step_id = sub, sub.start
+            continue
+        if step.kind == "end":
+            step_id = None
+            continue
+    turn.replies.append(ctx.gettext(N_("Sorry, something went wrong. A person can help: {human_number}"),
+                                    session.lang).replace("{human_number}", str(ctx.values.get("human_number", ""))))
+    _finish(ctx, session, turn)
+
+
+def _return(ctx: Context, session: Session, turn: Turn) -> Flow | None:
+    while session.stack:
+        name, version, step_id = session.stack.pop()
+        caller = ctx.get_flow(name, version)
+        if caller is not None and step_id:
+            session.flow, session.version, session.step = name, version, step_id
+            return caller
+    _finish(ctx, session, turn)
+    return None
+
+
+def _finish(ctx: Context, session: Session, turn: Turn) -> None:
+    session.flow, session.step, session.stack, session.clarify = "", "", [], None
+    turn.ended = True
+    turn.timers = []
+
+
+def _wait(ctx: Context, session: Session, flow: Flow, step: Step, turn: Turn, repeat: bool) -> None:
+    if repeat and step.text is not None:
+        turn.replies.append(render(ctx, session, flow, step.text))
+    turn.timers = []
+    if step.timeout_s and step.remind is not None:
+        turn.timers.append(("remind", step.timeout_s))
+    if flow.on_expire and flow.expire_s:
+        turn.timers.append(("expire", flow.expire_s))
+
+
+def _say_text(ctx: Context, session: Session, key: str, default_msgid: str) -> str:
+    text = ctx.texts.get(key)
+    if text is not None:
+        return fill(ctx, session, None, ctx.translate(text, session.lang))
+    return fill(ctx, session, None, ctx.gettext(default_msgid, session.lang))
+
+
+# ---- templates -------------------------------------------------------------------
+def render(ctx: Context, session: Session, flow: Flow | None, text: Text | None) -> str:
+    """Translate a flow text into the session's language and fill its placeholders."""
+    if text is None:
+        return ""
+    return fill(ctx, session, flow, ctx.translate(text, session.lang))
+
+
+def fill(ctx: Context, session: Session, flow: Flow | None, template: str) -> str:
+    """Replace {name} and {name.field} with saved answers shown in the caller's language."""
+    def one(match: re.Match) -> str:
+        name, attr = match.group(1), match.group(2)
+        if name in ctx.values and not attr:
+            return str(ctx.values[name])
+        value = session.answers.get(name)
+        if attr and isinstance(value, dict):
+            value = value.get(attr)
+        return _show(ctx, session, flow, name, value)
+    return _PLACEHOLDER_RE.sub(one, template)
+
+
+def _show(ctx: Context, session: Session, flow: Flow | None, name: str, value: Any) -> str:
+    if value is None:
+        return ""
+    step = _saver(flow, name) if flow else None
+    kind = step.expect.kind if step and step.expect else None
+    if kind == "choice" and isinstance(value, (str, list)):
+        codes = value if isinstance(value, list) else [value]
+        labels = []
+        for code in codes:
+            option = next((o for o in step.expect.choices if o.code == code), None)
+            words = [w.strip() for w in ctx.translate(option.words, session.lang).split("|")] if option else []
+            label = next((w for w in words if w and not w.isdigit()), code)
+            labels.append(label)
+        return ", ".join(labels)
+    if kind == "datetime" and isinstance(value, (int, float)):
+        from babel.dates import format_time
+        import datetime as dt
+        zone = inputs._zone(step.expect.options.get("timezone"))
+        moment = dt.datetime.fromtimestamp(value, zone)
+        return format_time(moment, "short", locale=session.lang)
+    if isinstance(value, dict):
+        return str(value.get("label") or value.get("raw") or "")
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _saver(flow: Flow, name: str) -> Step | None:
+    for step in flow.steps.values():
+        if name in step.save and step.expect is not None:
+            return step
+    return None

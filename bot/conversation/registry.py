@@ -1,0 +1,168 @@
+"""The flows a running hotline serves: parsed once, reloaded on change, pinned by version.
+
+Parsing YAML on every text would cost milliseconds on the webhook's hot path, so
+flows are loaded once per process and re-read only when a file's mtime changes
+(or on `reload()`, e.g. from SIGHUP). A file that no longer loads or checks
+cleanly never replaces the working version: the hotline keeps serving the last
+good one and logs the problem. Every version served is kept (in memory, and in
+Redis for other processes) so a waiting caller finishes on the text they started.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import store
+from .loader import is_flow_source, load_flow_text, load_globals_text
+from .model import Flow, Globals
+
+log = logging.getLogger(__name__)
+
+GLOBALS_FILE = "_globals.yaml"
+"""The file holding keywords and triggers, beside the flows."""
+
+VERSION_TTL_S = 7 * 24 * 3600
+"""Keep a flow version's text in Redis a week: longer than any session lives."""
+
+
+@dataclass
+class _File:
+    mtime: float
+    flow: Flow | None = None
+
+
+@dataclass
+class Registry:
+    """Live flows of one flows folder, their past versions, and the globals."""
+
+    folder: Path
+    globals: Globals = field(default_factory=lambda: Globals(path=GLOBALS_FILE))
+    live: dict[str, Flow] = field(default_factory=dict)
+    drafts: dict[str, Flow] = field(default_factory=dict)
+    versions: dict[tuple[str, str], Flow] = field(default_factory=dict)
+    sources: dict[tuple[str, str], str] = field(default_factory=dict)
+    unsaved: set[tuple[str, str]] = field(default_factory=set)
+    files: dict[str, _File] = field(default_factory=dict)
+    globals_mtime: float = -1.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def refresh(self) -> None:
+        """Re-read any flow file whose mtime changed; keep the last good version of a broken one."""
+        try:
+            entries = {e.name: e.stat().st_mtime for e in os.scandir(self.folder)
+                       if e.name.endswith((".yaml", ".yml")) and e.is_file()}
+        except FileNotFoundError:
+            entries = {}
+        with self.lock:
+            gmt = entries.pop(GLOBALS_FILE, None)
+            if gmt is not None and gmt != self.globals_mtime:
+                self._load_globals(gmt)
+            for name, mtime in entries.items():
+                known = self.files.get(name)
+                if known is None or known.mtime != mtime:
+                    self._load(name, mtime)
+            for gone in set(self.files) - set(entries):
+                old = self.files.pop(gone).flow
+                if old is not None:
+                    table = self.drafts if old.draft else self.live
+                    if table.get(old.name) is old:
+                        del table[old.name]
+
+    def reload(self) -> None:
+        """Forget mtimes so every file is read again on the next refresh."""
+        with self.lock:
+            for entry in self.files.values():
+                entry.mtime = -1.0
+            self.globals_mtime = -1.0
+        self.refresh()
+
+    def _load_globals(self, mtime: float) -> None:
+        path = self.folder / GLOBALS_FILE
+        found, issues = load_globals_text(str(path), path.read_text(encoding="utf-8"))
+        self.globals_mtime = mtime
+        if found is None or any(i.severity == "error" for i in issues):
+            log.error("keeping previous globals: %s has %d problem(s), first: %s",
+                      GLOBALS_FILE, len(issues), issues[0] if issues else "")
+            return
+        self.globals = found
+
+    def _load(self, name: str, mtime: float) -> None:
+        from .check import check_flow  # check imports the registry's loader; avoid a cycle at import
+        path = self.folder / name
+        source = path.read_text(encoding="utf-8")
+        entry = self.files.setdefault(name, _File(mtime))
+        if not is_flow_source(source):
+            entry.mtime = mtime
+            return  # coordinator data (places.yaml), not a flow
+        flow, issues = load_flow_text(str(path), source)
+        if flow is not None and not issues:
+            issues = [i for i in check_flow(flow, self.globals) if i.severity == "error"]
+        entry.mtime = mtime
+        if flow is None or issues:
+            log.error("keeping the working version of %s: %d problem(s), first: %s",
+                      name, len(issues), issues[0] if issues else "unreadable")
+            return
+        entry.flow = flow
+        key = (flow.name, flow.version)
+        if key not in self.versions:
+            self.versions[key] = flow
+            self.sources[key] = source
+            self.unsaved.add(key)
+        (self.drafts if flow.draft else self.live)[flow.name] = flow
+
+    def current(self, name: str, e164: str | None = None) -> Flow | None:
+        """Return the flow new conversations get: a draft for its test numbers, else the live one."""
+        draft = self.drafts.get(name)
+        if draft is not None and e164 is not None and e164.removeprefix("whatsapp:") in draft.test_numbers:
+            return draft
+        return self.live.get(name)
+
+    def get(self, name: str, version: str | None = None) -> Flow | None:
+        """Return a pinned version of a flow if known, else the live one."""
+        if version:
+            found = self.versions.get((name, version))
+            if found is not None:
+                return found
+        return self.live.get(name) or self.drafts.get(name)
+
+    def fetch_version(self, r, name: str, version: str) -> Flow | None:
+        """Load a pinned version another process served, from its text in Redis."""
+        if (name, version) in self.versions:
+            return self.versions[(name, version)]
+        source = r.get(store.flow_version_key(name, version))
+        if not source:
+            return None
+        flow, issues = load_flow_text(f"{name}.yaml", source)
+        if flow is None or issues:
+            return None
+        flow.name = name
+        with self.lock:
+            self.versions[(name, version)] = flow
+        return flow
+
+    def save_versions(self, pipe) -> None:
+        """Queue the text of versions this process loaded so other processes can pin them."""
+        if not self.unsaved:
+            return
+        with self.lock:
+            for key in list(self.unsaved):
+                pipe.set(store.flow_version_key(*key), self.sources[key], ex=VERSION_TTL_S)
+            self.unsaved.clear()
+
+
+_registries: dict[str, Registry] = {}
+_registries_lock = threading.Lock()
+
+
+def for_folder(folder: str) -> Registry:
+    """Return this process's registry of a flows folder, refreshed."""
+    key = str(Path(folder).resolve())
+    with _registries_lock:
+        reg = _registries.get(key)
+        if reg is None:
+            reg = _registries[key] = Registry(Path(key))
+    reg.refresh()
+    return reg

@@ -1,0 +1,231 @@
+"""One community message through keywords, the flow engine and flow actions, with Redis.
+
+This is `conversation.respond`: the router calls it for every community text.
+It reads the session and the contact's preferences in one pipeline, decides in
+memory (keywords, then the pure engine), runs any `do:` action, and writes back
+in one pipeline with the timers, so the webhook's hot path costs two round trips.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .. import contacts, i18n, privacy
+from ..i18n import N_, fold
+from . import engine, keywords, registry, sessions, timers
+from .engine import Context, Session, Turn
+from .inputs import MAX_TEXT, Answer
+
+log = logging.getLogger(__name__)
+
+MAX_ACTIONS_PER_TURN = 4
+"""A turn runs at most this many `do:` steps (submit, then a call-back request, ...)."""
+
+
+@dataclass(frozen=True)
+class ActionCall:
+    """What a flow action receives: who, what they answered, in which language, when."""
+
+    name: str
+    contact_id: str
+    e164: str           # only so an action that must text later can privacy.seal it
+    answers: dict
+    language: str
+    channel: str
+    now: float
+    raw: dict = field(default_factory=dict)
+
+
+def make_context(settings, reg: registry.Registry, now: float, e164: str | None = None) -> Context:
+    """Build the engine's view of flows, catalogs and settings for one message."""
+    locales = settings.locales_dir
+
+    def get_flow(name: str, version: str | None) -> Any:
+        if version:
+            return reg.get(name, version)
+        return reg.current(name, e164)
+
+    def translate(text, lang: str) -> str:
+        if lang == "en":
+            return text.source
+        return i18n.translations(locales, lang).pgettext(text.context, text.source)
+
+    def gettext(msgid: str, lang: str) -> str:
+        return i18n.translations(locales, lang).gettext(msgid)
+
+    return Context(get_flow=get_flow, translate=translate, gettext=gettext, now=now,
+                   values={"human_number": settings.human_number}, region=settings.default_region,
+                   bounds=settings.bounds, seal=lambda value: privacy.seal(settings.secret, value),
+                   texts=reg.globals.texts)
+
+
+def shared_text(ctx: Context, key: str, lang: str, fallback: str, session: Session | None = None) -> str:
+    """Return a shared reply from _globals.yaml (or a code fallback), translated and filled."""
+    text = ctx.texts.get(key)
+    template = ctx.translate(text, lang) if text is not None else ctx.gettext(fallback, lang)
+    return engine.fill(ctx, session or Session(lang=lang), None, template)
+
+
+def respond(rt, contact_id: str, inbound, now: float, actions: dict[str, Callable]) -> list[str]:
+    """Answer one community message: keywords first, then the contact's flow; return reply bodies."""
+    settings = rt.settings
+    reg = registry.for_folder(settings.flows_dir)
+    pipe = rt.r.pipeline(transaction=False)
+    sessions.queue_load(pipe, contact_id)
+    contacts.queue_load(pipe, contact_id)
+    stored, prefs, opted_out = pipe.execute()
+    session = sessions.from_hash(stored)
+    if session is not None and (session.flow, session.version) not in reg.versions:
+        reg.fetch_version(rt.r, session.flow, session.version)
+    text = (inbound.body or "")[:MAX_TEXT]
+    folded = fold(text)
+    languages = settings.languages
+    pref = prefs.get("lang") if prefs else None
+    ctx = make_context(settings, reg, now, inbound.e164)
+    cmd = keywords.match_command(reg.globals, folded, ctx, languages)
+    turn_state = _State(rt, ctx, contact_id, inbound, now, actions, session or Session(), pref)
+    if session is None:
+        guess = pref or i18n.detect_language(text, inbound.profile_language or "en")
+        turn_state.session.lang = guess if guess in languages else "en"
+    if opted_out:
+        if (cmd is not None and cmd.action == "opt_in") or keywords._bare(folded) in contacts.OPT_IN_WORDS:
+            contacts.opt_in(rt.r, contact_id)
+            return [shared_text(ctx, "welcome_back", turn_state.session.lang,
+                                N_("You're back in. Text what you see to report it."))]
+        return []  # opted out: send nothing (Twilio also blocks it with 21610)
+    if cmd is not None:
+        return turn_state.command(cmd)
+    return turn_state.message(text, folded)
+
+
+class _State:
+    """The mutable parts of one respond call."""
+
+    def __init__(self, rt, ctx, contact_id, inbound, now, actions, session, pref):
+        self.rt, self.ctx, self.contact_id, self.inbound = rt, ctx, contact_id, inbound
+        self.now, self.actions, self.session, self.pref = now, actions, session, pref
+        self.replies: list[str] = []
+        self.timers: list[tuple[str, int]] = []
+        self.new_lang: str | None = None
+
+    @property
+    def lang(self) -> str:
+        return self.session.lang
+
+    # -- keywords ---------------------------------------------------------------
+    def command(self, cmd) -> list[str]:
+        r, cid = self.rt.r, self.contact_id
+        if cmd.action == "opt_out":
+            contacts.opt_out(r, cid)
+            return []
+        if cmd.action == "opt_in":
+            contacts.opt_in(r, cid)
+            return [self._reply_of(cmd, N_("You're back in. Text what you see to report it."))]
+        if cmd.action == "delete":
+            unsubscribe = self.actions.get("alerts.unsubscribe")
+            if unsubscribe is not None:
+                unsubscribe(self.rt, self._call("alerts.unsubscribe"))
+            lang = self.lang
+            contacts.erase(r, cid)
+            return [self._reply_of(cmd, N_("Deleted what we stored about your number. If you texted STOP "
+                                           "before, we keep only that, so we never text you."), lang)]
+        if cmd.action == "language" and cmd.language:
+            self.session.lang = cmd.language
+            self.new_lang = cmd.language
+            self.replies.append(self._reply_of(cmd, N_("OK, English from now on.")))
+            if self.session.active:
+                self._apply(engine.reask(self.ctx, self.session))
+            return self._save()
+        if cmd.flow:
+            return self.message("", "", start=cmd.flow)
+        # help (and any command that only answers)
+        self.replies.append(self._reply_of(cmd, N_("This is the community hotline. A person: {human_number}")))
+        if self.session.active:
+            self._apply(engine.reask(self.ctx, self.session))
+            return self._save()
+        return self.replies
+
+    def _reply_of(self, cmd, fallback: str, lang: str | None = None) -> str:
+        lang = lang or self.lang
+        template = self.ctx.translate(cmd.reply, lang) if cmd.reply else self.ctx.gettext(fallback, lang)
+        return engine.fill(self.ctx, self.session, None, template)
+
+    # -- flows --------------------------------------------------------------------
+    def message(self, text: str, folded: str, start: str | None = None) -> list[str]:
+        inbound, ctx, session = self.inbound, self.ctx, self.session
+        answer = Answer(text, self.now, session.lang, inbound.lat, inbound.lon,
+                        tuple(m.url for m in inbound.media), ctx.region, ctx.bounds)
+        reg_globals = registry.for_folder(self.rt.settings.flows_dir).globals
+        if start is None and session.active:
+            trig = keywords.match_trigger(reg_globals, folded, ctx, self.rt.settings.languages, exact_only=True)
+            if trig is not None and trig.flow != session.flow:
+                flow = ctx.get_flow(trig.flow, None)
+                if flow is not None:
+                    self._apply(engine.enter(ctx, session, flow, session.step))
+                    return self._save()
+            self._apply(engine.advance(ctx, session, answer))
+            return self._save()
+        if start is None:
+            trig = keywords.match_trigger(reg_globals, folded, ctx, self.rt.settings.languages)
+            start = trig.flow if trig is not None else None
+        flow = ctx.get_flow(start, None) if start else None
+        if flow is None:
+            self.replies.append(shared_text(ctx, "unknown", self.lang, N_(
+                "Sorry, I didn't understand. Text HELP for help.")))
+            return self.replies
+        self._apply(engine.start(ctx, session, flow, answer if text else None))
+        if self.pref is None:
+            self.new_lang = session.lang  # the first message chose it; remember it
+        return self._save()
+
+    def _apply(self, turn: Turn) -> None:
+        for _ in range(MAX_ACTIONS_PER_TURN):
+            self.replies += turn.replies
+            self.timers = turn.timers  # the latest turn decides what the session waits for
+            if not turn.action:
+                return
+            name = turn.action
+            ok, result = self._run_action(name)
+            turn = engine.resume(self.ctx, self.session, result, ok)
+        self.replies += turn.replies
+        self.timers = turn.timers
+
+    def _call(self, name: str) -> ActionCall:
+        s = self.session
+        return ActionCall(name=name, contact_id=self.contact_id, e164=self.inbound.e164,
+                          answers=dict(s.answers), language=s.lang, channel=self.inbound.channel,
+                          now=self.now, raw=dict(s.raw))
+
+    def _run_action(self, name: str) -> tuple[bool, dict | None]:
+        fn = self.actions.get(name)
+        if fn is None:
+            log.error("flow action %s is not provided; taking the step's on_error", name)
+            return False, None
+        try:
+            return True, fn(self.rt, self._call(name)) or {}
+        except Exception as exc:  # any failure of an action must take the flow's on_error path, never drop a report
+            log.error("flow action %s failed: %s", name, type(exc).__name__)
+            return False, None
+
+    def _save(self) -> list[str]:
+        session, settings = self.session, self.rt.settings
+        reg = registry.for_folder(settings.flows_dir)
+        flow = reg.get(session.flow, session.version) if session.active else None
+        ttl = (flow.expire_s if flow and flow.expire_s else settings.session_ttl_s)
+        if flow is not None and flow.on_expire:
+            ttl += sessions.EXPIRE_GRACE_S
+        if self.timers and session.active and not session.reply_to:
+            session.reply_to = privacy.seal(settings.secret, self.inbound.e164)
+        pipe = self.rt.r.pipeline(transaction=True)
+        sessions.queue_save(pipe, self.contact_id, session, ttl)
+        if self.new_lang and self.new_lang != self.pref:
+            contacts.queue_set_language(pipe, self.contact_id, self.new_lang)
+        if session.active:
+            for kind, delay_s in self.timers:
+                timers.queue_timer(self.rt, pipe, self.contact_id, session.counter, kind,
+                                   self.now + delay_s)
+        reg.save_versions(pipe)
+        pipe.execute()
+        return self.replies

@@ -1,0 +1,83 @@
+"""A contact's live conversation in Redis: one hash per contact, with a TTL.
+
+A session is small (the flow, the step, a step counter, the answers as JSON)
+and lives only as long as the flow's idle expiry, so a reporter who went quiet
+leaves nothing behind. Loading and saving are queued on a caller's pipeline so
+`respond` costs one round trip each way.
+"""
+from __future__ import annotations
+
+import json
+
+import redis
+
+from .. import store
+from .engine import Session
+
+EXPIRE_GRACE_S = 300
+"""Keep a session a little past its expiry so the expiry timer can still read it."""
+
+
+def queue_load(pipe, contact_id: str) -> None:
+    """Queue reading a contact's session on a pipeline (its answer is the hash)."""
+    pipe.hgetall(store.session_key(contact_id))
+
+
+def from_hash(data: dict) -> Session | None:
+    """Rebuild a session from its stored hash; None when there is none or it is unreadable."""
+    if not data or not data.get("flow"):
+        return None
+    try:
+        body = json.loads(data.get("data") or "{}")
+        return Session(
+            flow=data["flow"], version=data.get("version", ""), step=data.get("step", ""),
+            counter=int(data.get("counter", 0)), tries=int(data.get("tries", 0)),
+            lang=data.get("lang", "en"), answers=body.get("answers", {}), raw=body.get("raw", {}),
+            stack=body.get("stack", []), clarify=body.get("clarify"),
+            reminded=int(data.get("reminded", -1)), started_at=float(data.get("started_at", 0)),
+            reply_to=data.get("reply_to") or None)
+    except (ValueError, TypeError, KeyError):  # a corrupt session: start over rather than fail the text
+        return None
+
+
+def to_hash(session: Session) -> dict[str, str]:
+    """Flatten a session into hash fields."""
+    body = {"answers": session.answers, "raw": session.raw, "stack": session.stack,
+            "clarify": session.clarify}
+    data = {"flow": session.flow, "version": session.version, "step": session.step,
+            "counter": str(session.counter), "tries": str(session.tries), "lang": session.lang,
+            "reminded": str(session.reminded), "started_at": str(session.started_at),
+            "data": json.dumps(body, separators=(",", ":"), default=str)}
+    if session.reply_to:
+        data["reply_to"] = session.reply_to
+    return data
+
+
+def queue_save(pipe, contact_id: str, session: Session, ttl_s: int) -> None:
+    """Queue replacing the stored session (or deleting it when the conversation ended)."""
+    key = store.session_key(contact_id)
+    pipe.delete(key)
+    if session.active:
+        pipe.hset(key, mapping=to_hash(session))
+        pipe.expire(key, ttl_s)
+
+
+def load(r, contact_id: str) -> Session | None:
+    """Read a contact's session (timers and tools; respond uses the pipelined form)."""
+    return from_hash(r.hgetall(store.session_key(contact_id)))
+
+
+def save_if_current(r, contact_id: str, session: Session, counter: int, ttl_s: int) -> bool:
+    """Store a session only if nobody advanced it since `counter` was read (WATCH/MULTI)."""
+    key = store.session_key(contact_id)
+    with r.pipeline() as pipe:
+        try:
+            pipe.watch(key)
+            if int(pipe.hget(key, "counter") or -1) != counter:
+                return False
+            pipe.multi()
+            queue_save(pipe, contact_id, session, ttl_s)
+            pipe.execute()
+            return True
+        except redis.WatchError:  # a text arrived meanwhile: that one wins
+            return False
