@@ -205,10 +205,13 @@ def _run_rate(url: str, requests: list[bytes], rate: float, duration_s: float, w
             "elapsed_s": time.perf_counter() - start, "latencies": latencies, "exhausted": False}
 
 
-def _max_process(args, index: int, start_at: float, results) -> None:
+def _max_process(args, index: int, ready, go, results) -> None:
     requests = signed_requests(urlparse(args.url).netloc, args.public_url, args.token, args.account_sid,
                                args.pool, args.seed * 10 + index)
-    results.put(_run_max(args.url, requests, args.connections // args.processes, args.duration, start_at))
+    ready.put(index)
+    go.wait()  # every process starts sending at the same instant, after all have signed
+    results.put(_run_max(args.url, requests, args.connections // args.processes, args.duration,
+                         time.time() + 0.05))
 
 
 def summarize(mode: str, parts: list[dict]) -> dict:
@@ -246,13 +249,14 @@ def main() -> None:
         result = summarize("rate", [_run_rate(args.url, requests, args.rate, args.duration, args.workers)])
     else:
         ctx = multiprocessing.get_context("fork")
-        results = ctx.Queue()
-        # Signing takes a moment; every process starts sending at the same instant after it.
-        start_at = time.time() + 2.0 + args.pool / 20000
-        procs = [ctx.Process(target=_max_process, args=(args, i, start_at, results))
+        ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+        procs = [ctx.Process(target=_max_process, args=(args, i, ready, go, results))
                  for i in range(args.processes)]
         for p in procs:
             p.start()
+        for _ in procs:
+            ready.get()
+        go.set()
         parts = [results.get() for _ in procs]
         for p in procs:
             p.join()
