@@ -422,6 +422,25 @@ def set_status(r: redis.Redis, incident_id: str, status: str, now: float, reason
     return previous
 
 
+TRUST_LEVELS = ("trusted", "blocked")
+"""Values of the `trust` field of a contact's hash (absent = an ordinary reporter)."""
+
+
+def set_trust(r: redis.Redis, contact_id: str, level: str | None) -> None:
+    """Mark a contact trusted or blocked, or clear the mark (None); other contact fields are untouched."""
+    if level is None:
+        r.hdel(store.contact_key(contact_id), "trust")
+        return
+    if level not in TRUST_LEVELS:
+        raise ValueError(f"trust must be one of {', '.join(TRUST_LEVELS)}, got {level!r}")
+    r.hset(store.contact_key(contact_id), "trust", level)
+
+
+def trust_of(r: redis.Redis, contact_id: str) -> str | None:
+    """Return a contact's trust mark, or None for an ordinary reporter."""
+    return r.hget(store.contact_key(contact_id), "trust")
+
+
 def timeline(r: redis.Redis, incident_id: str) -> list[dict]:
     """Return an incident's timeline, oldest first, each entry with its stream id and time."""
     entries = []

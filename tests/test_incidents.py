@@ -263,3 +263,68 @@ def test_fifty_simultaneous_reports_of_one_scene_make_one_incident(r, cfg, redis
     assert sum(m.escalated for m in merges) == 1
     (row,) = incidents.list_open(r)
     assert row["reporters"] == 50 and row["status"] == "corroborated"
+
+
+# ---- the coordinators' command line ------------------------------------------------
+def test_incidents_command_json_lists_open_incidents_with_contract_fields(runner, r, settings):
+    from bot.cli.incidents import incidents_command
+    first = incidents.merge_report(r, report("c1"), settings, T0)
+    incidents.merge_report(r, report("c2"), settings, T0 + 5)
+    r.hset(store.incident_dispatch_key(first.incident_id), mapping={"o1": "accepted", "o2": "texted"})
+    import json
+    import time
+    now = time.time()
+    incidents.merge_report(r, report("c3", north(HP, 5000)), settings, now)  # the fresh one
+    result = runner.invoke(incidents_command, ["--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    # the T0 incidents expired long ago (now is far past T0 + TTL): only the fresh one is open
+    assert len(rows) == 1 and rows[0]["reporters"] == 1
+    for key, kind in {"id": str, "status": str, "lat": float, "lon": float, "precision": str,
+                      "reporters": int, "texted": int, "accepted": int, "created_at": str}.items():
+        assert isinstance(rows[0][key], kind), key
+
+
+def test_incidents_command_counts_dispatch_and_prints_table(runner, r, settings):
+    import time
+    from bot.cli.incidents import incidents_command
+    now = time.time()
+    merge = incidents.merge_report(r, report("c1", details={"label": "Florence Ave & Pacific Blvd"}), settings, now)
+    r.hset(store.incident_dispatch_key(merge.incident_id), mapping={"o1": "accepted", "o2": "texted"})
+    result = runner.invoke(incidents_command, [])
+    assert result.exit_code == 0
+    header, row = result.output.strip().splitlines()
+    assert header.split()[:4] == ["id", "ref", "status", "kind"]
+    assert merge.ref in row and "Florence Ave & Pacific Blvd" in row and " 2 " in row and " 1 " in row
+
+
+def test_incidents_command_says_when_nothing_is_open(runner, r):
+    from bot.cli.incidents import incidents_command
+    result = runner.invoke(incidents_command, [])
+    assert (result.exit_code, result.output.strip()) == (0, "no open incidents")
+
+
+def test_contacts_trust_block_clear_by_number_touch_only_the_trust_field(runner, r, settings):
+    from bot import privacy
+    from bot.cli.incidents import contacts_group
+    contact = privacy.contact_id(settings.secret, "+13235550142")
+    r.hset(store.contact_key(contact), "language", "es")
+    result = runner.invoke(contacts_group, ["trust", "(323) 555-0142"])
+    assert result.exit_code == 0 and "555" not in result.output
+    assert r.hgetall(store.contact_key(contact)) == {"language": "es", "trust": "trusted"}
+    runner.invoke(contacts_group, ["block", "+1 323 555 0142"])
+    assert incidents.trust_of(r, contact) == "blocked"
+    runner.invoke(contacts_group, ["clear", "3235550142"])
+    assert r.hgetall(store.contact_key(contact)) == {"language": "es"}
+
+
+def test_contacts_refuses_an_invalid_number(runner, r):
+    from bot.cli.incidents import contacts_group
+    result = runner.invoke(contacts_group, ["block", "12345"])
+    assert result.exit_code == 1 and "not a valid phone number" in result.output
+    assert "12345" not in result.output
+
+
+def test_set_trust_refuses_unknown_levels(r):
+    with pytest.raises(ValueError):
+        incidents.set_trust(r, "c1", "vip")
