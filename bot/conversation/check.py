@@ -76,6 +76,8 @@ def check_paths(paths: list[str], locales_dir: str | None = None) -> list[Issue]
     for flow in flows:
         issues += check_flow(flow, globals_, names)
         issues += check_translations(flow_texts(flow), flow.languages, catalogs, flow.path)
+    for lang, (po_path, catalog) in sorted(catalogs.items()):
+        issues += _check_code_strings(po_path, lang, catalog)
     if any(f.name.startswith("_globals") for f in files):
         langs = tuple(sorted({lang for f in flows for lang in f.languages} | {"en"}))
         issues += check_translations(globals_texts(globals_), langs, catalogs, globals_.path)
@@ -443,6 +445,22 @@ def check_translations(texts: list[Text], langs, catalogs: dict, path: str) -> l
     return issues
 
 
+def _check_code_strings(po_path: str, lang: str, catalog) -> list[Issue]:
+    """Flag untranslated, fuzzy or placeholder-mismatched strings of the code (no msgctxt)."""
+    issues = []
+    for msg in catalog:
+        if not msg.id or msg.context is not None:
+            continue
+        line = msg.lineno or 0
+        if not msg.string:
+            issues.append(Issue(po_path, line, 0, f"untranslated in {lang}: {msg.id[:60]!r}"))
+        elif msg.fuzzy:
+            issues.append(Issue(po_path, line, 0, f"fuzzy translation in {lang}: {msg.id[:60]!r}"))
+        elif sorted(_ANY_BRACE_RE.findall(msg.id)) != sorted(_ANY_BRACE_RE.findall(msg.string)):
+            issues.append(Issue(po_path, line, 0, f"placeholders differ in {lang}: {msg.id[:60]!r}"))
+    return issues
+
+
 def segments(body: str) -> tuple[int, str]:
     """Return how many SMS segments a body takes and its encoding (GSM-7 or UCS-2)."""
     if all(ch in GSM7 or ch in GSM7_EXT for ch in body):
@@ -459,21 +477,18 @@ def _sms_issues(text: Text, body: str, lang: str) -> list[Issue]:
     count, encoding = segments(body)
     out = []
     if count > MAX_SEGMENTS:
-        out.append(Issue(*where, f"{lang} text takes {count} SMS segments ({encoding}); keep it to {MAX_SEGMENTS}",
+        why = ""
+        if encoding == "UCS-2":
+            forcing = "".join(sorted({ch for ch in body if ch not in GSM7 and ch not in GSM7_EXT}))
+            plain, _ = segments(_strip_accents("".join(LOOKALIKES.get(ch, ch) for ch in body)))
+            why = f" because {forcing} force UCS-2 ({plain} without them)"
+        out.append(Issue(*where, f"{lang} text takes {count} SMS segments{why}; keep it to {MAX_SEGMENTS}",
                          "warning"))
-    if encoding == "UCS-2":
-        needless = sorted({ch for ch in body if ch in LOOKALIKES})
-        if needless:
-            shown = " ".join(repr(ch) for ch in needless)
-            out.append(Issue(*where, f"{lang} text is sent as UCS-2 because of {shown}; "
-                                     f"type the plain GSM-7 twin instead", "warning"))
-        else:
-            plain = "".join(LOOKALIKES.get(ch, ch) for ch in body)
-            gsm_count, _ = segments(_strip_accents(plain))
-            if gsm_count < count:
-                accents = "".join(sorted({ch for ch in body if ch not in GSM7 and ch not in GSM7_EXT}))
-                out.append(Issue(*where, f"{lang} text needs {count} segments as UCS-2 (because of {accents}) "
-                                         f"but {gsm_count} without them; shorten it", "warning"))
+    needless = sorted({ch for ch in body if ch in LOOKALIKES})
+    if needless:
+        shown = " ".join(f"{ch!r}->{LOOKALIKES[ch]!r}" for ch in needless)
+        out.append(Issue(*where, f"{lang} text is sent as UCS-2 (70 characters a segment) only because of "
+                                 f"{shown}; type the GSM-7 twin instead", "warning"))
     return out
 
 

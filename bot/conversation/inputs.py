@@ -67,12 +67,18 @@ class Answer:
         return fold(self.text[:MAX_TEXT])
 
 
+_APOSTROPHE_RE = re.compile(r"['’`´]")
+_PUNCT_RE = re.compile(r"[^\w\s:/-]+")
+
+
+def clean(text: str) -> str:
+    """Fold a text for matching words: no case, accents, apostrophes ("don't" = "dont") or punctuation."""
+    return " ".join(_PUNCT_RE.sub(" ", _APOSTROPHE_RE.sub("", fold(text))).split())
+
+
 def split_words(words: str) -> list[str]:
-    """Split a "1 | raid | redada" list into folded alternatives."""
-    return [fold(w) for w in words.split("|") if fold(w)]
-
-
-_PUNCT_RE = re.compile(r"[^\w\s:.,/-]+")
+    """Split a "1 | raid | redada" list into cleaned alternatives."""
+    return [clean(w) for w in words.split("|") if clean(w)]
 _TOKEN_RE = re.compile(r"[a-z0-9]+")
 
 
@@ -93,7 +99,7 @@ def choice(answer: Answer, options: list[tuple[str, list[str]]], multiple: bool 
     merged (people code-switch). `scan` looks for a word inside a longer text
     (pre-filling from a first message) and never guesses misspellings.
     """
-    folded = _PUNCT_RE.sub(" ", answer.folded).strip()
+    folded = clean(answer.text[:MAX_TEXT])
     if not folded:
         return Rejected(N_("Please reply with one of the options."), answer.text)
     exact = {w: code for code, words in options for w in words}
@@ -142,9 +148,9 @@ UNKNOWN_WORDS = ("not sure", "dont know", "don't know", "idk", "unsure", "maybe"
 
 def yes_no(answer: Answer, unknown: bool = False, scan: bool = False) -> Parsed | Rejected:
     """Read yes, no (and optionally not sure) in English or Spanish."""
-    options = [("yes", [fold(w) for w in YES_WORDS]), ("no", [fold(w) for w in NO_WORDS])]
+    options = [("yes", [clean(w) for w in YES_WORDS]), ("no", [clean(w) for w in NO_WORDS])]
     if unknown:
-        options.insert(0, ("unknown", [fold(w) for w in UNKNOWN_WORDS]))
+        options.insert(0, ("unknown", [clean(w) for w in UNKNOWN_WORDS if clean(w)]))
     result = choice(answer, options, scan=scan)
     if isinstance(result, Rejected):
         return Rejected(N_("Please reply YES or NO."), answer.text)
