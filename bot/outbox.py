@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 from . import store
 from .channels import twilio as twilio_channel
@@ -52,7 +53,8 @@ def send(rt, e164: str, body: str, *, purpose: str, ref: dict | None = None) -> 
 
 
 # ---- exactly-once sends for dispatch and broadcasts ---------------------------------
-CLAIMED, SENT, SUPPRESSED, FAILED = "claimed", "sent", "suppressed", "failed"
+CLAIMED, RELEASED, UNCERTAIN, SENT, SUPPRESSED, FAILED = (
+    "claimed", "released", "uncertain", "sent", "suppressed", "failed")
 """States of a per-recipient send record (a JSON value in a hash, one field per recipient)."""
 
 _CLAIM_LUA = """
@@ -80,41 +82,47 @@ def read_record(raw: str | None) -> dict | None:
     return json.loads(raw) if raw else None
 
 
-def claim_send(r, records_key: str, recipient: str, now: float, takeover: str | None = None, **extra) -> tuple[bool, dict]:
-    """Claim the right to text a recipient once; return (won, the record now stored)."""
+def claim_send(r, records_key: str, recipient: str, now: float, takeover: str | None = None,
+               **extra) -> tuple[bool, dict, str]:
+    """Claim the right to text a recipient once; return (won, the record now stored, its raw form)."""
     won, stored = r.eval(_CLAIM_LUA, 1, records_key, recipient, _record(CLAIMED, now, **extra), takeover or "")
-    return bool(won), read_record(stored)
+    return bool(won), read_record(stored), stored
 
 
 def send_once(rt, records_key: str, recipient: str, e164: str, body: str, *, purpose: str,
               now: float, ref: dict | None = None, extra: dict | None = None) -> dict:
-    """Text a recipient at most once per records hash; return the stored send record.
+    """Text a recipient at most once per records hash; return the send record (`new` if this call settled it).
 
     The record is written *before* the API call. A retry that finds a record
-    already `sent`/`suppressed`/`failed` does nothing; one that finds a bare
-    `claimed` record (the previous attempt died, or Twilio answered 5xx, which
-    may have sent) asks Twilio whether the message went out before sending again.
-    429 is known not to have sent, so its claim is released for the retry.
+    already `sent`/`suppressed`/`failed` does nothing. An `uncertain` one (Twilio
+    answered 5xx or the connection broke: it may have sent) or a `claimed` one
+    older than an HTTP timeout (the sender died mid-call) makes it ask Twilio
+    whether the message went out before sending again. `released` (429) is known
+    not to have sent, so the retry just sends.
     """
     extra = extra or {}
-    won, record = claim_send(rt.r, records_key, recipient, now, **extra)
+    won, record, stale = claim_send(rt.r, records_key, recipient, now, **extra)
     if not won:
-        if record["state"] != CLAIMED:
+        if record["state"] not in (CLAIMED, RELEASED, UNCERTAIN):
             return record
-        sid = twilio_channel.find_sent(rt.twilio, e164, body)
-        stale = json.dumps(record, sort_keys=True)
+        if record["state"] == CLAIMED and time.time() - record["at"] < rt.settings.twilio_timeout_s + 1:
+            return record  # another attempt is inside its HTTP call right now
+        sid = twilio_channel.find_sent(rt.twilio, e164, body) if record["state"] != RELEASED else None
         if sid:
             done = _record(SENT, now, sid=sid, **extra)
             rt.r.eval(_CLAIM_LUA, 1, records_key, recipient, done, stale)
-            return read_record(done)
-        won, record = claim_send(rt.r, records_key, recipient, now, takeover=stale, **extra)
+            return {**read_record(done), "new": True}
+        won, record, _ = claim_send(rt.r, records_key, recipient, now, takeover=stale, **extra)
         if not won:  # another worker took the stale claim over a moment ago
             return record
     try:
         sid = send(rt, e164, body, purpose=purpose, ref=ref)
     except RetryableSend as exc:
         if exc.http_status == 429 or exc.code == 20429:
-            rt.r.hdel(records_key, recipient)  # certainly not sent: the retry may send
+            # Certainly not sent: the retry may send without asking Twilio first.
+            rt.r.hset(records_key, recipient, _record(RELEASED, now, **extra))
+        else:  # a 5xx or a broken connection may have sent: a retry asks Twilio first
+            rt.r.hset(records_key, recipient, _record(UNCERTAIN, now, **extra))
         raise
     except PermanentSend as exc:
         done = _record(FAILED, now, code=exc.code or 0, **extra)
@@ -122,7 +130,7 @@ def send_once(rt, records_key: str, recipient: str, e164: str, body: str, *, pur
         raise
     done = _record(SENT if sid else SUPPRESSED, now, sid=sid or "", **extra)
     rt.r.hset(records_key, recipient, done)
-    return read_record(done)
+    return {**read_record(done), "new": True}
 
 
 _GCRA_LUA = """

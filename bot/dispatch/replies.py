@@ -105,7 +105,7 @@ def handle_reply(rt, observer_id: str, text: str, now: float) -> list[str] | Non
     lang = observers.language_of(observer)
     if command in ("on", "off"):
         return [_duty(rt, observer_id, command == "on", lang, now)]
-    wanted = (waves.TEXTED, waves.UNDELIVERED, waves.DECLINED) if command == "accept" else \
+    wanted = (waves.TEXTED, waves.UNDELIVERED, waves.DECLINED, waves.COVERED) if command == "accept" else \
         (waves.TEXTED,) if command == "decline" else (waves.ACCEPTED,)
     found = _resolve(rt, observer_id, code, wanted, command, lang)
     if isinstance(found, str):
@@ -310,7 +310,8 @@ if redis.call('HGET', KEYS[1], ARGV[1]) == 'texted' then
 return 0""", 1, store.incident_dispatch_key(incident_id), observer_id)
             if not moved:
                 continue
-        r.hdel(store.observer_open_key(observer_id), code)
+        else:
+            r.hdel(store.observer_open_key(observer_id), code)
         e164 = observers.number_of(s, observer)
         lang = observers.language_of(observer)
         msgid = texts.STAND_DOWN if unfounded else texts.COVERED
@@ -318,7 +319,7 @@ return 0""", 1, store.incident_dispatch_key(incident_id), observer_id)
             record = outbox.send_once(rt, store.incident_sends_key(incident_id), f"covered:{observer_id}", e164,
                                       texts.say(s, lang, msgid, code=code), purpose="covered", now=_now(),
                                       ref={"incident_id": incident_id, "observer_id": observer_id})
-            sent += record["state"] == outbox.SENT
+            sent += bool(record.get("new")) and record["state"] == outbox.SENT
         if was == waves.TEXTED:
             incidents.add_event(r, incident_id, "dispatch_covered", _now(), observer=observer_id)
     return sent

@@ -44,6 +44,9 @@ JOB_TIMEOUT_S = 120
 CODE_MIN, CODE_SPAN = 10, 90
 """Short per-dispatch codes run 10..99: two digits to type, unique among an observer's open ones."""
 
+OPEN_TTL_S = 24 * 3600
+"""An observer's open-dispatch codes are forgotten a day after their last dispatch."""
+
 _RELEASE_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -184,10 +187,23 @@ def _drive_once(rt, incident_id: str, now: float, timed_out_wave: int | None,
             _seconds(int(plan["timeout_s"])), wave_timeout, incident_id, wave,
             job_id=f"hotline-wave-{incident_id}-{wave}", retry=SEND_RETRY, job_timeout=JOB_TIMEOUT_S)
         incidents.add_event(r, incident_id, "dispatch_wave", now, wave=wave, timeout_s=plan["timeout_s"])
-    used = sum(1 for oid, rec in sends.items()
-               if rec and int(rec.get("wave", 0)) == wave and states.get(oid) in (TEXTED, ACCEPTED))
+    def wave_of(oid: str) -> int:
+        return int((sends.get(oid) or {}).get("wave", wave))
+    used = sum(1 for oid, st in states.items() if st in (TEXTED, ACCEPTED) and wave_of(oid) == wave)
     free = wave_size - used
     texted = 0
+    # Texts a dead or failed attempt left unconfirmed go first (send_once asks Twilio before resending).
+    pending = [oid for oid, st in states.items() if st == TEXTED
+               and (sends.get(oid) is None or sends[oid]["state"] in (outbox.CLAIMED, outbox.RELEASED,
+                                                                     outbox.UNCERTAIN))]
+    for observer_id, observer in zip(pending, observers.get_many(r, pending)):
+        if observer is None:
+            continue
+        km = float((sends.get(observer_id) or {}).get("km") or _km(incident, observer))
+        _keep_lease(r, lock, lease_ms, incident_id)
+        states[observer_id] = _text_one(rt, incident, plan, observer_id, km, observer, wave_of(observer_id), now)
+        if states[observer_id] != TEXTED and wave_of(observer_id) == wave:
+            free += 1
     exhausted = False
     while free > 0:
         picked = _pick(r, incident, set(states), now, free)
@@ -195,19 +211,35 @@ def _drive_once(rt, incident_id: str, now: float, timed_out_wave: int | None,
             exhausted = True
             break
         for observer_id, km, observer in picked:
-            r.pexpire(lock, lease_ms)  # keep the lease while this worker is alive and sending
-            r.zadd(store.dispatch_due_key(), {incident_id: time.time() + lease_ms / 1000})
+            _keep_lease(r, lock, lease_ms, incident_id)
             state = _text_one(rt, incident, plan, observer_id, km, observer, wave, now)
             states[observer_id] = state
             if state == TEXTED:
                 texted += 1
                 free -= 1
-        r.zadd(store.dispatch_due_key(), {incident_id: deadline})
+    r.zadd(store.dispatch_due_key(), {incident_id: deadline})
     outstanding = any(s == TEXTED and (sends.get(o) or {}).get("wave", wave) == wave
                       for o, s in states.items())
     if exhausted and (new_wave or not outstanding) and plan.get("escalated") != "1":
         escalate(rt, incident, plan, states, now)
     return f"wave {wave}: texted {texted}"
+
+
+def _keep_lease(r, lock: str, lease_ms: int, incident_id: str) -> None:
+    """Extend this worker's lease before each send; if it dies, the watchdog sees the lapse."""
+    pipe = r.pipeline(transaction=False)
+    pipe.pexpire(lock, lease_ms)
+    pipe.zadd(store.dispatch_due_key(), {incident_id: time.time() + lease_ms / 1000})
+    pipe.execute()
+
+
+def _km(incident: dict, observer: dict) -> float:
+    """Great-circle distance from an observer's home to the incident."""
+    import math
+    la1, lo1 = math.radians(incident["lat"]), math.radians(incident["lon"])
+    la2, lo2 = math.radians(float(observer["lat"])), math.radians(float(observer["lon"]))
+    a = math.sin((la2 - la1) / 2) ** 2 + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(a))
 
 
 def _seconds(s: int):
@@ -239,6 +271,7 @@ def _text_one(rt, incident: dict, plan: dict, observer_id: str, km: float, obser
     pipe = r.pipeline(transaction=False)
     pipe.hsetnx(store.incident_dispatch_key(incident_id), observer_id, TEXTED)
     pipe.hset(store.observer_open_key(observer_id), code, incident_id)
+    pipe.expire(store.observer_open_key(observer_id), OPEN_TTL_S)
     pipe.execute()
     if not e164:
         return _set_unreachable(rt, incident_id, observer_id, observer, "sealed under another secret", now)
@@ -251,15 +284,16 @@ def _text_one(rt, incident: dict, plan: dict, observer_id: str, km: float, obser
         record = outbox.send_once(rt, store.incident_sends_key(incident_id), observer_id, e164, body,
                                   purpose="dispatch", now=now,
                                   ref={"incident_id": incident_id, "observer_id": observer_id},
-                                  extra={"wave": wave})
+                                  extra={"wave": wave, "km": f"{km:.1f}"})
     except PermanentSend as exc:
         return _set_unreachable(rt, incident_id, observer_id, observer, str(exc.code or "refused"), now)
     if record["state"] == outbox.SUPPRESSED:
         return _set_unreachable(rt, incident_id, observer_id, observer, "opted out", now, tell=False)
     if record["state"] == outbox.FAILED:
         return r.hget(store.incident_dispatch_key(incident_id), observer_id) or UNREACHABLE
-    incidents.add_event(r, incident_id, "dispatch_texted", now, observer=observer_id,
-                        name=observer.get("name", ""), wave=wave, km=f"{km:.1f}")
+    if record.get("new"):
+        incidents.add_event(r, incident_id, "dispatch_texted", now, observer=observer_id,
+                            name=observer.get("name", ""), wave=wave, km=f"{km:.1f}")
     return r.hget(store.incident_dispatch_key(incident_id), observer_id) or TEXTED
 
 
