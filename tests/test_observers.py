@@ -117,9 +117,10 @@ def test_join_code_enrolls_a_number_and_a_wrong_code_does_not(r, settings):
 
 
 def test_cli_import_reports_bad_rows_and_exits_1(runner, r):
-    result = runner.invoke(args=["observers", "import", str(PAYLOADS / "observers_bad.csv")])
+    from bot.cli.observers import observers_group
+    result = runner.invoke(observers_group, ["import", str(PAYLOADS / "observers_bad.csv")])
     assert result.exit_code == 1
     assert "observers_bad.csv:4: phone" in result.output
     assert "imported 2, 8 bad" in result.output
-    ok = runner.invoke(args=["observers", "import", str(PAYLOADS / "observers.csv")])
+    ok = runner.invoke(observers_group, ["import", str(PAYLOADS / "observers.csv")])
     assert ok.exit_code == 0 and "imported 5, 0 bad" in ok.output
