@@ -16,15 +16,25 @@ import sys
 import threading
 import time
 
+import redis
 from rq import SimpleWorker
 
 from bot import dispatch, runtime
 from bot.config import Settings
+from bot.errors import SendError
 
 log = logging.getLogger("hotline.worker")
 
-HEARTBEAT_EVERY_S = 5
-"""How often this process tells health it is alive and checks the watchdog chain."""
+HEARTBEAT_EVERY_S = 1.0
+"""How often this process beats for health and re-drives stalled dispatch.
+
+The re-drive also runs here, not only as RQ's scheduled watchdog job: RQ's
+scheduler lock outlives a dead host by a minute, and a stalled dispatch must
+resume within seconds.
+"""
+
+HOUSEKEEPING_EVERY = 5
+"""Beats between restarting the scheduled watchdog chain and the nobody-on-duty check."""
 
 
 class ThreadWorker(SimpleWorker):
@@ -35,14 +45,18 @@ class ThreadWorker(SimpleWorker):
 
 
 def _beat_forever(rt, stop: threading.Event) -> None:
+    beats = 0
     while not stop.is_set():
         now = time.time()
         try:
             dispatch.beat(rt.r, "worker", now)
-            dispatch.ensure_watchdog(rt)
-            dispatch.warn_if_uncovered(rt, now)
-        except Exception:  # noqa: BLE001 — a heartbeat hiccup must not kill the worker; it is logged
-            log.exception("heartbeat failed")
+            dispatch.redrive_due(rt, now)
+            if beats % HOUSEKEEPING_EVERY == 0:
+                dispatch.ensure_watchdog(rt)
+                dispatch.warn_if_uncovered(rt, now)
+        except (redis.RedisError, SendError):  # a hiccup must not stop the beat; the next one retries
+            log.warning("heartbeat round failed", exc_info=True)
+        beats += 1
         stop.wait(HEARTBEAT_EVERY_S)
 
 

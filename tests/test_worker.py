@@ -1,0 +1,97 @@
+"""The real worker process: `python worker.py` picks up dispatch, and a SIGKILL mid-fan-out loses nobody.
+
+These spawn worker processes against the test Redis and the fake Twilio, so
+they are marked `slow`; they wait on the fake's arrival condition, never sleep.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from bot import dispatch, incidents, observers, privacy, store
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENE = (33.9795, -118.2200)
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def spawn(settings, tmp_path):
+    """Start `python worker.py` processes configured like the test's settings; kill them afterwards."""
+    started: list[subprocess.Popen] = []
+
+    def start(**extra) -> subprocess.Popen:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "TWILIO_", "REDIS_"))}
+        env.update({
+            "REDIS_URL": settings.redis_url, "TWILIO_API_BASE": settings.twilio_api_base,
+            "TWILIO_ACCOUNT_SID": settings.twilio_account_sid, "TWILIO_AUTH_TOKEN": settings.twilio_auth_token,
+            "TWILIO_NUMBER": settings.twilio_number, "HOTLINE_SECRET": settings.secret, "HOTLINE_ENV": "test",
+            "HOTLINE_DATA_DIR": str(tmp_path / "var"), "HOTLINE_LOCALES_DIR": settings.locales_dir,
+            "HOTLINE_FLOWS_DIR": settings.flows_dir, "PUBLIC_URL": settings.public_url or "",
+            "HOTLINE_COORDINATORS": ",".join(settings.coordinators), **extra})
+        proc = subprocess.Popen([sys.executable, str(ROOT / "worker.py")], cwd=ROOT, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # the worker and RQ's scheduler child it forked
+        except ProcessLookupError:  # already gone with its whole group
+            pass
+        proc.wait(timeout=10)
+
+
+def add_observers(rt, count: int) -> list[str]:
+    ids = []
+    for i in range(count):
+        row = {"name": f"O{i}", "phone": f"+121355503{i:02d}", "languages": "en", "radius_km": "10",
+               "location": f"{SCENE[0] + (1 + i * 0.2) / 111.0:.6f},{SCENE[1]}", "on_call": "yes"}
+        ids.append(observers.upsert(rt.r, rt.settings, observers.parse_row(row, rt.settings), now=0))
+    return ids
+
+
+def new_incident(rt) -> str:
+    cid = privacy.contact_id(rt.settings.secret, "+13235550123")
+    return incidents.merge_report(rt.r, incidents.Report(cid, SCENE[0], SCENE[1], 30, "raid", {}, "en", "sms"),
+                                  rt.settings, time.time()).incident_id
+
+
+def test_worker_process_texts_the_first_observer(rt, spawn, twilio_outbox):
+    add_observers(rt, 1)
+    spawn()
+    incident_id = new_incident(rt)
+    dispatch.enqueue_start(rt, incident_id)
+    arrived = twilio_outbox.wait_for(1, timeout_s=30)
+    assert [m["to"] for m in arrived] == ["+12135550300"]
+
+
+def test_worker_killed_mid_fan_out_is_completed_by_another_without_gaps_or_repeats(
+        rt, spawn, twilio_outbox, fake_twilio):
+    rt.settings = rt.settings.replace(wave_size=8, observers_needed=8)
+    ids = add_observers(rt, 8)
+    numbers = {observers.number_of(rt.settings, observers.get(rt.r, oid)) for oid in ids}
+    fake_twilio.recorder.latency_s = 0.25  # a slow API, so the kill lands mid-wave
+    first = spawn(TWILIO_TIMEOUT_S="1")
+    incident_id = new_incident(rt)
+    dispatch.enqueue_start(rt, incident_id)
+    twilio_outbox.wait_for(3, timeout_s=30)
+    first.send_signal(signal.SIGKILL)
+    killed_at = time.time()
+    first.wait(timeout=10)
+    spawn(TWILIO_TIMEOUT_S="1")
+    arrived = twilio_outbox.wait_for(8, timeout_s=60)
+    recovered_at = max(m["received_at"] for m in arrived)
+    counts = Counter(m["to"] for m in arrived)
+    assert set(counts) == numbers, "no observer missed"
+    assert max(counts.values()) == 1, "nobody texted twice"
+    assert set(rt.r.hvals(store.incident_dispatch_key(incident_id))) == {"texted"}
+    print(f"\nrecovery: SIGKILL to last dispatch text {recovered_at - killed_at:.2f} s")
