@@ -85,7 +85,8 @@ def fold(text: str) -> str:
 SPANISH_HINTS = frozenset(
     "hola hay migra esta estan en la el los las una uno que donde ahora hace minutos "
     "por favor ayuda gracias esquina calle y con de agentes carros redada retén reten "
-    "buenos buenas dias tardes noches quiero necesito si no se vi veo aqui alli cerca".split())
+    "buenos buenas dias tardes noches quiero necesito si no se vi veo aqui alli cerca "
+    "alertas alerta derechos reporte reportar borrar ayuda camioneta camionetas".split())
 """Common Spanish words in a first text; English words of the same spelling are left out."""
 
 ENGLISH_HINTS = frozenset(

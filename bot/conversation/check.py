@@ -301,9 +301,9 @@ def _check_templates(flow: Flow) -> list[Issue]:
             for label, target, _ in _edges(step):
                 if target not in steps or target in starts:
                     continue
-                out = before | (gained if not (step.kind == "do" and label == "on_error") else set())
-                if step.kind == "do" and label != "on_error":
-                    out = before | gained
+                out = before | (set() if (step.kind == "do" and label == "on_error") else gained)
+                if step.kind == "branch" and label.startswith("cases."):
+                    out = out | {step.branch_on}  # a matched case means the value was saved
                 new = saved_in[target] & out
                 if new != saved_in[target]:
                     saved_in[target] = frozenset(new)

@@ -331,7 +331,9 @@ def _walk(ctx: Context, session: Session, flow: Flow, step_id: str | None, turn:
             value = session.answers.get(step.branch_on)
             if isinstance(value, list):
                 value = value[0] if value else None
-            step_id = step.cases.get(str(value), step.next) if value is not None else step.next
+            # `any` matches every saved value ("a ZIP was given"); codes match themselves.
+            step_id = (step.cases.get(str(value)) or step.cases.get("any", step.next)
+                       if value is not None else step.next)
             continue
         if step.kind == "do":
             turn.action = step.action

@@ -105,27 +105,29 @@ def choice(answer: Answer, options: list[tuple[str, list[str]]], multiple: bool 
     exact = {w: code for code, words in options for w in words}
     if not scan and folded in exact:
         return _picked([exact[folded]], multiple, answer.text)
-    found: list[str] = []
+    found: list[tuple[int, str]] = []
     # Longest phrases first so "not sure" wins over "no" (and "no se" over "no").
     for word in sorted(exact, key=len, reverse=True):
         if scan and word.isdigit():
             continue  # a number inside a sentence is a count or an address, not a menu pick
-        if _has_phrase(folded, word):
-            code = exact[word]
-            if code not in found:
-                found.append(code)
-            folded = re.sub(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", " ", folded)
-    if not found and not scan:
+        for match in re.finditer(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", folded):
+            found.append((match.start(), exact[word]))
+        folded = re.sub(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", lambda m: " " * len(m.group(0)), folded)
+    codes: list[str] = []
+    for _, code in sorted(found):  # in the order the texter wrote them
+        if code not in codes:
+            codes.append(code)
+    if not codes and not scan:
         vocabulary = [w for w in exact if len(w) >= 4 and not w.isdigit()]
         for token in _tokens(folded):
             if len(token) < 4:
                 continue
             close = difflib.get_close_matches(token, vocabulary, n=1, cutoff=0.8)
-            if close and exact[close[0]] not in found:
-                found.append(exact[close[0]])
-    if not found:
+            if close and exact[close[0]] not in codes:
+                codes.append(exact[close[0]])
+    if not codes:
         return Rejected(N_("Please reply with one of the options."), answer.text)
-    return _picked(found, multiple, answer.text)
+    return _picked(codes, multiple, answer.text)
 
 
 def _picked(codes: list[str], multiple: bool, raw: str) -> Parsed | Rejected:

@@ -1,0 +1,71 @@
+"""Conversation cases written as YAML (texts in, replies expected), run through the signed webhook.
+
+Each file in tests/flows/cases/ is one conversation. Steps:
+  - send: "text"            (optional from:, pin: [lat, lon], media: [url])
+    replies: ["exact", "prefix*", "a * b"]   every reply, in order (* = any text)
+  - wait: 11m               release RQ timers due within that time and run them
+    texted: ["prefix*"]     texts the fake Twilio received since the last check
+  - session: {name: value}  answers saved so far (subset); `session: null` = no conversation
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot import privacy
+from bot.conversation import sessions
+from bot.conversation.loader import parse_duration
+
+CASES = sorted((Path(__file__).parent / "flows" / "cases").glob("*.yaml"))
+DEFAULT_FROM = "+13235550123"
+
+
+def matches(expected: str, actual: str) -> bool:
+    """Compare one reply with an expectation where * stands for any text."""
+    pattern = ".*".join(re.escape(part) for part in expected.split("*"))
+    return re.fullmatch(pattern, actual, re.DOTALL) is not None
+
+
+def assert_replies(expected: list[str], actual: list[str], where: str) -> None:
+    assert len(actual) == len(expected) and all(matches(e, a) for e, a in zip(expected, actual)), \
+        f"{where}: expected {expected!r}, got {actual!r}"
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_conversation_case(path, phone, settings, r, twilio_outbox, release_scheduled, worker):
+    case = yaml.safe_load(path.read_text(encoding="utf-8"))
+    sender = case.get("from", DEFAULT_FROM)
+    seen = 0
+    for index, step in enumerate(case["steps"], 1):
+        where = f"{path.name} step {index}"
+        sender = step.get("from", sender)
+        if "send" in step:
+            extra = {}
+            if "pin" in step:
+                extra.update(Latitude=step["pin"][0], Longitude=step["pin"][1])
+            for n, url in enumerate(step.get("media", [])):
+                extra.update({f"MediaUrl{n}": url, f"MediaContentType{n}": "image/jpeg"})
+            if step.get("media"):
+                extra["NumMedia"] = len(step["media"])
+            replies = phone.text(step["send"], from_=sender, **extra)
+            if "replies" in step:
+                assert_replies(step["replies"], replies, where)
+        if "wait" in step:
+            release_scheduled(parse_duration(step["wait"]))
+            worker()
+        if "texted" in step:
+            bodies = [m["body"] for m in twilio_outbox.messages() if m.get("to") == sender]
+            assert_replies(step["texted"], bodies[seen:], where)
+            seen = len(bodies)
+        if "session" in step:
+            session = sessions.load(r, privacy.contact_id(settings.secret, sender))
+            if step["session"] is None:
+                assert session is None, f"{where}: conversation should be over"
+            else:
+                assert session is not None, f"{where}: no conversation"
+                for name, value in step["session"].items():
+                    assert session.answers.get(name) == value, \
+                        f"{where}: {name} is {session.answers.get(name)!r}, expected {value!r}"
