@@ -249,7 +249,11 @@ def _read_step(rd: _Reader, flow: str, knode: ScalarNode, node: Node) -> Step | 
     if "end" in keys and not kinds:
         kinds = ["end"]
     if not kinds:
-        rd.err(knode, f"step '{step_id}' needs one of: {', '.join(STEP_KINDS)}")
+        for key, (k, _) in keys.items():
+            if key != "note":
+                rd.err(k, f"unknown step kind '{key}' in step '{step_id}' (known: {', '.join(STEP_KINDS)})")
+        if set(keys) <= {"note"}:
+            rd.err(knode, f"step '{step_id}' needs one of: {', '.join(STEP_KINDS)}")
         return None
     if len(kinds) > 1:
         rd.err(keys[kinds[1]][0], f"step '{step_id}' has both '{kinds[0]}' and '{kinds[1]}'; "
