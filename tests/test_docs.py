@@ -1,0 +1,53 @@
+"""The docs a coordinator or operator reads must say what the code does (datasette's test_docs)."""
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from bot.cli import cli
+from bot.config import VARIABLES
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def _config_rows() -> dict[str, str]:
+    rows = {}
+    for line in README.splitlines():
+        match = re.match(r"\| `([A-Z_]+)` \| (.+?) \|", line)
+        if match:
+            rows[match.group(1)] = match.group(2).strip()
+    return rows
+
+
+@pytest.mark.parametrize("var", VARIABLES, ids=[v.name for v in VARIABLES])
+def test_every_variable_is_in_the_readme_with_its_default(var):
+    rows = _config_rows()
+    assert var.name in rows, f"README configuration table lacks {var.name}"
+    expected = f"`{var.default}`" if var.default else "—"
+    assert rows[var.name] == expected, f"README default of {var.name} is {rows[var.name]}, code says {expected}"
+
+
+def test_readme_documents_no_variable_the_code_does_not_read():
+    assert set(_config_rows()) <= {v.name for v in VARIABLES}
+
+
+def _commands(group, prefix=""):
+    for name, command in sorted(group.commands.items()):
+        yield f"{prefix}{name}"
+        if hasattr(command, "commands"):
+            yield from _commands(command, prefix=f"{prefix}{name} ")
+
+
+@pytest.mark.parametrize("command", list(_commands(cli)))
+def test_every_command_is_documented(command):
+    assert f"hotline {command}" in README, f"README does not mention `hotline {command}`"
+
+
+def test_readme_test_command_is_marked_for_ci():
+    match = re.search(r"<!-- test-command -->\n```\n(.+)\n```", README)
+    assert match, "CI reads the test command after the <!-- test-command --> marker"
+    assert "pytest" in shlex.split(match.group(1))
