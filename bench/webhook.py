@@ -34,6 +34,8 @@ from bot.fake_twilio import FakeTwilioServer  # noqa: E402
 TOKEN = "bench-auth-token"
 ACCOUNT_SID = "AC" + "b" * 32
 PUBLIC_URL = "https://bench.hotline.test"
+WARMUP_S = 4.0
+"""Seconds of unmeasured load per app before measuring."""
 READY_TIMEOUT_S = 30.0
 """How long a gunicorn gets to answer its first request (imports, flows, catalogs)."""
 
@@ -105,11 +107,11 @@ def probe_twiml(url: str) -> str:
     return body.decode()
 
 
-def load(mode: str, url: str, args, seed: int) -> dict:
+def load(mode: str, url: str, args, seed: int, duration: float | None = None) -> dict:
     """Run bench/loadgen.py in its own process and return its JSON result."""
     cmd = [sys.executable, str(ROOT / "bench" / "loadgen.py"), mode, "--url", url,
            "--public-url", PUBLIC_URL, "--token", TOKEN, "--account-sid", ACCOUNT_SID,
-           "--duration", str(args.duration), "--rate", str(args.rate),
+           "--duration", str(duration or args.duration), "--rate", str(args.rate),
            "--connections", str(args.connections), "--processes", str(args.processes),
            "--seed", str(seed)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
@@ -132,18 +134,69 @@ def run_config(workers: int, threads: int, args, env: dict, redis_client, tmp: P
         procs.append(bare)
         bare_url = f"http://127.0.0.1:{bare_port}"
         wait_ready(bare_url, bare)
+        for url in (hot_url, bare_url):
+            # Warm every worker and thread (lazy imports, flow and catalog loading, the
+            # ZIP table): a long-running gunicorn pays these once, not per request.
+            load("max", url, args, seed=900 + seed, duration=WARMUP_S)
         results = {}
         for mode in ("max", "rate"):
             for name, url in (("hotline", hot_url), ("bare", bare_url)):
                 redis_client.flushdb()  # every run starts from the same empty state
                 seed += 1
+                spies = profile_workers(hot, tmp, args.duration) if args.profile and name == "hotline" \
+                    and mode == "max" else []
                 results[(name, mode)] = load(mode, url, args, seed)
+                if spies:
+                    print_profile(spies)
         return results
     finally:
         for proc in procs:
             proc.terminate()
         for proc in procs:
             proc.wait(timeout=30)
+
+
+def profile_workers(master: subprocess.Popen, tmp: Path, duration: float) -> list[tuple[subprocess.Popen, Path]]:
+    """Attach py-spy to each gunicorn worker of `master` for the coming measurement."""
+    pids = subprocess.run(["pgrep", "-P", str(master.pid)], capture_output=True, text=True).stdout.split()
+    spies = []
+    for pid in pids:
+        out = tmp / f"pyspy-{pid}.txt"
+        spies.append((subprocess.Popen(
+            ["py-spy", "record", "-p", pid, "-d", str(int(duration)), "-r", "250", "-f", "raw",
+             "--nonblocking", "-o", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out))
+    return spies
+
+
+def print_profile(spies, top: int = 25) -> None:
+    """Summarize py-spy's collapsed stacks: where the hotline's workers spend their time."""
+    inclusive: dict[str, int] = {}
+    self_time: dict[str, int] = {}
+    total = 0
+    for proc, out in spies:
+        proc.wait(timeout=120)
+        if not out.exists():
+            continue
+        for line in out.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            n = int(count)
+            frames = stack.split(";")
+            total += n
+            leaf = frames[-1]
+            self_time[leaf] = self_time.get(leaf, 0) + n
+            for frame in set(frames):
+                if "(bot/" in frame:
+                    inclusive[frame] = inclusive.get(frame, 0) + n
+    if not total:
+        print("py-spy recorded nothing (is it installed and allowed to ptrace?)")
+        return
+    print(f"\npy-spy: {total} samples over the hotline's workers (idle threads included)")
+    print("inclusive, hotline code (bot/):")
+    for frame, n in sorted(((f, n) for f, n in inclusive.items()), key=lambda x: -x[1])[:top]:
+        print(f"  {n / total:6.1%}  {frame}")
+    print("self time:")
+    for frame, n in sorted(self_time.items(), key=lambda x: -x[1])[:top]:
+        print(f"  {n / total:6.1%}  {frame}")
 
 
 def print_table(rows: list[tuple[str, dict]], args) -> None:
@@ -171,6 +224,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections, max mode")
     parser.add_argument("--processes", type=int, default=2, help="load generator processes, max mode")
     parser.add_argument("--json", action="store_true", help="also print raw results as JSON")
+    parser.add_argument("--profile", action="store_true",
+                        help="attach py-spy to the hotline's workers during its max-throughput run")
     args = parser.parse_args()
     configs = [tuple(int(x) for x in c.lower().split("x")) for c in args.configs.split(",")]
 
