@@ -183,10 +183,7 @@ def _drive_once(rt, incident_id: str, now: float, timed_out_wave: int | None,
         pipe.hset(store.incident_plan_key(incident_id), mapping={"wave": wave, "deadline": f"{deadline:.3f}"})
         pipe.zadd(store.dispatch_due_key(), {incident_id: deadline})
         pipe.execute()
-        rt.queue("dispatch").enqueue_in(
-            _seconds(int(plan["timeout_s"])), wave_timeout, incident_id, wave,
-            job_id=f"hotline-wave-{incident_id}-{wave}", retry=SEND_RETRY, job_timeout=JOB_TIMEOUT_S)
-        incidents.add_event(r, incident_id, "dispatch_wave", now, wave=wave, timeout_s=plan["timeout_s"])
+
     def wave_of(oid: str) -> int:
         return int((sends.get(oid) or {}).get("wave", wave))
     used = sum(1 for oid, st in states.items() if st in (TEXTED, ACCEPTED) and wave_of(oid) == wave)
@@ -218,6 +215,11 @@ def _drive_once(rt, incident_id: str, now: float, timed_out_wave: int | None,
                 texted += 1
                 free -= 1
     r.zadd(store.dispatch_due_key(), {incident_id: deadline})
+    if new_wave:  # after the texts: the first one is what a scene waits for; the due index covers a crash
+        rt.queue("dispatch").enqueue_in(
+            _seconds(int(plan["timeout_s"])), wave_timeout, incident_id, wave,
+            job_id=f"hotline-wave-{incident_id}-{wave}", retry=SEND_RETRY, job_timeout=JOB_TIMEOUT_S)
+        incidents.add_event(r, incident_id, "dispatch_wave", now, wave=wave, timeout_s=plan["timeout_s"])
     outstanding = any(s == TEXTED and (sends.get(o) or {}).get("wave", wave) == wave
                       for o, s in states.items())
     if exhausted and (new_wave or not outstanding) and plan.get("escalated") != "1":

@@ -1,0 +1,213 @@
+"""Benchmark: a reporter's final webhook → the first dispatch text accepted by the (fake) Twilio API.
+
+Each of N incidents is a whole signed conversation through the hotline's Flask
+app (in this process, via its test client: the full webhook stack without a
+socket); the clock starts just before the final webhook (the one whose flow
+runs `report.submit`) and stops at the `received_at` the fake Twilio records
+for the first dispatch text. The fake Twilio and `python worker.py` run as
+separate processes, as in production; Redis is the embedded server.
+
+    python bench/dispatch.py                  # 200 incidents
+    python bench/dispatch.py --incidents 50 --latency-ms 50
+
+Target (issue 5): median < 50 ms, p99 < 250 ms.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from twilio.request_validator import RequestValidator  # noqa: E402
+
+from bot import create_app, observers, store  # noqa: E402
+from bot.config import Settings  # noqa: E402
+
+TOKEN = "bench-auth-token"
+ACCOUNT_SID = "AC" + "b" * 32
+PUBLIC_URL = "https://bench.hotline.test"
+CENTER = (33.9795, -118.2200)
+GRID_KM = 1.2
+"""Incidents sit on a grid this far apart: beyond the dedupe radius, so each is new."""
+
+CONVERSATION = ["hi", "1", "{lat:.5f},{lon:.5f}", "now", "4 agents 2 cars", "1 6", "no"]
+"""The sighting flow's happy path; the last text submits the report."""
+
+WAIT_S = 10.0
+"""Give up on one incident's first text after this long (counted as a miss)."""
+
+FAKE_SCRIPT = """
+import sys, time
+sys.path.insert(0, {root!r})
+import logging
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+from bot.fake_twilio import FakeTwilioServer
+server = FakeTwilioServer(port={port}).start()
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+def env_for(redis_url: str, fake_url: str, data_dir: str, **extra) -> dict[str, str]:
+    """The environment a hotline process gets in the bench."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "TWILIO_", "REDIS_"))}
+    env.update({"HOTLINE_ENV": "development", "REDIS_URL": redis_url, "HOTLINE_DATA_DIR": data_dir,
+                "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_NUMBER": "+13105550100",
+                "TWILIO_API_BASE": fake_url, "PUBLIC_URL": PUBLIC_URL, "HOTLINE_SECRET": "bench-secret",
+                "HOTLINE_FLOWS_DIR": str(ROOT / "flows"), "HOTLINE_LOCALES_DIR": str(ROOT / "locales"),
+                "HOTLINE_WAVE_SIZE": "1", "HOTLINE_WAVE_TIMEOUT_S": "3600", **extra})
+    return env
+
+
+class Fake:
+    """The fake Twilio in its own process, so its work never shares a GIL with what is measured."""
+
+    def __init__(self):
+        self.port = store.free_port()
+        self.proc = subprocess.Popen([sys.executable, "-c", FAKE_SCRIPT.format(root=str(ROOT), port=self.port)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout.readline().strip() == "ready"
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def messages(self) -> list[dict]:
+        with urllib.request.urlopen(self.url + "/_fake/messages") as response:
+            return json.load(response)
+
+    def latency(self, ms: float) -> None:
+        request = urllib.request.Request(self.url + "/_fake/latency", data=json.dumps({"ms": ms}).encode(),
+                                         headers={"Content-Type": "application/json"}, method="POST")
+        urllib.request.urlopen(request).close()
+
+    def stop(self) -> None:
+        self.proc.stdin.close()
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def start_worker(env: dict) -> subprocess.Popen:
+    """Start `python worker.py` in its own process group (it forks RQ's scheduler)."""
+    return subprocess.Popen([sys.executable, str(ROOT / "worker.py")], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def stop_worker(proc: subprocess.Popen) -> None:
+    import signal
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+class Reporter:
+    """Signed webhooks into the app's test client, like Twilio posting them."""
+
+    def __init__(self, app, settings: Settings):
+        self.client, self.settings = app.test_client(), settings
+        self.validator = RequestValidator(TOKEN)
+
+    def text(self, body: str, from_: str) -> int:
+        params = {"MessageSid": "SM" + uuid.uuid4().hex, "AccountSid": ACCOUNT_SID, "From": from_,
+                  "To": self.settings.twilio_number, "Body": body, "NumMedia": "0"}
+        signature = self.validator.compute_signature(PUBLIC_URL + "/twilio/messages", params)
+        response = self.client.post("/twilio/messages", data=params, headers={"X-Twilio-Signature": signature})
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return response.status_code
+
+
+def grid_point(i: int) -> tuple[float, float]:
+    side = 15
+    row, col = divmod(i, side)
+    return CENTER[0] + (row - side / 2) * GRID_KM / 111.0, CENTER[1] + (col - side / 2) * GRID_KM / 92.0
+
+
+def put_roster(app, settings: Settings, count: int = 30) -> None:
+    rt = app.extensions["hotline"]
+    for i in range(count):
+        lat, lon = grid_point(i * 7)
+        row = {"name": f"O{i}", "phone": f"+121355504{i:02d}", "languages": "en;es", "radius_km": "60",
+               "location": f"{lat:.5f},{lon:.5f}", "on_call": "yes"}
+        observers.upsert(rt.r, settings, observers.parse_row(row, settings), now=time.time())
+
+
+def run_incidents(reporter: Reporter, fake: Fake, start: int, count: int, seen: int,
+                  webhook_ms: list[float] | None = None) -> tuple[list[float], int]:
+    """Report `count` new incidents one after another; return first-text latencies (ms) and messages seen."""
+    latencies = []
+    for i in range(start, start + count):
+        lat, lon = grid_point(i)
+        number = f"+1323{5550000 + i:07d}"
+        for body in CONVERSATION[:-1]:
+            reporter.text(body.format(lat=lat, lon=lon), number)
+        t0 = time.time()
+        reporter.text(CONVERSATION[-1], number)
+        if webhook_ms is not None:
+            webhook_ms.append((time.time() - t0) * 1000)
+        deadline = time.monotonic() + WAIT_S
+        first = None
+        while time.monotonic() < deadline:  # poll the fake; its own received_at is the measurement
+            new = [m for m in fake.messages()[seen:] if m["to"].startswith("+121355504")]
+            if new:
+                first = min(m["received_at"] for m in new)
+                break
+            time.sleep(0.005)
+        messages = fake.messages()
+        seen = len(messages)
+        if first is not None:
+            latencies.append((first - t0) * 1000)
+    return latencies, seen
+
+
+def summarize(name: str, latencies: list[float], wanted: int) -> dict:
+    ordered = sorted(latencies)
+    p = lambda q: ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")  # noqa: E731
+    result = {"name": name, "incidents": wanted, "texted": len(ordered),
+              "median_ms": round(statistics.median(ordered), 1) if ordered else None,
+              "p90_ms": round(p(0.90), 1), "p99_ms": round(p(0.99), 1), "max_ms": round(ordered[-1], 1) if ordered else None}
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--incidents", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="latency the fake Twilio adds to each call")
+    args = parser.parse_args()
+
+    data_dir = tempfile.mkdtemp(prefix="hotline-bench-")
+    redis = store.start_embedded(data_dir, appendonly=False)
+    fake = Fake()
+    worker = None
+    try:
+        fake.latency(args.latency_ms)
+        env = env_for(redis.url, fake.url, data_dir)
+        settings = Settings.from_env(env)
+        app = create_app(settings)
+        put_roster(app, settings)
+        worker = start_worker(env)
+        reporter = Reporter(app, settings)
+        _, seen = run_incidents(reporter, fake, 0, args.warmup, 0)
+        webhook_ms: list[float] = []
+        latencies, _ = run_incidents(reporter, fake, args.warmup, args.incidents, seen, webhook_ms)
+        print(json.dumps(summarize("webhook→first dispatch text", latencies, args.incidents)))
+        print(json.dumps(summarize("final webhook alone (its share of the above)", webhook_ms, args.incidents)))
+    finally:
+        if worker:
+            stop_worker(worker)
+        fake.stop()
+        redis.stop()
+
+
+if __name__ == "__main__":
+    main()
