@@ -128,8 +128,11 @@ def _everything_stored(url: str) -> bytes:
         elif kind == b"hash":
             fields = raw.hgetall(key)
             blob.extend(b for pair in fields.items() for b in pair)
-            if b"data" in fields:  # an RQ job: its arguments are a zlib-compressed pickle
-                blob.append(zlib.decompress(fields[b"data"]))
+            if b"data" in fields:  # an RQ job: its arguments are a (usually zlib-compressed) pickle
+                try:
+                    blob.append(zlib.decompress(fields[b"data"]))
+                except zlib.error:  # stored uncompressed: already in the blob as is
+                    pass
         elif kind == b"list":
             blob.extend(raw.lrange(key, 0, -1))
         elif kind == b"set":
