@@ -366,3 +366,19 @@ def test_health_reports_roster_without_anyone_on_duty(rt):
     dispatch.beat(rt.r, "worker", time.time())
     add_observer(rt.r, rt.settings, "On", "+12135550110", 0.1)
     assert dispatch.health(rt, time.time())["ok"] is True
+
+
+def test_bare_yes_or_1_with_nothing_open_goes_to_the_conversation(rt, roster):
+    assert dispatch.handle_reply(rt, roster["A"], "yes", time.time()) is None
+    assert dispatch.handle_reply(rt, roster["A"], "1", time.time()) is None
+    assert dispatch.handle_reply(rt, roster["A"], "YES 48", time.time()) == ["You have no open dispatch right now."]
+
+
+def test_bare_answer_mid_conversation_belongs_to_the_flow_but_a_coded_one_to_dispatch(rt, roster, worker):
+    incident_id = new_incident(rt)
+    dispatch.enqueue_start(rt, incident_id)
+    worker()
+    rt.r.hset(store.session_key(roster["A"]), "flow", "sighting")
+    assert dispatch.handle_reply(rt, roster["A"], "1", time.time()) is None
+    code = rt.r.hget(store.incident_plan_key(incident_id), "code")
+    assert dispatch.handle_reply(rt, roster["A"], f"1 {code}", time.time())[0].startswith("Thank you")

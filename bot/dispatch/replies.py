@@ -103,6 +103,8 @@ def handle_reply(rt, observer_id: str, text: str, now: float) -> list[str] | Non
     if observer is None:
         return None
     lang = observers.language_of(observer)
+    if command in ("accept", "decline") and code is None and _is_conversation_answer(rt, observer_id):
+        return None  # a bare yes/no/1/2 mid-conversation answers the flow, not a dispatch
     if command in ("on", "off"):
         return [_duty(rt, observer_id, command == "on", lang, now)]
     wanted = (waves.TEXTED, waves.UNDELIVERED, waves.DECLINED, waves.COVERED) if command == "accept" else \
@@ -116,6 +118,15 @@ def handle_reply(rt, observer_id: str, text: str, now: float) -> list[str] | Non
     if command == "decline":
         return decline(rt, incident_id, observer_id, code, lang, now)
     return scene_update(rt, incident_id, observer_id, code, command, rest, lang, now)
+
+
+def _is_conversation_answer(rt, observer_id: str) -> bool:
+    """Tell whether a bare yes/no belongs to the conversation: a live session, or no dispatch open."""
+    pipe = rt.r.pipeline(transaction=False)
+    pipe.exists(store.session_key(observer_id))
+    pipe.hlen(store.observer_open_key(observer_id))
+    in_session, open_count = pipe.execute()
+    return bool(in_session) or not open_count
 
 
 def _resolve(rt, observer_id: str, code: str | None, wanted: tuple, command: str, lang: str):
