@@ -71,6 +71,8 @@ def process(rt, inbound: Inbound, now: float) -> list[str]:
         replies = None
         if is_observer:
             replies = dispatch.handle_reply(rt, cid, inbound.body, now)
+        elif inbound.channel != "web":  # `JOIN CODE` enrolls a volunteer (issue 5); None otherwise
+            replies = dispatch.handle_join(rt, inbound.e164, inbound.body, now)
         if replies is None:
             replies = conversation.respond(rt, cid, inbound, now, ACTIONS)
     except BaseException:
