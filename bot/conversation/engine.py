@@ -68,6 +68,7 @@ class Context:
     bounds: tuple[float, float, float, float] | None = None
     seal: Callable[[str], str] = lambda value: value
     texts: dict[str, Text] = field(default_factory=dict)   # shared replies from _globals
+    places: str | None = None                              # gazetteer path for location answers
 
 
 BUILTIN_VALUES = ("human_number", "language")
@@ -80,7 +81,9 @@ def start(ctx: Context, session: Session, flow: Flow, first: Answer | None = Non
     session.flow, session.version, session.step = flow.name, flow.version, flow.start
     session.answers, session.raw, session.tries, session.clarify = {}, {}, 0, None
     session.started_at = ctx.now
-    session.counter += 1
+    # Counters keep growing across conversations (milliseconds as a floor), so a timer
+    # left from an earlier conversation never matches a new one.
+    session.counter = max(session.counter + 1, int(ctx.now * 1000))
     if first is not None and first.text.strip():
         for step_id in flow.prefill:
             step = flow.steps.get(step_id)
@@ -311,7 +314,8 @@ def _walk(ctx: Context, session: Session, flow: Flow, step_id: str | None, turn:
                 step_id = _target(step, str(value), value)
                 continue
             if step.default is not None:
-                result = parse(ctx, step, Answer(step.default, ctx.now, session.lang), "en")
+                result = parse(ctx, step, Answer(step.default, ctx.now, session.lang, bounds=ctx.bounds,
+                                                 places=ctx.places), "en")
                 if isinstance(result, Parsed):
                     _save(ctx, session, step, result)
                 step_id = step.next

@@ -61,6 +61,7 @@ class Answer:
     media: tuple[str, ...] = ()
     region: str = "US"
     bounds: tuple[float, float, float, float] | None = None
+    places: str | None = None       # the coordinators' gazetteer (flows/places.yaml)
 
     @property
     def folded(self) -> str:
@@ -351,7 +352,8 @@ def location(answer: Answer, scan: bool = False) -> Parsed | Rejected | Ambiguou
     if answer.lat is not None and answer.lon is not None:
         tries = [text or ""]
     for attempt in tries:
-        found = geo.locate(attempt, lat=answer.lat, lon=answer.lon, bounds=answer.bounds)
+        found = geo.locate(attempt, lat=answer.lat, lon=answer.lon, bounds=answer.bounds,
+                           places=answer.places)
         if found is None:
             continue
         candidates = getattr(found, "candidates", ()) or ()

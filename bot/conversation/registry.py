@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 GLOBALS_FILE = "_globals.yaml"
 """The file holding keywords and triggers, beside the flows."""
 
+PLACES_FILE = "places.yaml"
+"""The coordinators' gazetteer beside the flows, read by geo.locate."""
+
 VERSION_TTL_S = 7 * 24 * 3600
 """Keep a flow version's text in Redis a week: longer than any session lives."""
 

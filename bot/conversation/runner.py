@@ -58,7 +58,7 @@ def make_context(settings, reg: registry.Registry, now: float, e164: str | None 
     return Context(get_flow=get_flow, translate=translate, gettext=gettext, now=now,
                    values={"human_number": settings.human_number}, region=settings.default_region,
                    bounds=settings.bounds, seal=lambda value: privacy.seal(settings.secret, value),
-                   texts=reg.globals.texts)
+                   texts=reg.globals.texts, places=str(reg.folder / registry.PLACES_FILE))
 
 
 def shared_text(ctx: Context, key: str, lang: str, fallback: str, session: Session | None = None) -> str:
@@ -156,7 +156,7 @@ class _State:
     def message(self, text: str, folded: str, start: str | None = None) -> list[str]:
         inbound, ctx, session = self.inbound, self.ctx, self.session
         answer = Answer(text, self.now, session.lang, inbound.lat, inbound.lon,
-                        tuple(m.url for m in inbound.media), ctx.region, ctx.bounds)
+                        tuple(m.url for m in inbound.media), ctx.region, ctx.bounds, ctx.places)
         reg_globals = registry.for_folder(self.rt.settings.flows_dir).globals
         if start is None and session.active:
             trig = keywords.match_trigger(reg_globals, folded, ctx, self.rt.settings.languages, exact_only=True)

@@ -1,0 +1,204 @@
+"""conversation.respond against the real Redis: versions, hot reload, drafts, DELETE/STOP, actions, timers."""
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot import alerts, contacts, outbox, privacy, runtime, store
+from bot.channels import Inbound, Media
+from bot.conversation import ActionCall, registry, respond, sessions
+
+ROOT = Path(__file__).resolve().parent.parent
+NOW = 1_780_000_000.0
+E164 = "+13235550142"
+_sids = itertools.count(1)
+
+
+@pytest.fixture
+def flows_dir(tmp_path) -> Path:
+    """A private copy of the shipped flows that a test may edit."""
+    folder = tmp_path / "flows"
+    shutil.copytree(ROOT / "flows", folder)
+    return folder
+
+
+@pytest.fixture
+def hot(rt, flows_dir):
+    """A runtime on the test Redis whose flows folder is the private copy."""
+    return runtime.Runtime(settings=rt.settings.replace(flows_dir=str(flows_dir)), redis_url=rt.redis_url)
+
+
+class Recorder:
+    """Real, tiny flow actions that remember what they were called with."""
+
+    def __init__(self):
+        self.calls: list[ActionCall] = []
+
+    def submit(self, rt, call):
+        self.calls.append(call)
+        return {"ref": "R7", "incident_id": "7"}
+
+    def callback(self, rt, call):
+        self.calls.append(call)
+        return {}
+
+    def table(self) -> dict:
+        return {"report.submit": self.submit, "handoff.callback": self.callback,
+                "alerts.subscribe": alerts.subscribe, "alerts.unsubscribe": alerts.unsubscribe}
+
+
+def text(rt, body: str, actions=None, e164: str = E164, now: float = NOW, **extra) -> list[str]:
+    inbound = Inbound(channel=extra.pop("channel", "sms"), e164=e164, body=body,
+                      message_sid=f"SM{next(_sids)}", **extra)
+    cid = privacy.contact_id(rt.settings.secret, e164)
+    return respond(rt, cid, inbound, now, actions if actions is not None else Recorder().table())
+
+
+def touch(path: Path, content: str) -> None:
+    """Write a file and move its mtime forward, as an editor saving it would."""
+    path.write_text(content, encoding="utf-8")
+    stat = path.stat()
+    os.utime(path, (stat.st_atime + 5, stat.st_mtime + 5))
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    source = path.read_text(encoding="utf-8")
+    assert old in source
+    touch(path, source.replace(old, new))
+
+
+def test_full_report_calls_submit_with_the_contract_answer_names(hot, r):
+    rec = Recorder()
+    for body in ("migra en Pacific y Florence hace 10 min", "3 agentes 1 carro", "1 6", "no"):
+        replies = text(hot, body, rec.table())
+    assert replies[0].startswith("Reporte R7 enviado")
+    (call,) = rec.calls
+    assert call.name == "report.submit" and call.language == "es" and call.e164 == E164
+    a = call.answers
+    assert (a["activity"], a["agents"], a["vehicles"], a["identifiers"], a["detained"]) == \
+        ("agents", 3, 1, ["ice", "masks"], "no")
+    assert a["started_at"] == int(NOW - 600)
+    assert a["where"]["precision"] == "street" and {"lat", "lon", "label", "source", "precision_m"} <= set(a["where"])
+    text(hot, "2", rec.table())
+    assert [c.name for c in rec.calls] == ["report.submit", "handoff.callback"]
+    assert rec.calls[1].answers["safe"] == "yes" and rec.calls[1].answers["callback"] == "yes"
+
+
+def test_waiting_caller_finishes_on_the_version_they_started(hot, flows_dir, r):
+    assert text(hot, "report")[0].startswith("Hotline: what do you see?")
+    edit(flows_dir / "sighting.yaml", '"Where? Send cross streets', '"WHERE NOW? Send cross streets')
+    assert text(hot, "1")[0].startswith("Where? Send cross streets")
+    assert text(hot, "report", e164="+13235550143") and text(hot, "1", e164="+13235550143")[0].startswith("WHERE NOW?")
+
+
+def test_pinned_version_is_read_from_redis_by_a_fresh_process(hot, flows_dir, r):
+    text(hot, "report")
+    edit(flows_dir / "sighting.yaml", '"Where? Send cross streets', '"WHERE NOW? Send cross streets')
+    registry._registries.clear()  # a new process: it never saw the old file
+    assert text(hot, "1")[0].startswith("Where? Send cross streets")
+
+
+def test_a_broken_edit_never_replaces_the_working_flow(hot, flows_dir, r):
+    text(hot, "report", e164="+13235550144")
+    touch(flows_dir / "sighting.yaml", "flow: sighting\nsteps: [oops\n")
+    assert text(hot, "report")[0].startswith("Hotline: what do you see?")
+    edit_target = flows_dir / "sighting.yaml"
+    shutil.copy(ROOT / "flows" / "sighting.yaml", edit_target)
+    edit(edit_target, "next: who\n", "next: nowhere\n")  # a next naming no step fails the check
+    assert text(hot, "report", e164="+13235550145")[0].startswith("Hotline: what do you see?")
+
+
+def test_reload_picks_up_a_good_edit_for_new_conversations(hot, flows_dir, r):
+    edit(flows_dir / "sighting.yaml", '"Hotline: what do you see?', '"Hotline v2: what do you see?')
+    assert text(hot, "report")[0].startswith("Hotline v2: what do you see?")
+
+
+def test_draft_flow_runs_only_for_its_test_numbers(hot, flows_dir, r):
+    draft = (ROOT / "flows" / "sighting.yaml").read_text(encoding="utf-8")
+    draft = draft.replace("languages: [en, es]\n", "languages: [en, es]\ndraft: true\ntest_numbers: ['+13235550199']\n")
+    draft = draft.replace('"Hotline: what do you see?', '"DRAFT: what do you see?')
+    touch(flows_dir / "sighting.draft.yaml", draft)
+    assert text(hot, "report", e164="+13235550199")[0].startswith("DRAFT: what do you see?")
+    assert text(hot, "report")[0].startswith("Hotline: what do you see?")
+
+
+def test_stop_is_recorded_where_outbox_reads_it_and_silences_everything(hot, r):
+    cid = privacy.contact_id(hot.settings.secret, E164)
+    text(hot, "report")
+    assert text(hot, "Stop.") == []
+    assert outbox.is_opted_out(r, cid) and sessions.load(r, cid) is None
+    assert text(hot, "hola hay migra") == []
+    assert text(hot, "yes")[0].startswith("You're back in")  # Twilio's opt-in word, for an opted-out number
+    assert not outbox.is_opted_out(r, cid)
+
+
+def test_delete_erases_session_language_and_alerts_but_keeps_an_opt_out(hot, r):
+    cid = privacy.contact_id(hot.settings.secret, E164)
+    text(hot, "alertas 90011")
+    assert r.exists(store.contact_key(cid)) and r.smembers(store.subscribers_key("90011")) != set()
+    text(hot, "derechos")
+    contacts.opt_out(r, cid)
+    contacts.opt_in(r, cid)
+    assert text(hot, "BORRAR")[0].startswith("Borramos lo que guardamos")
+    assert not r.exists(store.session_key(cid), store.contact_key(cid))
+    assert cid not in r.smembers(store.subscribers_key("90011"))
+    contacts.opt_out(r, cid)
+    assert text(hot, "delete") == []  # an opted-out number is never texted, even to confirm
+    contacts.erase(r, cid)
+    assert outbox.is_opted_out(r, cid)
+
+
+def test_first_message_language_is_remembered_for_the_next_conversation(hot, r):
+    text(hot, "hola, hay migra")
+    text(hot, "STOP")
+    text(hot, "START")
+    assert text(hot, "report")[0].startswith("Línea: ¿qué ve?")
+
+
+def test_a_failing_action_takes_the_on_error_step(hot, r):
+    def broken(rt, call):
+        raise RuntimeError("incident store down")
+    actions = {**Recorder().table(), "report.submit": broken}
+    for body in ("ICE at 90011 now", "2", "9", "yes"):
+        replies = text(hot, body, actions)
+    assert replies == ["Sorry, we couldn't send your report. Please call +13105550111 now."]
+    assert sessions.load(r, privacy.contact_id(hot.settings.secret, E164)) is None
+
+
+def test_a_missing_action_takes_the_on_error_step(hot, r):
+    for body in ("ICE at 90011 now", "2", "9", "yes"):
+        replies = text(hot, body, {})
+    assert replies == ["Sorry, we couldn't send your report. Please call +13105550111 now."]
+
+
+def test_a_pin_answers_the_location_step_and_photos_are_kept(hot, r):
+    text(hot, "report", channel="whatsapp")
+    text(hot, "1", channel="whatsapp")
+    assert text(hot, "", channel="whatsapp", lat=33.9755, lon=-118.2250)[0].startswith("When did it start?")
+    assert text(hot, "", media=(Media("https://api.twilio.com/m/1", "image/jpeg"),)) == ["Photo received, thank you."]
+    session = sessions.load(r, privacy.contact_id(hot.settings.secret, E164))
+    assert session.answers["where"]["source"] == "pin" and session.answers["media"] == ["https://api.twilio.com/m/1"]
+
+
+AMBIGUOUS_PLACES = """streets:
+  main: [Main St, Main]
+  first: [1st St, First St, 1st]
+intersections:
+  - {at: [main, first], city: Alhambra, lat: 34.0953, lon: -118.1270, source: test}
+  - {at: [main, first], city: Los Angeles, lat: 34.0522, lon: -118.2437, source: test}
+"""
+
+
+def test_an_ambiguous_place_gets_one_short_question(hot, flows_dir, r):
+    touch(flows_dir / "places.yaml", AMBIGUOUS_PLACES)
+    text(hot, "report")
+    text(hot, "1")
+    (question,) = text(hot, "Main and 1st")
+    assert question.startswith("Which one? Reply 1 ") and "2 " in question
+    assert text(hot, "2")[0].startswith("When did it start?")
+    where = sessions.load(r, privacy.contact_id(hot.settings.secret, E164)).answers["where"]
+    assert round(where["lat"], 2) in (34.05, 34.10)
