@@ -194,6 +194,20 @@ def test_exhausted_roster_escalates_to_coordinators_naming_who_declined_and_who_
     assert "dispatch_escalated" in [e["event"] for e in incidents.timeline(rt.r, incident_id)]
 
 
+def test_one_observer_in_range_is_asked_and_coordinators_hear_when_the_wave_times_out(
+        rt, worker, release_scheduled, twilio_outbox):
+    near = add_observer(rt.r, rt.settings, "Solo", "+12135550107", 1)
+    incident_id = new_incident(rt)
+    dispatch.enqueue_start(rt, incident_id)
+    worker()
+    assert [m["to"] for m in twilio_outbox.messages()] == ["+12135550107"], "no escalation while one may answer"
+    dispatch.handle_reply(rt, near, "yes", time.time())
+    release_scheduled(61)
+    worker()
+    to_coordinator = [m["body"] for m in twilio_outbox.messages() if m["to"] == "+13105550199"]
+    assert len(to_coordinator) == 1 and "Needed 2, accepted 1" in to_coordinator[0]
+
+
 def test_nobody_in_range_escalates_at_once(rt, worker, twilio_outbox):
     add_observer(rt.r, rt.settings, "Far", "+12135550108", 40)
     incident_id = new_incident(rt)
@@ -201,7 +215,7 @@ def test_nobody_in_range_escalates_at_once(rt, worker, twilio_outbox):
     worker()
     sent = twilio_outbox.messages()
     assert [m["to"] for m in sent] == ["+13105550199"]
-    assert "nobody in range accepted" in sent[0]["body"]
+    assert "not enough observers in range can go" in sent[0]["body"]
 
 
 def test_undelivered_callback_moves_the_slot_and_late_sent_does_not_downgrade(rt, roster, worker, twilio_outbox):

@@ -44,7 +44,7 @@ DUTY_OFF = N_("You are OFF duty. Reply ON when you are available again.")
 DUTY_OFF_UNTIL = N_("You are OFF duty until your next shift at {until}. Reply ON to come back sooner.")
 JOINED = N_("Welcome to the rapid-response roster, {name}. Reply ON when you are available and OFF when not.")
 BAD_JOIN = N_("That join code is not valid. Ask your coordinator for a new one.")
-ESCALATE = N_("Hotline {ref}: nobody in range accepted ({kind} near {place}). Needed {needed}, accepted {accepted}. "
+ESCALATE = N_("Hotline {ref}: not enough observers in range can go ({kind} near {place}). Needed {needed}, accepted {accepted}. "
               "Declined: {declined}. No answer: {silent}. Unreachable: {unreachable}. Please dispatch by hand.")
 UNREACHABLE = N_("Hotline: observer {name} cannot be texted ({reason}). Please check their number.")
 NOBODY_ON_DUTY = N_("Hotline warning: no observer is on duty right now.")

@@ -222,7 +222,9 @@ def _drive_once(rt, incident_id: str, now: float, timed_out_wave: int | None,
         incidents.add_event(r, incident_id, "dispatch_wave", now, wave=wave, timeout_s=plan["timeout_s"])
     outstanding = any(s == TEXTED and (sends.get(o) or {}).get("wave", wave) == wave
                       for o, s in states.items())
-    if exhausted and (new_wave or not outstanding) and plan.get("escalated") != "1":
+    # Exhausted: nobody left in range. Tell coordinators now if nobody is even pending an
+    # answer, else when a wave's time ran out with nobody new to ask.
+    if exhausted and (not outstanding or (new_wave and wave > 1)) and plan.get("escalated") != "1":
         escalate(rt, incident, plan, states, now)
     return f"wave {wave}: texted {texted}"
 
