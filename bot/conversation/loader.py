@@ -318,7 +318,8 @@ def _read_step(rd: _Reader, flow: str, knode: ScalarNode, node: Node) -> Step | 
             step.refs["branch"] = rd.pos(v)
         elif key == "set":
             for sk, sv in rd.mapping(v, "set"):
-                step.values[sk.value] = rd.value(sv)
+                # a code stays text: unquoted yes/no must not turn into true/false
+                step.values[sk.value] = sv.value if isinstance(sv, ScalarNode) else rd.value(sv)
             step.refs["set"] = rd.pos(v)
         elif key == "end":
             if not rd.boolean(v, "end"):
