@@ -7,6 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+import redis
+from rq.registry import ScheduledJobRegistry
 
 from bot import alerts, contacts, outbox, privacy, runtime, store
 from bot.channels import Inbound, Media
@@ -202,3 +204,32 @@ def test_an_ambiguous_place_gets_one_short_question(hot, flows_dir, r):
     assert text(hot, "2")[0].startswith("When did it start?")
     where = sessions.load(r, privacy.contact_id(hot.settings.secret, E164)).answers["where"]
     assert round(where["lat"], 2) in (34.05, 34.10)
+
+
+class CountingConnection(redis.Connection):
+    """Counts writes to the socket: one per command, one per pipeline (= round trips)."""
+
+    trips = 0
+
+    def send_packed_command(self, command, check_health=True):
+        CountingConnection.trips += 1
+        return super().send_packed_command(command, check_health)
+
+
+def test_a_message_mid_flow_costs_two_redis_round_trips_with_its_timers(hot, r):
+    counted = runtime.Runtime(settings=hot.settings, redis_url=hot.redis_url)
+    for attr, decode in (("r", True), ("r_raw", False)):
+        pool = redis.ConnectionPool.from_url(hot.redis_url, decode_responses=decode,
+                                             connection_class=CountingConnection)
+        counted.__dict__[attr] = redis.Redis(connection_pool=pool)
+    text(counted, "report")
+    text(counted, "report", e164="+13235550150")  # connections are open from here on
+    before = CountingConnection.trips
+    assert text(counted, "1")[0].startswith("Where?")  # where has a reminder timer: scheduled in the same pipeline
+    assert CountingConnection.trips - before == 2
+    assert len(ScheduledJobRegistry(queue=counted.queue("default")).get_job_ids()) == 3
+
+
+def test_web_chat_sessions_never_schedule_texts(hot, r):
+    text(hot, "report", channel="web", e164="web:abc")
+    assert ScheduledJobRegistry(queue=hot.queue("default")).get_job_ids() == []

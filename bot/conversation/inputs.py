@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -79,7 +80,13 @@ def clean(text: str) -> str:
 
 def split_words(words: str) -> list[str]:
     """Split a "1 | raid | redada" list into cleaned alternatives."""
-    return [clean(w) for w in words.split("|") if clean(w)]
+    return list(_split_cached(words))
+
+
+@functools.lru_cache(maxsize=4096)
+def _split_cached(words: str) -> tuple[str, ...]:
+    # Word lists are the same few hundred strings on every message: clean each once per process.
+    return tuple(w for w in (clean(part) for part in words.split("|")) if w)
 _TOKEN_RE = re.compile(r"[a-z0-9]+")
 
 

@@ -47,13 +47,20 @@ def make_context(settings, reg: registry.Registry, now: float, e164: str | None 
             return reg.get(name, version)
         return reg.current(name, e164)
 
+    catalogs: dict = {}  # one catalog lookup (an mtime check) per language per message
+
+    def catalog(lang: str):
+        if lang not in catalogs:
+            catalogs[lang] = i18n.translations(locales, lang)
+        return catalogs[lang]
+
     def translate(text, lang: str) -> str:
         if lang == "en":
             return text.source
-        return i18n.translations(locales, lang).pgettext(text.context, text.source)
+        return catalog(lang).pgettext(text.context, text.source)
 
     def gettext(msgid: str, lang: str) -> str:
-        return i18n.translations(locales, lang).gettext(msgid)
+        return catalog(lang).gettext(msgid)
 
     return Context(get_flow=get_flow, translate=translate, gettext=gettext, now=now,
                    values={"human_number": settings.human_number}, region=settings.default_region,
@@ -85,7 +92,7 @@ def respond(rt, contact_id: str, inbound, now: float, actions: dict[str, Callabl
     pref = prefs.get("lang") if prefs else None
     ctx = make_context(settings, reg, now, inbound.e164)
     cmd = keywords.match_command(reg.globals, folded, ctx, languages)
-    turn_state = _State(rt, ctx, contact_id, inbound, now, actions, session or Session(), pref)
+    turn_state = _State(rt, reg, ctx, contact_id, inbound, now, actions, session or Session(), pref)
     if session is None:
         guess = pref or i18n.detect_language(text, inbound.profile_language or "en")
         turn_state.session.lang = guess if guess in languages else "en"
@@ -103,8 +110,8 @@ def respond(rt, contact_id: str, inbound, now: float, actions: dict[str, Callabl
 class _State:
     """The mutable parts of one respond call."""
 
-    def __init__(self, rt, ctx, contact_id, inbound, now, actions, session, pref):
-        self.rt, self.ctx, self.contact_id, self.inbound = rt, ctx, contact_id, inbound
+    def __init__(self, rt, reg, ctx, contact_id, inbound, now, actions, session, pref):
+        self.rt, self.reg, self.ctx, self.contact_id, self.inbound = rt, reg, ctx, contact_id, inbound
         self.now, self.actions, self.session, self.pref = now, actions, session, pref
         self.replies: list[str] = []
         self.timers: list[tuple[str, int]] = []
@@ -157,7 +164,7 @@ class _State:
         inbound, ctx, session = self.inbound, self.ctx, self.session
         answer = Answer(text, self.now, session.lang, inbound.lat, inbound.lon,
                         tuple(m.url for m in inbound.media), ctx.region, ctx.bounds, ctx.places)
-        reg_globals = registry.for_folder(self.rt.settings.flows_dir).globals
+        reg_globals = self.reg.globals
         if start is None and session.active:
             trig = keywords.match_trigger(reg_globals, folded, ctx, self.rt.settings.languages, exact_only=True)
             if trig is not None and trig.flow != session.flow:
@@ -210,12 +217,13 @@ class _State:
             return False, None
 
     def _save(self) -> list[str]:
-        session, settings = self.session, self.rt.settings
-        reg = registry.for_folder(settings.flows_dir)
+        session, settings, reg = self.session, self.rt.settings, self.reg
         flow = reg.get(session.flow, session.version) if session.active else None
         ttl = (flow.expire_s if flow and flow.expire_s else settings.session_ttl_s)
         if flow is not None and flow.on_expire:
             ttl += sessions.EXPIRE_GRACE_S
+        if self.inbound.channel == "web":
+            self.timers = []  # a web chat cannot be texted later: no reminders, no expiry message
         if self.timers and session.active and not session.reply_to:
             session.reply_to = privacy.seal(settings.secret, self.inbound.e164)
         pipe = self.rt.r.pipeline(transaction=True)
