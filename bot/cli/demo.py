@@ -6,6 +6,7 @@ community member from the terminal, showing the texts observers receive.
 """
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -72,6 +73,7 @@ def _demo_settings(data_dir: Path, web_port: int, fake_url: str, redis_url: str)
               help="Where the demo keeps its Redis and secret (default: a new temporary folder).")
 def demo_command(data_dir: str | None):
     """Run the whole hotline locally and text it from this terminal."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns the chat
     data = Path(data_dir or tempfile.mkdtemp(prefix="hotline-demo-"))
     redis_server = store.start_embedded(data, appendonly=False)
     fake = FakeTwilioServer().start()
