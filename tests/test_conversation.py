@@ -4,13 +4,14 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 import redis
 from rq.registry import ScheduledJobRegistry
 
-from bot import alerts, contacts, outbox, privacy, runtime, store
+from bot import alerts, contacts, create_app, outbox, privacy, runtime, store
 from bot.channels import Inbound, Media
 from bot.conversation import ActionCall, registry, respond, sessions
 
@@ -233,3 +234,58 @@ def test_a_message_mid_flow_costs_two_redis_round_trips_with_its_timers(hot, r):
 def test_web_chat_sessions_never_schedule_texts(hot, r):
     text(hot, "report", channel="web", e164="web:abc")
     assert ScheduledJobRegistry(queue=hot.queue("default")).get_job_ids() == []
+
+
+NUDGE = """flow: nudge
+languages: [en]
+start: what
+expire: 30m
+on_expire: closed
+steps:
+  what:
+    ask: "What do you see? Reply 1 agents, 2 other"
+    expect:
+      choice:
+        agents: "1 | agents"
+        other: "2 | other"
+    save: activity
+    timeout: 10m
+    remind: "Still there? Reply 1 or 2."
+    next: done
+  done:
+    say: "Thanks."
+    end: true
+  closed:
+    say: "We closed this conversation. Text again any time."
+    end: true
+"""
+
+
+def test_reminder_then_expiry_message_only_because_the_flow_says_so(settings, flows_dir, r, twilio_outbox,
+                                                                    release_scheduled, worker):
+    (flows_dir / "nudge.yaml").write_text(NUDGE)
+    edit(flows_dir / "_globals.yaml", "triggers:\n", "triggers:\n  - {words: nudge, flow: nudge}\n")
+    quiet = create_app(settings.replace(flows_dir=str(flows_dir))).extensions["hotline"]  # the worker's runtime
+    now = time.time()
+    assert text(quiet, "nudge", now=now) == ["What do you see? Reply 1 agents, 2 other"]
+    release_scheduled(11 * 60)
+    worker()
+    assert [m["body"] for m in twilio_outbox.messages()] == ["Still there? Reply 1 or 2."]
+    release_scheduled(31 * 60)
+    worker()
+    assert [m["body"] for m in twilio_outbox.messages()][1:] == ["We closed this conversation. Text again any time."]
+    assert sessions.load(r, privacy.contact_id(settings.secret, E164)) is None
+
+
+def test_timers_of_a_conversation_that_moved_on_send_nothing(settings, flows_dir, r, twilio_outbox,
+                                                            release_scheduled, worker):
+    (flows_dir / "nudge.yaml").write_text(NUDGE)
+    edit(flows_dir / "_globals.yaml", "triggers:\n", "triggers:\n  - {words: nudge, flow: nudge}\n")
+    quiet = create_app(settings.replace(flows_dir=str(flows_dir))).extensions["hotline"]
+    now = time.time()
+    text(quiet, "nudge", now=now)
+    assert text(quiet, "1", now=now + 60) == ["Thanks."]
+    text(quiet, "nudge", now=now + 120)   # a new conversation at the same step
+    release_scheduled(10 * 60 + 30)       # only the first conversation's reminder is due
+    worker()
+    assert twilio_outbox.messages() == []
