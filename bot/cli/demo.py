@@ -71,7 +71,9 @@ def _demo_settings(data_dir: Path, web_port: int, fake_url: str, redis_url: str)
 @click.command("demo")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Where the demo keeps its Redis and secret (default: a new temporary folder).")
-def demo_command(data_dir: str | None):
+@click.option("--outbox-wait", type=float, default=OUTBOX_WAIT_S, show_default=True,
+              help="Seconds to wait for observers' texts after each message.")
+def demo_command(data_dir: str | None, outbox_wait: float):
     """Run the whole hotline locally and text it from this terminal."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns the chat
     data = Path(data_dir or tempfile.mkdtemp(prefix="hotline-demo-"))
@@ -94,7 +96,7 @@ def demo_command(data_dir: str | None):
         click.echo("Text the hotline as a neighbor (try: 'migra en 90255'). Type '/as NAME text' to reply "
                    "as an observer (e.g. '/as Ana YES'), '/quit' to stop.\n")
         _chat_loop(DemoPhone(f"http://127.0.0.1:{web_port}", DEMO_TOKEN, settings.twilio_number),
-                   fake, names)
+                   fake, names, outbox_wait)
     finally:
         worker.terminate()
         web.shutdown()
@@ -108,7 +110,7 @@ def _roster_names() -> dict[str, str]:
         return {row["phone"]: row["name"].split(" ")[0] for row in csv.DictReader(fh)}
 
 
-def _chat_loop(phone: DemoPhone, fake: FakeTwilioServer, names: dict[str, str]) -> None:
+def _chat_loop(phone: DemoPhone, fake: FakeTwilioServer, names: dict[str, str], wait_s: float) -> None:
     by_name = {name.lower(): number for number, name in names.items()}
     names = {**names, DEMO_COORDINATOR: "coordinator"}
     seen = 0
@@ -137,7 +139,7 @@ def _chat_loop(phone: DemoPhone, fake: FakeTwilioServer, names: dict[str, str]) 
             click.echo(f"you> {line}" if sender == DEMO_REPORTER else f"[{names[sender]}]> {line}")
         for body in phone.text(line, sender):
             click.echo(f"hotline> {body}")
-        messages = fake.wait_for(seen + 1, timeout_s=OUTBOX_WAIT_S)
+        messages = fake.wait_for(seen + 1, timeout_s=wait_s)
         for message in messages[seen:]:
             who = names.get(message["to"].removeprefix("whatsapp:"), "reporter" if message["to"] == DEMO_REPORTER else "someone")
             click.echo(f"  📱 to {who}: {message['body']}")
