@@ -36,6 +36,7 @@ class Session:
     raw: dict[str, str] = field(default_factory=dict)
     stack: list[list] = field(default_factory=list)     # [flow, version, return step] of callers
     clarify: list[dict] | None = None                   # places to pick from after an ambiguous answer
+    given: list[str] = field(default_factory=list)      # names pre-filled from another answer: not asked
     reminded: int = -1                                  # counter value a reminder was already sent for
     started_at: float = 0.0
     reply_to: str | None = None                         # sealed number, only when a timer may text
@@ -78,9 +79,24 @@ BUILTIN_VALUES = ("human_number", "language")
 # ---- public entry points -------------------------------------------------------
 def start(ctx: Context, session: Session, flow: Flow, first: Answer | None = None) -> Turn:
     """Begin a flow for a session, pre-filling answers its `prefill` steps find in the first text."""
-    session.flow, session.version, session.step = flow.name, flow.version, flow.start
-    session.answers, session.raw, session.tries, session.clarify = {}, {}, 0, None
+    session.answers, session.raw, session.given = {}, {}, []
     session.started_at = ctx.now
+    return _begin(ctx, session, flow, first)
+
+
+def enter(ctx: Context, session: Session, flow: Flow, resume_at: str | None) -> Turn:
+    """Interrupt the current flow with another, coming back to `resume_at` when it ends.
+
+    Answers so far are kept: a rights detour must not lose a half-finished report.
+    """
+    if session.active:
+        session.stack.append([session.flow, session.version, resume_at])
+    return _begin(ctx, session, flow, None)
+
+
+def _begin(ctx: Context, session: Session, flow: Flow, first: Answer | None) -> Turn:
+    session.flow, session.version, session.step = flow.name, flow.version, flow.start
+    session.tries, session.clarify = 0, None
     # Counters keep growing across conversations (milliseconds as a floor), so a timer
     # left from an earlier conversation never matches a new one.
     session.counter = max(session.counter + 1, int(ctx.now * 1000))
@@ -91,19 +107,6 @@ def start(ctx: Context, session: Session, flow: Flow, first: Answer | None = Non
                 _scan(ctx, session, flow, step, first)
     turn = Turn()
     _walk(ctx, session, flow, flow.start, turn)
-    return turn
-
-
-def enter(ctx: Context, session: Session, flow: Flow, resume_at: str | None) -> Turn:
-    """Interrupt the current flow with another, coming back to `resume_at` when it ends."""
-    if session.active:
-        session.stack.append([session.flow, session.version, resume_at])
-    saved_answers, saved_raw = session.answers, session.raw
-    turn = start(ctx, session, flow)
-    if session.active and session.stack:
-        # Answers of the interrupted flow stay: a rights detour must not lose a half report.
-        session.answers = {**saved_answers, **session.answers}
-        session.raw = {**saved_raw, **session.raw}
     return turn
 
 
@@ -244,11 +247,12 @@ def parse(ctx: Context, step: Step, answer: Answer, lang: str, scan: bool = Fals
 
 
 def _scan(ctx: Context, session: Session, flow: Flow, step: Step, answer: Answer) -> None:
-    if all(name in session.answers for name in step.save):
-        return
+    if all(name in session.given for name in step.save):
+        return  # found in an earlier text already
     result = parse(ctx, step, answer, session.lang, scan=True)
     if isinstance(result, Parsed):
         _save(ctx, session, step, result)
+        session.given += [name for name in step.save if name not in session.given]
 
 
 def _save(ctx: Context, session: Session, step: Step, result: Parsed) -> None:
@@ -309,7 +313,7 @@ def _walk(ctx: Context, session: Session, flow: Flow, step_id: str | None, turn:
             return
         session.step = step.id
         if step.kind == "ask":
-            if step.save and all(name in session.answers for name in step.save):
+            if step.save and all(name in session.given and name in session.answers for name in step.save):
                 value = session.answers[step.save[0]]
                 step_id = _target(step, str(value), value)
                 continue

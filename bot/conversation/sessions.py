@@ -33,7 +33,7 @@ def from_hash(data: dict) -> Session | None:
             flow=data["flow"], version=data.get("version", ""), step=data.get("step", ""),
             counter=int(data.get("counter", 0)), tries=int(data.get("tries", 0)),
             lang=data.get("lang", "en"), answers=body.get("answers", {}), raw=body.get("raw", {}),
-            stack=body.get("stack", []), clarify=body.get("clarify"),
+            stack=body.get("stack", []), clarify=body.get("clarify"), given=body.get("given", []),
             reminded=int(data.get("reminded", -1)), started_at=float(data.get("started_at", 0)),
             reply_to=data.get("reply_to") or None)
     except (ValueError, TypeError, KeyError):  # a corrupt session: start over rather than fail the text
@@ -43,7 +43,7 @@ def from_hash(data: dict) -> Session | None:
 def to_hash(session: Session) -> dict[str, str]:
     """Flatten a session into hash fields."""
     body = {"answers": session.answers, "raw": session.raw, "stack": session.stack,
-            "clarify": session.clarify}
+            "clarify": session.clarify, "given": session.given}
     data = {"flow": session.flow, "version": session.version, "step": session.step,
             "counter": str(session.counter), "tries": str(session.tries), "lang": session.lang,
             "reminded": str(session.reminded), "started_at": str(session.started_at),
