@@ -278,16 +278,19 @@ def start_embedded(data_dir: str | os.PathLike, port: int | None = None,
     args = [
         redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
         "--dir", str(folder), "--save", "", "--appendonly", "yes" if appendonly else "no",
-        "--protected-mode", "yes", "--daemonize", "no", "--loglevel", "warning",
-        "--logfile", str(folder / "redis.log"),
+        "--protected-mode", "yes", "--loglevel", "warning", "--logfile", str(folder / "redis.log"),
     ]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=detach)
+    # A detached server daemonizes itself (redis-server's own --daemonize), so the
+    # child we started exits at once and nothing is left to reap.
+    args += ["--daemonize", "yes", "--pidfile", str(folder / "redis.pid")] if detach else ["--daemonize", "no"]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     server = EmbeddedRedis(process, port, folder)
+    if detach and process.wait(timeout=STARTUP_TIMEOUT_S) != 0:
+        raise RuntimeError(f"redis-server exited with {process.returncode}; see {folder / 'redis.log'}")
     client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5)
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while True:  # readiness polling with a deadline: the only loop of its kind
-        if process.poll() is not None:
+        if not detach and process.poll() is not None:
             raise RuntimeError(f"redis-server exited with {process.returncode}; see {folder / 'redis.log'}")
         try:
             client.ping()
