@@ -18,6 +18,7 @@ import time
 
 import redis
 from rq import SimpleWorker
+from rq.timeouts import TimerDeathPenalty
 
 from bot import dispatch, runtime
 from bot.config import Settings
@@ -38,7 +39,12 @@ HOUSEKEEPING_EVERY = 5
 
 
 class ThreadWorker(SimpleWorker):
-    """A SimpleWorker that can run outside the main thread (signals belong to the main one)."""
+    """A SimpleWorker that can run outside the main thread (signals belong to the main one).
+
+    Job timeouts use RQ's TimerDeathPenalty, since SIGALRM only reaches the main thread.
+    """
+
+    death_penalty_class = TimerDeathPenalty
 
     def _install_signal_handlers(self):
         pass
@@ -73,8 +79,7 @@ def main(burst: bool = False) -> None:
     try:
         main_worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
     finally:
-        stop.set()
-        bulk.request_stop(None, None)
+        stop.set()  # the broadcast thread is a daemon: a chunk cut short resumes from its send records
 
 
 if __name__ == "__main__":

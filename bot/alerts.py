@@ -15,6 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import zipcodes
+from rq import Retry
 
 from . import i18n, incidents, outbox, privacy, runtime, store
 from .errors import NoSuchIncident, PermanentSend, RetryableSend
@@ -80,6 +81,12 @@ def enqueue_broadcast(rt, incident_id: str, now: float) -> None:
 ALERT_RADIUS_KM = 3.0
 """ZIPs whose centre lies this close to a verified incident get its alert (plus the ZIP it is in)."""
 
+CHUNK_TIMEOUT_S = 3600
+"""RQ timeout of one chunk: 200 texts at a slow 1/s sending rate fit with room to spare."""
+
+CHUNK_RETRY = Retry(max=3, interval=[5, 30, 120])
+"""A chunk that failed or whose worker died runs again; its send records skip who already got it."""
+
 CONCURRENCY = 8
 """Sends in flight at once in one broadcast chunk: hides API latency (~50-200 ms) within the rate limit."""
 
@@ -136,7 +143,8 @@ def broadcast(incident_id: str) -> int:
     total = sum(r.scard(store.subscribers_key(z)) for z in zips)
     incidents.add_event(r, incident_id, "alert_broadcast", time.time(), zips=",".join(zips), area=area,
                         subscribers=total)
-    rt.queue("broadcast").enqueue(broadcast_chunk, incident_id, 0, 0, job_timeout=3600, result_ttl=600)
+    rt.queue("broadcast").enqueue(broadcast_chunk, incident_id, 0, 0, job_timeout=CHUNK_TIMEOUT_S, result_ttl=600,
+                                  retry=CHUNK_RETRY)
     return total
 
 
@@ -161,7 +169,7 @@ def broadcast_chunk(broadcast_id: str, zip_index: int, cursor: int) -> int:
     r.hincrby(store.broadcast_key(broadcast_id), "sent", sent)
     next_zip, next_cursor = (zip_index, cursor) if cursor else (zip_index + 1, 0)
     rt.queue("broadcast").enqueue(broadcast_chunk, broadcast_id, next_zip, next_cursor,
-                                  job_timeout=3600, result_ttl=600)
+                                  job_timeout=CHUNK_TIMEOUT_S, result_ttl=600, retry=CHUNK_RETRY)
     return sent
 
 
