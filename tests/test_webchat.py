@@ -3,16 +3,22 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 import zlib
 
 import pytest
+import yaml
 
-from bot import privacy, store
+from bot import incidents, privacy, store
+from bot.conversation import sessions
 from bot.channels import webchat
 from bot.chat import COOKIE
 from bot.errors import BadRequest
 
 CHAT_ID = "A" * 24
+CASES = sorted((Path(__file__).parent / "flows" / "cases").glob("*.yaml"))
+WEB_ONLY_STEP_KEYS = {"send", "replies", "session", "pin"}
+"""Case steps a web chat can replay; `texted`, `wait` (later texts) and media are SMS-only."""
 
 
 class WebChat:
@@ -108,6 +114,58 @@ def test_web_conversation_gets_the_same_replies_as_sms(chat, phone):
     web = [chat.say(t) for t in turns]
     assert all(sms), sms
     assert web == sms
+
+
+def _web_replayable(path: Path) -> bool:
+    case = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return "from" not in case and all(set(step) <= WEB_ONLY_STEP_KEYS for step in case["steps"])
+
+
+def _matches(expected: str, actual: str) -> bool:
+    pattern = ".*".join(re.escape(part) for part in expected.split("*"))
+    return re.fullmatch(pattern, actual, re.DOTALL) is not None
+
+
+WEB_CASES = [p for p in CASES if _web_replayable(p)]
+
+
+@pytest.mark.parametrize("path", WEB_CASES, ids=[p.stem for p in WEB_CASES])
+def test_conversation_case_runs_the_same_in_the_web_chat(path, chat, r, settings):
+    """The coordinators' conversation cases (tests/flows/cases), replayed through /chat/messages."""
+    case = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for index, step in enumerate(case["steps"], 1):
+        where = f"{path.name} step {index}"
+        if "send" in step:
+            extra = {"lat": step["pin"][0], "lon": step["pin"][1]} if "pin" in step else {}
+            replies = chat.say(step["send"], **extra)
+            expected = step.get("replies")
+            if expected is not None:
+                assert len(replies) == len(expected) and all(map(_matches, expected, replies)), \
+                    f"{where}: expected {expected!r}, got {replies!r}"
+        if "session" in step:
+            session = sessions.load(r, privacy.contact_id(settings.secret, "web:" + chat.chat_id))
+            if step["session"] is None:
+                assert session is None, f"{where}: conversation should be over"
+            else:
+                assert session is not None, f"{where}: no conversation"
+                for name, value in step["session"].items():
+                    assert session.answers.get(name) == value, f"{where}: {name}"
+
+
+def test_web_report_becomes_an_incident_like_a_texted_one(chat, r, rt):
+    for text in ("hola, hay migra en Pacific y Florence ahora", "cinco agentes y dos camionetas",
+                 "mascaras", "sí"):
+        replies = chat.say(text)
+    assert replies and replies[0].startswith("Reporte ")
+    (incident,) = incidents.list_open(r)
+    assert incident["channel"] == "web" and incident["language"] == "es"
+    assert incident["reporters"] == 1 and incident["details"]["agents"] == 5
+    assert incident["ref"] in replies[0]
+    assert rt.queue("dispatch").count == 1  # dispatch enqueued exactly as for SMS
+
+
+def test_most_conversation_cases_are_replayed_on_the_web():
+    assert len(WEB_CASES) >= len(CASES) // 2, [p.name for p in WEB_CASES]
 
 
 def test_web_chat_session_is_keyed_by_hmac_of_web_address(chat, r):
