@@ -127,6 +127,23 @@ def test_conversation_continues_across_turns_with_enter_key(page_at, phone):
     assert _bot_replies(page)[len(first):] == phone.text("1", from_="+13235550151")
 
 
+def test_chat_fits_a_phone_screen_and_works_by_touch(page_at, playwright_api, phone):
+    device = playwright_api.devices["Pixel 5"]
+    page = page_at(viewport=device["viewport"], device_scale_factor=device["device_scale_factor"],
+                   is_mobile=True, has_touch=True, user_agent=device["user_agent"])
+    width = page.evaluate("() => window.innerWidth")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= width  # no sideways scroll
+    for selector in ("#text", "#send", "#locate"):
+        box = page.locator(selector).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= width, selector
+        assert box["y"] + box["height"] <= device["viewport"]["height"], selector
+    assert page.locator("#send").bounding_box()["height"] >= 40  # a thumb-sized target
+    page.fill("#text", "hello")
+    page.tap("#send")
+    page.wait_for_function("() => document.querySelectorAll('#log li.bot').length > 0")
+    assert _bot_replies(page) == phone.text("hello", from_="+13235550152")
+
+
 def test_spanish_browser_gets_spanish_labels(page_at):
     page = page_at(locale="es-MX")
     assert page.locator("html").get_attribute("lang") == "es"
