@@ -36,6 +36,11 @@ EXPECTED = {
     "template_before_save.yaml": ["5:10: template variable {where} is used before any step saves it"],
     "ask_without_validation.yaml": ["4:3: ask step 'name' has no 'expect': every ask validates its answer"],
     "keyword_collision.yaml": ["9:15: choice word 'stop' of 'halt' is the global keyword 'stop' (_globals.yaml:5)"],
+    "subflow_cycle.yaml": ["5:11: flow 'subflow_cycle' enters itself through step 'again' (subflow cycle)"],
+    "timers.yaml": [
+        "5:3: timeout of step 'what' must be at least 1m and end before the flow expires",
+        "16:13: step 'why' has remind but no timeout",
+    ],
 }
 
 
@@ -109,3 +114,15 @@ def test_segments_count_gsm7_and_ucs2():
 
 def test_missing_path_is_an_issue_not_a_crash(tmp_path):
     assert [i.message for i in check_paths([str(tmp_path / "nope.yaml")])] == ["no such file or folder"]
+
+
+def test_a_translated_choice_word_colliding_with_a_translated_keyword_is_reported(tmp_path):
+    (tmp_path / "_globals.yaml").write_text('commands:\n  stop:\n    words: "stop"\n    do: opt_out\n')
+    (tmp_path / "menu.yaml").write_text(
+        'flow: menu\nlanguages: [en, es]\nstart: m\nsteps:\n  m:\n    ask: "1 on, 2 off"\n'
+        '    expect:\n      choice:\n        off: "2 | off"\n    save: m\n    next: d\n  d:\n    end: true\n')
+    locales = _po(tmp_path, 'msgctxt "_globals.stop.words"\nmsgid "stop"\nmsgstr "parar | baja"\n\n'
+                            'msgctxt "menu.m.ask"\nmsgid "1 on, 2 off"\nmsgstr "1 si, 2 no"\n\n'
+                            'msgctxt "menu.m.choice.off"\nmsgid "2 | off"\nmsgstr "2 | baja"\n')
+    issues = [str(i) for i in check_paths([str(tmp_path)], str(locales))]
+    assert issues == [f"{tmp_path / 'menu.yaml'}:9:14: es choice word 'baja' of 'off' is the global keyword 'stop'"]

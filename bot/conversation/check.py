@@ -76,6 +76,8 @@ def check_paths(paths: list[str], locales_dir: str | None = None) -> list[Issue]
     for flow in flows:
         issues += check_flow(flow, globals_, names)
         issues += check_translations(flow_texts(flow), flow.languages, catalogs, flow.path)
+        issues += _check_translated_collisions(flow, globals_, catalogs)
+    issues += _check_subflow_cycles(flows)
     for lang, (po_path, catalog) in sorted(catalogs.items()):
         issues += _check_code_strings(po_path, lang, catalog)
     if any(f.name.startswith("_globals") for f in files):
@@ -139,6 +141,8 @@ def check_flow(flow: Flow, globals_: Globals | None = None, flow_names: set[str]
             err(step.refs.get("do", step.pos), f"unknown action '{step.action}' (known: {', '.join(KNOWN_ACTIONS)})")
         if step.kind == "flow" and flow_names is not None and step.subflow not in flow_names:
             err(step.refs.get("flow", step.pos), f"flow step '{step.id}' names no flow: '{step.subflow}'")
+        if step.timeout_s and not 60 <= step.timeout_s <= (flow.expire_s or 86400) - 60:
+            err(step.pos, f"timeout of step '{step.id}' must be at least 1m and end before the flow expires")
         if step.timeout_s and step.remind is None:
             err(step.pos, f"step '{step.id}' has a timeout but no remind text")
         if step.remind is not None and not step.timeout_s:
@@ -267,9 +271,6 @@ def _check_endings(flow: Flow, reachable: set[str]) -> list[Issue]:
                 todo.append(p)
     issues = []
     stuck = [flow.steps[s] for s in reachable - can_end]
-    if stuck and ends | can_end:
-        # Report the first stuck step only once per group; the others follow from it.
-        pass
     for step in sorted(stuck, key=lambda s: s.pos.line):
         if any(t in can_end for _, t, _ in _edges(step)):
             continue
@@ -350,6 +351,63 @@ def _check_collisions(flow: Flow, globals_: Globals) -> list[Issue]:
                     issues.append(Issue(option.words.pos.path, option.words.pos.line, option.words.pos.col,
                                         f"choice word '{w}' of '{option.code}' is the global keyword "
                                         f"'{name}' ({Path(pos.path).name}:{pos.line})"))
+    return issues
+
+
+def _check_translated_collisions(flow: Flow, globals_: Globals, catalogs: dict) -> list[Issue]:
+    """Flag a translated choice word that is a global keyword in any language ("baja" is STOP in Spanish)."""
+    keyword: dict[str, str] = {}
+    for cmd in globals_.commands:
+        for lang in [None, *catalogs]:
+            words = cmd.words.source if lang is None else _translated(catalogs[lang][1], cmd.words)
+            for w in inputs.split_words(words or ""):
+                keyword.setdefault(w, cmd.name)
+    for trig in globals_.triggers:
+        if trig.words is not None and trig.flow != flow.name:
+            for lang in [None, *catalogs]:
+                words = trig.words.source if lang is None else _translated(catalogs[lang][1], trig.words)
+                for w in inputs.split_words(words or ""):
+                    keyword.setdefault(w, f"trigger for {trig.flow}")
+    issues = []
+    for step in flow.steps.values():
+        if step.expect is None or step.expect.kind != "choice":
+            continue
+        english = {w for cmd in globals_.commands for w in inputs.split_words(cmd.words.source)}
+        for option in step.expect.choices:
+            for lang in ["en", *flow.languages]:
+                if lang != "en" and lang not in catalogs:
+                    continue
+                words = option.words.source if lang == "en" else _translated(catalogs[lang][1], option.words)
+                for w in inputs.split_words(words or ""):
+                    if w in keyword and not (lang == "en" and w in english):  # English pairs: _check_collisions
+                        p = option.words.pos
+                        issues.append(Issue(p.path, p.line, p.col, f"{lang} choice word '{w}' of "
+                                            f"'{option.code}' is the global keyword '{keyword[w]}'"))
+    return issues
+
+
+def _translated(catalog, text: Text) -> str | None:
+    msg = catalog.get(text.source, context=text.context)
+    return msg.string if msg is not None and msg.string and not msg.fuzzy else None
+
+
+def _check_subflow_cycles(flows: list[Flow]) -> list[Issue]:
+    """Flag flows that enter each other in a circle (a flow: step can never come back)."""
+    calls = {f.name: [(s.subflow, s) for s in f.steps.values() if s.kind == "flow"] for f in flows}
+    issues = []
+    for flow in flows:
+        todo, seen = [(sub, step) for sub, step in calls[flow.name]], set()
+        while todo:
+            name, first = todo.pop()
+            if name == flow.name:
+                p = first.refs.get("flow", first.pos)
+                issues.append(Issue(p.path, p.line, p.col, f"flow '{flow.name}' enters itself through "
+                                                           f"step '{first.id}' (subflow cycle)"))
+                break
+            if name in seen or name not in calls:
+                continue
+            seen.add(name)
+            todo += [(sub, first) for sub, _ in calls[name]]
     return issues
 
 

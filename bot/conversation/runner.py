@@ -7,7 +7,6 @@ in one pipeline with the timers, so the webhook's hot path costs two round trips
 """
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable
