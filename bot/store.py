@@ -195,9 +195,14 @@ def send_rate_key(sender: str) -> str:
     return f"{PREFIX}:rate:{sender}"
 
 
-def incidents_coarse_geo_key() -> str:
-    """Open incidents placed no better than a ZIP or city (GEO set; subset of incidents_geo_key)."""
-    return f"{PREFIX}:incidents:geo:coarse"
+def incidents_geo_class_key(precision: str) -> str:
+    """Open incidents of one precision class (GEO set; the classes partition incidents_geo_key)."""
+    return f"{PREFIX}:incidents:geo:{precision}"
+
+
+def incidents_closed_key() -> str:
+    """Closed and unfounded incidents by closing time (sorted set), for the retention purge."""
+    return f"{PREFIX}:incidents:closed"
 
 
 # ---- connections ----------------------------------------------------------

@@ -80,6 +80,16 @@ def test_radius_grows_with_worse_precision(r, cfg):
     assert beyond.is_new
 
 
+@pytest.mark.parametrize("incident_m,report_m", [(300, 30), (30, 300), (150, 150), (5000, 30), (30, 9999)])
+def test_radius_is_base_plus_worse_precision_for_every_class(r, cfg, incident_m, report_m):
+    first = incidents.merge_report(r, report("c1", precision_m=incident_m), cfg, T0)
+    radius = cfg.dedupe_radius_m + min(max(incident_m, report_m), 5000)
+    inside = incidents.merge_report(r, report("c2", north(HP, radius - 3), precision_m=report_m), cfg, T0 + 1)
+    assert inside.incident_id == first.incident_id
+    outside = incidents.merge_report(r, report("c3", north(HP, -(radius + 3)), precision_m=report_m), cfg, T0 + 2)
+    assert outside.is_new
+
+
 def test_sharper_report_moves_incident_to_its_point(r, cfg):
     first = incidents.merge_report(r, report("c1", precision_m=2500), cfg, T0)
     pin = north(HP, 1500)
@@ -196,6 +206,26 @@ def test_unfounded_incident_leaves_open_set_and_new_report_opens_another(r, cfg)
     incidents.set_status(r, merge.incident_id, "unfounded", T0 + 5, "local police, not ICE")
     assert incidents.list_open(r) == []
     assert incidents.merge_report(r, report("c2"), cfg, T0 + 6).is_new
+
+
+def test_observer_correction_from_unfounded_to_verified_reopens_coarse_incident(r, cfg):
+    merge = incidents.merge_report(r, report("c1", precision_m=2500), cfg, T0)
+    incidents.set_status(r, merge.incident_id, "unfounded", T0 + 5, "looked like police")
+    assert r.zscore(store.incidents_geo_class_key("zip"), merge.incident_id) is None
+    incidents.set_status(r, merge.incident_id, "verified", T0 + 9, "second observer saw HSI vests")
+    assert [i["id"] for i in incidents.list_open(r)] == [merge.incident_id]
+    assert r.zscore(store.incidents_geo_class_key("zip"), merge.incident_id) is not None
+    assert incidents.merge_report(r, report("c2", north(HP, 2000)), cfg, T0 + 10).incident_id == merge.incident_id
+
+
+def test_closed_incidents_are_indexed_by_closing_time_for_retention(r, cfg):
+    r.hset(store.contact_key("troll"), "trust", "blocked")
+    blocked = incidents.merge_report(r, report("troll"), cfg, T0)
+    closed = incidents.merge_report(r, report("c1", north(HP, 3000)), cfg, T0)
+    incidents.set_status(r, closed.incident_id, "closed", T0 + 60, "scene clear")
+    assert r.zrange(store.incidents_closed_key(), 0, -1, withscores=True) == [
+        (blocked.incident_id, T0), (closed.incident_id, T0 + 60)]
+    assert all(r.zcard(store.incidents_geo_class_key(c)) == 0 for c in ("exact", "street", "landmark", "zip", "city"))
 
 
 def test_missing_incident_raises(r):
