@@ -23,11 +23,8 @@ from .i18n import N_
 
 log = logging.getLogger(__name__)
 
-SUBSCRIBED = N_("You will get alerts for ZIP {zip} when a sighting there is verified by an observer. "
-                "Msg & data rates may apply. Reply STOP to end.")
-UNSUBSCRIBED = N_("You will no longer get alerts.")
-ALERT = N_("Verified alert: immigration enforcement ({kind}) confirmed near {area}. "
-           "Know your rights: you may stay silent. Reply STOP to end alerts.")
+ALERT = N_("Hotline verified alert: immigration enforcement ({kind}) confirmed by an observer near {area}. "
+           "Know your rights: you may stay silent. Reply ALERTS OFF to stop alerts.")
 
 CHUNK = 200
 """Subscribers handled per broadcast job; the rest goes to a follow-on job on the same queue."""

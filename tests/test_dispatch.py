@@ -396,3 +396,15 @@ def test_bare_answer_mid_conversation_belongs_to_the_flow_but_a_coded_one_to_dis
     assert dispatch.handle_reply(rt, roster["A"], "1", time.time()) is None
     code = rt.r.hget(store.incident_plan_key(incident_id), "code")
     assert dispatch.handle_reply(rt, roster["A"], f"1 {code}", time.time())[0].startswith("Thank you")
+
+
+def test_health_reports_a_stopped_worker_and_texts_coordinators_once(rt, twilio_outbox):
+    add_observer(rt.r, rt.settings, "On", "+12135550110", 0.1)
+    dispatch.beat(rt.r, "worker", time.time())
+    assert dispatch.health(rt, time.time())["ok"] is True
+    rt.r.delete(store.heartbeat_key("worker"))  # its TTL ran out: the worker stopped beating
+    for _ in range(2):
+        report = dispatch.health(rt, time.time())
+        assert report["ok"] is False and "worker heartbeat stopped" in report["problems"]
+    warned = twilio_outbox.wait_for(1, timeout_s=10)
+    assert [m["to"] for m in warned] == ["+13105550199"] and "restart the worker" in warned[0]["body"]

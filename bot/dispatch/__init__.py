@@ -10,17 +10,19 @@ orphans queued jobs.
 """
 from __future__ import annotations
 
+import threading
 import time
 
 from .. import observers, store
 from . import texts
 from .replies import handle_reply, notify_covered, follow_up_reporters, parse
 from .status import record_status
-from .waves import (ACCEPTED, COVERED, DECLINED, TEXTED, UNDELIVERED, UNREACHABLE, advance,
-                    enqueue_start, ensure_watchdog, redrive_due, start_dispatch, wave_timeout, watchdog)
+from .waves import (ACCEPTED, COVERED, DECLINED, TEXTED, UNDELIVERED, UNREACHABLE, advance, beat,
+                    enqueue_start, ensure_watchdog, redrive_due, start_dispatch, text_coordinators,
+                    wave_timeout, watchdog)
 
-HEARTBEAT_TTL_S = 30
-"""A worker that has not beaten for this long is reported dead by health."""
+OVERDUE_S = 30
+"""A dispatch due this long ago and still not driven means the workers are not keeping up."""
 
 NOBODY_WARNING_EVERY_S = 3600
 """Coordinators hear "no observer on duty" at most once an hour."""
@@ -43,24 +45,16 @@ def handle_join(rt, e164: str, text: str, now: float) -> list[str] | None:
     return [texts.say(rt.settings, lang, texts.JOINED, name=observer.get("name", ""))]
 
 
-def beat(r, name: str, now: float) -> None:
-    """Record that a worker or scheduler is alive (health reads it)."""
-    pipe = r.pipeline(transaction=False)
-    pipe.set(store.heartbeat_key(name), f"{now:.3f}", ex=HEARTBEAT_TTL_S)
-    pipe.set(store.heartbeat_key(name + ":seen"), f"{now:.3f}")
-    pipe.execute()
-
-
 def health(rt, now: float | None = None) -> dict:
     """Report whether dispatch can work: observers on duty, worker and watchdog alive, nothing overdue."""
     now = time.time() if now is None else now
     r = rt.r
     pipe = r.pipeline(transaction=False)
-    for name in ("worker", "worker:seen", "watchdog"):
+    for name in ("worker", "worker:seen", "watchdog", "watchdog:seen"):
         pipe.get(store.heartbeat_key(name))
-    pipe.zcount(store.dispatch_due_key(), "-inf", now - 30)
+    pipe.zcount(store.dispatch_due_key(), "-inf", now - OVERDUE_S)
     pipe.scard(store.observers_all_key())
-    worker, worker_seen, watchdog_at, overdue, roster = pipe.execute()
+    worker, worker_seen, watchdog_at, watchdog_seen, overdue, roster = pipe.execute()
     on_duty = observers.on_duty_count(r, now) if roster else 0
     report = {
         "ok": True, "roster": roster, "on_duty": on_duty, "overdue": overdue,
@@ -72,11 +66,27 @@ def health(rt, now: float | None = None) -> dict:
         problems.append("no observer on duty")
     if worker_seen and not worker:
         problems.append("worker heartbeat stopped")
+    elif watchdog_seen and not watchdog_at:
+        problems.append("scheduler stopped (watchdog not running)")
     if overdue:
         problems.append("dispatch overdue")
     report["problems"] = problems
     report["ok"] = not problems
+    if any("stopped" in p for p in problems):
+        _warn_in_background(rt, "; ".join(problems), now)
     return report
+
+
+def _warn_in_background(rt, problem: str, now: float) -> None:
+    """Text coordinators (at most hourly) that the worker side is down, off the request thread.
+
+    The web process is the one left to notice a dead worker, and /healthz is
+    what an uptime check polls; the text must not hold up the answer.
+    """
+    if not rt.r.set(store.heartbeat_key("down-warned"), f"{now:.0f}", nx=True, ex=NOBODY_WARNING_EVERY_S):
+        return
+    body = texts.say(rt.settings, "en", texts.WORKER_DOWN, problem=problem)
+    threading.Thread(target=text_coordinators, args=(rt, body), daemon=True).start()
 
 
 def warn_if_uncovered(rt, now: float) -> bool:
@@ -86,7 +96,6 @@ def warn_if_uncovered(rt, now: float) -> bool:
         return False
     if not r.set(store.heartbeat_key("nobody-on-duty-warned"), f"{now:.0f}", nx=True, ex=NOBODY_WARNING_EVERY_S):
         return False
-    from .waves import text_coordinators
     return text_coordinators(rt, texts.say(rt.settings, "en", texts.NOBODY_ON_DUTY)) > 0
 
 

@@ -47,6 +47,7 @@ BAD_JOIN = N_("That join code is not valid. Ask your coordinator for a new one."
 ESCALATE = N_("Hotline {ref}: not enough observers in range can go ({kind} near {place}). Needed {needed}, accepted {accepted}. "
               "Declined: {declined}. No answer: {silent}. Unreachable: {unreachable}. Please dispatch by hand.")
 UNREACHABLE = N_("Hotline: observer {name} cannot be texted ({reason}). Please check their number.")
+WORKER_DOWN = N_("Hotline warning: {problem}. Dispatch texts are not going out; restart the worker.")
 NOBODY_ON_DUTY = N_("Hotline warning: no observer is on duty right now.")
 FOLLOW_UP = N_("An observer from the rapid-response network is on the way. Stay safe and keep your distance.")
 NONE = N_("none")

@@ -382,6 +382,18 @@ WATCHDOG_TOKEN_TTL_S = 10
 """A watchdog chain that has not run for this long is replaced by `ensure_watchdog`."""
 
 
+HEARTBEAT_TTL_S = 30
+"""A worker or watchdog that has not beaten for this long is reported stopped by health."""
+
+
+def beat(r, name: str, now: float) -> None:
+    """Record that a worker or the watchdog is alive (health reads it)."""
+    pipe = r.pipeline(transaction=False)
+    pipe.set(store.heartbeat_key(name), f"{now:.3f}", ex=HEARTBEAT_TTL_S)
+    pipe.set(store.heartbeat_key(name + ":seen"), f"{now:.3f}")
+    pipe.execute()
+
+
 def redrive_due(rt, now: float) -> list[str]:
     """Enqueue a drive for every incident whose lease or wave deadline has lapsed and nobody holds."""
     due = rt.r.zrangebyscore(store.dispatch_due_key(), "-inf", now, start=0, num=100)
@@ -403,7 +415,7 @@ def watchdog() -> int:
     if job_id and rt.r.get(token) not in (None, job_id):
         return 0  # another chain owns the watchdog; let this one end
     driven = redrive_due(rt, time.time())
-    rt.r.set(store.heartbeat_key("watchdog"), f"{time.time():.3f}", ex=WATCHDOG_TOKEN_TTL_S)
+    beat(rt.r, "watchdog", time.time())
     _schedule_watchdog(rt)
     return len(driven)
 
