@@ -148,6 +148,8 @@ def test_filled_incident_tells_the_unanswered_it_is_covered(rt, roster, worker, 
     worker()
     covered = texted(twilio_outbox, "0103")
     assert len(covered) == 2 and "covered, thank you" in covered[1]["body"]
+    assert "a second observer accepted" in texted(twilio_outbox, "0101")[-1]["body"], "never work alone"
+    assert len(texted(twilio_outbox, "0102")) == 1, "the second to accept got the details in the reply"
     assert name_states(rt, incident_id, roster)["C"] == "covered"
     late = dispatch.handle_reply(rt, roster["C"], "yes", time.time())
     assert late == [f"Hotline {rt.r.hget(store.incident_plan_key(incident_id), 'code')} is covered, thank you. No need to go."]

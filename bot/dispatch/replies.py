@@ -191,7 +191,8 @@ def accept(rt, incident_id: str, observer_id: str, code: str, lang: str, now: fl
     if n == 1:
         queue.enqueue(follow_up_reporters, incident_id, job_timeout=waves.JOB_TIMEOUT_S)
     if n >= needed:
-        queue.enqueue(notify_covered, incident_id, retry=waves.SEND_RETRY, job_timeout=waves.JOB_TIMEOUT_S)
+        queue.enqueue(notify_covered, incident_id, False, observer_id, retry=waves.SEND_RETRY,
+                      job_timeout=waves.JOB_TIMEOUT_S)
     replies = [texts.say(s, lang, texts.ACCEPTED, code=code, place=waves._place(incident),
                          map=waves.map_link(incident), ref=incident["ref"],
                          kind=texts.kind_name(s, lang, incident.get("kind", "other")),
@@ -300,14 +301,19 @@ def verification_facts(text: str) -> dict:
 
 
 # ---- jobs the replies start ------------------------------------------------------
-def notify_covered(incident_id: str, unfounded: bool = False) -> int:
-    """RQ job. Tell everyone still asked that the incident is covered (or stand down); return texts sent."""
+def notify_covered(incident_id: str, unfounded: bool = False, filled_by: str = "") -> int:
+    """RQ job. Tell everyone still asked that the incident is covered (or stand down); return texts sent.
+
+    The observers who accepted before `filled_by` hear that their partner is
+    coming (never work alone).
+    """
     from .. import runtime, outbox
     rt = runtime.get()
     r, s = rt.r, rt.settings
     plan = r.hgetall(store.incident_plan_key(incident_id))
     code = plan.get("code", "")
     states = r.hgetall(store.incident_dispatch_key(incident_id))
+    partners = [o for o, st in states.items() if st == waves.ACCEPTED and filled_by and o != filled_by]
     targets = [o for o, st in states.items() if st == waves.TEXTED or (unfounded and st == waves.ACCEPTED)]
     sent = 0
     for observer_id, observer in zip(targets, observers.get_many(r, targets)):
@@ -333,6 +339,13 @@ return 0""", 1, store.incident_dispatch_key(incident_id), observer_id)
             sent += bool(record.get("new")) and record["state"] == outbox.SENT
         if was == waves.TEXTED:
             incidents.add_event(r, incident_id, "dispatch_covered", _now(), observer=observer_id)
+    for observer_id, observer in zip(partners, observers.get_many(r, partners)):
+        e164 = observers.number_of(s, observer) if observer else None
+        if e164:
+            record = outbox.send_once(rt, store.incident_sends_key(incident_id), f"partner:{observer_id}", e164,
+                                      texts.say(s, observers.language_of(observer), texts.PARTNER_FOUND, code=code),
+                                      purpose="partner", now=_now(), ref={"incident_id": incident_id})
+            sent += bool(record.get("new")) and record["state"] == outbox.SENT
     return sent
 
 
