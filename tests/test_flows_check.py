@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from bot.conversation import check_paths
-from bot.conversation.check import segments
+from bot.conversation.check_texts import segments
 
 ROOT = Path(__file__).resolve().parent.parent
 BROKEN = Path(__file__).parent / "flows" / "broken"

@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from bot.conversation.check import check_flow
-from bot.conversation.loader import load_flow_text, load_globals_text
+from bot.conversation.keywords import load_globals_text
+from bot.conversation.loader import load_flow_text
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "flows.md"

@@ -7,7 +7,6 @@ the terminal chat, the web chat and the tests all drive the same code.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -15,11 +14,10 @@ from ..i18n import N_, fold
 from . import inputs
 from .inputs import Ambiguous, Answer, Parsed, Rejected
 from .model import Flow, Step, Text
+from .templates import fill, render
 
 MAX_STEPS_PER_TURN = 60
 """A walk longer than this is a loop with no ask; the check forbids it, this stops it anyway."""
-
-_PLACEHOLDER_RE = re.compile(r"\{([a-z_][a-z0-9_]*)(?:\.([a-z_][a-z0-9_]*))?\}")
 
 
 @dataclass
@@ -70,10 +68,6 @@ class Context:
     seal: Callable[[str], str] = lambda value: value
     texts: dict[str, Text] = field(default_factory=dict)   # shared replies from _globals
     places: str | None = None                              # gazetteer path for location answers
-
-
-BUILTIN_VALUES = ("human_number", "language")
-"""Template values every flow may use without saving them first."""
 
 
 # ---- public entry points -------------------------------------------------------
@@ -395,58 +389,3 @@ def _say_text(ctx: Context, session: Session, key: str, default_msgid: str) -> s
     if text is not None:
         return fill(ctx, session, None, ctx.translate(text, session.lang))
     return fill(ctx, session, None, ctx.gettext(default_msgid, session.lang))
-
-
-# ---- templates -------------------------------------------------------------------
-def render(ctx: Context, session: Session, flow: Flow | None, text: Text | None) -> str:
-    """Translate a flow text into the session's language and fill its placeholders."""
-    if text is None:
-        return ""
-    return fill(ctx, session, flow, ctx.translate(text, session.lang))
-
-
-def fill(ctx: Context, session: Session, flow: Flow | None, template: str) -> str:
-    """Replace {name} and {name.field} with saved answers shown in the caller's language."""
-    def one(match: re.Match) -> str:
-        name, attr = match.group(1), match.group(2)
-        if name in ctx.values and not attr:
-            return str(ctx.values[name])
-        value = session.answers.get(name)
-        if attr and isinstance(value, dict):
-            value = value.get(attr)
-        return _show(ctx, session, flow, name, value)
-    return _PLACEHOLDER_RE.sub(one, template)
-
-
-def _show(ctx: Context, session: Session, flow: Flow | None, name: str, value: Any) -> str:
-    if value is None:
-        return ""
-    step = _saver(flow, name) if flow else None
-    kind = step.expect.kind if step and step.expect else None
-    if kind == "choice" and isinstance(value, (str, list)):
-        codes = value if isinstance(value, list) else [value]
-        labels = []
-        for code in codes:
-            option = next((o for o in step.expect.choices if o.code == code), None)
-            words = [w.strip() for w in ctx.translate(option.words, session.lang).split("|")] if option else []
-            label = next((w for w in words if w and not w.isdigit()), code)
-            labels.append(label)
-        return ", ".join(labels)
-    if kind == "datetime" and isinstance(value, (int, float)):
-        from babel.dates import format_time
-        import datetime as dt
-        zone = inputs._zone(step.expect.options.get("timezone"))
-        moment = dt.datetime.fromtimestamp(value, zone)
-        return format_time(moment, "short", locale=session.lang)
-    if isinstance(value, dict):
-        return str(value.get("label") or value.get("raw") or "")
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return str(value)
-
-
-def _saver(flow: Flow, name: str) -> Step | None:
-    for step in flow.steps.values():
-        if name in step.save and step.expect is not None:
-            return step
-    return None

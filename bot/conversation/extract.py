@@ -12,8 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from .check import flow_texts, globals_texts
-from .loader import is_flow_source, load_flow_text, load_globals_text
+from .check_texts import flow_texts, globals_texts
+from .keywords import load_globals_text
+from .loader import is_flow_source, load_flow_text
 
 
 def extract_flows(fileobj: Any, keywords, comment_tags, options) -> Iterator[tuple]:

@@ -15,8 +15,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from .model import (EXPECT_KINDS, STEP_KINDS, Command, Expect, Flow, Globals, Issue,
-                    Option, Pos, Step, Text, Trigger)
+from .model import EXPECT_KINDS, STEP_KINDS, Expect, Flow, Issue, Option, Pos, Step, Text
 
 FLOW_KEYS = {"flow", "title", "base_language", "languages", "start", "expire", "on_expire",
              "draft", "test_numbers", "prefill", "steps", "note"}
@@ -46,11 +45,6 @@ EXPECT_OPTIONS = {
 }
 """Options each expect kind accepts (beside its kind key, or inside it for non-choices)."""
 
-GLOBAL_KEYS = {"commands", "triggers", "texts", "note"}
-COMMAND_KEYS = {"words", "do", "say", "language", "flow", "note"}
-TRIGGER_KEYS = {"words", "flow", "match", "catch_all", "note"}
-BUILTIN_COMMANDS = ("opt_out", "opt_in", "help", "language", "delete")
-"""What a global command may `do`: these are the engine's own, not coordinator actions."""
 
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -63,7 +57,7 @@ def parse_duration(value: str) -> int | None:
     return int(match.group(1)) * _UNITS[match.group(2)] if match else None
 
 
-class _Reader:
+class Reader:
     """Walks one composed YAML document, collecting issues with positions."""
 
     def __init__(self, path: str):
@@ -181,7 +175,7 @@ def load_flow_text(path: str, source: str) -> tuple[Flow | None, list[Issue]]:
         if not issues:
             issues = [Issue(path, 1, 1, "flow file is empty")]
         return None, issues
-    rd = _Reader(path)
+    rd = Reader(path)
     top = dict((k.value, (k, v)) for k, v in rd.mapping(root, "a flow file"))
     for key, (knode, _) in top.items():
         if key not in FLOW_KEYS:
@@ -234,7 +228,7 @@ def load_flow_text(path: str, source: str) -> tuple[Flow | None, list[Issue]]:
     return flow, rd.issues
 
 
-def _read_step(rd: _Reader, flow: str, knode: ScalarNode, node: Node) -> Step | None:
+def _read_step(rd: Reader, flow: str, knode: ScalarNode, node: Node) -> Step | None:
     step_id = knode.value
     if not _ID_RE.match(step_id or ""):
         rd.err(knode, f"step id '{step_id}' must be snake_case (a-z, 0-9, _)")
@@ -334,7 +328,7 @@ def _read_step(rd: _Reader, flow: str, knode: ScalarNode, node: Node) -> Step | 
     return step
 
 
-def _read_expect(rd: _Reader, ctx: str, node: Node) -> Expect | None:
+def _read_expect(rd: Reader, ctx: str, node: Node) -> Expect | None:
     if isinstance(node, ScalarNode):
         kind, opts_node, siblings = node.value, None, []
         if kind not in EXPECT_KINDS:
@@ -403,84 +397,3 @@ def _read_expect(rd: _Reader, ctx: str, node: Node) -> Expect | None:
             options[key] = Text(str(options[key]), f"{ctx}.{kind}.{key}", rd.pos(knode),
                                 "Words meaning 'nothing to send', separated by |.")
     return Expect(kind, options, rd.pos(knode), tuple(choices))
-
-
-def load_globals_text(path: str, source: str) -> tuple[Globals | None, list[Issue]]:
-    """Load the global keywords and triggers file."""
-    root, issues = compose(path, source)
-    if root is None:
-        return None, issues or [Issue(path, 1, 1, "globals file is empty")]
-    rd = _Reader(path)
-    result = Globals(path=path)
-    for key, value in rd.mapping(root, "the globals file"):
-        if key.value not in GLOBAL_KEYS:
-            rd.err(key, f"unknown key '{key.value}' in globals (known: {', '.join(sorted(GLOBAL_KEYS))})")
-        elif key.value == "commands":
-            for ck, cv in rd.mapping(value, "commands"):
-                cmd = _read_command(rd, ck, cv)
-                if cmd:
-                    result.commands.append(cmd)
-        elif key.value == "triggers":
-            if not isinstance(value, SequenceNode):
-                rd.err(value, "triggers must be a list")
-                continue
-            for index, item in enumerate(value.value):
-                trig = _read_trigger(rd, index, item)
-                if trig:
-                    result.triggers.append(trig)
-        elif key.value == "texts":
-            for tk, tv in rd.mapping(value, "texts"):
-                text = rd.text(tv, tk.value, f"_globals.texts.{tk.value}")
-                if text:
-                    result.texts[tk.value] = text
-    return result, rd.issues
-
-
-def _read_command(rd: _Reader, knode: ScalarNode, node: Node) -> Command | None:
-    name = knode.value
-    fields: dict[str, Any] = {}
-    for k, v in rd.mapping(node, f"command '{name}'"):
-        if k.value not in COMMAND_KEYS:
-            rd.err(k, f"unknown key '{k.value}' in command '{name}' (known: {', '.join(sorted(COMMAND_KEYS))})")
-        elif k.value == "words":
-            fields["words"] = rd.text(v, "words", f"_globals.{name}.words",
-                                      "Words that trigger this command, separated by |.")
-        elif k.value == "say":
-            fields["reply"] = rd.text(v, "say", f"_globals.{name}.say")
-        elif k.value == "do":
-            fields["action"] = rd.scalar(v, "do")
-            if fields["action"] not in BUILTIN_COMMANDS:
-                rd.err(v, f"unknown command action '{fields['action']}' (known: {', '.join(BUILTIN_COMMANDS)})")
-        elif k.value in ("language", "flow"):
-            fields[k.value] = rd.scalar(v, k.value)
-    if not fields.get("words"):
-        rd.err(knode, f"command '{name}' needs words")
-        return None
-    return Command(name=name, pos=rd.pos(knode), **fields)
-
-
-def _read_trigger(rd: _Reader, index: int, node: Node) -> Trigger | None:
-    fields: dict[str, Any] = {}
-    for k, v in rd.mapping(node, "trigger"):
-        if k.value not in TRIGGER_KEYS:
-            rd.err(k, f"unknown key '{k.value}' in trigger (known: {', '.join(sorted(TRIGGER_KEYS))})")
-        elif k.value == "words":
-            fields["_words_node"] = v
-        elif k.value == "flow":
-            fields["flow"] = rd.scalar(v, "flow")
-        elif k.value == "match":
-            fields["match"] = rd.scalar(v, "match")
-            if fields["match"] not in ("first_word", "only_word", "anywhere"):
-                rd.err(v, "match must be first_word, only_word or anywhere")
-        elif k.value == "catch_all":
-            fields["catch_all"] = rd.boolean(v, "catch_all")
-    if not fields.get("flow"):
-        rd.err(node, "trigger needs a flow")
-        return None
-    words_node = fields.pop("_words_node", None)
-    words = (rd.text(words_node, "words", f"_globals.trigger.{fields['flow']}.{index}",
-                     "Words that start this flow, separated by |.") if words_node is not None else None)
-    if words is None and not fields.get("catch_all"):
-        rd.err(node, "trigger needs words or catch_all: true")
-        return None
-    return Trigger(words=words, pos=rd.pos(node), **fields)

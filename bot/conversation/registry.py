@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import store
-from .loader import is_flow_source, load_flow_text, load_globals_text
+from .keywords import load_globals_text
+from .loader import is_flow_source, load_flow_text
 from .model import Flow, Globals
 
 log = logging.getLogger(__name__)

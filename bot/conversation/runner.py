@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from .. import contacts, i18n, privacy
 from ..i18n import N_, fold
-from . import engine, keywords, registry, sessions, timers
+from . import engine, keywords, registry, sessions, templates, timers
 from .engine import Context, Session, Turn
 from .inputs import MAX_TEXT, Answer
 
@@ -71,7 +71,7 @@ def shared_text(ctx: Context, key: str, lang: str, fallback: str, session: Sessi
     """Return a shared reply from _globals.yaml (or a code fallback), translated and filled."""
     text = ctx.texts.get(key)
     template = ctx.translate(text, lang) if text is not None else ctx.gettext(fallback, lang)
-    return engine.fill(ctx, session or Session(lang=lang), None, template)
+    return templates.fill(ctx, session or Session(lang=lang), None, template)
 
 
 def respond(rt, contact_id: str, inbound, now: float, actions: dict[str, Callable]) -> list[str]:
@@ -96,7 +96,7 @@ def respond(rt, contact_id: str, inbound, now: float, actions: dict[str, Callabl
         guess = pref or i18n.detect_language(text, inbound.profile_language or "en")
         turn_state.session.lang = guess if guess in languages else "en"
     if opted_out:
-        if (cmd is not None and cmd.action == "opt_in") or keywords._bare(folded) in contacts.OPT_IN_WORDS:
+        if (cmd is not None and cmd.action == "opt_in") or keywords.bare(folded) in contacts.OPT_IN_WORDS:
             contacts.opt_in(rt.r, contact_id)
             return [shared_text(ctx, "welcome_back", turn_state.session.lang,
                                 N_("You're back in. Text what you see to report it."))]
@@ -156,7 +156,7 @@ class _State:
     def _reply_of(self, cmd, fallback: str, lang: str | None = None) -> str:
         lang = lang or self.lang
         template = self.ctx.translate(cmd.reply, lang) if cmd.reply else self.ctx.gettext(fallback, lang)
-        return engine.fill(self.ctx, self.session, None, template)
+        return templates.fill(self.ctx, self.session, None, template)
 
     # -- flows --------------------------------------------------------------------
     def message(self, text: str, folded: str, start: str | None = None) -> list[str]:
