@@ -410,3 +410,18 @@ def test_health_reports_a_stopped_worker_and_texts_coordinators_once(rt, twilio_
         assert report["ok"] is False and "worker heartbeat stopped" in report["problems"]
     warned = twilio_outbox.wait_for(1, timeout_s=10)
     assert [m["to"] for m in warned] == ["+13105550199"] and "restart the worker" in warned[0]["body"]
+
+
+def test_escalation_that_hit_a_server_error_is_retried_and_sent_once(rt, worker, release_scheduled, twilio_outbox):
+    twilio_outbox.fail_next({"status": 500, "code": 20500, "message": "Internal"})
+    incident_id = new_incident(rt)
+    dispatch.enqueue_start(rt, incident_id)
+    worker()
+    assert twilio_outbox.messages() == []
+    release_scheduled(2)
+    worker()
+    for _ in range(2):  # later drives (watchdog, timers) must not repeat it
+        rt.queue("dispatch").enqueue(dispatch.start_dispatch, incident_id)
+        worker()
+    assert [m["to"] for m in twilio_outbox.messages()] == ["+13105550199"]
+    assert [e["event"] for e in incidents.timeline(rt.r, incident_id)].count("dispatch_escalated") == 1

@@ -189,7 +189,7 @@ def accept(rt, incident_id: str, observer_id: str, code: str, lang: str, now: fl
     incidents.add_event(rt.r, incident_id, "dispatch_accepted", now, observer=observer_id, accepted=n, needed=needed)
     queue = rt.queue("dispatch")
     if n == 1:
-        queue.enqueue(follow_up_reporters, incident_id, job_timeout=waves.JOB_TIMEOUT_S)
+        queue.enqueue(follow_up_reporters, incident_id, retry=waves.SEND_RETRY, job_timeout=waves.JOB_TIMEOUT_S)
     if n >= needed:
         queue.enqueue(notify_covered, incident_id, False, observer_id, retry=waves.SEND_RETRY,
                       job_timeout=waves.JOB_TIMEOUT_S)

@@ -337,12 +337,20 @@ def finish(rt, incident_id: str, state: str) -> None:
     pipe.execute()
 
 
-def text_coordinators(rt, body: str) -> int:
-    """Text every coordinator (never rate-delayed: escalations are urgent); return how many got it."""
+def text_coordinators(rt, body: str, records_key: str | None = None, tag: str = "escalation") -> int:
+    """Text every coordinator (never rate-delayed: escalations are urgent); return how many got it.
+
+    With a records key each coordinator gets this text at most once, however
+    often the job is retried.
+    """
     sent = 0
-    for e164 in rt.settings.coordinators:
+    for index, e164 in enumerate(rt.settings.coordinators):
         try:
-            if outbox.send(rt, e164, body, purpose="escalation"):
+            if records_key:
+                record = outbox.send_once(rt, records_key, f"{tag}:coordinator{index}", e164, body,
+                                          purpose="escalation", now=time.time())
+                sent += record["state"] == outbox.SENT
+            elif outbox.send(rt, e164, body, purpose="escalation"):
                 sent += 1
         except PermanentSend:  # one bad coordinator number must not silence the others
             log.warning("a coordinator number refused an escalation")
@@ -353,7 +361,7 @@ def escalate(rt, incident: dict, plan: dict, states: dict, now: float) -> None:
     """Tell coordinators nobody (or too few) in range accepted, naming who declined or never answered."""
     r = rt.r
     incident_id = incident["id"]
-    if not r.hsetnx(store.incident_plan_key(incident_id), "escalated", "1"):
+    if r.hget(store.incident_plan_key(incident_id), "escalated") == "1":
         return
     ids = list(states)
     names = {oid: (obs or {}).get("name", "?") for oid, obs in zip(ids, observers.get_many(r, ids))}
@@ -368,7 +376,9 @@ def escalate(rt, incident: dict, plan: dict, states: dict, now: float) -> None:
                      declined=who(DECLINED), silent=who(TEXTED),
                      unreachable=who(UNREACHABLE) if any(s in (UNREACHABLE, UNDELIVERED) for s in states.values())
                      else texts.say(rt.settings, "en", texts.NONE))
-    sent = text_coordinators(rt, body)
+    sent = text_coordinators(rt, body, store.incident_sends_key(incident_id), "escalated")
+    if not r.hsetnx(store.incident_plan_key(incident_id), "escalated", "1"):
+        return  # a concurrent drive escalated too; the send records kept it to one text each
     incidents.add_event(r, incident_id, "dispatch_escalated", now, coordinators=sent,
                         declined=sum(1 for s in states.values() if s == DECLINED),
                         silent=sum(1 for s in states.values() if s == TEXTED))
