@@ -440,6 +440,12 @@ def from_names(text: str, bounds=None, places: Gazetteer | None = None, with_are
     return _named_places(tokens, areas, bounds, street_words)
 
 
+def warm(bounds=None, places: str | Path | None = None) -> None:
+    """Load the gazetteer and the US place names for bounds now (about a second, once per process)."""
+    load_places(places)
+    us_places(tuple(bounds) if bounds else None)
+
+
 def locate(text: str | None, *, lat: float | None = None, lon: float | None = None,
            bounds: tuple[float, float, float, float] | None = None,
            places: str | Path | None = None) -> Location | None:
