@@ -425,3 +425,27 @@ def test_escalation_that_hit_a_server_error_is_retried_and_sent_once(rt, worker,
         worker()
     assert [m["to"] for m in twilio_outbox.messages()] == ["+13105550199"]
     assert [e["event"] for e in incidents.timeline(rt.r, incident_id)].count("dispatch_escalated") == 1
+
+
+def test_watchdog_redrives_a_dispatch_whose_start_job_was_lost(rt, roster, worker, twilio_outbox):
+    incident_id = new_incident(rt)
+    dispatch.enqueue_start(rt, incident_id)
+    rt.queue("dispatch").empty()  # the job vanished with its worker
+    assert dispatch.redrive_due(rt, time.time()) == [], "not stalled before its grace period"
+    assert dispatch.redrive_due(rt, time.time() + waves.START_GRACE_S + 1) == [incident_id]
+    worker()
+    assert [m["to"][-4:] for m in twilio_outbox.messages()] == ["0101", "0102"]
+
+
+def test_watchdog_does_not_touch_a_dispatch_a_live_worker_holds(rt, roster):
+    incident_id = new_incident(rt)
+    dispatch.enqueue_start(rt, incident_id)
+    rt.r.set(store.incident_drive_lock_key(incident_id), "someone", px=60000)
+    assert dispatch.redrive_due(rt, time.time() + 3600) == []
+
+
+def test_only_one_watchdog_chain_runs(rt, worker):
+    assert dispatch.ensure_watchdog(rt) is True
+    assert dispatch.ensure_watchdog(rt) is False, "a chain is already scheduled"
+    from rq.registry import ScheduledJobRegistry
+    assert len(ScheduledJobRegistry(queue=rt.queue("dispatch")).get_job_ids()) == 1
