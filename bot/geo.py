@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import math
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field, replace
@@ -33,6 +34,9 @@ DEFAULT_PLACES = Path(__file__).resolve().parent.parent / "flows" / "places.yaml
 
 CLEAR_CONFIDENCE = 0.6
 """Below this confidence an answer should be confirmed with the reporter."""
+
+MAX_EXTENSION_M = 1500
+"""How far past the listed corners a street may be extended to estimate a crossing."""
 
 FUZZY_RATIO = 0.8
 """difflib similarity two words of 5+ letters need to count as the same (one typo in 5-9 letters)."""
@@ -353,14 +357,19 @@ def from_zip(text: str, bounds=None) -> Location | None:
     return None
 
 
-def _crossing(tokens: list[str], g: Gazetteer, bounds) -> Location | None:
-    """Find two named streets that the gazetteer knows cross."""
+def _street_hits(tokens: list[str], g: Gazetteer) -> dict[str, tuple[int, int, bool]]:
+    """Find the listed streets named in tokens: street id → (first word, words, exact)."""
     hits: dict[str, tuple[int, int, bool]] = {}
     for sid, (_, aliases) in g.streets.items():
         for alias in aliases:
             found = _find(alias, tokens)
             if found and (sid not in hits or len(alias) > hits[sid][1]):
                 hits[sid] = (found[0], len(alias), found[1])
+    return hits
+
+
+def _crossing(tokens: list[str], g: Gazetteer, bounds, hits) -> Location | None:
+    """Find two named streets that the gazetteer knows (or can estimate) cross."""
     if len(hits) < 2:
         return None
     named = set(hits)
@@ -368,6 +377,8 @@ def _crossing(tokens: list[str], g: Gazetteer, bounds) -> Location | None:
     if len(matches) > 1:  # the same pair in several cities: a city named in the text decides
         cities = [c for c in matches if c[1] and _find(tuple(words(c[1])), tokens)]
         matches = cities or matches
+    if not matches and len(hits) == 2:
+        return _estimated_crossing(sorted(hits, key=lambda s: hits[s][0]), g, bounds)
     options = []
     for streets, city, lat, lon in matches:
         exact = all(hits[s][2] for s in streets)
@@ -376,6 +387,53 @@ def _crossing(tokens: list[str], g: Gazetteer, bounds) -> Location | None:
         options.append(_point(lat, lon, PRECISION_M["street"], f"{names}, {city}".strip(", "),
                               "gazetteer", 0.9 if exact else 0.75))
     return _pick(options)
+
+
+def _estimated_crossing(pair: list[str], g: Gazetteer, bounds) -> Location | None:
+    """Estimate where two listed streets cross from the corners listed on each (straight-line extension).
+
+    Each street is taken as the line through its two listed corners nearest the
+    other street; the answer is only given when both lines are long enough, cross
+    at a real angle, and the crossing is near corners of both streets, and it
+    is marked estimated (landmark precision, confidence asking to confirm).
+    """
+    on = {sid: [(lat, lon, city) for streets, city, lat, lon in g.intersections if sid in streets] for sid in pair}
+    if any(len(points) < 2 for points in on.values()):
+        return None
+    a, b = pair
+    lat0 = math.radians(on[a][0][0])
+
+    def xy(p):  # metres on a local flat map: enough for a few kilometres
+        return (p[1] * 111320.0 * math.cos(lat0), p[0] * 110574.0)
+
+    def line(sid, other):
+        target = min(on[other], key=lambda p: min(_dist_m(p, q) for q in on[sid]))
+        first, second = sorted(on[sid], key=lambda p: _dist_m(p, target))[:2]
+        return xy(first), xy(second), first
+
+    (p1, p2, near_a), (q1, q2, near_b) = line(a, b), line(b, a)
+    d1 = (p2[0] - p1[0], p2[1] - p1[1])
+    d2 = (q2[0] - q1[0], q2[1] - q1[1])
+    cross = d1[0] * d2[1] - d1[1] * d2[0]
+    n1, n2 = math.hypot(*d1), math.hypot(*d2)
+    if n1 < 100 or n2 < 100 or abs(cross) / (n1 * n2) < math.sin(math.radians(30)):
+        return None
+    t = ((q1[0] - p1[0]) * d2[1] - (q1[1] - p1[1]) * d2[0]) / cross
+    x, y = p1[0] + t * d1[0], p1[1] + t * d1[1]
+    lat, lon = y / 110574.0, x / (111320.0 * math.cos(lat0))
+    if max(_dist_m((lat, lon), near_a), _dist_m((lat, lon), near_b)) > MAX_EXTENSION_M:
+        return None
+    if not _in_bounds(lat, lon, bounds):
+        return None
+    names = " & ".join(g.streets[s][0] for s in pair)
+    return _point(lat, lon, PRECISION_M["landmark"], f"{names}, {near_a[2]} (estimated)", "gazetteer~", 0.55)
+
+
+def _dist_m(p, q) -> float:
+    """Great-circle distance in metres between two (lat, lon, ...) points."""
+    la1, lo1, la2, lo2 = map(math.radians, (p[0], p[1], q[0], q[1]))
+    h = math.sin((la2 - la1) / 2) ** 2 + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
+    return 2 * 6371000.0 * math.asin(math.sqrt(h))
 
 
 def _pick(options: list[Location]) -> Location | None:
@@ -426,9 +484,13 @@ def from_names(text: str, bounds=None, places: Gazetteer | None = None, with_are
     tokens = words(text)
     if not tokens:
         return None
-    found = _crossing(tokens, g, bounds)
+    hits = _street_hits(tokens, g)
+    found = _crossing(tokens, g, bounds, hits)
     if found:
         return found
+    if len(hits) >= 2:  # cross streets we cannot place: "Whittier & Atlantic" is not the city of Whittier
+        used = {i for start, n, _ in hits.values() for i in range(start, start + n)}
+        tokens = [t for i, t in enumerate(tokens) if i not in used]
     street_words = {w for _, aliases in g.streets.values() for a in aliases for w in a}
     landmarks = [p for p in g.places if p.kind == "landmark"]
     found = _named_places(tokens, landmarks, bounds, street_words)

@@ -39,6 +39,9 @@ BELL_GARDENS = (33.9653, -118.1515)
 SANTA_ANA = (33.7455, -117.8677)
 BOYLE_HEIGHTS = (34.0330, -118.2050)
 FLORENCE_KY = (38.9989, -84.6266)
+SLAUSON_SANTA_FE = (33.9889, -118.2301)
+"""Not in the gazetteer: Slauson's latitude from the Pacific/Atlantic/Avalon stops, Santa Fe's
+longitude interpolated between the Gage/Santa Fe and Vernon/Santa Fe stops."""
 
 
 def metres(a, b) -> float:
@@ -90,6 +93,8 @@ CASES = [
     ("spanish street that is also a city", "Atlantic y Santa Ana", {}, ATLANTIC_SANTA_ANA, 150, "street"),
     ("spanish av. abbreviation", "Av. Firestone y State", {}, FIRESTONE_STATE, 150, "street"),
     ("spanish cerca de", "cerca de la Soto y Whittier", {}, SOTO_WHITTIER, 150, "street"),
+    ("estimated crossing of two listed streets", "Slauson y Santa Fe", {}, SLAUSON_SANTA_FE, 300, "landmark"),
+    ("street and city", "Pacific Blvd, Huntington Park", {}, GAGE_PACIFIC, 1000, "zip"),
     ("landmark en", "MacArthur Park", {}, ALVARADO_WILSHIRE, 300, "landmark"),
     ("landmark es with typo", "afuera del parque mcarthur", {}, ALVARADO_WILSHIRE, 300, "landmark"),
     ("landmark station", "at Union Station now", {}, UNION_STATION, 300, "landmark"),
@@ -151,7 +156,8 @@ UNPLACED = [
     ("   ", "blank"),
     ("https://maps.app.goo.gl/AbCdEf123", "a short link needs the network"),
     ("41042", "a Kentucky ZIP outside the box"),
-    ("Slauson y Santa Fe", "a crossing the gazetteer does not list"),
+    ("Gage and Avalon", "listed streets whose corners are too far apart to extend"),
+    ("Whittier & Atlantic", "unplaceable cross streets are not the city of Whittier"),
     ("99.5, -200.1", "not coordinates on Earth"),
 ]
 
@@ -159,6 +165,12 @@ UNPLACED = [
 @pytest.mark.parametrize("text,why", UNPLACED, ids=[u[1] for u in UNPLACED])
 def test_unplaceable_answer_returns_none(text, why):
     assert geo.locate(text, bounds=LA) is None, why
+
+
+def test_estimated_crossing_says_so_and_asks_to_confirm():
+    found = geo.locate("Slauson y Santa Fe", bounds=LA)
+    assert found.label.endswith("(estimated)") and found.source == "gazetteer~"
+    assert found.needs_confirmation
 
 
 def test_short_link_is_recognised_so_the_flow_can_ask_for_a_pin():
