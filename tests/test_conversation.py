@@ -289,3 +289,38 @@ def test_timers_of_a_conversation_that_moved_on_send_nothing(settings, flows_dir
     release_scheduled(10 * 60 + 30)       # only the first conversation's reminder is due
     worker()
     assert twilio_outbox.messages() == []
+
+
+def test_two_texts_answered_at_once_never_lose_an_answer(hot, r):
+    import threading
+    for n in range(8):
+        e164 = f"+1323555{n:04d}"
+        text(hot, "report", e164=e164)
+        text(hot, "1", e164=e164)
+        gate = threading.Barrier(2)
+
+        def send(body, e164=e164, gate=gate):
+            gate.wait()
+            text(hot, body, e164=e164)
+        threads = [threading.Thread(target=send, args=(b,)) for b in ("90011", "zzzz")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        session = sessions.load(r, privacy.contact_id(hot.settings.secret, e164))
+        assert session.step == "when" and session.answers["where"]["source"] == "zip"
+
+
+def test_save_if_unchanged_refuses_a_stale_counter(r):
+    from bot.conversation.engine import Session
+    session = Session(flow="sighting", version="v1", step="where", counter=5)
+    pipe = r.pipeline()
+    sessions.queue_save_if_unchanged(pipe, "c1", session, 60, "")
+    assert pipe.execute() == [1]
+    session.step = "what"
+    pipe = r.pipeline()
+    sessions.queue_save_if_unchanged(pipe, "c1", session, 60, "4")
+    assert pipe.execute() == [0] and sessions.load(r, "c1").step == "where"
+    pipe = r.pipeline()
+    sessions.queue_save_if_unchanged(pipe, "c1", session, 60, "5")
+    assert pipe.execute() == [1] and sessions.load(r, "c1").step == "what"

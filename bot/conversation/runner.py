@@ -74,8 +74,19 @@ def shared_text(ctx: Context, key: str, lang: str, fallback: str, session: Sessi
     return templates.fill(ctx, session or Session(lang=lang), None, template)
 
 
+class _Conflict(Exception):
+    """Another message of the same contact was answered while this one was being decided."""
+
+
 def respond(rt, contact_id: str, inbound, now: float, actions: dict[str, Callable]) -> list[str]:
     """Answer one community message: keywords first, then the contact's flow; return reply bodies."""
+    try:
+        return _respond(rt, contact_id, inbound, now, actions, force=False)
+    except _Conflict:  # decide again on the session the other message left (one more load)
+        return _respond(rt, contact_id, inbound, now, actions, force=True)
+
+
+def _respond(rt, contact_id: str, inbound, now: float, actions: dict[str, Callable], force: bool) -> list[str]:
     settings = rt.settings
     reg = registry.for_folder(settings.flows_dir)
     pipe = rt.r.pipeline(transaction=False)
@@ -92,6 +103,7 @@ def respond(rt, contact_id: str, inbound, now: float, actions: dict[str, Callabl
     ctx = make_context(settings, reg, now, inbound.e164)
     cmd = keywords.match_command(reg.globals, folded, ctx, languages)
     turn_state = _State(rt, reg, ctx, contact_id, inbound, now, actions, session or Session(), pref)
+    turn_state.expected = "*" if force else (stored or {}).get("counter", "")
     if session is None:
         guess = pref or i18n.detect_language(text, inbound.profile_language or "en")
         turn_state.session.lang = guess if guess in languages else "en"
@@ -115,6 +127,8 @@ class _State:
         self.replies: list[str] = []
         self.timers: list[tuple[str, int]] = []
         self.new_lang: str | None = None
+        self.expected = "*"       # the stored counter this turn was decided on ("*" = write anyway)
+        self.acted = False        # a `do:` action ran: its effects are real, so this turn must be stored
 
     @property
     def lang(self) -> str:
@@ -193,6 +207,7 @@ class _State:
             if not turn.action:
                 return
             name = turn.action
+            self.acted = True
             ok, result = self._run_action(name)
             turn = engine.resume(self.ctx, self.session, result, ok)
         self.replies += turn.replies
@@ -226,7 +241,8 @@ class _State:
         if self.timers and session.active and not session.reply_to:
             session.reply_to = privacy.seal(settings.secret, self.inbound.e164)
         pipe = self.rt.r.pipeline(transaction=True)
-        sessions.queue_save(pipe, self.contact_id, session, ttl)
+        sessions.queue_save_if_unchanged(pipe, self.contact_id, session, ttl,
+                                         "*" if self.acted else self.expected)
         if self.new_lang and self.new_lang != self.pref:
             contacts.queue_set_language(pipe, self.contact_id, self.new_lang)
         if session.active:
@@ -234,5 +250,7 @@ class _State:
                 timers.queue_timer(self.rt, pipe, self.contact_id, session.counter, kind,
                                    self.now + delay_s)
         reg.save_versions(pipe)
-        pipe.execute()
+        stored = pipe.execute()[0]
+        if not stored:
+            raise _Conflict()
         return self.replies
