@@ -25,6 +25,11 @@ PUBLIC_URL = "https://hotline.test"
 TOKEN = "test-auth-token"
 
 
+def pytest_addoption(parser):
+    parser.addoption("--update-cases", action="store_true", default=False,
+                     help="rewrite replies in tests/flows/cases/*.yaml that no longer match (read the diff)")
+
+
 def _empty_database(url: str) -> str:
     """Pick an empty database on a given Redis, refusing to touch a used one (rq's rule)."""
     base = url.rsplit("/", 1)[0] if url.count("/") > 2 else url

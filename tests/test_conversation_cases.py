@@ -6,6 +6,9 @@ Each file in tests/flows/cases/ is one conversation. Steps:
   - wait: 11m               release RQ timers due within that time and run them
     texted: ["prefix*"]     texts the fake Twilio received since the last check
   - session: {name: value}  answers saved so far (subset); `session: null` = no conversation
+
+`pytest tests/test_conversation_cases.py --update-cases` rewrites replies that no
+longer match (comments are lost; read `git diff` before committing), goflow's -update.
 """
 from __future__ import annotations
 
@@ -34,9 +37,18 @@ def assert_replies(expected: list[str], actual: list[str], where: str) -> None:
         f"{where}: expected {expected!r}, got {actual!r}"
 
 
+def updated(expected: list[str], actual: list[str]) -> list[str]:
+    """Keep each expectation that still matches (wildcards and all); take the new reply otherwise."""
+    if len(expected) == len(actual):
+        return [e if matches(e, a) else a for e, a in zip(expected, actual)]
+    return list(actual)
+
+
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
-def test_conversation_case(path, phone, settings, r, twilio_outbox, release_scheduled, worker):
+def test_conversation_case(path, phone, settings, r, twilio_outbox, release_scheduled, worker, request):
     case = yaml.safe_load(path.read_text(encoding="utf-8"))
+    update = request.config.getoption("--update-cases")
+    changed = False
     sender = case.get("from", DEFAULT_FROM)
     seen = 0
     for index, step in enumerate(case["steps"], 1):
@@ -51,14 +63,19 @@ def test_conversation_case(path, phone, settings, r, twilio_outbox, release_sche
             if step.get("media"):
                 extra["NumMedia"] = len(step["media"])
             replies = phone.text(step["send"], from_=sender, **extra)
-            if "replies" in step:
+            if update and updated(step.get("replies", []), replies) != step.get("replies"):
+                step["replies"], changed = updated(step.get("replies", []), replies), True
+            elif "replies" in step:
                 assert_replies(step["replies"], replies, where)
         if "wait" in step:
             release_scheduled(parse_duration(step["wait"]))
             worker()
         if "texted" in step:
             bodies = [m["body"] for m in twilio_outbox.messages() if m.get("to") == sender]
-            assert_replies(step["texted"], bodies[seen:], where)
+            if update and updated(step["texted"], bodies[seen:]) != step["texted"]:
+                step["texted"], changed = updated(step["texted"], bodies[seen:]), True
+            else:
+                assert_replies(step["texted"], bodies[seen:], where)
             seen = len(bodies)
         if "session" in step:
             session = sessions.load(r, privacy.contact_id(settings.secret, sender))
@@ -69,3 +86,5 @@ def test_conversation_case(path, phone, settings, r, twilio_outbox, release_sche
                 for name, value in step["session"].items():
                     assert session.answers.get(name) == value, \
                         f"{where}: {name} is {session.answers.get(name)!r}, expected {value!r}"
+    if changed:
+        path.write_text(yaml.safe_dump(case, allow_unicode=True, sort_keys=False, width=120), encoding="utf-8")
