@@ -1,0 +1,231 @@
+"""The coordinators' gazetteer (flows/places.yaml) and US place names: cross streets, landmarks, areas.
+
+Street crossings come first, then landmarks, then neighborhoods and cities
+(the gazetteer's, then the `zipcodes` package's), always inside the bounds box;
+equally good answers come back as candidates so the flow can ask.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import yaml
+import zipcodes
+
+from .location import KIND_PRECISION_M, PRECISION_M, Location, _dist_m, _in_bounds, _point
+from .words import _find, words
+
+DEFAULT_PLACES = Path(__file__).resolve().parents[2] / "flows" / "places.yaml"
+"""The gazetteer used when the caller names none."""
+
+MAX_EXTENSION_M = 1500
+"""How far past the listed corners a street may be extended to estimate a crossing."""
+
+
+@dataclass(frozen=True)
+class Place:
+    """A gazetteer entry (or a US city from the zipcodes package)."""
+
+    name: str
+    kind: str
+    lat: float
+    lon: float
+    precision_m: int
+    aliases: tuple[tuple[str, ...], ...]
+    source: str
+
+
+@dataclass(frozen=True)
+class Gazetteer:
+    """Streets, intersections and places coordinators listed in places.yaml."""
+
+    streets: dict
+    """street id → (display name, alias word tuples)."""
+    intersections: tuple
+    """(frozenset of two street ids, city, lat, lon)."""
+    places: tuple[Place, ...]
+
+
+def _aliases(names) -> tuple[tuple[str, ...], ...]:
+    return tuple(dict.fromkeys(tuple(words(str(n))) for n in names if words(str(n))))
+
+
+@functools.lru_cache(maxsize=8)
+def _load(path: str, mtime: float) -> Gazetteer:
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    streets = {sid: (str(names[0]), _aliases(names)) for sid, names in (data.get("streets") or {}).items()}
+    crossings = tuple((frozenset(e["at"]), e.get("city", ""), float(e["lat"]), float(e["lon"]))
+                      for e in data.get("intersections") or ())
+    places = tuple(
+        Place(str(p["name"]), p.get("kind", "landmark"), float(p["lat"]), float(p["lon"]),
+              int(p.get("precision_m") or KIND_PRECISION_M.get(p.get("kind", "landmark"), 300)),
+              _aliases([p["name"], *(p.get("aliases") or ())]), "gazetteer")
+        for p in data.get("places") or ())
+    return Gazetteer(streets, crossings, places)
+
+
+def load_places(path: str | Path | None = None) -> Gazetteer:
+    """Load a gazetteer YAML (cached until the file changes)."""
+    path = Path(path or DEFAULT_PLACES)
+    if not path.exists():
+        return Gazetteer({}, (), ())
+    return _load(str(path), path.stat().st_mtime)
+
+
+@functools.lru_cache(maxsize=8)
+def us_places(bounds) -> tuple[Place, ...]:
+    """US city names whose ZIP codes lie inside bounds, each at the mean of its ZIP centroids."""
+    sums: dict[tuple[str, str], list[float]] = {}
+    for z in zipcodes.list_all():
+        if not z.get("lat") or z.get("zip_code_type") not in ("STANDARD", "UNIQUE"):
+            continue
+        lat, lon = float(z["lat"]), float(z["long"])
+        if not _in_bounds(lat, lon, bounds):
+            continue
+        acc = sums.setdefault((z["city"], z["state"]), [0.0, 0.0, 0])
+        acc[0] += lat
+        acc[1] += lon
+        acc[2] += 1
+    return tuple(Place(f"{city}, {state}", "city", lat / n, lon / n, PRECISION_M["city"],
+                       _aliases([city]), "zipcodes")
+                 for (city, state), (lat, lon, n) in sorted(sums.items()))
+
+
+def _street_hits(tokens: list[str], g: Gazetteer) -> dict[str, tuple[int, int, bool]]:
+    """Find the listed streets named in tokens: street id → (first word, words, exact)."""
+    hits: dict[str, tuple[int, int, bool]] = {}
+    for sid, (_, aliases) in g.streets.items():
+        for alias in aliases:
+            found = _find(alias, tokens)
+            if found and (sid not in hits or len(alias) > hits[sid][1]):
+                hits[sid] = (found[0], len(alias), found[1])
+    return hits
+
+
+def _crossing(tokens: list[str], g: Gazetteer, bounds, hits) -> Location | None:
+    """Find two named streets that the gazetteer knows (or can estimate) cross."""
+    if len(hits) < 2:
+        return None
+    named = set(hits)
+    matches = [c for c in g.intersections if c[0] <= named and _in_bounds(c[2], c[3], bounds)]
+    if len(matches) > 1:  # the same pair in several cities: a city named in the text decides
+        cities = [c for c in matches if c[1] and _find(tuple(words(c[1])), tokens)]
+        matches = cities or matches
+    if not matches and len(hits) == 2:
+        return _estimated_crossing(sorted(hits, key=lambda s: hits[s][0]), g, bounds)
+    options = []
+    for streets, city, lat, lon in matches:
+        exact = all(hits[s][2] for s in streets)
+        in_order = sorted(streets, key=lambda s: hits[s][0])  # as the reporter named them
+        names = " & ".join(g.streets[s][0] for s in in_order)
+        options.append(_point(lat, lon, PRECISION_M["street"], f"{names}, {city}".strip(", "),
+                              "gazetteer", 0.9 if exact else 0.75))
+    return _pick(options)
+
+
+def _estimated_crossing(pair: list[str], g: Gazetteer, bounds) -> Location | None:
+    """Estimate where two listed streets cross from the corners listed on each (straight-line extension).
+
+    Each street is taken as the line through its two listed corners nearest the
+    other street; the answer is only given when both lines are long enough, cross
+    at a real angle, and the crossing is near corners of both streets, and it
+    is marked estimated (landmark precision, confidence asking to confirm).
+    """
+    on = {sid: [(lat, lon, city) for streets, city, lat, lon in g.intersections if sid in streets] for sid in pair}
+    if any(len(points) < 2 for points in on.values()):
+        return None
+    a, b = pair
+    lat0 = math.radians(on[a][0][0])
+
+    def xy(p):  # metres on a local flat map: enough for a few kilometres
+        return (p[1] * 111320.0 * math.cos(lat0), p[0] * 110574.0)
+
+    def line(sid, other):
+        target = min(on[other], key=lambda p: min(_dist_m(p, q) for q in on[sid]))
+        first, second = sorted(on[sid], key=lambda p: _dist_m(p, target))[:2]
+        return xy(first), xy(second), first
+
+    (p1, p2, near_a), (q1, q2, near_b) = line(a, b), line(b, a)
+    d1 = (p2[0] - p1[0], p2[1] - p1[1])
+    d2 = (q2[0] - q1[0], q2[1] - q1[1])
+    cross = d1[0] * d2[1] - d1[1] * d2[0]
+    n1, n2 = math.hypot(*d1), math.hypot(*d2)
+    if n1 < 100 or n2 < 100 or abs(cross) / (n1 * n2) < math.sin(math.radians(30)):
+        return None
+    t = ((q1[0] - p1[0]) * d2[1] - (q1[1] - p1[1]) * d2[0]) / cross
+    x, y = p1[0] + t * d1[0], p1[1] + t * d1[1]
+    lat, lon = y / 110574.0, x / (111320.0 * math.cos(lat0))
+    if max(_dist_m((lat, lon), near_a), _dist_m((lat, lon), near_b)) > MAX_EXTENSION_M:
+        return None
+    if not _in_bounds(lat, lon, bounds):
+        return None
+    names = " & ".join(g.streets[s][0] for s in pair)
+    return _point(lat, lon, PRECISION_M["landmark"], f"{names}, {near_a[2]} (estimated)", "gazetteer~", 0.55)
+
+
+def _pick(options: list[Location]) -> Location | None:
+    if not options:
+        return None
+    if len(options) == 1:
+        return options[0]
+    first = replace(options[0], confidence=min(options[0].confidence, 0.4))
+    return replace(first, candidates=tuple(options))
+
+
+def _named_places(tokens: list[str], places, bounds, street_words: set) -> Location | None:
+    """Find the place whose longest alias appears in tokens; several equally good → candidates."""
+    scored = []
+    for place in places:
+        if not _in_bounds(place.lat, place.lon, bounds):
+            continue
+        best = None
+        for alias in place.aliases:
+            found = _find(alias, tokens)
+            if found and (best is None or (len(alias), found[1]) > best):
+                best = (len(alias), found[1])
+        if best:
+            scored.append((best, place))
+    if not scored:
+        return None
+    top = max(score for score, _ in scored)
+    winners = [p for score, p in scored if score == top]
+    # a longer name that starts the same way but was not said ("Bell" vs "Bell Gardens")
+    said = {a for _, p in scored for a in p.aliases if len(a) == top[0] and _find(a, tokens)}
+    longer = [p for p in places if p not in winners and _in_bounds(p.lat, p.lon, bounds)
+              and any(len(a) > len(s) and a[:len(s)] == s for a in p.aliases for s in said)]
+    options, seen = [], set()
+    for place in winners + longer:
+        if place.name in seen:
+            continue
+        seen.add(place.name)
+        confidence = (0.85 if top[1] else 0.7) if place.kind == "landmark" else (0.75 if top[1] else 0.6)
+        if any(set(s) <= street_words for s in said):  # "Florence" alone may be the avenue
+            confidence = min(confidence, 0.45)
+        options.append(_point(place.lat, place.lon, place.precision_m, place.name, place.source, confidence))
+    return _pick(options)
+
+
+def from_names(text: str, bounds=None, places: Gazetteer | None = None, with_areas: bool = True) -> Location | None:
+    """Locate cross streets, landmarks and (with_areas) neighborhoods and city names."""
+    g = places or load_places()
+    tokens = words(text)
+    if not tokens:
+        return None
+    hits = _street_hits(tokens, g)
+    found = _crossing(tokens, g, bounds, hits)
+    if found:
+        return found
+    if len(hits) >= 2:  # cross streets we cannot place: "Whittier & Atlantic" is not the city of Whittier
+        used = {i for start, n, _ in hits.values() for i in range(start, start + n)}
+        tokens = [t for i, t in enumerate(tokens) if i not in used]
+    street_words = {w for _, aliases in g.streets.values() for a in aliases for w in a}
+    landmarks = [p for p in g.places if p.kind == "landmark"]
+    found = _named_places(tokens, landmarks, bounds, street_words)
+    if found or not with_areas:
+        return found
+    areas = [p for p in g.places if p.kind != "landmark" and _in_bounds(p.lat, p.lon, bounds)]
+    known = {a for p in areas for a in p.aliases}  # the coordinators' name wins over the package's
+    areas += [p for p in us_places(tuple(bounds) if bounds else None) if not set(p.aliases) & known]
+    return _named_places(tokens, areas, bounds, street_words)
