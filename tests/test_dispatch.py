@@ -449,3 +449,25 @@ def test_only_one_watchdog_chain_runs(rt, worker):
     assert dispatch.ensure_watchdog(rt) is False, "a chain is already scheduled"
     from rq.registry import ScheduledJobRegistry
     assert len(ScheduledJobRegistry(queue=rt.queue("dispatch")).get_job_ids()) == 1
+
+
+def test_reporters_language_wins_between_two_observers_at_nearly_the_same_distance(rt, worker, twilio_outbox):
+    rt.settings = rt.settings.replace(wave_size=1)
+    add_observer(rt.r, rt.settings, "English", "+12135550131", 1.0, languages="en")
+    add_observer(rt.r, rt.settings, "Spanish", "+12135550132", 1.1, languages="es")
+    add_observer(rt.r, rt.settings, "Far Spanish", "+12135550134", 2.5, languages="es")
+    add_observer(rt.r, rt.settings, "Closest", "+12135550133", 0.2, languages="en")
+    incident_id = new_incident(rt, language="es")
+    dispatch.enqueue_start(rt, incident_id)
+    worker()
+    assert [m["to"] for m in twilio_outbox.messages()] == ["+12135550132"], \
+        "0.2 km (en) and 1.1 km (es) are under 1 km apart: the reporter's language goes first"
+
+
+def test_a_big_roster_is_searched_nearest_first_in_batches(rt, worker, twilio_outbox):
+    for i in range(80):
+        add_observer(rt.r, rt.settings, f"N{i}", f"+1213555{2000 + i:04d}", 0.5 + i * 0.05, on_call="no" if i < 40 else "yes")
+    incident_id = new_incident(rt)
+    dispatch.enqueue_start(rt, incident_id)
+    worker()
+    assert [m["to"] for m in twilio_outbox.messages()] == ["+12135552040", "+12135552041"]

@@ -255,7 +255,8 @@ def _pick(r, incident: dict, exclude: set[str], now: float, count: int) -> list[
     """Choose the next observers: nearest on duty, the reporter's language winning near-ties."""
     if incident.get("lat") is None:
         return []
-    found = observers.candidates_near(r, incident["lat"], incident["lon"], now, exclude=exclude)
+    found = observers.candidates_near(r, incident["lat"], incident["lon"], now, exclude=exclude,
+                                      limit=count, tie_km=LANGUAGE_PREFERENCE_KM)
     lang = incident.get("language") or "en"
 
     def rank(item):
