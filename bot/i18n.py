@@ -9,15 +9,18 @@ coordinator's `pybabel update` takes effect without a separate build step;
 from __future__ import annotations
 
 import io
+import logging
 import re
 import threading
 import unicodedata
 from pathlib import Path
 
-from babel import Locale, UnknownLocaleError
+from babel import UnknownLocaleError
 from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
+from babel.messages.pofile import PoFileError, read_po
 from babel.support import NullTranslations, Translations
+
+log = logging.getLogger(__name__)
 
 SOURCE_LANGUAGE = "en"
 """The language flows and code are written in; its catalog is the identity."""
@@ -25,7 +28,7 @@ SOURCE_LANGUAGE = "en"
 DOMAIN = "messages"
 """The one gettext domain for flows and code strings."""
 
-_cache: dict[tuple[str, str], tuple[float, NullTranslations]] = {}
+_cache: dict[tuple[str, str], tuple[float, NullTranslations, int]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -47,14 +50,26 @@ def translations(locales_dir: str, lang: str) -> NullTranslations:
         hit = _cache.get(key)
         if hit and hit[0] == mtime:
             return hit[1]
-    with open(path, "rb") as fh:
-        catalog = read_po(fh, locale=lang)
-    buf = io.BytesIO()
-    write_mo(buf, catalog, use_fuzzy=False)  # a fuzzy entry is not a translation yet
+    try:
+        with open(path, "rb") as fh:
+            catalog = read_po(fh, locale=lang, abort_invalid=True)
+        translated = sum(1 for m in catalog if m.id and m.string)
+        if hit and translated < hit[2] // 2:
+            raise ValueError(f"only {translated} of {hit[2]} translations left")
+        buf = io.BytesIO()
+        write_mo(buf, catalog, use_fuzzy=False)  # a fuzzy entry is not a translation yet
+    except (OSError, PoFileError, ValueError, UnknownLocaleError) as exc:
+        # A catalog saved half-way (or broken by hand) never replaces the working one.
+        log.error("keeping the previous %s catalog: %s", lang, exc)
+        if hit:
+            with _cache_lock:
+                _cache[key] = (mtime, hit[1], hit[2])
+            return hit[1]
+        return NullTranslations()
     buf.seek(0)
     result = Translations(buf, domain=DOMAIN)
     with _cache_lock:
-        _cache[key] = (mtime, result)
+        _cache[key] = (mtime, result, translated)
     return result
 
 
@@ -111,11 +126,3 @@ def detect_language(text: str, default: str = SOURCE_LANGUAGE) -> str:
     if english > spanish:
         return "en"
     return default
-
-
-def language_name(lang: str) -> str:
-    """Return a language's own name ("español") for menus and confirmations."""
-    try:
-        return Locale.parse(lang).get_display_name(lang) or lang
-    except (ValueError, UnknownLocaleError):  # a code Babel does not know: show the code
-        return lang

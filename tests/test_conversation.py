@@ -324,3 +324,16 @@ def test_save_if_unchanged_refuses_a_stale_counter(r):
     pipe = r.pipeline()
     sessions.queue_save_if_unchanged(pipe, "c1", session, 60, "5")
     assert pipe.execute() == [1] and sessions.load(r, "c1").step == "what"
+
+
+def test_a_broken_catalog_never_replaces_the_working_translations(hot, tmp_path, r):
+    locales = tmp_path / "locales"
+    shutil.copytree(ROOT / "locales", locales)
+    spanish = runtime.Runtime(settings=hot.settings.replace(locales_dir=str(locales)), redis_url=hot.redis_url)
+    assert text(spanish, "hola")[0].startswith("Línea: ¿qué ve?")
+    po = locales / "es" / "LC_MESSAGES" / "messages.po"
+    whole = po.read_text(encoding="utf-8")
+    touch(po, "garbage here\n" + whole)                    # unreadable
+    assert text(spanish, "hola", e164="+13235550160")[0].startswith("Línea: ¿qué ve?")
+    touch(po, whole[: len(whole) // 5])                     # saved half-way
+    assert text(spanish, "hola", e164="+13235550161")[0].startswith("Línea: ¿qué ve?")

@@ -85,7 +85,12 @@ class Registry:
 
     def _load_globals(self, mtime: float) -> None:
         path = self.folder / GLOBALS_FILE
-        found, issues = load_globals_text(str(path), path.read_text(encoding="utf-8"))
+        try:
+            source = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:  # removed or half-written: keep the last good globals
+            log.error("keeping previous globals: %s", type(exc).__name__)
+            return
+        found, issues = load_globals_text(str(path), source)
         self.globals_mtime = mtime
         if found is None or any(i.severity == "error" for i in issues):
             log.error("keeping previous globals: %s has %d problem(s), first: %s",
@@ -96,8 +101,12 @@ class Registry:
     def _load(self, name: str, mtime: float) -> None:
         from .check import check_flow  # check imports the registry's loader; avoid a cycle at import
         path = self.folder / name
-        source = path.read_text(encoding="utf-8")
         entry = self.files.setdefault(name, _File(mtime))
+        try:
+            source = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:  # removed or half-written: keep serving the last good one
+            log.error("keeping the working version of %s: %s", name, type(exc).__name__)
+            return
         if not is_flow_source(source):
             entry.mtime = mtime
             return  # coordinator data (places.yaml), not a flow
