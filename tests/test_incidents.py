@@ -42,6 +42,7 @@ def test_first_report_opens_new_incident_to_dispatch(r, cfg):
     assert got["lat"] == pytest.approx(HP[0]) and got["precision"] == "exact"
     assert got["ref"] == merge.ref and len(merge.ref) == 5
     assert got["details"] == {"agents": 3}
+    assert got["believed"] == []  # one unverified report: nothing believed yet
     assert got["created_at"].startswith("2026-05-28T")
 
 

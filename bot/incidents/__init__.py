@@ -178,6 +178,12 @@ def get(r: redis.Redis, incident_id: str) -> dict:
     return _view(data, reporters, states)
 
 
+def _reasons(raw: str | None) -> list[str]:
+    """Read the `believed` list (Lua's cjson writes an empty list as {})."""
+    value = json.loads(raw or "[]")
+    return list(value) if isinstance(value, list) else []
+
+
 def _view(data: dict, reporters: int, states: list[str]) -> dict:
     placed = data.get("lat", "") != ""
     precision_m = int(data.get("precision_m") or MERGE_PRECISION_CAP_M)
@@ -197,7 +203,7 @@ def _view(data: dict, reporters: int, states: list[str]) -> dict:
         "accepted": sum(1 for s in states if s == "accepted"),
         "created_at": _iso(data.get("created_at")),
         "last_at": _iso(data.get("last_at")),
-        "believed": json.loads(data.get("believed") or "[]"),
+        "believed": _reasons(data.get("believed")),
         "details": json.loads(data.get("details") or "{}"),
         "language": data.get("language", "en"),
         "channel": data.get("channel", ""),
