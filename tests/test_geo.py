@@ -95,6 +95,8 @@ CASES = [
     ("spanish cerca de", "cerca de la Soto y Whittier", {}, SOTO_WHITTIER, 150, "street"),
     ("estimated crossing of two listed streets", "Slauson y Santa Fe", {}, SLAUSON_SANTA_FE, 300, "landmark"),
     ("street and city", "Pacific Blvd, Huntington Park", {}, GAGE_PACIFIC, 1000, "zip"),
+    ("between two cross streets", "on Pacific between Florence and Gage", {}, (33.9785, -118.2249), 350, "zip"),
+    ("spanish entre", "en la Pacific entre Gage y Slauson", {}, (33.9853, -118.2249), 420, "zip"),
     ("landmark en", "MacArthur Park", {}, ALVARADO_WILSHIRE, 300, "landmark"),
     ("landmark es with typo", "afuera del parque mcarthur", {}, ALVARADO_WILSHIRE, 300, "landmark"),
     ("landmark station", "at Union Station now", {}, UNION_STATION, 300, "landmark"),
@@ -120,6 +122,12 @@ def test_phrasing_is_located_within_tolerance(label, text, extra, expected, tole
     assert metres((found.lat, found.lon), expected) <= tolerance_m, (label, found)
     assert found.precision == precision, (label, found)
     assert found.precision_m >= 1 and found.label and found.source
+
+
+def test_three_streets_without_between_offer_each_corner():
+    found = geo.locate("Pacific, Florence, Gage", bounds=LA)
+    assert {c.label for c in found.candidates} == {"Pacific Blvd & Florence Ave, Huntington Park",
+                                                   "Pacific Blvd & Gage Ave, Huntington Park"}
 
 
 AMBIGUOUS = [

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import yaml
 import zipcodes
 
 from .location import KIND_PRECISION_M, PRECISION_M, Location, _dist_m, _in_bounds, _point
-from .words import _find, words
+from .words import _find, fold, words
 
 DEFAULT_PLACES = Path(__file__).resolve().parents[2] / "flows" / "places.yaml"
 """The gazetteer used when the caller names none."""
@@ -104,7 +105,7 @@ def _street_hits(tokens: list[str], g: Gazetteer) -> dict[str, tuple[int, int, b
     return hits
 
 
-def _crossing(tokens: list[str], g: Gazetteer, bounds, hits) -> Location | None:
+def _crossing(tokens: list[str], g: Gazetteer, bounds, hits, between: bool = False) -> Location | None:
     """Find two named streets that the gazetteer knows (or can estimate) cross."""
     if len(hits) < 2:
         return None
@@ -113,6 +114,8 @@ def _crossing(tokens: list[str], g: Gazetteer, bounds, hits) -> Location | None:
     if len(matches) > 1:  # the same pair in several cities: a city named in the text decides
         cities = [c for c in matches if c[1] and _find(tuple(words(c[1])), tokens)]
         matches = cities or matches
+    if between and len(matches) == 2 and matches[0][0] & matches[1][0]:
+        return _between(matches, g)
     if not matches and len(hits) == 2:
         return _estimated_crossing(sorted(hits, key=lambda s: hits[s][0]), g, bounds)
     options = []
@@ -123,6 +126,16 @@ def _crossing(tokens: list[str], g: Gazetteer, bounds, hits) -> Location | None:
         options.append(_point(lat, lon, PRECISION_M["street"], f"{names}, {city}".strip(", "),
                               "gazetteer", 0.9 if exact else 0.75))
     return _pick(options)
+
+
+def _between(corners, g: Gazetteer) -> Location:
+    """Place "on A between B and C" at the middle of the block, as precise as half its length."""
+    (s1, city, la1, lo1), (s2, _, la2, lo2) = corners
+    along = next(iter(s1 & s2))
+    ends = " and ".join(g.streets[s][0] for s in sorted((s1 | s2) - {along}))
+    half_m = _dist_m((la1, lo1), (la2, lo2)) / 2
+    return _point((la1 + la2) / 2, (lo1 + lo2) / 2, max(PRECISION_M["street"], half_m),
+                  f"{g.streets[along][0]} between {ends}, {city}", "gazetteer", 0.8)
 
 
 def _estimated_crossing(pair: list[str], g: Gazetteer, bounds) -> Location | None:
@@ -214,7 +227,8 @@ def from_names(text: str, bounds=None, places: Gazetteer | None = None, with_are
     if not tokens:
         return None
     hits = _street_hits(tokens, g)
-    found = _crossing(tokens, g, bounds, hits)
+    between = bool(re.search(r"\b(between|entre|btwn)\b", fold(text)))
+    found = _crossing(tokens, g, bounds, hits, between)
     if found:
         return found
     if len(hits) >= 2:  # cross streets we cannot place: "Whittier & Atlantic" is not the city of Whittier
