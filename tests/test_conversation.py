@@ -337,3 +337,10 @@ def test_a_broken_catalog_never_replaces_the_working_translations(hot, tmp_path,
     assert text(spanish, "hola", e164="+13235550160")[0].startswith("Línea: ¿qué ve?")
     touch(po, whole[: len(whole) // 5])                     # saved half-way
     assert text(spanish, "hola", e164="+13235550161")[0].startswith("Línea: ¿qué ve?")
+
+
+def test_a_photo_as_the_first_message_is_kept_with_the_report(hot, r):
+    photo = (Media("https://api.twilio.com/m/first", "image/jpeg"),)
+    assert text(hot, "", media=photo)[0].startswith("Hotline: what do you see?")
+    session = sessions.load(r, privacy.contact_id(hot.settings.secret, E164))
+    assert session.answers["media"] == ["https://api.twilio.com/m/first"]

@@ -94,7 +94,9 @@ def _begin(ctx: Context, session: Session, flow: Flow, first: Answer | None) -> 
     # Counters keep growing across conversations (milliseconds as a floor), so a timer
     # left from an earlier conversation never matches a new one.
     session.counter = max(session.counter + 1, int(ctx.now * 1000))
-    if first is not None and first.text.strip():
+    if first is not None and first.media:
+        session.answers["media"] = list(first.media)  # a photo as the first message is kept
+    if first is not None and (first.text.strip() or first.lat is not None):
         for step_id in flow.prefill:
             step = flow.steps.get(step_id)
             if step is not None and step.expect is not None:

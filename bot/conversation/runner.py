@@ -132,10 +132,12 @@ class _State:
 
     @property
     def lang(self) -> str:
+        """The language this turn answers in."""
         return self.session.lang
 
     # -- keywords ---------------------------------------------------------------
     def command(self, cmd) -> list[str]:
+        """Carry out a global keyword (STOP, START, HELP, a language, DELETE) above any flow."""
         r, cid = self.rt.r, self.contact_id
         if cmd.action == "opt_out":
             contacts.opt_out(r, cid)
@@ -144,9 +146,8 @@ class _State:
             contacts.opt_in(r, cid)
             return [self._reply_of(cmd, N_("You're back in. Text what you see to report it."))]
         if cmd.action == "delete":
-            unsubscribe = self.actions.get("alerts.unsubscribe")
-            if unsubscribe is not None:
-                unsubscribe(self.rt, self._call("alerts.unsubscribe"))
+            if "alerts.unsubscribe" in self.actions:
+                self._run_action("alerts.unsubscribe")  # sign-ups are opt-in data too
             lang = self.lang
             contacts.erase(r, cid)
             return [self._reply_of(cmd, N_("Deleted what we stored about your number. If you texted STOP "
@@ -168,12 +169,14 @@ class _State:
         return self.replies
 
     def _reply_of(self, cmd, fallback: str, lang: str | None = None) -> str:
+        """Return a command's reply from _globals.yaml (or the code fallback), translated and filled."""
         lang = lang or self.lang
         template = self.ctx.translate(cmd.reply, lang) if cmd.reply else self.ctx.gettext(fallback, lang)
         return templates.fill(self.ctx, self.session, None, template)
 
     # -- flows --------------------------------------------------------------------
     def message(self, text: str, folded: str, start: str | None = None) -> list[str]:
+        """Answer the waiting step, open another flow by its trigger, or start one."""
         inbound, ctx, session = self.inbound, self.ctx, self.session
         answer = Answer(text, self.now, session.lang, inbound.lat, inbound.lon,
                         tuple(m.url for m in inbound.media), ctx.region, ctx.bounds, ctx.places)
@@ -195,12 +198,13 @@ class _State:
             self.replies.append(shared_text(ctx, "unknown", self.lang, N_(
                 "Sorry, I didn't understand. Text HELP for help.")))
             return self.replies
-        self._apply(engine.start(ctx, session, flow, answer if text else None))
+        self._apply(engine.start(ctx, session, flow, answer if text or answer.media or answer.lat else None))
         if self.pref is None:
             self.new_lang = session.lang  # the first message chose it; remember it
         return self._save()
 
     def _apply(self, turn: Turn) -> None:
+        """Collect a turn's replies and timers, running each `do:` action it reaches."""
         for _ in range(MAX_ACTIONS_PER_TURN):
             self.replies += turn.replies
             self.timers = turn.timers  # the latest turn decides what the session waits for
@@ -214,12 +218,14 @@ class _State:
         self.timers = turn.timers
 
     def _call(self, name: str) -> ActionCall:
+        """Build what an action receives from this turn."""
         s = self.session
         return ActionCall(name=name, contact_id=self.contact_id, e164=self.inbound.e164,
                           answers=dict(s.answers), language=s.lang, channel=self.inbound.channel,
                           now=self.now, raw=dict(s.raw))
 
     def _run_action(self, name: str) -> tuple[bool, dict | None]:
+        """Run one flow action; (False, None) when it is missing or fails."""
         fn = self.actions.get(name)
         if fn is None:
             log.error("flow action %s is not provided; taking the step's on_error", name)
@@ -231,6 +237,7 @@ class _State:
             return False, None
 
     def _save(self) -> list[str]:
+        """Write the session, language and timers in one pipeline; return the replies."""
         session, settings, reg = self.session, self.rt.settings, self.reg
         flow = reg.get(session.flow, session.version) if session.active else None
         ttl = (flow.expire_s if flow and flow.expire_s else settings.session_ttl_s)
