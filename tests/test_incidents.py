@@ -73,6 +73,15 @@ def test_report_at_window_edge_joins_and_one_second_later_splits(r, cfg):
     assert late.is_new
 
 
+def test_late_replayed_report_joins_without_rewinding_the_window(r, cfg):
+    first = incidents.merge_report(r, report("c1"), cfg, T0 + 600)
+    late = incidents.merge_report(r, report("c2"), cfg, T0)  # e.g. replayed from the outage spool
+    assert late.incident_id == first.incident_id
+    assert incidents.get(r, first.incident_id)["last_at"] == incidents._iso(T0 + 600)
+    window_s = cfg.dedupe_window_min * 60
+    assert incidents.merge_report(r, report("c3"), cfg, T0 + 600 + window_s).incident_id == first.incident_id
+
+
 def test_radius_grows_with_worse_precision(r, cfg):
     zip_level = incidents.merge_report(r, report("c1", precision_m=2500), cfg, T0)
     far_exact = incidents.merge_report(r, report("c2", north(HP, 2000)), cfg, T0 + 1)

@@ -82,9 +82,9 @@ if found then
   local added = redis.call('SADD', k(trep, found), cid)
   local n = redis.call('SCARD', k(trep, found))
   redis.call('HINCRBY', ikey, 'reports', 1)
-  redis.call('HSET', ikey, 'last_at', ARGV[1])
+  local f = redis.call('HMGET', ikey, 'status', 'kind', 'precision_m', 'believed', 'last_at')
+  if now > tonumber(f[5]) then redis.call('HSET', ikey, 'last_at', ARGV[1]) end  -- a replayed late report never rewinds it
   redis.call('ZADD', tkey, 'GT', now, found)
-  local f = redis.call('HMGET', ikey, 'status', 'kind', 'precision_m', 'believed')
   if (f[2] == 'agents' or f[2] == 'other') and kind ~= 'agents' and kind ~= 'other' then
     redis.call('HSET', ikey, 'kind', kind)
   end
