@@ -163,8 +163,22 @@ def put_roster(app, settings: Settings, count: int) -> None:
         observers.upsert(rt.r, settings, observers.parse_row(row, settings), now=time.time())
 
 
+def job_start_delays(rt, settings: Settings, starts: dict[int, float]) -> list[float]:
+    """From each incident's timeline: ms from the final webhook to the dispatch job's start."""
+    from bot import incidents, privacy
+    by_observer = {privacy.contact_id(settings.secret, observer_number(i)): i for i in starts}
+    delays = []
+    for incident in incidents.list_open(rt.r):
+        for event in incidents.timeline(rt.r, incident["id"]):
+            if event["event"] == "dispatch_texted" and event.get("observer") in by_observer:
+                delays.append((event["at"] - starts[by_observer[event["observer"]]]) * 1000)
+                break
+    return delays
+
+
 def run_incidents(reporter: Reporter, fake: Fake, start: int, count: int,
-                  webhook_ms: list[float] | None = None, pause_s: float = 0.0) -> list[float]:
+                  webhook_ms: list[float] | None = None, pause_s: float = 0.0,
+                  starts: dict[int, float] | None = None) -> list[float]:
     """Report `count` new incidents one after another; return first-dispatch-text latencies (ms)."""
     latencies = []
     for i in range(start, start + count):
@@ -173,6 +187,8 @@ def run_incidents(reporter: Reporter, fake: Fake, start: int, count: int,
         for body in CONVERSATION[:-1]:
             reporter.text(body.format(lat=lat, lon=lon), number)
         t0 = time.time()
+        if starts is not None:
+            starts[i] = t0
         reporter.text(CONVERSATION[-1], number)
         if webhook_ms is not None:
             webhook_ms.append((time.time() - t0) * 1000)
@@ -218,9 +234,12 @@ def main() -> None:
         reporter = Reporter(app, settings)
         run_incidents(reporter, fake, 0, args.warmup)
         webhook_ms: list[float] = []
-        latencies = run_incidents(reporter, fake, args.warmup, args.incidents, webhook_ms)
+        starts: dict[int, float] = {}
+        latencies = run_incidents(reporter, fake, args.warmup, args.incidents, webhook_ms, starts=starts)
         print(json.dumps(summarize("webhook→first dispatch text", latencies, args.incidents)))
         print(json.dumps(summarize("final webhook alone (its share of the above)", webhook_ms, args.incidents)))
+        waits = job_start_delays(app.extensions["hotline"], settings, starts)
+        print(json.dumps(summarize("webhook start→dispatch job start (queue + worker pickup)", waits, args.incidents)))
     finally:
         if worker:
             stop_worker(worker)
