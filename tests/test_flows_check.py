@@ -36,6 +36,14 @@ EXPECTED = {
     "template_before_save.yaml": ["5:10: template variable {where} is used before any step saves it"],
     "ask_without_validation.yaml": ["4:3: ask step 'name' has no 'expect': every ask validates its answer"],
     "keyword_collision.yaml": ["9:15: choice word 'stop' of 'halt' is the global keyword 'stop' (_globals.yaml:5)"],
+    "options.yaml": [
+        "7:7: number min 10 is greater than max 1",
+        "13:7: invalid pattern: missing ), unterminated subpattern at position 0",
+        "18:13: unknown expect kind 'address' (known: choice, yes_no, number, datetime, location, phone, media, text)",
+        "22:9: unknown action 'report.email' (known: report.submit, alerts.subscribe, alerts.unsubscribe, "
+        "handoff.callback)",
+        "26:3: duplicate key 'done' in steps",
+    ],
     "subflow_cycle.yaml": ["5:11: flow 'subflow_cycle' enters itself through step 'again' (subflow cycle)"],
     "timers.yaml": [
         "5:3: timeout of step 'what' must be at least 1m and end before the flow expires",

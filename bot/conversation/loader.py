@@ -319,7 +319,7 @@ def _read_step(rd: Reader, flow: str, knode: ScalarNode, node: Node) -> Step | N
             if not rd.boolean(v, "end"):
                 rd.err(v, "end must be true (leave it out otherwise)")
             step.refs["end"] = rd.pos(v)
-    if kind == "ask" and step.expect is None:
+    if kind == "ask" and "expect" not in keys:
         rd.err(knode, f"ask step '{step_id}' has no 'expect': every ask validates its answer")
     if kind == "ask" and not step.save:
         rd.err(knode, f"ask step '{step_id}' has no 'save': name the answer")
