@@ -95,3 +95,26 @@ def test_worker_killed_mid_fan_out_is_completed_by_another_without_gaps_or_repea
     assert max(counts.values()) == 1, "nobody texted twice"
     assert set(rt.r.hvals(store.incident_dispatch_key(incident_id))) == {"texted"}
     print(f"\nrecovery: SIGKILL to last dispatch text {recovered_at - killed_at:.2f} s")
+
+
+def test_dispatch_is_not_queued_behind_a_running_broadcast(rt, spawn, twilio_outbox):
+    from bot import alerts
+    for i in range(200):
+        alerts.add_subscriber(rt.r, rt.settings, f"s{i}", f"+1424555{i:04d}", "90255", "en", 0)
+    add_observers(rt, 1)
+    spawn(HOTLINE_SEND_RATE="20")  # 200 alerts take at least ten seconds
+    verified = new_incident(rt)
+    incidents.set_status(rt.r, verified, "verified", time.time(), "test")
+    rt.queue("broadcast").enqueue(alerts.broadcast, verified)
+    twilio_outbox.wait_for(1, timeout_s=30)  # the broadcast is under way
+    other = incidents.merge_report(rt.r, incidents.Report(
+        privacy.contact_id(rt.settings.secret, "+13235550999"), SCENE[0] + 0.001, SCENE[1], 30, "checkpoint",
+        {}, "en", "sms"), rt.settings, time.time()).incident_id
+    dispatch.enqueue_start(rt, other)
+    arrived = twilio_outbox.wait_for(1)
+    while not any(m["to"] == "+12135550300" for m in arrived):
+        more = twilio_outbox.wait_for(len(arrived) + 1, timeout_s=30)
+        assert len(more) > len(arrived), "the dispatch text never came"
+        arrived = more
+    alerts_before = [m for m in arrived if m["to"].startswith("+1424555")]
+    assert len(alerts_before) < 200, "the dispatch text went out while the broadcast was still running"
