@@ -6,6 +6,7 @@ everything is reduced to the same plain words before any comparison.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import unicodedata
 
@@ -49,10 +50,13 @@ def words(text: str) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=65536)
 def _same_word(a: str, b: str) -> bool:
+    """Tell whether two words are the same allowing a typo (cached: the same pairs recur all day)."""
     if a == b:
         return True
-    if min(len(a), len(b)) < 5 or a[0] != b[0] or a.isdigit() or b.isdigit():
+    shorter, longer = sorted((len(a), len(b)))
+    if shorter < 5 or a[0] != b[0] or a.isdigit() or b.isdigit() or 2 * shorter / (shorter + longer) < FUZZY_RATIO:
         return False
     return difflib.SequenceMatcher(None, a, b).ratio() >= FUZZY_RATIO
 
