@@ -229,3 +229,33 @@ def test_shipped_gazetteer_entries_name_known_streets_and_lie_in_bounds():
         assert geo._in_bounds(lat, lon, LA)
     for place in g.places:
         assert geo._in_bounds(place.lat, place.lon, LA), place.name
+
+
+def test_check_places_reports_coordinators_mistakes_by_line(tmp_path: Path):
+    bad = tmp_path / "places.yaml"
+    bad.write_text("""streets:
+  pacific: [Pacific Blvd]
+  gage: [Gage Ave]
+intersections:
+  - {at: [pacific, florence], city: HP, lat: 33.9, lon: -118.2, source: metro}
+  - {at: [pacific, gage], city: HP, lat: -118.2, lon: 33.9, source: metro}
+  - {at: [gage, pacific], city: HP, lat: x, lon: 33.9}
+places:
+  - {name: Park, kind: plaza, lat: 34, lon: -118, source: pin}
+  - {kind: city}
+""", encoding="utf-8")
+    problems = geo.check_places(bad)
+    assert [line for line, _ in problems] == [5, 6, 7, 7, 9, 10]
+    assert "unknown street id 'florence'" in problems[0][1]
+    assert "not a point on Earth" in problems[1][1]
+    # the locator skips the bad entries instead of failing
+    assert geo.locate("Pacific y Florence", bounds=LA, places=bad) is None
+    assert geo.locate("Park", bounds=LA, places=bad).label == "Park"
+
+
+def test_check_places_passes_the_shipped_gazetteer_and_reports_broken_yaml(tmp_path: Path):
+    assert geo.check_places(geo.DEFAULT_PLACES) == []
+    broken = tmp_path / "places.yaml"
+    broken.write_text("streets: [unclosed\n", encoding="utf-8")
+    assert geo.check_places(broken)[0][1].startswith("not valid YAML")
+    assert geo.locate("Florence y Pacific", bounds=LA, places=broken) is None

@@ -17,11 +17,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from .location import CLEAR_CONFIDENCE, KIND_PRECISION_M, PRECISION_M, Location, _in_bounds, precision_class
-from .places import DEFAULT_PLACES, Gazetteer, Place, from_names, load_places, us_places
+from .places import DEFAULT_PLACES, Gazetteer, Place, check_places, from_names, load_places, us_places
 from .points import _URL_RE, from_coordinates, from_link, from_pin, from_zip, is_short_link
 from .words import fold, words
 
-__all__ = ["CLEAR_CONFIDENCE", "DEFAULT_PLACES", "KIND_PRECISION_M", "PRECISION_M", "Gazetteer", "Location",
+__all__ = ["check_places", "CLEAR_CONFIDENCE", "DEFAULT_PLACES", "KIND_PRECISION_M", "PRECISION_M", "Gazetteer", "Location",
            "Place", "fold", "from_coordinates", "from_link", "from_names", "from_pin", "from_zip",
            "is_short_link", "load_places", "locate", "precision_class", "us_places", "warm", "words",
            "_in_bounds"]

@@ -7,6 +7,7 @@ equally good answers come back as candidates so the flow can ask.
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import re
 from dataclasses import dataclass, replace
@@ -17,6 +18,8 @@ import zipcodes
 
 from .location import KIND_PRECISION_M, PRECISION_M, Location, _dist_m, _in_bounds, _point
 from .words import _find, fold, words
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PLACES = Path(__file__).resolve().parents[2] / "flows" / "places.yaml"
 """The gazetteer used when the caller names none."""
@@ -55,16 +58,33 @@ def _aliases(names) -> tuple[tuple[str, ...], ...]:
 
 @functools.lru_cache(maxsize=8)
 def _load(path: str, mtime: float) -> Gazetteer:
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    streets = {sid: (str(names[0]), _aliases(names)) for sid, names in (data.get("streets") or {}).items()}
-    crossings = tuple((frozenset(e["at"]), e.get("city", ""), float(e["lat"]), float(e["lon"]))
-                      for e in data.get("intersections") or ())
-    places = tuple(
-        Place(str(p["name"]), p.get("kind", "landmark"), float(p["lat"]), float(p["lon"]),
-              int(p.get("precision_m") or KIND_PRECISION_M.get(p.get("kind", "landmark"), 300)),
-              _aliases([p["name"], *(p.get("aliases") or ())]), "gazetteer")
-        for p in data.get("places") or ())
-    return Gazetteer(streets, crossings, places)
+    """Read a gazetteer, skipping entries check_places would flag, so a typo never breaks the webhook."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError:
+        log.error("gazetteer %s is not valid YAML; run `hotline flows check`", path)
+        return Gazetteer({}, (), ())
+    if not isinstance(data, dict):
+        return Gazetteer({}, (), ())
+    streets = {str(sid): (str(names[0]), _aliases(names)) for sid, names in (data.get("streets") or {}).items()
+               if isinstance(names, list) and names}
+    crossings, places = [], []
+    for e in data.get("intersections") or ():
+        try:
+            pair = frozenset(e["at"])
+            if len(pair) == 2 and pair <= set(streets):
+                crossings.append((pair, str(e.get("city", "")), float(e["lat"]), float(e["lon"])))
+        except (KeyError, TypeError, ValueError):  # a bad entry: reported by check_places, skipped here
+            continue
+    for p in data.get("places") or ():
+        try:
+            kind = p.get("kind", "landmark")
+            places.append(Place(str(p["name"]), kind, float(p["lat"]), float(p["lon"]),
+                                int(p.get("precision_m") or KIND_PRECISION_M.get(kind, PRECISION_M["landmark"])),
+                                _aliases([p["name"], *(p.get("aliases") or ())]), "gazetteer"))
+        except (AttributeError, KeyError, TypeError, ValueError):  # as above
+            continue
+    return Gazetteer(streets, tuple(crossings), tuple(places))
 
 
 def load_places(path: str | Path | None = None) -> Gazetteer:
@@ -243,3 +263,72 @@ def from_names(text: str, bounds=None, places: Gazetteer | None = None, with_are
     known = {a for p in areas for a in p.aliases}  # the coordinators' name wins over the package's
     areas += [p for p in us_places(tuple(bounds) if bounds else None) if not set(p.aliases) & known]
     return _named_places(tokens, areas, bounds, street_words)
+
+
+KINDS = tuple(KIND_PRECISION_M)
+"""Kinds a gazetteer place may have."""
+
+
+def check_places(path: str | Path) -> list[tuple[int, str]]:
+    """Check a gazetteer file for coordinators' mistakes; return (line, problem) pairs in file order."""
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        return [((mark.line + 1) if mark else 1, f"not valid YAML: {getattr(exc, 'problem', exc)}")]
+    if root is None:
+        return []
+    if not isinstance(root, yaml.MappingNode):
+        return [(root.start_mark.line + 1, "the file must be a mapping with streets, intersections and places")]
+    problems: list[tuple[int, str]] = []
+    sections = {key.value: value for key, value in root.value}
+    streets = set()
+    for key, names in getattr(sections.get("streets"), "value", []) or []:
+        streets.add(key.value)
+        if not isinstance(names, yaml.SequenceNode) or not names.value:
+            problems.append((key.start_mark.line + 1, f"street {key.value!r} needs a list of names"))
+    seen_pairs: dict[frozenset, int] = {}
+    for node in getattr(sections.get("intersections"), "value", []) or []:
+        line = node.start_mark.line + 1
+        entry = yaml.safe_load(yaml.serialize(node)) if isinstance(node, yaml.MappingNode) else None
+        if not isinstance(entry, dict):
+            problems.append((line, "an intersection must be a mapping with at, city, lat, lon, source"))
+            continue
+        at = entry.get("at")
+        if not isinstance(at, list) or len(at) != 2 or len(set(map(str, at))) != 2:
+            problems.append((line, "at: must name two different street ids"))
+        else:
+            problems += [(line, f"unknown street id {sid!r} (add it under streets:)") for sid in at if sid not in streets]
+            pair = frozenset(at)
+            if (pair, entry.get("city")) in seen_pairs:
+                problems.append((line, f"same corner as line {seen_pairs[(pair, entry.get('city'))]}"))
+            seen_pairs[(pair, entry.get("city"))] = line
+        problems += _check_point(entry, line)
+    for node in getattr(sections.get("places"), "value", []) or []:
+        line = node.start_mark.line + 1
+        entry = yaml.safe_load(yaml.serialize(node)) if isinstance(node, yaml.MappingNode) else None
+        if not isinstance(entry, dict) or not entry.get("name"):
+            problems.append((line, "a place needs a name"))
+            continue
+        if entry.get("kind", "landmark") not in KINDS:
+            problems.append((line, f"kind must be one of {', '.join(KINDS)}, got {entry.get('kind')!r}"))
+        if entry.get("aliases") is not None and not isinstance(entry.get("aliases"), list):
+            problems.append((line, "aliases must be a list"))
+        if "precision_m" in entry and not (isinstance(entry["precision_m"], int) and entry["precision_m"] > 0):
+            problems.append((line, "precision_m must be a positive whole number of metres"))
+        problems += _check_point(entry, line)
+    return sorted(problems)
+
+
+def _check_point(entry: dict, line: int) -> list[tuple[int, str]]:
+    problems = []
+    try:
+        lat, lon = float(entry["lat"]), float(entry["lon"])
+    except (KeyError, TypeError, ValueError):  # a missing or non-numeric coordinate is the coordinator's mistake
+        return [(line, "lat and lon must be numbers (5 decimals, from a map pin)")]
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        problems.append((line, f"{lat},{lon} is not a point on Earth (lat first, then lon)"))
+    if not entry.get("source"):
+        problems.append((line, "say where the point came from (source:)"))
+    return problems
