@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import unicodedata
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
-from .. import incidents, observers, store
+from .. import alerts, incidents, observers, outbox, privacy, runtime, store
 from ..errors import NoSuchIncident
 from . import texts, waves
 
@@ -237,7 +239,6 @@ def _duty(rt, observer_id: str, on: bool, lang: str, now: float) -> str:
     s = rt.settings
     if until:
         observer = observers.get(rt.r, observer_id) or {}
-        from zoneinfo import ZoneInfo
         tz = ZoneInfo(observer.get("timezone") or observers.DEFAULT_TIMEZONE)
         when = datetime.fromtimestamp(until, tz).strftime("%a %H:%M")
         return texts.say(s, lang, texts.DUTY_ON_UNTIL if on else texts.DUTY_OFF_UNTIL, until=when)
@@ -259,7 +260,6 @@ def scene_update(rt, incident_id: str, observer_id: str, code: str, command: str
             facts = verification_facts(rest)
             incidents.add_event(r, incident_id, "observer_verified", now, observer=observer_id, **facts)
             _set_status(r, incident_id, "verified", now, f"observer verified: {facts['agency'] or 'agency?'}")
-            from .. import alerts
             alerts.enqueue_broadcast(rt, incident_id, now)
             return [texts.say(s, lang, texts.VERIFIED, code=code)]
         if command == "unfounded":
@@ -307,7 +307,6 @@ def notify_covered(incident_id: str, unfounded: bool = False, filled_by: str = "
     The observers who accepted before `filled_by` hear that their partner is
     coming (never work alone).
     """
-    from .. import runtime, outbox
     rt = runtime.get()
     r, s = rt.r, rt.settings
     plan = r.hgetall(store.incident_plan_key(incident_id))
@@ -334,24 +333,23 @@ return 0""", 1, store.incident_dispatch_key(incident_id), observer_id)
         msgid = texts.STAND_DOWN if unfounded else texts.COVERED
         if e164:
             record = outbox.send_once(rt, store.incident_sends_key(incident_id), f"covered:{observer_id}", e164,
-                                      texts.say(s, lang, msgid, code=code), purpose="covered", now=_now(),
+                                      texts.say(s, lang, msgid, code=code), purpose="covered", now=time.time(),
                                       ref={"incident_id": incident_id, "observer_id": observer_id})
             sent += bool(record.get("new")) and record["state"] == outbox.SENT
         if was == waves.TEXTED:
-            incidents.add_event(r, incident_id, "dispatch_covered", _now(), observer=observer_id)
+            incidents.add_event(r, incident_id, "dispatch_covered", time.time(), observer=observer_id)
     for observer_id, observer in zip(partners, observers.get_many(r, partners)):
         e164 = observers.number_of(s, observer) if observer else None
         if e164:
             record = outbox.send_once(rt, store.incident_sends_key(incident_id), f"partner:{observer_id}", e164,
                                       texts.say(s, observers.language_of(observer), texts.PARTNER_FOUND, code=code),
-                                      purpose="partner", now=_now(), ref={"incident_id": incident_id})
+                                      purpose="partner", now=time.time(), ref={"incident_id": incident_id})
             sent += bool(record.get("new")) and record["state"] == outbox.SENT
     return sent
 
 
 def follow_up_reporters(incident_id: str) -> int:
     """RQ job. Tell reporters who asked that an observer is on the way (never who or from where)."""
-    from .. import outbox, privacy, runtime
     rt = runtime.get()
     r, s = rt.r, rt.settings
     sent = 0
@@ -364,15 +362,10 @@ def follow_up_reporters(incident_id: str) -> int:
             continue
         lang = r.hget(store.contact_key(contact_id), "language") or "en"
         record = outbox.send_once(rt, store.incident_sends_key(incident_id), f"followup:{contact_id}", e164,
-                                  texts.say(s, lang, texts.FOLLOW_UP), purpose="followup", now=_now(),
+                                  texts.say(s, lang, texts.FOLLOW_UP), purpose="followup", now=time.time(),
                                   ref={"incident_id": incident_id})
         if record["state"] == outbox.SENT:
             sent += 1
     if sent:
-        incidents.add_event(r, incident_id, "reporter_followed_up", _now(), reporters=sent)
+        incidents.add_event(r, incident_id, "reporter_followed_up", time.time(), reporters=sent)
     return sent
-
-
-def _now() -> float:
-    import time
-    return time.time()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from .. import incidents, observers, store
+from .. import incidents, observers, runtime, store
 from ..channels.twilio import STATUS_ORDER
 from . import texts, waves
 
@@ -69,6 +69,5 @@ def record_status(rt, update, now: float) -> str:
 
 def tell_coordinators_unreachable(name: str, reason: str) -> int:
     """RQ job. Tell coordinators an observer's number cannot be texted."""
-    from .. import runtime
     rt = runtime.get()
     return waves.text_coordinators(rt, texts.say(rt.settings, "en", texts.UNREACHABLE, name=name, reason=reason))

@@ -8,13 +8,15 @@ re-drives any incident whose fan-out lease or wave deadline lapsed.
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import time
+from datetime import timedelta
 
-from rq import Retry
+from rq import Retry, get_current_job
 
-from .. import incidents, observers, outbox, privacy, runtime, store
-from ..errors import NoSuchIncident, PermanentSend, RetryableSend
+from .. import incidents, observers, outbox, runtime, store
+from ..errors import NoSuchIncident, PermanentSend
 from . import texts
 
 log = logging.getLogger(__name__)
@@ -239,15 +241,13 @@ def _keep_lease(r, lock: str, lease_ms: int, incident_id: str) -> None:
 
 def _km(incident: dict, observer: dict) -> float:
     """Great-circle distance from an observer's home to the incident."""
-    import math
     la1, lo1 = math.radians(incident["lat"]), math.radians(incident["lon"])
     la2, lo2 = math.radians(float(observer["lat"])), math.radians(float(observer["lon"]))
     a = math.sin((la2 - la1) / 2) ** 2 + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
     return 2 * 6371.0 * math.asin(math.sqrt(a))
 
 
-def _seconds(s: int):
-    from datetime import timedelta
+def _seconds(s: int) -> timedelta:
     return timedelta(seconds=s)
 
 
@@ -432,7 +432,6 @@ def watchdog() -> int:
 
 
 def _current_job_id() -> str | None:
-    from rq import get_current_job
     job = get_current_job()
     return job.id if job else None
 
@@ -450,8 +449,3 @@ def ensure_watchdog(rt) -> bool:
         return False
     _schedule_watchdog(rt)
     return True
-
-
-def observer_number(settings, observer: dict) -> str | None:
-    """Unseal an observer's number (for the reply paths that must text them)."""
-    return privacy.unseal(settings.secret, observer.get("phone", ""))
