@@ -40,7 +40,15 @@ READY_TIMEOUT_S = 30.0
 """How long a gunicorn gets to answer its first request (imports, flows, catalogs)."""
 
 
-def hotline_env(redis_url: str, fake_url: str, data_dir: str) -> dict[str, str]:
+def export_tree(rev: str, into: Path) -> Path:
+    """Check out a commit's files into a folder (git archive), to bench exactly that commit."""
+    into.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def hotline_env(redis_url: str, fake_url: str, data_dir: str, source: Path = ROOT) -> dict[str, str]:
     """The hotline's environment: its own Redis, the fake Twilio, a signing token, PUBLIC_URL."""
     env = dict(os.environ)
     env.update({
@@ -53,8 +61,8 @@ def hotline_env(redis_url: str, fake_url: str, data_dir: str) -> dict[str, str]:
         "TWILIO_API_BASE": fake_url,
         "PUBLIC_URL": PUBLIC_URL,
         "HOTLINE_SECRET": "bench-secret",
-        "HOTLINE_FLOWS_DIR": str(ROOT / "flows"),
-        "HOTLINE_LOCALES_DIR": str(ROOT / "locales"),
+        "HOTLINE_FLOWS_DIR": str(source / "flows"),
+        "HOTLINE_LOCALES_DIR": str(source / "locales"),
     })
     return env
 
@@ -118,12 +126,13 @@ def load(mode: str, url: str, args, seed: int, duration: float | None = None) ->
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_config(workers: int, threads: int, args, env: dict, redis_client, tmp: Path, seed: int) -> dict:
+def run_config(workers: int, threads: int, args, env: dict, redis_client, tmp: Path, seed: int,
+               source: Path = ROOT) -> dict:
     """Measure hotline and bare under one gunicorn setting; return both results."""
     hot_port, bare_port = store.free_port(), store.free_port()
     procs = []
     try:
-        hot = gunicorn("bot:create_app()", hot_port, workers, threads, env, ROOT)
+        hot = gunicorn("bot:create_app()", hot_port, workers, threads, env, source)
         procs.append(hot)
         hot_url = f"http://127.0.0.1:{hot_port}"
         wait_ready(hot_url, hot)
@@ -248,6 +257,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=300.0, help="fixed request rate for latency")
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections, max mode")
     parser.add_argument("--processes", type=int, default=2, help="load generator processes, max mode")
+    parser.add_argument("--at", metavar="REV", help="bench this commit (git archive into a temp folder) "
+                        "instead of the working tree")
     parser.add_argument("--rounds", type=int, default=1, help="alternating rounds; the median is shown")
     parser.add_argument("--json", action="store_true", help="also print raw results as JSON")
     parser.add_argument("--profile", action="store_true",
@@ -258,8 +269,13 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
     redis_server = store.start_embedded(tmp, appendonly=False)
     fake = FakeTwilioServer().start()
-    env = hotline_env(redis_server.url, fake.url, str(tmp / "var"))
+    source = export_tree(args.at, tmp / "src") if args.at else ROOT
+    env = hotline_env(redis_server.url, fake.url, str(tmp / "var"), source)
     redis_client = store.connect(redis_server.url)
+    if args.at:
+        rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.at],
+                             capture_output=True, text=True).stdout.strip()
+        print(f"hotline code: commit {rev} ({source})")
     print(f"cpus={os.cpu_count()} redis={redis_server.url} fake-twilio={fake.url} "
           f"duration={args.duration}s rate={args.rate}/s connections={args.connections}")
     rows = []
@@ -267,14 +283,15 @@ def main() -> None:
         for i, (workers, threads) in enumerate(configs):
             setting = f"-w {workers} --threads {threads}"
             print(f"measuring {setting} ... (load average before: {load_average()})", flush=True)
-            rows.append((setting, run_config(workers, threads, args, env, redis_client, tmp, seed=i * 10)))
+            rows.append((setting, run_config(workers, threads, args, env, redis_client, tmp, seed=i * 10,
+                                                  source=source)))
     finally:
         fake.stop()
         redis_server.stop()
     print_table(rows, args)
     print(f"\ncommand: python bench/webhook.py --configs {args.configs} --duration {args.duration:g} "
           f"--rate {args.rate:g} --connections {args.connections} --processes {args.processes} "
-          f"--rounds {args.rounds}")
+          f"--rounds {args.rounds}" + (f" --at {args.at}" if args.at else ""))
     if args.json:
         print(json.dumps([{"gunicorn": s, **{f"{n}_{m}": v for (n, m), v in r.items()}} for s, r in rows]))
 
