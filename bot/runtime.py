@@ -30,12 +30,16 @@ _lock = threading.Lock()
 
 @dataclass
 class Runtime:
-    """The clients one process shares; built once by `configure`."""
+    """The clients one process shares; built once by `configure`, connected on first use."""
 
     settings: Settings
-    redis_url: str
-    embedded: store.EmbeddedRedis | None = None
+    explicit_redis_url: str | None = None
     _extras: dict = field(default_factory=dict)
+
+    @cached_property
+    def redis_url(self) -> str:
+        """REDIS_URL, or the shared embedded server (started only when something needs Redis)."""
+        return self.explicit_redis_url or self.settings.redis_url or _shared_embedded(self.settings.data_dir)
 
     @cached_property
     def r(self) -> redis.Redis:
@@ -82,9 +86,8 @@ def configure(settings: Settings, redis_url: str | None = None) -> Runtime:
     """Build this process's Runtime from settings and make it current."""
     global _current
     install_log_redaction()
-    url = redis_url or settings.redis_url or _shared_embedded(settings.data_dir)
     with _lock:
-        _current = Runtime(settings=settings, redis_url=url)
+        _current = Runtime(settings=settings, explicit_redis_url=redis_url)
     return _current
 
 

@@ -34,8 +34,20 @@ def test_production_refuses_missing_secret_and_credentials(tmp_path):
 
 
 def test_dev_credentials_only_against_a_loopback_api(tmp_path):
+    real = Settings.from_env({"HOTLINE_DATA_DIR": str(tmp_path)})  # the real api.twilio.com
+    assert real.twilio_account_sid is None and real.twilio_auth_token is None
+    fake = Settings.from_env({**LOOPBACK, "HOTLINE_DATA_DIR": str(tmp_path)})
+    assert fake.twilio_account_sid and fake.twilio_auth_token
+
+
+def test_without_credentials_webhooks_are_refused_and_sending_says_why(tmp_path):
+    from bot.channels import twilio as twilio_channel
+    from bot.errors import ConfigError, Forbidden
+    bare = Settings.from_env({"HOTLINE_DATA_DIR": str(tmp_path)})
+    with pytest.raises(Forbidden):
+        twilio_channel.verify_signature(bare.twilio_auth_token, "https://x/twilio/messages", {}, "sig")
     with pytest.raises(ConfigError, match="TWILIO_ACCOUNT_SID"):
-        Settings.from_env({"HOTLINE_DATA_DIR": str(tmp_path)})  # the real api.twilio.com
+        twilio_channel.make_client(bare)
 
 
 def test_dev_secret_is_generated_once_per_data_dir(tmp_path):

@@ -51,3 +51,32 @@ def test_readme_test_command_is_marked_for_ci():
     match = re.search(r"<!-- test-command -->\n```\n(.+)\n```", README)
     assert match, "CI reads the test command after the <!-- test-command --> marker"
     assert "pytest" in shlex.split(match.group(1))
+
+
+CLI_DOC = ROOT / "docs" / "cli.md"
+
+
+def cli_reference() -> str:
+    """Render every command's --help as markdown (regenerate with `python tests/test_docs.py`)."""
+    from click.testing import CliRunner
+    runner = CliRunner()
+    parts = ["# Command reference\n", "Generated from `--help` by `python tests/test_docs.py`; "
+             "`tests/test_docs.py` fails when it is stale.\n"]
+    for command in [""] + list(_commands(cli)):
+        args = command.split() + ["--help"]
+        result = runner.invoke(cli, args, prog_name="hotline", env={"COLUMNS": "100"})
+        assert result.exit_code == 0, result.output
+        output = result.stdout
+        parts.append(f"## `{('hotline ' + command).strip()}`\n")
+        parts.append("```\n" + output.rstrip() + "\n```\n")
+    return "\n".join(parts)
+
+
+def test_cli_reference_is_current():
+    assert CLI_DOC.exists() and CLI_DOC.read_text() == cli_reference(), \
+        "docs/cli.md is stale: run `python tests/test_docs.py`"
+
+
+if __name__ == "__main__":
+    CLI_DOC.write_text(cli_reference())
+    print(f"wrote {CLI_DOC}")

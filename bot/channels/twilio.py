@@ -16,7 +16,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
-from ..errors import BadRequest, Forbidden, PermanentSend, RetryableSend, SendError
+from ..errors import BadRequest, ConfigError, Forbidden, PermanentSend, RetryableSend, SendError
 from . import Inbound, Media
 
 log = logging.getLogger(__name__)
@@ -57,8 +57,10 @@ STATUS_ORDER = {"accepted": 0, "scheduled": 0, "queued": 1, "sending": 2, "sent"
 
 
 # ---- inbound -----------------------------------------------------------------
-def verify_signature(auth_token: str, url: str, params: Mapping[str, str], signature: str | None) -> None:
+def verify_signature(auth_token: str | None, url: str, params: Mapping[str, str], signature: str | None) -> None:
     """Raise Forbidden unless the request carries Twilio's signature for url+params."""
+    if not auth_token:
+        raise Forbidden("no TWILIO_AUTH_TOKEN configured: webhooks cannot be verified")
     if not signature:
         raise Forbidden("missing X-Twilio-Signature")
     if not RequestValidator(auth_token).validate(url, dict(params), signature):
@@ -170,6 +172,8 @@ class BaseUrlHttpClient(TwilioHttpClient):
 
 def make_client(settings) -> Client:
     """Build the one twilio Client of a process, aimed at settings.twilio_api_base."""
+    if not settings.twilio_account_sid or not settings.twilio_auth_token:
+        raise ConfigError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are needed to send texts")
     http_client = BaseUrlHttpClient(settings.twilio_api_base, settings.twilio_timeout_s)
     # The library logs full request bodies (numbers, texts) at INFO: keep it quiet.
     http_client.logger.setLevel(logging.WARNING)
