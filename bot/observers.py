@@ -172,6 +172,7 @@ def upsert(r, settings, fields: dict, now: float) -> str:
     observer_id = observer_id_for(settings, e164)
     values.update(phone=privacy.seal(settings.secret, e164), updated_at=f"{now:.3f}")
     pipe = r.pipeline(transaction=True)
+    pipe.hdel(store.observer_key(observer_id), "unreachable")  # a re-import is a coordinator's fix
     pipe.hset(store.observer_key(observer_id), mapping={k: str(v) for k, v in values.items()})
     pipe.geoadd(store.observers_geo_key(), (float(values["lon"]), float(values["lat"]), observer_id))
     pipe.sadd(store.observers_all_key(), observer_id)

@@ -124,3 +124,30 @@ def test_cli_import_reports_bad_rows_and_exits_1(runner, r):
     assert "imported 2, 8 bad" in result.output
     ok = runner.invoke(observers_group, ["import", str(PAYLOADS / "observers.csv")])
     assert ok.exit_code == 0 and "imported 5, 0 bad" in ok.output
+
+
+def test_reimport_clears_an_unreachable_mark(r, settings):
+    observers.import_csv(r, settings, PAYLOADS / "observers.csv", now=1.0)
+    oid = privacy.contact_id(settings.secret, "+12135550101")
+    observers.mark_unreachable(r, oid, "landline_or_unreachable", now=2.0)
+    assert not observers.is_on_duty(observers.get(r, oid), 3.0)
+    observers.import_csv(r, settings, PAYLOADS / "observers.csv", now=4.0)
+    assert observers.is_on_duty(observers.get(r, oid), 5.0)
+
+
+def test_cli_join_code_and_shifts(runner, r, tmp_path):
+    from bot.cli.observers import observers_group
+    made = runner.invoke(observers_group, ["join-code", "--location", "90255", "--languages", "es"])
+    assert made.exit_code == 0
+    code = made.output.strip()
+    assert len(code) == 6 and r.exists(store.join_code_key(code))
+    bad = runner.invoke(observers_group, ["join-code", "--location", "nowhere at all"])
+    assert bad.exit_code == 1 and "location" in bad.output
+    runner.invoke(observers_group, ["import", str(PAYLOADS / "observers.csv")])
+    shifts = tmp_path / "shifts.yaml"
+    shifts.write_text("timezone: America/Los_Angeles\nshifts:\n  '+12135550101': ['mon-fri 18:00-23:00']\n"
+                      "  '+12135550102': ['tuesday-ish']\n")
+    result = runner.invoke(observers_group, ["shifts", str(shifts)])
+    assert result.exit_code == 1 and "shifts.yaml:4:" in result.output and "updated 1, 1 bad" in result.output
+    listing = runner.invoke(observers_group, ["list"])
+    assert "Ana Near" in listing.output and "2135550101" not in listing.output
