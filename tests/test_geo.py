@@ -259,3 +259,93 @@ def test_check_places_passes_the_shipped_gazetteer_and_reports_broken_yaml(tmp_p
     broken.write_text("streets: [unclosed\n", encoding="utf-8")
     assert geo.check_places(broken)[0][1].startswith("not valid YAML")
     assert geo.locate("Florence y Pacific", bounds=LA, places=broken) is None
+
+
+# ---- the optional online geocoder, against a local stand-in for Nominatim -------------
+class FakeNominatim:
+    """A loopback HTTP server answering Nominatim's /search like the real one, recording queries."""
+
+    def __init__(self, answers: dict):
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import parse_qs, urlsplit
+
+        self.queries: list[dict] = []
+        self.release = threading.Event()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+                fake.queries.append(query)
+                if query.get("q") == "hang":
+                    fake.release.wait(10)  # never answers in time: the client's timeout must fire
+                body = json.dumps(answers.get(query.get("q"), [])).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.spec = f"nominatim=http://127.0.0.1:{self.server.server_port}"
+
+    def stop(self):
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def nominatim():
+    answers = {
+        "Ramona Gardens": [{"lat": "34.0617", "lon": "-118.2003", "display_name": "Ramona Gardens, Boyle Heights",
+                            "boundingbox": ["34.0590", "34.0645", "-118.2040", "-118.1965"]}],
+        "Lexington": [{"lat": "38.0406", "lon": "-84.5037", "display_name": "Lexington, Kentucky",
+                       "boundingbox": ["37.8", "38.2", "-84.7", "-84.3"]}],
+    }
+    server = FakeNominatim(answers)
+    yield server
+    server.stop()
+
+
+def test_online_geocoder_places_text_inside_bounds_and_caches_it(r, nominatim):
+    from bot.geo import online
+    found = online.geocode(r, "Ramona Gardens", nominatim.spec, bounds=LA)
+    assert metres((found.lat, found.lon), (34.0617, -118.2003)) < 5
+    assert (found.source, found.confidence) == ("online", online.CONFIDENCE)
+    assert 400 < found.precision_m < 500  # half the diagonal of the answer's 600 m box: honest, so confirmed
+    query = nominatim.queries[0]
+    assert query["bounded"] == "1" and query["viewbox"]  # the service is told the box too
+    again = online.geocode(r, "ramona  GARDENS", nominatim.spec, bounds=LA)
+    assert again == found and len(nominatim.queries) == 1  # answered from the Redis cache
+    assert "Ramona" not in "".join(r.keys("*"))  # the cache keeps a digest, never the words
+
+
+def test_online_geocoder_refuses_answers_outside_bounds_and_remembers_misses(r, nominatim):
+    from bot.geo import online
+    assert online.geocode(r, "Lexington", nominatim.spec, bounds=LA) is None
+    assert online.geocode(r, "Lexington", nominatim.spec, bounds=LA) is None
+    assert len(nominatim.queries) == 1
+    assert online.geocode(r, "nowhere at all", nominatim.spec, bounds=LA) is None
+
+
+def test_online_geocoder_gives_up_at_its_timeout_without_caching(r, nominatim):
+    from bot.geo import online
+    assert online.geocode(r, "hang", nominatim.spec, bounds=LA, timeout_s=0.2) is None
+    assert r.dbsize() == 0
+
+
+def test_online_geocoder_is_off_without_a_spec_and_rejects_bad_specs(r):
+    from bot.geo import online
+    assert online.geocode(r, "Ramona Gardens", "", bounds=LA) is None
+    assert online.parse_spec("nominatim") == ("nominatim", "https", "nominatim.openstreetmap.org")
+    for bad in ("google", "nominatim=ftp://x", "nominatim=https://"):
+        with pytest.raises(ValueError):
+            online.parse_spec(bad)
