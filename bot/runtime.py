@@ -33,23 +33,28 @@ class Runtime:
     """The clients one process shares; built once by `configure`, connected on first use."""
 
     settings: Settings
-    explicit_redis_url: str | None = None
+    redis_url: str | None = None
     _extras: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.redis_url = self.redis_url or self.settings.redis_url
+
     @cached_property
-    def redis_url(self) -> str:
-        """REDIS_URL, or the shared embedded server (started only when something needs Redis)."""
-        return self.explicit_redis_url or self.settings.redis_url or _shared_embedded(self.settings.data_dir)
+    def url(self) -> str:
+        """The Redis URL in use: REDIS_URL, or the shared embedded server started on first need."""
+        if not self.redis_url:
+            self.redis_url = _shared_embedded(self.settings.data_dir)
+        return self.redis_url
 
     @cached_property
     def r(self) -> redis.Redis:
         """Redis answering str, for the hotline's own keys."""
-        return store.connect(self.redis_url)
+        return store.connect(self.url)
 
     @cached_property
     def r_raw(self) -> redis.Redis:
         """Redis answering bytes, as RQ needs."""
-        return store.connect_raw(self.redis_url)
+        return store.connect_raw(self.url)
 
     @cached_property
     def queues(self) -> dict[str, Queue]:
@@ -87,7 +92,7 @@ def configure(settings: Settings, redis_url: str | None = None) -> Runtime:
     global _current
     install_log_redaction()
     with _lock:
-        _current = Runtime(settings=settings, explicit_redis_url=redis_url)
+        _current = Runtime(settings=settings, redis_url=redis_url)
     return _current
 
 
