@@ -12,8 +12,10 @@ from urllib.parse import urlparse
 
 from babel import Locale
 from flask import Blueprint, current_app, render_template, request
+from markupsafe import Markup, escape
 
 from . import i18n, router
+from .i18n import N_
 from .channels import webchat
 from .errors import BadRequest, Forbidden
 
@@ -55,6 +57,18 @@ def _language_names(languages) -> dict[str, str]:
     return {code: Locale.parse(code).get_display_name(code).capitalize() for code in languages}
 
 
+CALL_LINE = N_("To talk to a person, call {number}.")
+"""Shown under the intro when HOTLINE_HUMAN_NUMBER is set; the number becomes a tap-to-call link."""
+
+
+def _call_line(settings, lang: str) -> Markup:
+    """Return the translated call line with the hotline's human number as a tel: link."""
+    if not settings.human_number:
+        return Markup("")
+    link = Markup('<a href="tel:{0}">{0}</a>').format(settings.human_number)  # format escapes
+    return escape(i18n.gettext(settings.locales_dir, lang, CALL_LINE)).replace("{number}", link)
+
+
 def _secure_cookie(settings) -> bool:
     return request.is_secure or (settings.public_url or "").startswith("https://")
 
@@ -89,7 +103,7 @@ def page():
     html = render_template(
         "chat.html", lang=lang, languages=_language_names(settings.languages),
         csrf=webchat.csrf_token(settings.secret, chat_id),
-        max_chars=webchat.MAX_TEXT_CHARS, human_number=settings.human_number,
+        max_chars=webchat.MAX_TEXT_CHARS, call_line=_call_line(settings, lang),
         _=partial(i18n.gettext, settings.locales_dir, lang))
     response = current_app.response_class(html, mimetype="text/html")
     response.set_cookie(COOKIE, chat_id, max_age=COOKIE_MAX_AGE_S, path="/chat",

@@ -9,7 +9,7 @@ import zlib
 import pytest
 import yaml
 
-from bot import incidents, privacy, store
+from bot import create_app, incidents, privacy, store
 from bot.conversation import sessions
 from bot.channels import webchat
 from bot.chat import COOKIE
@@ -83,7 +83,7 @@ def test_chat_page_keeps_an_existing_chat_id(chat):
 def test_chat_page_loads_nothing_from_other_sites(chat):
     urls = re.findall(r'(?:src|href)="([^"]+)"', chat.html)
     assert urls, "the page should reference its own script and style"
-    assert all(u.startswith(("/", "?")) for u in urls), urls
+    assert all(u.startswith(("/", "?", "tel:")) for u in urls), urls
     csp = chat.page.headers["Content-Security-Policy"]
     assert "default-src 'none'" in csp and "connect-src 'self'" in csp
     assert chat.page.headers["Cache-Control"] == "no-store"
@@ -98,6 +98,19 @@ def test_chat_page_labels_follow_accept_language(client):
     spanish = WebChat(client, "es-MX,es;q=0.9,en;q=0.5").html
     assert '<html lang="en">' in english and ">Send<" in english
     assert '<html lang="es">' in spanish and ">Enviar<" in spanish
+
+
+def test_chat_page_offers_the_human_number_as_tap_to_call(client, settings):
+    spanish = WebChat(client, "es").html
+    link = f'<a href="tel:{settings.human_number}">{settings.human_number}</a>'
+    assert f"Para hablar con una persona, llame al {link}." in spanish
+    assert f"To talk to a person, call {link}." in WebChat(client, "en").html
+
+
+def test_chat_page_without_a_human_number_has_no_call_line(settings, r, twilio_outbox):
+    app = create_app(settings.replace(human_number=""))
+    html = app.test_client().get("/chat").get_data(as_text=True)
+    assert "To talk to a person" not in html and "tel:" not in html
 
 
 def test_chat_page_lang_query_overrides_browser_language(client):
