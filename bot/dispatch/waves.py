@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 import math
 import secrets
+import threading
 import time
 from datetime import timedelta
 
+import redis
 from rq import Retry, get_current_job
 
 from .. import incidents, observers, outbox, runtime, store
@@ -34,8 +36,12 @@ LANGUAGE_PREFERENCE_KM = 1.0
 START_GRACE_S = 10
 """If a start job has not run this long after enqueue, the watchdog drives the incident."""
 
+LEASE_S = 2.0
+"""Lease on an incident's fan-out, renewed by a keeper thread every third of it while the
+worker lives: a SIGKILLed worker's wave is taken over about this long after it died."""
+
 LEASE_MARGIN_S = 1.0
-"""Lease on a fan-out beyond one send's HTTP timeout: a dead worker's wave resumes after it."""
+"""Beyond one send's HTTP timeout, a claim with no outcome is surely from a dead sender."""
 
 SEND_RETRY = Retry(max=6, interval=[1, 2, 4, 8, 16, 30])
 """20429/5xx backoff for dispatch jobs; send records make every retry safe."""
@@ -55,8 +61,32 @@ return 0
 """
 
 
-def _lease_s(settings) -> float:
-    return settings.twilio_timeout_s + LEASE_MARGIN_S
+_RENEW_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+
+class _LeaseKeeper(threading.Thread):
+    """Renew a fan-out lease (and the incident's due time) while this worker is alive.
+
+    A thread, not a renewal before each send: one send can block for a whole
+    HTTP timeout, and the lease must lapse within seconds only if the process died.
+    """
+
+    def __init__(self, r, lock: str, token: str, incident_id: str):
+        super().__init__(daemon=True, name=f"lease-{incident_id}")
+        self.r, self.lock, self.token, self.incident_id = r, lock, token, incident_id
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(LEASE_S / 3):
+            try:
+                if not self.r.eval(_RENEW_LUA, 1, self.lock, self.token, int(LEASE_S * 1000)):
+                    return  # lost the lease (Redis restarted?): the sends' records still guard
+                self.r.zadd(store.dispatch_due_key(), {self.incident_id: time.time() + LEASE_S}, xx=True)
+            except redis.RedisError:  # the drive itself will fail and be retried; nothing to add
+                return
 
 
 # ---- plan ---------------------------------------------------------------------------
@@ -121,16 +151,17 @@ def advance(rt, incident_id: str, now: float, timed_out_wave: int | None = None)
     r = rt.r
     lock = store.incident_drive_lock_key(incident_id)
     token = secrets.token_hex(8)
-    lease_ms = int(_lease_s(rt.settings) * 1000)
-    if not r.set(lock, token, nx=True, px=lease_ms):
+    if not r.set(lock, token, nx=True, px=int(LEASE_S * 1000)):
         r.hset(store.incident_plan_key(incident_id), "again", "1")
         if timed_out_wave is not None:
             r.hset(store.incident_plan_key(incident_id), "timed_out", str(timed_out_wave))
         return "busy"
+    keeper = _LeaseKeeper(r, lock, token, incident_id)
+    keeper.start()
     try:
         outcome = "idle"
         for _ in range(10):  # bounded: each pass handles at most one wave's slots
-            outcome = _drive_once(rt, incident_id, now, timed_out_wave, lock, token, lease_ms)
+            outcome = _drive_once(rt, incident_id, now, timed_out_wave)
             timed_out_wave = None
             pipe = r.pipeline(transaction=True)
             pipe.hget(store.incident_plan_key(incident_id), "again")
@@ -144,6 +175,7 @@ def advance(rt, incident_id: str, now: float, timed_out_wave: int | None = None)
             now = time.time()
         return outcome
     finally:
+        keeper.done.set()
         r.eval(_RELEASE_LUA, 1, lock, token)
 
 
@@ -156,8 +188,7 @@ def _load(r, incident_id: str) -> tuple[dict, dict, dict]:
     return plan, states, {k: outbox.read_record(v) for k, v in sends.items()}
 
 
-def _drive_once(rt, incident_id: str, now: float, timed_out_wave: int | None,
-                lock: str, token: str, lease_ms: int) -> str:
+def _drive_once(rt, incident_id: str, now: float, timed_out_wave: int | None) -> str:
     r, settings = rt.r, rt.settings
     try:
         incident = incidents.get(r, incident_id)
@@ -199,7 +230,6 @@ def _drive_once(rt, incident_id: str, now: float, timed_out_wave: int | None,
         if observer is None:
             continue
         km = float((sends.get(observer_id) or {}).get("km") or _km(incident, observer))
-        _keep_lease(r, lock, lease_ms, incident_id)
         states[observer_id] = _text_one(rt, incident, plan, observer_id, km, observer, wave_of(observer_id), now)
         if states[observer_id] != TEXTED and wave_of(observer_id) == wave:
             free += 1
@@ -210,13 +240,16 @@ def _drive_once(rt, incident_id: str, now: float, timed_out_wave: int | None,
             exhausted = True
             break
         for observer_id, km, observer in picked:
-            _keep_lease(r, lock, lease_ms, incident_id)
             state = _text_one(rt, incident, plan, observer_id, km, observer, wave, now)
             states[observer_id] = state
             if state == TEXTED:
                 texted += 1
                 free -= 1
-    r.zadd(store.dispatch_due_key(), {incident_id: deadline})
+    # A claim another sender left mid-call is settled once it is surely dead, not at the deadline.
+    unsettled = any((outbox.read_record(v) or {}).get("state") == outbox.CLAIMED
+                    for v in r.hvals(store.incident_sends_key(incident_id))) if pending else False
+    revisit = time.time() + rt.settings.twilio_timeout_s + LEASE_MARGIN_S if unsettled else deadline
+    r.zadd(store.dispatch_due_key(), {incident_id: min(deadline, revisit)})
     if new_wave:  # after the texts: the first one is what a scene waits for; the due index covers a crash
         rt.queue("dispatch").enqueue_in(
             _seconds(int(plan["timeout_s"])), wave_timeout, incident_id, wave,
@@ -229,14 +262,6 @@ def _drive_once(rt, incident_id: str, now: float, timed_out_wave: int | None,
     if exhausted and (not outstanding or (new_wave and wave > 1)) and plan.get("escalated") != "1":
         escalate(rt, incident, plan, states, now)
     return f"wave {wave}: texted {texted}"
-
-
-def _keep_lease(r, lock: str, lease_ms: int, incident_id: str) -> None:
-    """Extend this worker's lease before each send; if it dies, the watchdog sees the lapse."""
-    pipe = r.pipeline(transaction=False)
-    pipe.pexpire(lock, lease_ms)
-    pipe.zadd(store.dispatch_due_key(), {incident_id: time.time() + lease_ms / 1000})
-    pipe.execute()
 
 
 def _km(incident: dict, observer: dict) -> float:
@@ -413,7 +438,7 @@ def redrive_due(rt, now: float) -> list[str]:
         if rt.r.exists(store.incident_drive_lock_key(incident_id)):
             continue  # a live worker is fanning it out right now
         rt.queue("dispatch").enqueue(refill, incident_id, retry=SEND_RETRY, job_timeout=JOB_TIMEOUT_S)
-        rt.r.zadd(store.dispatch_due_key(), {incident_id: now + _lease_s(rt.settings)}, xx=True)
+        rt.r.zadd(store.dispatch_due_key(), {incident_id: now + LEASE_S}, xx=True)
         driven.append(incident_id)
     return driven
 
