@@ -137,7 +137,9 @@ def run_config(workers: int, threads: int, args, env: dict, redis_client, tmp: P
         hot_url = f"http://127.0.0.1:{hot_port}"
         wait_ready(hot_url, hot)
         twiml_file = tmp / "twiml.xml"
-        twiml_file.write_text(probe_twiml(hot_url), encoding="utf-8")
+        twiml = probe_twiml(hot_url)
+        twiml_file.write_text(twiml, encoding="utf-8")
+        print(f"  hotline's first reply (served by both apps): {twiml[twiml.find('<Response>'):][:110]}…")
         bare = gunicorn("bare_app:create_app()", bare_port, workers, threads,
                         {**env, "BARE_TWIML_FILE": str(twiml_file)}, ROOT / "bench")
         procs.append(bare)
