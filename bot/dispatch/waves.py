@@ -309,7 +309,6 @@ def _text_one(rt, incident: dict, plan: dict, observer_id: str, km: float, obser
     body = texts.say(settings, lang, texts.DISPATCH, code=code, km=f"{km:.1f}",
                      kind=texts.kind_name(settings, lang, incident.get("kind", "other")),
                      place=_place(incident))
-    outbox.take_send_slot(r, outbox.sender_of(settings), settings.send_rate, now, priority=True)
     try:
         record = outbox.send_once(rt, store.incident_sends_key(incident_id), observer_id, e164, body,
                                   purpose="dispatch", now=now,
@@ -322,6 +321,9 @@ def _text_one(rt, incident: dict, plan: dict, observer_id: str, km: float, obser
     if record["state"] == outbox.FAILED:
         return r.hget(store.incident_dispatch_key(incident_id), observer_id) or UNREACHABLE
     if record.get("new"):
+        # Counted against the number's rate after the fact: a dispatch text never waits,
+        # it pushes bulk sends back instead.
+        outbox.take_send_slot(r, outbox.sender_of(settings), settings.send_rate, time.time(), priority=True)
         incidents.add_event(r, incident_id, "dispatch_texted", now, observer=observer_id,
                             name=observer.get("name", ""), wave=wave, km=f"{km:.1f}")
     return r.hget(store.incident_dispatch_key(incident_id), observer_id) or TEXTED
