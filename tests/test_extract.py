@@ -64,3 +64,16 @@ def test_the_shipped_spanish_catalog_is_complete_and_not_fuzzy():
     with open(ROOT / "locales" / "messages.pot", "rb") as fh:
         template = read_po(fh)
     assert {(m.context, m.id) for m in template if m.id} <= {(m.context, m.id) for m in catalog if m.id}
+
+
+def test_the_committed_template_has_every_string_of_the_code_and_flows(tmp_path):
+    out = tmp_path / "messages.pot"
+    subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-F", str(ROOT / "babel.cfg"),
+                    "-k", "N_", "-o", str(out), "."], cwd=ROOT, check=True, capture_output=True)
+    with open(out, "rb") as fh:
+        fresh = {(m.context, m.id) for m in read_po(fh) if m.id}
+    with open(ROOT / "locales" / "messages.pot", "rb") as fh:
+        committed = {(m.context, m.id) for m in read_po(fh) if m.id}
+    missing = sorted(fresh - committed, key=str)
+    assert missing == [], ("strings not in locales/messages.pot; run pybabel extract and update "
+                           f"(docs/flows.md, Languages), then translate: {missing[:5]}")
