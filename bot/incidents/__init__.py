@@ -5,9 +5,9 @@ merge decision (which open incident a report joins, or a new one) is made in one
 Lua script: two reports arriving at the same instant can never both create an
 incident. The rule itself is documented in docs/incidents.md.
 
-The Lua itself lives in `lua.py`. Cluster note: the merge script reads the global open-incident sets and writes
-per-incident keys (hash tag `{inc:ID}`) in one atomic step, so it needs all of
-them on one Redis node. We run a single primary (replicas/Sentinel for failover):
+The Lua itself lives in `lua.py`. Cluster note: the merge script reads the
+global open-incident sets and writes per-incident keys (hash tag `{inc:ID}`) in
+one atomic step, so it needs all of them on one Redis node. We run a single primary (replicas/Sentinel for failover):
 the whole incident data set is small. Per-incident operations (dispatch, timeline)
 stay cluster-ready through the hash tag; see docs/incidents.md "Redis Cluster".
 """
