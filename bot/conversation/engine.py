@@ -303,8 +303,7 @@ def _walk(ctx: Context, session: Session, flow: Flow, step_id: str | None, turn:
             continue
         step = flow.steps.get(step_id)
         if step is None:
-            turn.replies.append(ctx.gettext(N_("Sorry, something went wrong. A person can help: {human_number}"),
-                                            session.lang).replace("{human_number}", str(ctx.values.get("human_number", ""))))
+            turn.replies.append(_sorry(ctx, session))
             _finish(ctx, session, turn)
             return
         session.step = step.id
@@ -354,8 +353,7 @@ def _walk(ctx: Context, session: Session, flow: Flow, step_id: str | None, turn:
         if step.kind == "end":
             step_id = None
             continue
-    turn.replies.append(ctx.gettext(N_("Sorry, something went wrong. A person can help: {human_number}"),
-                                    session.lang).replace("{human_number}", str(ctx.values.get("human_number", ""))))
+    turn.replies.append(_sorry(ctx, session))  # a loop with no ask: stop it and offer a person
     _finish(ctx, session, turn)
 
 
@@ -384,6 +382,12 @@ def _wait(ctx: Context, session: Session, flow: Flow, step: Step, turn: Turn, re
         turn.timers.append(("remind", step.timeout_s))
     if flow.on_expire and flow.expire_s:
         turn.timers.append(("expire", flow.expire_s))
+
+
+def _sorry(ctx: Context, session: Session) -> str:
+    """Return the reply for a flow that cannot go on: an apology and the human number."""
+    return fill(ctx, session, None, ctx.gettext(
+        N_("Sorry, something went wrong. A person can help: {human_number}"), session.lang))
 
 
 def _say_text(ctx: Context, session: Session, key: str, default_msgid: str) -> str:
