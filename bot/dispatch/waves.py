@@ -231,7 +231,7 @@ def _drive_once(rt, incident_id: str, now: float, timed_out_wave: int | None) ->
             continue
         km = float((sends.get(observer_id) or {}).get("km") or _km(incident, observer))
         states[observer_id] = _text_one(rt, incident, plan, observer_id, km, observer, wave_of(observer_id), now)
-        if states[observer_id] != TEXTED and wave_of(observer_id) == wave:
+        if states[observer_id] not in (TEXTED, ACCEPTED) and wave_of(observer_id) == wave:
             free += 1
     exhausted = False
     while free > 0:
@@ -240,9 +240,11 @@ def _drive_once(rt, incident_id: str, now: float, timed_out_wave: int | None) ->
             exhausted = True
             break
         for observer_id, km, observer in picked:
+            if texted and r.hget(store.incident_plan_key(incident_id), "state") != SEEKING:
+                return f"wave {wave}: texted {texted}, filled meanwhile"  # a YES came in mid-wave
             state = _text_one(rt, incident, plan, observer_id, km, observer, wave, now)
             states[observer_id] = state
-            if state == TEXTED:
+            if state in (TEXTED, ACCEPTED):
                 texted += 1
                 free -= 1
     # A claim another sender left mid-call is settled once it is surely dead, not at the deadline.
