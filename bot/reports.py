@@ -28,10 +28,8 @@ def submit(rt, call) -> dict:
     answers = call.answers
     where = answers.get("where") or {}
     details = {k: answers[k] for k in DETAIL_FIELDS if answers.get(k) not in (None, "", [])}
-    if answers.get("callback") == "yes" and call.channel != "web":
-        # Sealed, with a TTL: the only reporter number kept past the conversation.
-        rt.r.set(store.reply_to_key(call.contact_id), privacy.seal(rt.settings.secret, call.e164),
-                 ex=REPLY_TO_TTL_S)
+    if answers.get("callback") == "yes":
+        _keep_reply_to(rt, call)
     if "lat" not in where:
         ref = f"U{rt.r.incr(store.incident_seq_key())}"
         rt.queue("dispatch").enqueue(escalate_unplaced, ref, where.get("raw", ""),
@@ -50,10 +48,24 @@ def submit(rt, call) -> dict:
     return {"ref": merge.ref, "incident_id": merge.incident_id}
 
 
+def _keep_reply_to(rt, call) -> None:
+    """Seal the reporter's number for follow-up ("an observer is on the way"), with a TTL.
+
+    The only reporter number kept past the conversation, and only when they asked.
+    """
+    if call.channel != "web":
+        rt.r.set(store.reply_to_key(call.contact_id), privacy.seal(rt.settings.secret, call.e164),
+                 ex=REPLY_TO_TTL_S)
+
+
 def request_callback(rt, call) -> dict:
-    """Ask coordinators to call this person back (the `handoff.callback` action)."""
+    """Ask coordinators to call this person back (the `handoff.callback` action).
+
+    Someone who asks for a call also hears when an observer is on the way.
+    """
     if call.channel == "web":
         return {"ok": False}
+    _keep_reply_to(rt, call)
     rt.queue("dispatch").enqueue(text_coordinators_callback, privacy.seal(rt.settings.secret, call.e164),
                                  call.language, job_timeout=UNPLACED_TIMEOUT_S)
     return {"ok": True}

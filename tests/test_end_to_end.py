@@ -116,3 +116,18 @@ def test_second_report_of_the_same_scene_joins_the_incident(settings, r, phone, 
     open_incidents = incidents.list_open(r)
     assert len(open_incidents) == 1
     assert open_incidents[0]["reporters"] == 2
+
+
+def test_reporter_who_asks_for_a_call_hears_an_observer_is_on_the_way_without_who(
+        tmp_path, settings, r, phone, worker, twilio_outbox):
+    _roster(tmp_path, settings, r)
+    _report(phone)
+    phone.text("2", from_=REPORTER)          # "yes, and please call me"
+    worker()                                 # dispatch + the coordinators' call-back text
+    phone.text("YES", from_=NEAR)
+    worker()                                 # the follow-up job
+    to_reporter = [m["body"] for m in twilio_outbox.messages() if m["to"] == REPORTER]
+    assert len(to_reporter) == 1, to_reporter
+    assert "Near" not in to_reporter[0] and "km" not in to_reporter[0], "never who or from where"
+    to_coordinators = [m["body"] for m in twilio_outbox.messages() if m["to"] in settings.coordinators]
+    assert any("call-back" in body for body in to_coordinators)

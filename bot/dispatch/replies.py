@@ -360,7 +360,7 @@ def follow_up_reporters(incident_id: str) -> int:
         e164 = privacy.unseal(s.secret, sealed)
         if not e164:
             continue
-        lang = r.hget(store.contact_key(contact_id), "language") or "en"
+        lang = r.hget(store.contact_key(contact_id), "lang") or r.hget(store.incident_key(incident_id), "language") or "en"
         record = outbox.send_once(rt, store.incident_sends_key(incident_id), f"followup:{contact_id}", e164,
                                   texts.say(s, lang, texts.FOLLOW_UP), purpose="followup", now=time.time(),
                                   ref={"incident_id": incident_id})
