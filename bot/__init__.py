@@ -25,6 +25,8 @@ def create_app(settings: Settings | None = None, redis_url: str | None = None) -
     app.config["MAX_CONTENT_LENGTH"] = 256 * 1024  # a Twilio form is a few KB; refuse floods early
     app.extensions["hotline"] = rt
 
+    _warm_places(settings)
+
     from . import health, webhook
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
@@ -44,3 +46,14 @@ def create_app(settings: Settings | None = None, redis_url: str | None = None) -
         return {"error": str(exc) if exc.status < 500 else "internal error"}, exc.status
 
     return app
+
+
+def _warm_places(settings: Settings) -> None:
+    """Load the gazetteer and US place names off the request path (about a second, once per process)."""
+    import threading
+    from pathlib import Path
+
+    from . import geo
+
+    threading.Thread(target=geo.warm, args=(settings.bounds, Path(settings.flows_dir) / "places.yaml"),
+                     daemon=True, name="geo-warm").start()

@@ -28,32 +28,29 @@ FREE_TEXT_DETAILS = ("markings", "media", "label")
 """Details that may identify a person or a home; dropped at the first step."""
 
 
-def _incident_ids(r) -> list[str]:
-    # Purge is an operator job, off every hot path: a SCAN over incident hashes is
-    # acceptable here (the incidents module keeps only *open* incidents indexed).
-    pattern = store.incident_key("*")
-    ids = []
-    for key in r.scan_iter(match=pattern, count=500):
-        if key.count(":") == 2 and key.endswith("}"):
-            ids.append(key[len(store.incident_key("")) - 1:-1])
-    return ids
+def _closed_before(r, cutoff: float) -> list[str]:
+    """Ids of incidents closed (or found unfounded) before cutoff, from incidents' closed index."""
+    return r.zrangebyscore(store.incidents_closed_key(), "-inf", cutoff)
 
 
 def purge(rt, now: float, reporters_h: float = REPORTERS_AND_PLACE_H, content_days: float = CONTENT_DAYS) -> dict:
     """Thin and delete closed incidents past their retention; return what was done."""
     r = rt.r
     thinned = deleted = 0
-    for incident_id in _incident_ids(r):
+    for incident_id in _closed_before(r, now - reporters_h * 3600):
         key = store.incident_key(incident_id)
         data = r.hgetall(key)
         if data.get("status") not in ("closed", "unfounded") or not data.get("closed_at"):
-            continue
+            continue  # reopened (an unfounded report later verified): not ours to purge
         age_s = now - float(data["closed_at"])
         if age_s >= content_days * 86400:
-            r.delete(key, store.incident_reporters_key(incident_id), store.incident_timeline_key(incident_id),
-                     store.incident_dispatch_key(incident_id), store.incident_sends_key(incident_id))
+            pipe = r.pipeline(transaction=True)
+            pipe.delete(key, store.incident_reporters_key(incident_id), store.incident_timeline_key(incident_id),
+                        store.incident_dispatch_key(incident_id), store.incident_sends_key(incident_id))
+            pipe.zrem(store.incidents_closed_key(), incident_id)
+            pipe.execute()
             deleted += 1
-        elif age_s >= reporters_h * 3600 and data.get("thinned") != "1":
+        elif data.get("thinned") != "1":
             details = json.loads(data.get("details") or "{}")
             for name in FREE_TEXT_DETAILS:
                 details.pop(name, None)
