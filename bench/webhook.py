@@ -7,8 +7,8 @@ with twilio's RequestValidator, each one a new conversation (new From, new
 MessageSid). For each gunicorn setting it measures the maximum throughput
 (closed loop) and p50/p99 latency at a fixed rate (open loop, 300 req/s).
 
-    python bench/webhook.py                       # -w 2 --threads 4, 10 s per run
-    python bench/webhook.py --configs 2x4,3x1,4x2 --duration 10
+    python bench/webhook.py                       # -w 3 --threads 2 (fastest here), 10 s per run
+    python bench/webhook.py --configs 3x2,2x4 --duration 8 --rounds 3 --at HEAD --profile
 
 Targets (issue 2, "Speed"): hotline >= 50% of bare throughput; p99 < 50 ms at 300 req/s.
 """
@@ -253,7 +253,7 @@ def print_table(rows: list[tuple[str, dict]], args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--configs", default="2x4",
+    parser.add_argument("--configs", default="3x2",
                         help="comma-separated WORKERSxTHREADS gunicorn settings (e.g. 2x4,3x1,4x2)")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
     parser.add_argument("--rate", type=float, default=300.0, help="fixed request rate for latency")
