@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
+from .. import geo
 from . import inputs
 from .check_texts import (read_catalogs, check_code_strings, check_translated_collisions, check_translations,
                           flow_texts, globals_texts)
@@ -26,6 +27,10 @@ KNOWN_ACTIONS = ("report.submit", "alerts.subscribe", "alerts.unsubscribe", "han
 """The `do:` actions the router provides (docs/architecture.md "Flow actions")."""
 
 _PLACEHOLDER_RE = re.compile(r"\{([a-z_][a-z0-9_]*)(?:\.[a-z_][a-z0-9_]*)?\}")
+
+
+PLACES_FILE = "places.yaml"
+"""The coordinators' gazetteer that may sit among the flows (read by the location step)."""
 
 
 def check_paths(paths: list[str], locales_dir: str | None = None) -> list[Issue]:
@@ -53,7 +58,9 @@ def check_paths(paths: list[str], locales_dir: str | None = None) -> list[Issue]
             continue
         source = f.read_text(encoding="utf-8")
         if not is_flow_source(source):
-            continue  # coordinator data beside the flows (places.yaml), not a flow
+            if f.name == PLACES_FILE:  # the gazetteer beside the flows: checked by geo's own rules
+                issues += [Issue(str(f), line, 0, message) for line, message in geo.check_places(f)]
+            continue
         flow, errs = load_flow_text(str(f), source)
         issues += errs
         if flow is not None:
