@@ -137,6 +137,9 @@ VARIABLES: tuple[Variable, ...] = (
              "languages offered; each needs a catalog (English is the source)"),
     Variable("HOTLINE_GEO_BOUNDS", "geo_bounds", "33.2,-119.0,34.9,-116.9", _str,
              "south,west,north,east box that place names are resolved inside"),
+    Variable("HOTLINE_GEOCODER", "geocoder", "", _str,
+             "online geocoder for places nothing offline could place: `nominatim` or `nominatim=https://host`; "
+             "empty = off (a reporter's words stay in the network)"),
     Variable("HOTLINE_DASHBOARD_PASSWORD", "dashboard_password", "", _opt_str,
              "password for /dashboard (user `coordinator`); unset disables it"),
 )
@@ -181,6 +184,7 @@ class Settings:
     locales_dir: str = "locales"
     languages: tuple[str, ...] = ("en", "es")
     geo_bounds: str = "33.2,-119.0,34.9,-116.9"
+    geocoder: str = ""
     dashboard_password: str | None = field(default=None, repr=False)
 
     @classmethod
@@ -216,6 +220,8 @@ class Settings:
             if self.env == "production":
                 raise ConfigError("HOTLINE_SECRET is required in production")
             changes["secret"] = _dev_secret(Path(self.data_dir))
+        if self.geocoder and not self.geocoder.split("=", 1)[0] == "nominatim":
+            raise ConfigError(f"HOTLINE_GEOCODER must be empty, nominatim or nominatim=URL, got {self.geocoder!r}")
         if "en" not in self.languages:
             raise ConfigError(f"HOTLINE_LANGUAGES must include en (the source language), got {','.join(self.languages)!r}")
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from . import dispatch, i18n, incidents, outbox, privacy, runtime, store
+from .geo import online as online_geocoder
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +19,9 @@ DETAIL_FIELDS = ("activity", "started_at", "agents", "vehicles", "identifiers", 
 
 REPLY_TO_TTL_S = 12 * 3600
 """How long a reporter who asked for follow-up can be texted: one raid's span, then forgotten."""
+
+ONLINE_TIMEOUT_S = 30
+"""RQ timeout for an online geocoding job (the geocoder's own HTTP timeout is 5 s)."""
 
 UNPLACED_TIMEOUT_S = 30
 """RQ timeout for the coordinator text about a report no locator could place."""
@@ -32,20 +36,44 @@ def submit(rt, call) -> dict:
         _keep_reply_to(rt, call)
     if "lat" not in where:
         ref = f"U{rt.r.incr(store.incident_seq_key())}"
-        rt.queue("dispatch").enqueue(escalate_unplaced, ref, where.get("raw", ""),
-                                     details.get("activity", "other"), job_timeout=UNPLACED_TIMEOUT_S)
-        log.info("report %s could not be placed; coordinators will be texted", ref)
+        if rt.settings.geocoder:
+            # A network call: in an RQ job with a timeout, never on the webhook's path.
+            rt.queue("dispatch").enqueue(place_online, ref, where.get("raw", ""), call.contact_id, details,
+                                         call.language, call.channel, call.now, job_timeout=ONLINE_TIMEOUT_S)
+        else:
+            rt.queue("dispatch").enqueue(escalate_unplaced, ref, where.get("raw", ""),
+                                         details.get("activity", "other"), job_timeout=UNPLACED_TIMEOUT_S)
+        log.info("report %s could not be placed offline", ref)
         return {"ref": ref, "incident_id": ""}
+    merge = _merge(rt, call.contact_id, where, details, call.language, call.channel, call.now)
+    return {"ref": merge.ref, "incident_id": merge.incident_id}
+
+
+def _merge(rt, contact_id: str, where: dict, details: dict, language: str, channel: str, now: float):
+    """Fold a located report into an incident and enqueue dispatch for a new one."""
     report = incidents.Report(
-        contact_id=call.contact_id, lat=float(where["lat"]), lon=float(where["lon"]),
+        contact_id=contact_id, lat=float(where["lat"]), lon=float(where["lon"]),
         precision_m=int(where.get("precision_m") or 0), kind=str(details.get("activity", "other")),
         details={**details, "label": where.get("label", ""), "precision": where.get("precision", "")},
-        language=call.language, channel=call.channel,
+        language=language, channel=channel,
     )
-    merge = incidents.merge_report(rt.r, report, rt.settings, call.now)
+    merge = incidents.merge_report(rt.r, report, rt.settings, now)
     if merge.is_new and merge.should_dispatch:
         dispatch.enqueue_start(rt, merge.incident_id)
-    return {"ref": merge.ref, "incident_id": merge.incident_id}
+    return merge
+
+
+def place_online(ref: str, raw_place: str, contact_id: str, details: dict, language: str, channel: str,
+                 now: float) -> str:
+    """RQ job. Try the operator's online geocoder; dispatch if it places the report, else tell coordinators."""
+    rt = runtime.get()
+    found = online_geocoder.geocode(rt.r, raw_place, rt.settings.geocoder, bounds=rt.settings.bounds)
+    if found is None:
+        escalate_unplaced(ref, raw_place, details.get("activity", "other"))
+        return ""
+    merge = _merge(rt, contact_id, found.as_dict(), details, language, channel, now)
+    incidents.add_event(rt.r, merge.incident_id, "placed_online", now, report_ref=ref, label=found.label)
+    return merge.incident_id
 
 
 def _keep_reply_to(rt, call) -> None:
