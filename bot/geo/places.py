@@ -10,6 +10,7 @@ import functools
 import logging
 import math
 import re
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import yaml
 import zipcodes
 
 from .location import KIND_PRECISION_M, PRECISION_M, Location, _dist_m, _in_bounds, _point
-from .words import _find, fold, words
+from .words import _find, _same_word, fold, words
 
 log = logging.getLogger(__name__)
 
@@ -114,10 +115,89 @@ def us_places(bounds) -> tuple[Place, ...]:
                  for (city, state), (lat, lon, n) in sorted(sums.items()))
 
 
-def _street_hits(tokens: list[str], g: Gazetteer) -> dict[str, tuple[int, int, bool]]:
+class _Index:
+    """Entries (streets or places, in gazetteer order) by the first word of their aliases.
+
+    Matching every alias of every entry against each text cost most of a first
+    message's CPU; only an entry with an alias whose first word matches a token
+    (exactly, or as a typo: same first letter, 5+ letters) can match at all, so
+    the index narrows the entries to those before the same alias-by-alias match.
+    """
+
+    def __init__(self, entries: list[tuple[object, tuple[tuple[str, ...], ...]]]):
+        self.entries = entries
+        self.by_word: dict[str, list[int]] = {}
+        for i, (_, aliases) in enumerate(entries):
+            for alias in aliases:
+                positions = self.by_word.setdefault(alias[0], [])
+                if not positions or positions[-1] != i:
+                    positions.append(i)
+        self.long_by_letter: dict[str, list[str]] = {}  # typo candidates: _same_word needs 5+ letters
+        for word in self.by_word:
+            if len(word) >= 5:
+                self.long_by_letter.setdefault(word[0], []).append(word)
+
+    def candidates(self, tokens: list[str]) -> list[int]:
+        """Return, in gazetteer order, the entries with an alias whose first word matches a token."""
+        found: set[int] = set()
+        for token in set(tokens):
+            found.update(self.by_word.get(token, ()))
+            if len(token) >= 5:
+                for word in self.long_by_letter.get(token[0], ()):
+                    if word != token and _same_word(word, token):
+                        found.update(self.by_word[word])
+        return sorted(found)
+
+    def starting_with(self, alias: tuple[str, ...]) -> list[int]:
+        """Return, in gazetteer order, the entries with an alias that starts with alias's first word."""
+        return self.by_word.get(alias[0], [])
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    """What from_names needs of one gazetteer inside one bounds box, built once."""
+
+    streets: _Index
+    street_words: frozenset
+    landmarks: _Index
+    areas: _Index
+
+
+_lookups: dict[tuple[int, object], tuple[Gazetteer, _Lookup]] = {}
+_lookups_lock = threading.Lock()
+MAX_LOOKUPS = 8
+"""Lookups kept per process (gazetteer versions × bounds boxes)."""
+
+
+def _lookup(g: Gazetteer, bounds) -> _Lookup:
+    """Return the index of a gazetteer inside bounds (cached per gazetteer object, so a reload rebuilds it)."""
+    key = (id(g), tuple(bounds) if bounds else None)
+    hit = _lookups.get(key)
+    if hit is not None and hit[0] is g:
+        return hit[1]
+    streets = _Index([(sid, aliases) for sid, (_, aliases) in g.streets.items()])
+    street_words = frozenset(w for _, aliases in g.streets.values() for a in aliases for w in a)
+    landmarks = [p for p in g.places if p.kind == "landmark" and _in_bounds(p.lat, p.lon, bounds)]
+    areas = [p for p in g.places if p.kind != "landmark" and _in_bounds(p.lat, p.lon, bounds)]
+    known = {a for p in areas for a in p.aliases}  # the coordinators' name wins over the package's
+    areas += [p for p in us_places(key[1]) if not set(p.aliases) & known]
+    areas = [p for p in areas if _in_bounds(p.lat, p.lon, bounds)]
+    found = _Lookup(streets, street_words, _Index([(p, p.aliases) for p in landmarks]),
+                    _Index([(p, p.aliases) for p in areas]))
+    with _lookups_lock:
+        if len(_lookups) >= MAX_LOOKUPS:
+            _lookups.pop(next(iter(_lookups)))
+        _lookups[key] = (g, found)  # holding g keeps id(g) from being reused while the entry lives
+    return found
+
+
+def _street_hits(tokens: list[str], g: Gazetteer, index: _Index | None = None) -> dict[str, tuple[int, int, bool]]:
     """Find the listed streets named in tokens: street id → (first word, words, exact)."""
     hits: dict[str, tuple[int, int, bool]] = {}
-    for sid, (_, aliases) in g.streets.items():
+    if index is None:
+        index = _Index([(sid, aliases) for sid, (_, aliases) in g.streets.items()])
+    for i in index.candidates(tokens):
+        sid, aliases = index.entries[i]
         for alias in aliases:
             found = _find(alias, tokens)
             if found and (sid not in hits or len(alias) > hits[sid][1]):
@@ -207,12 +287,11 @@ def _pick(options: list[Location]) -> Location | None:
     return replace(first, candidates=tuple(options))
 
 
-def _named_places(tokens: list[str], places, bounds, street_words: set) -> Location | None:
+def _named_places(tokens: list[str], index: _Index, street_words: frozenset) -> Location | None:
     """Find the place whose longest alias appears in tokens; several equally good → candidates."""
     scored = []
-    for place in places:
-        if not _in_bounds(place.lat, place.lon, bounds):
-            continue
+    for i in index.candidates(tokens):
+        place = index.entries[i][0]
         best = None
         for alias in place.aliases:
             found = _find(alias, tokens)
@@ -226,7 +305,8 @@ def _named_places(tokens: list[str], places, bounds, street_words: set) -> Locat
     winners = [p for score, p in scored if score == top]
     # a longer name that starts the same way but was not said ("Bell" vs "Bell Gardens")
     said = {a for _, p in scored for a in p.aliases if len(a) == top[0] and _find(a, tokens)}
-    longer = [p for p in places if p not in winners and _in_bounds(p.lat, p.lon, bounds)
+    starting = sorted({i for s in said for i in index.starting_with(s)})
+    longer = [p for p in (index.entries[i][0] for i in starting) if p not in winners
               and any(len(a) > len(s) and a[:len(s)] == s for a in p.aliases for s in said)]
     options, seen = [], set()
     for place in winners + longer:
@@ -246,7 +326,8 @@ def from_names(text: str, bounds=None, places: Gazetteer | None = None, with_are
     tokens = words(text)
     if not tokens:
         return None
-    hits = _street_hits(tokens, g)
+    lookup = _lookup(g, bounds)
+    hits = _street_hits(tokens, g, lookup.streets)
     between = bool(re.search(r"\b(between|entre|btwn)\b", fold(text)))
     found = _crossing(tokens, g, bounds, hits, between)
     if found:
@@ -254,15 +335,10 @@ def from_names(text: str, bounds=None, places: Gazetteer | None = None, with_are
     if len(hits) >= 2:  # cross streets we cannot place: "Whittier & Atlantic" is not the city of Whittier
         used = {i for start, n, _ in hits.values() for i in range(start, start + n)}
         tokens = [t for i, t in enumerate(tokens) if i not in used]
-    street_words = {w for _, aliases in g.streets.values() for a in aliases for w in a}
-    landmarks = [p for p in g.places if p.kind == "landmark"]
-    found = _named_places(tokens, landmarks, bounds, street_words)
+    found = _named_places(tokens, lookup.landmarks, lookup.street_words)
     if found or not with_areas:
         return found
-    areas = [p for p in g.places if p.kind != "landmark" and _in_bounds(p.lat, p.lon, bounds)]
-    known = {a for p in areas for a in p.aliases}  # the coordinators' name wins over the package's
-    areas += [p for p in us_places(tuple(bounds) if bounds else None) if not set(p.aliases) & known]
-    return _named_places(tokens, areas, bounds, street_words)
+    return _named_places(tokens, lookup.areas, lookup.street_words)
 
 
 KINDS = tuple(KIND_PRECISION_M)
