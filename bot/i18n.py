@@ -2,8 +2,10 @@
 
 English is the source language: the English text *is* the msgid, and other
 languages come from `locales/<lang>/LC_MESSAGES/messages.po`. Catalogs are read
-from the .po files and compiled in memory with Babel (cached by mtime), so a
-coordinator's `pybabel update` takes effect without a separate build step;
+from the .po files and compiled in memory with Babel (cached by mtime, looked
+at no more than once a second per catalog: a stat on every text was measurable
+on the webhook), so a coordinator's `pybabel update` takes effect without a
+separate build step;
 `pybabel compile` still works for deployments that ship .mo files.
 """
 from __future__ import annotations
@@ -12,6 +14,7 @@ import io
 import logging
 import re
 import threading
+import time
 import unicodedata
 from pathlib import Path
 
@@ -28,8 +31,18 @@ SOURCE_LANGUAGE = "en"
 DOMAIN = "messages"
 """The one gettext domain for flows and code strings."""
 
+CHECK_INTERVAL_S = 1.0
+"""Look at a catalog's mtime at most this often."""
+
 _cache: dict[tuple[str, str], tuple[float, NullTranslations, int]] = {}
+_checked: dict[tuple[str, str], tuple[float, NullTranslations]] = {}  # time.monotonic() of the last look, answer
 _cache_lock = threading.Lock()
+
+
+def expire_checks() -> None:
+    """Make the next translations() look at the catalogs on disk (after one was saved in this process)."""
+    with _cache_lock:
+        _checked.clear()
 
 
 def catalog_path(locales_dir: str, lang: str) -> Path:
@@ -40,6 +53,18 @@ def translations(locales_dir: str, lang: str) -> NullTranslations:
     """Return the gettext translations for a language (identity for English or no catalog)."""
     if lang == SOURCE_LANGUAGE:
         return NullTranslations()
+    clock = time.monotonic()
+    seen = _checked.get((locales_dir, lang))
+    if seen is not None and clock - seen[0] < CHECK_INTERVAL_S:
+        return seen[1]
+    result = _translations(locales_dir, lang)
+    with _cache_lock:
+        _checked[(locales_dir, lang)] = (clock, result)
+    return result
+
+
+def _translations(locales_dir: str, lang: str) -> NullTranslations:
+    """Return the catalog of lang as it is on disk now (compiled again only when its mtime changed)."""
     path = catalog_path(locales_dir, lang)
     try:
         mtime = path.stat().st_mtime

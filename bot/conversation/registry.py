@@ -2,9 +2,11 @@
 
 Parsing YAML on every text would cost milliseconds on the webhook's hot path, so
 flows are loaded once per process and re-read only when a file's mtime changes
-(or on `reload()`, e.g. from SIGHUP). A file that no longer loads or checks
-cleanly never replaces the working version: the hotline keeps serving the last
-good one and logs the problem. Every version served is kept (in memory, and in
+(or on `reload()`, e.g. from SIGHUP); the folder is looked at no more than once
+a second per process, since listing it on every text was a measurable share of
+the webhook's CPU and a coordinator's edit can wait a second. A file that no
+longer loads or checks cleanly never replaces the working version: the hotline
+keeps serving the last good one and logs the problem. Every version served is kept (in memory, and in
 Redis for other processes) so a waiting caller finishes on the text they started.
 """
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +30,9 @@ GLOBALS_FILE = "_globals.yaml"
 
 PLACES_FILE = "places.yaml"
 """The coordinators' gazetteer beside the flows, read by geo.locate."""
+
+CHECK_INTERVAL_S = 1.0
+"""Look at the flows folder's mtimes at most this often per registry."""
 
 VERSION_TTL_S = 7 * 24 * 3600
 """Keep a flow version's text in Redis a week: longer than any session lives."""
@@ -51,10 +57,16 @@ class Registry:
     unsaved: set[tuple[str, str]] = field(default_factory=set)
     files: dict[str, _File] = field(default_factory=dict)
     globals_mtime: float = -1.0
+    checked_at: float | None = None
+    """time.monotonic() of the last look at the folder (None: look on the next refresh)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def refresh(self) -> None:
-        """Re-read any flow file whose mtime changed; keep the last good version of a broken one."""
+    def refresh(self, force: bool = False) -> None:
+        """Re-read any flow file whose mtime changed (looking at most once a second unless forced)."""
+        clock = time.monotonic()
+        checked = self.checked_at
+        if not force and checked is not None and clock - checked < CHECK_INTERVAL_S:
+            return
         try:
             entries = {e.name: e.stat().st_mtime for e in os.scandir(self.folder)
                        if e.name.endswith((".yaml", ".yml")) and e.is_file()}
@@ -74,6 +86,7 @@ class Registry:
                     table = self.drafts if old.draft else self.live
                     if table.get(old.name) is old:
                         del table[old.name]
+            self.checked_at = clock  # only once loaded: a concurrent first text must not see an empty registry
 
     def reload(self) -> None:
         """Forget mtimes so every file is read again on the next refresh."""
@@ -81,7 +94,7 @@ class Registry:
             for entry in self.files.values():
                 entry.mtime = -1.0
             self.globals_mtime = -1.0
-        self.refresh()
+        self.refresh(force=True)
 
     def _load_globals(self, mtime: float) -> None:
         path = self.folder / GLOBALS_FILE
@@ -167,12 +180,22 @@ class Registry:
 
 
 _registries: dict[str, Registry] = {}
+_resolved: dict[str, str] = {}  # folder as configured → absolute path (resolving costs a stat per component)
 _registries_lock = threading.Lock()
+
+
+def expire_checks() -> None:
+    """Make every registry look at its folder on its next refresh (after a file was saved in this process)."""
+    with _registries_lock:
+        for reg in _registries.values():
+            reg.checked_at = None
 
 
 def for_folder(folder: str) -> Registry:
     """Return this process's registry of a flows folder, refreshed."""
-    key = str(Path(folder).resolve())
+    key = _resolved.get(folder)
+    if key is None:
+        key = _resolved[folder] = str(Path(folder).resolve())
     with _registries_lock:
         reg = _registries.get(key)
         if reg is None:
