@@ -9,6 +9,7 @@ engine translates.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from typing import Any, Callable
 
@@ -44,9 +45,12 @@ def choice(answer: Answer, options: list[tuple[str, list[str]]], multiple: bool 
     for word in sorted(exact, key=len, reverse=True):
         if scan and word.isdigit():
             continue  # a number inside a sentence is a count or an address, not a menu pick
-        for match in re.finditer(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", folded):
+        if word not in folded:
+            continue  # cannot match: skip two regex searches per option word (most of a first message's scan)
+        pattern = _word_re(word)
+        for match in pattern.finditer(folded):
             found.append((match.start(), exact[word]))
-        folded = re.sub(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", lambda m: " " * len(m.group(0)), folded)
+        folded = pattern.sub(lambda m: " " * len(m.group(0)), folded)
     codes: list[str] = []
     for _, code in sorted(found):  # in the order the texter wrote them
         if code not in codes:
@@ -62,6 +66,12 @@ def choice(answer: Answer, options: list[tuple[str, list[str]]], multiple: bool 
     if not codes:
         return Rejected(N_("Please reply with one of the options."), answer.text)
     return _picked(codes, multiple, answer.text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _word_re(word: str) -> re.Pattern:
+    """Compile the pattern finding word as a whole word (cached: option words are few and fixed)."""
+    return re.compile(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])")
 
 
 def _picked(codes: list[str], multiple: bool, raw: str) -> Parsed | Rejected:
