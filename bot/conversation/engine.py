@@ -126,6 +126,16 @@ def advance(ctx: Context, session: Session, answer: Answer) -> Turn:
             turn.replies.append(ctx.gettext(N_("Photo received, thank you."), session.lang))
             _wait(ctx, session, flow, step, turn, repeat=False)
             return turn
+    if answer.lat is not None and step.expect.kind != "location":
+        # A pin sent before the place is asked for (people share it first): keep it for the
+        # location step, which is then skipped, and ask the waiting question again.
+        for other in flow.steps.values():
+            if other.expect is not None and other.expect.kind == "location":
+                _scan(ctx, session, flow, other, answer)
+        if not answer.text.strip():
+            turn.replies.append(ctx.gettext(N_("Location received, thank you."), session.lang))
+            _wait(ctx, session, flow, step, turn, repeat=True)
+            return turn
     if session.clarify:
         picked = _pick_candidate(session.clarify, answer)
         session.clarify = None

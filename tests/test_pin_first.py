@@ -1,0 +1,17 @@
+"""A location pin sent before the hotline asks where is kept, not refused."""
+from __future__ import annotations
+
+PIN = {"Latitude": "33.97690", "Longitude": "-118.21610"}
+
+
+def test_pin_while_asked_what_is_kept_and_the_where_question_is_skipped(phone):
+    phone.text("hello", from_="+13235550150")
+    replies = phone.text("", from_="+13235550150", **PIN)
+    assert replies[0] == "Location received, thank you." and "what do you see" in replies[1]
+    after = phone.text("2", from_="+13235550150")
+    assert "When did it start" in after[0], "the place is known: no 'Where?'"
+
+
+def test_pin_acknowledged_in_spanish(phone):
+    phone.text("hola", from_="+13235550151")
+    assert phone.text("", from_="+13235550151", **PIN)[0] == "Ubicación recibida, gracias."
