@@ -15,3 +15,9 @@ def test_pin_while_asked_what_is_kept_and_the_where_question_is_skipped(phone):
 def test_pin_acknowledged_in_spanish(phone):
     phone.text("hola", from_="+13235550151")
     assert phone.text("", from_="+13235550151", **PIN)[0] == "Ubicación recibida, gracias."
+
+
+def test_first_text_naming_two_activities_prefills_the_one_listed_first(phone):
+    replies = phone.text("I see ICE agents detaining someone", from_="+13235550152")
+    assert "what do you see" not in replies[0].lower(), "arrest (listed before agents) is pre-filled"
+    assert "Where" in replies[0]

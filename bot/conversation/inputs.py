@@ -65,6 +65,11 @@ def choice(answer: Answer, options: list[tuple[str, list[str]]], multiple: bool 
                 codes.append(exact[close[0]])
     if not codes:
         return Rejected(N_("Please reply with one of the options."), answer.text)
+    if scan and not multiple and len(codes) > 1:
+        # A first text naming several ("ICE agents detaining someone"): the option listed
+        # first in the flow wins, so coordinators order options from most specific.
+        order = [code for code, _ in options]
+        codes = [min(codes, key=order.index)]
     return _picked(codes, multiple, answer.text)
 
 
