@@ -39,10 +39,12 @@ def submit(rt, call) -> dict:
         if rt.settings.geocoder:
             # A network call: in an RQ job with a timeout, never on the webhook's path.
             rt.queue("dispatch").enqueue(place_online, ref, where.get("raw", ""), call.contact_id, details,
-                                         call.language, call.channel, call.now, job_timeout=ONLINE_TIMEOUT_S)
+                                         call.language, call.channel, call.now, job_timeout=ONLINE_TIMEOUT_S,
+                                         description=f"place_online {ref}")  # RQ logs descriptions: no words
         else:
             rt.queue("dispatch").enqueue(escalate_unplaced, ref, where.get("raw", ""),
-                                         details.get("activity", "other"), job_timeout=UNPLACED_TIMEOUT_S)
+                                         details.get("activity", "other"), job_timeout=UNPLACED_TIMEOUT_S,
+                                         description=f"escalate_unplaced {ref}")  # no caller's words in logs
         log.info("report %s could not be placed offline", ref)
         return {"ref": ref, "incident_id": ""}
     merge = _merge(rt, call.contact_id, where, details, call.language, call.channel, call.now)
@@ -95,7 +97,7 @@ def request_callback(rt, call) -> dict:
         return {"ok": False}
     _keep_reply_to(rt, call)
     rt.queue("dispatch").enqueue(text_coordinators_callback, privacy.seal(rt.settings.secret, call.e164),
-                                 call.language, job_timeout=UNPLACED_TIMEOUT_S)
+                                 call.language, job_timeout=UNPLACED_TIMEOUT_S, description="text_coordinators_callback")
     return {"ok": True}
 
 

@@ -13,13 +13,15 @@ def _call(where_raw: str) -> ActionCall:
     return ActionCall(answers={"activity": "raid", "where": {"raw": where_raw}}, **CALL)
 
 
-def test_unplaced_report_goes_to_coordinators_with_the_callers_words(rt, r, worker, twilio_outbox, settings):
+def test_unplaced_report_goes_to_coordinators_with_the_callers_words(rt, r, worker, twilio_outbox, settings, caplog):
+    caplog.set_level("DEBUG")
     result = reports.submit(rt, _call("behind the swap meet"))
     assert result["ref"].startswith("U") and result["incident_id"] == ""
     worker()
     to_coordinators = [m["body"] for m in twilio_outbox.messages() if m["to"] in settings.coordinators]
     assert len(to_coordinators) == 1 and "behind the swap meet" in to_coordinators[0]
     assert "could not be placed" in to_coordinators[0]
+    assert "swap meet" not in caplog.text, "the caller's words never reach the logs"
     assert incidents.list_open(r) == []
 
 
