@@ -11,7 +11,7 @@ import json
 import logging
 import time
 
-from . import store
+from . import contacts, store
 from .channels import twilio as twilio_channel
 from .errors import PermanentSend, RetryableSend
 from .privacy import contact_id as make_contact_id
@@ -22,11 +22,6 @@ OUTBOUND_TTL_S = 3 * 24 * 3600
 """Keep sid → purpose for three days: Twilio's late status callbacks arrive within hours."""
 
 
-def is_opted_out(r, contact_id: str) -> bool:
-    """Tell whether a contact texted STOP."""
-    return bool(r.sismember(store.optout_key(), contact_id))
-
-
 def send(rt, e164: str, body: str, *, purpose: str, ref: dict | None = None) -> str | None:
     """Send one text unless its recipient opted out; return Twilio's sid or None if suppressed.
 
@@ -34,7 +29,7 @@ def send(rt, e164: str, body: str, *, purpose: str, ref: dict | None = None) -> 
     and PermanentSend for one that is not; 21610 also records the opt-out.
     """
     cid = make_contact_id(rt.settings.secret, e164)
-    if is_opted_out(rt.r, cid):
+    if contacts.is_opted_out(rt.r, cid):
         log.info("suppressed %s text to an opted-out contact", purpose)
         return None
     try:

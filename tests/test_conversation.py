@@ -11,7 +11,7 @@ import pytest
 import redis
 from rq.registry import ScheduledJobRegistry
 
-from bot import alerts, contacts, create_app, i18n, outbox, privacy, runtime, store
+from bot import alerts, contacts, create_app, i18n, privacy, runtime, store
 from bot.channels import Inbound, Media
 from bot.conversation import ActionCall, registry, respond, sessions
 
@@ -135,10 +135,10 @@ def test_stop_is_recorded_where_outbox_reads_it_and_silences_everything(hot, r):
     cid = privacy.contact_id(hot.settings.secret, E164)
     text(hot, "report")
     assert text(hot, "Stop.") == []
-    assert outbox.is_opted_out(r, cid) and sessions.load(r, cid) is None
+    assert contacts.is_opted_out(r, cid) and sessions.load(r, cid) is None
     assert text(hot, "hola hay migra") == []
     assert text(hot, "yes")[0].startswith("You're back in")  # Twilio's opt-in word, for an opted-out number
-    assert not outbox.is_opted_out(r, cid)
+    assert not contacts.is_opted_out(r, cid)
 
 
 def test_delete_erases_session_language_and_alerts_but_keeps_an_opt_out(hot, r):
@@ -154,7 +154,7 @@ def test_delete_erases_session_language_and_alerts_but_keeps_an_opt_out(hot, r):
     contacts.opt_out(r, cid)
     assert text(hot, "delete") == []  # an opted-out number is never texted, even to confirm
     contacts.erase(r, cid)
-    assert outbox.is_opted_out(r, cid)
+    assert contacts.is_opted_out(r, cid)
 
 
 def test_first_message_language_is_remembered_for_the_next_conversation(hot, r):
