@@ -7,6 +7,7 @@ Both are `SimpleWorker`s (no fork per job: a fork costs milliseconds the
 dispatch budget does not have); a job that crashes the process is recovered by
 the dispatch watchdog, whose chain this process starts, and by RQ.
 """
+
 from __future__ import annotations
 
 import logging
@@ -79,8 +80,9 @@ def main(burst: bool = False) -> None:
     stop = threading.Event()
     threading.Thread(target=_beat_forever, args=(rt, stop), daemon=True, name="heartbeat").start()
     bulk = ThreadWorker([rt.queue("broadcast")], connection=rt.r_raw, name=name + "-broadcast")
-    threading.Thread(target=bulk.work, kwargs={"burst": burst, "logging_level": "WARNING"},
-                     daemon=True, name="broadcast").start()
+    threading.Thread(
+        target=bulk.work, kwargs={"burst": burst, "logging_level": "WARNING"}, daemon=True, name="broadcast"
+    ).start()
     main_worker = SimpleWorker([rt.queue("dispatch"), rt.queue("default")], connection=rt.r_raw, name=name)
     try:
         main_worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")

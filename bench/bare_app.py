@@ -5,15 +5,18 @@ to take a Twilio-shaped form post and answer it, so the hotline's share of the
 time is what the benchmark shows. The TwiML is the hotline's own first reply
 (read from BARE_TWIML_FILE), byte for byte.
 """
+
 from __future__ import annotations
 
 import os
 
 from flask import Flask, Response, request
 
-FALLBACK_TWIML = ('<?xml version="1.0" encoding="UTF-8"?><Response><Message>'
-                  "Thanks. What is happening? Reply 1 raid, 2 arrest, 3 checkpoint, 4 agents seen."
-                  "</Message></Response>")
+FALLBACK_TWIML = (
+    '<?xml version="1.0" encoding="UTF-8"?><Response><Message>'
+    "Thanks. What is happening? Reply 1 raid, 2 arrest, 3 checkpoint, 4 agents seen."
+    "</Message></Response>"
+)
 """Used only when the bench did not hand over the hotline's real reply."""
 
 

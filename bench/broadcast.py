@@ -11,6 +11,7 @@ going out, then reports the broadcast's messages/second.
 
 Target (issue 5): dispatch latency during the broadcast within 2x of idle.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,9 +42,15 @@ def add_subscribers(rt, count: int) -> None:
     for i in range(count):
         e164 = f"+1424{5550000 + i:07d}"
         cid = privacy.contact_id(rt.settings.secret, e164)
-        pipe.hset(store.subscriber_key(cid), mapping={
-            "phone": privacy.seal(rt.settings.secret, e164), "zip": ALERT_ZIP,
-            "language": "es" if i % 2 else "en", "since": "0"})
+        pipe.hset(
+            store.subscriber_key(cid),
+            mapping={
+                "phone": privacy.seal(rt.settings.secret, e164),
+                "zip": ALERT_ZIP,
+                "language": "es" if i % 2 else "en",
+                "since": "0",
+            },
+        )
         pipe.sadd(store.subscribers_key(ALERT_ZIP), cid)
         if i % 1000 == 999:
             pipe.execute()
@@ -76,8 +83,14 @@ def main() -> None:
         idle = dispatch_bench.run_incidents(reporter, fake, 5, args.probes)
 
         cid = privacy.contact_id(settings.secret, "+13235559999")
-        merge = incidents.merge_report(rt.r, incidents.Report(  # a checkpoint never merges with the probes' raids
-            cid, BROADCAST_AT[0], BROADCAST_AT[1], 30, "checkpoint", {}, "en", "sms"), settings, time.time())
+        merge = incidents.merge_report(
+            rt.r,
+            incidents.Report(  # a checkpoint never merges with the probes' raids
+                cid, BROADCAST_AT[0], BROADCAST_AT[1], 30, "checkpoint", {}, "en", "sms"
+            ),
+            settings,
+            time.time(),
+        )
         incidents.set_status(rt.r, merge.incident_id, "verified", time.time(), "bench")
         started = time.time()
         rt.queue("broadcast").enqueue(alerts.broadcast, merge.incident_id, job_timeout=3600)
@@ -89,10 +102,20 @@ def main() -> None:
             time.sleep(0.5)
         sent = int(rt.r.hget(store.broadcast_key(merge.incident_id), "sent") or 0)
         finished = time.time()
-        print(json.dumps({"broadcast": {"subscribers": args.subscribers, "sent": sent,
-                                        "seconds": round(finished - started, 1),
-                                        "msgs_per_s": round(sent / (finished - started), 1),
-                                        "rate_limit": args.rate, "api_latency_ms": args.latency_ms}}))
+        print(
+            json.dumps(
+                {
+                    "broadcast": {
+                        "subscribers": args.subscribers,
+                        "sent": sent,
+                        "seconds": round(finished - started, 1),
+                        "msgs_per_s": round(sent / (finished - started), 1),
+                        "rate_limit": args.rate,
+                        "api_latency_ms": args.latency_ms,
+                    }
+                }
+            )
+        )
         i = dispatch_bench.summarize("dispatch idle", idle, args.probes)
         b = dispatch_bench.summarize("dispatch during broadcast", busy, args.probes)
         print(json.dumps(i))

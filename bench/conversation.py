@@ -10,6 +10,7 @@ Actions are tiny stand-ins so only the conversation is measured.
 
 Target (issue 3): about two pipelined round trips per message; flows parsed once.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,16 +60,25 @@ def main() -> None:
 
 
 def run(url: str, tmp: str, conversations: int) -> None:
-    settings = Settings(env="test", redis_url=url, data_dir=tmp, twilio_api_base="http://127.0.0.1:9",
-                        secret="bench", human_number="+13105550111", flows_dir=str(ROOT / "flows"),
-                        locales_dir=str(ROOT / "locales")).resolved()
+    settings = Settings(
+        env="test",
+        redis_url=url,
+        data_dir=tmp,
+        twilio_api_base="http://127.0.0.1:9",
+        secret="bench",
+        human_number="+13105550111",
+        flows_dir=str(ROOT / "flows"),
+        locales_dir=str(ROOT / "locales"),
+    ).resolved()
     rt = runtime.Runtime(settings=settings, redis_url=url)
     pool = redis.ConnectionPool.from_url(url, decode_responses=True, connection_class=CountingConnection)
-    rt.__dict__["r"] = redis.Redis(connection_pool=pool)          # count the hotline's own keys
+    rt.__dict__["r"] = redis.Redis(connection_pool=pool)  # count the hotline's own keys
     raw_pool = redis.ConnectionPool.from_url(url, connection_class=CountingConnection)
     rt.__dict__["r_raw"] = redis.Redis(connection_pool=raw_pool)  # and RQ's timer writes
-    actions = {"report.submit": lambda rt, call: {"ref": "R1", "incident_id": "1"},
-               "handoff.callback": lambda rt, call: {}}
+    actions = {
+        "report.submit": lambda rt, call: {"ref": "R1", "incident_id": "1"},
+        "handoff.callback": lambda rt, call: {},
+    }
     latencies: list[float] = []
     trips: list[int] = []
     now = time.time()
@@ -85,12 +95,18 @@ def run(url: str, tmp: str, conversations: int) -> None:
             trips.append(CountingConnection.trips - before)
     elapsed = time.perf_counter() - started
     latencies.sort()
-    print(f"messages: {len(latencies)} in {conversations} conversations, {elapsed:.1f} s "
-          f"({len(latencies) / elapsed:.0f} msg/s, one thread)")
-    print(f"latency: p50 {latencies[len(latencies) // 2] * 1000:.2f} ms, "
-          f"p99 {latencies[int(len(latencies) * 0.99)] * 1000:.2f} ms")
-    print(f"redis round trips per message: mean {statistics.mean(trips):.2f}, max {max(trips)}, "
-          f"mode {statistics.mode(trips)}")
+    print(
+        f"messages: {len(latencies)} in {conversations} conversations, {elapsed:.1f} s "
+        f"({len(latencies) / elapsed:.0f} msg/s, one thread)"
+    )
+    print(
+        f"latency: p50 {latencies[len(latencies) // 2] * 1000:.2f} ms, "
+        f"p99 {latencies[int(len(latencies) * 0.99)] * 1000:.2f} ms"
+    )
+    print(
+        f"redis round trips per message: mean {statistics.mean(trips):.2f}, max {max(trips)}, "
+        f"mode {statistics.mode(trips)}"
+    )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ separate processes, as in production; Redis is the embedded server.
 
 Target (issue 5): median < 50 ms, p99 < 250 ms.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,11 +65,24 @@ sys.stdin.read()
 def env_for(redis_url: str, fake_url: str, data_dir: str, **extra) -> dict[str, str]:
     """The environment a hotline process gets in the bench."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "TWILIO_", "REDIS_"))}
-    env.update({"HOTLINE_ENV": "development", "REDIS_URL": redis_url, "HOTLINE_DATA_DIR": data_dir,
-                "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_NUMBER": "+13105550100",
-                "TWILIO_API_BASE": fake_url, "PUBLIC_URL": PUBLIC_URL, "HOTLINE_SECRET": "bench-secret",
-                "HOTLINE_FLOWS_DIR": str(ROOT / "flows"), "HOTLINE_LOCALES_DIR": str(ROOT / "locales"),
-                "HOTLINE_WAVE_SIZE": "1", "HOTLINE_WAVE_TIMEOUT_S": "3600", **extra})
+    env.update(
+        {
+            "HOTLINE_ENV": "development",
+            "REDIS_URL": redis_url,
+            "HOTLINE_DATA_DIR": data_dir,
+            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": TOKEN,
+            "TWILIO_NUMBER": "+13105550100",
+            "TWILIO_API_BASE": fake_url,
+            "PUBLIC_URL": PUBLIC_URL,
+            "HOTLINE_SECRET": "bench-secret",
+            "HOTLINE_FLOWS_DIR": str(ROOT / "flows"),
+            "HOTLINE_LOCALES_DIR": str(ROOT / "locales"),
+            "HOTLINE_WAVE_SIZE": "1",
+            "HOTLINE_WAVE_TIMEOUT_S": "3600",
+            **extra,
+        }
+    )
     return env
 
 
@@ -77,8 +91,12 @@ class Fake:
 
     def __init__(self):
         self.port = store.free_port()
-        self.proc = subprocess.Popen([sys.executable, "-c", FAKE_SCRIPT.format(root=str(ROOT), port=self.port)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", FAKE_SCRIPT.format(root=str(ROOT), port=self.port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert self.proc.stdout.readline().strip() == "ready"
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -90,14 +108,19 @@ class Fake:
         """Messages to one number, newest first (Twilio's own list filter, answered by the fake)."""
         query = urllib.parse.urlencode({"To": to, "PageSize": 5})
         url = f"{self.url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json?{query}"
-        request = urllib.request.Request(url, headers={"Authorization": "Basic " + base64.b64encode(
-            f"{ACCOUNT_SID}:{TOKEN}".encode()).decode()})
+        request = urllib.request.Request(
+            url, headers={"Authorization": "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{TOKEN}".encode()).decode()}
+        )
         with urllib.request.urlopen(request) as response:
             return json.load(response)["messages"]
 
     def latency(self, ms: float) -> None:
-        request = urllib.request.Request(self.url + "/_fake/latency", data=json.dumps({"ms": ms}).encode(),
-                                         headers={"Content-Type": "application/json"}, method="POST")
+        request = urllib.request.Request(
+            self.url + "/_fake/latency",
+            data=json.dumps({"ms": ms}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
         urllib.request.urlopen(request).close()
 
     def stop(self) -> None:
@@ -108,12 +131,19 @@ class Fake:
 
 def start_worker(env: dict) -> subprocess.Popen:
     """Start `python worker.py` in its own process group (it forks RQ's scheduler)."""
-    return subprocess.Popen([sys.executable, str(ROOT / "worker.py")], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "worker.py")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def stop_worker(proc: subprocess.Popen) -> None:
     import signal
+
     try:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
@@ -129,8 +159,14 @@ class Reporter:
         self.validator = RequestValidator(TOKEN)
 
     def text(self, body: str, from_: str) -> int:
-        params = {"MessageSid": "SM" + uuid.uuid4().hex, "AccountSid": ACCOUNT_SID, "From": from_,
-                  "To": self.settings.twilio_number, "Body": body, "NumMedia": "0"}
+        params = {
+            "MessageSid": "SM" + uuid.uuid4().hex,
+            "AccountSid": ACCOUNT_SID,
+            "From": from_,
+            "To": self.settings.twilio_number,
+            "Body": body,
+            "NumMedia": "0",
+        }
         signature = self.validator.compute_signature(PUBLIC_URL + "/twilio/messages", params)
         response = self.client.post("/twilio/messages", data=params, headers={"X-Twilio-Signature": signature})
         assert response.status_code == 200, response.get_data(as_text=True)
@@ -158,14 +194,21 @@ def put_roster(app, settings: Settings, count: int) -> None:
     rt = app.extensions["hotline"]
     for i in range(count):
         lat, lon = grid_point(i)
-        row = {"name": f"O{i}", "phone": observer_number(i), "languages": "en;es", "radius_km": "0.5",
-               "location": f"{lat:.5f},{lon:.5f}", "on_call": "yes"}
+        row = {
+            "name": f"O{i}",
+            "phone": observer_number(i),
+            "languages": "en;es",
+            "radius_km": "0.5",
+            "location": f"{lat:.5f},{lon:.5f}",
+            "on_call": "yes",
+        }
         observers.upsert(rt.r, settings, observers.parse_row(row, settings), now=time.time())
 
 
 def job_start_delays(rt, settings: Settings, starts: dict[int, float]) -> list[float]:
     """From each incident's timeline: ms from the final webhook to the dispatch job's start."""
     from bot import incidents, privacy
+
     by_observer = {privacy.contact_id(settings.secret, observer_number(i)): i for i in starts}
     delays = []
     for incident in incidents.list_open(rt.r):
@@ -176,9 +219,15 @@ def job_start_delays(rt, settings: Settings, starts: dict[int, float]) -> list[f
     return delays
 
 
-def run_incidents(reporter: Reporter, fake: Fake, start: int, count: int,
-                  webhook_ms: list[float] | None = None, pause_s: float = 0.0,
-                  starts: dict[int, float] | None = None) -> list[float]:
+def run_incidents(
+    reporter: Reporter,
+    fake: Fake,
+    start: int,
+    count: int,
+    webhook_ms: list[float] | None = None,
+    pause_s: float = 0.0,
+    starts: dict[int, float] | None = None,
+) -> list[float]:
     """Report `count` new incidents one after another; return first-dispatch-text latencies (ms)."""
     latencies = []
     for i in range(start, start + count):
@@ -207,9 +256,15 @@ def run_incidents(reporter: Reporter, fake: Fake, start: int, count: int,
 def summarize(name: str, latencies: list[float], wanted: int) -> dict:
     ordered = sorted(latencies)
     p = lambda q: ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")  # noqa: E731
-    result = {"name": name, "incidents": wanted, "texted": len(ordered),
-              "median_ms": round(statistics.median(ordered), 1) if ordered else None,
-              "p90_ms": round(p(0.90), 1), "p99_ms": round(p(0.99), 1), "max_ms": round(ordered[-1], 1) if ordered else None}
+    result = {
+        "name": name,
+        "incidents": wanted,
+        "texted": len(ordered),
+        "median_ms": round(statistics.median(ordered), 1) if ordered else None,
+        "p90_ms": round(p(0.90), 1),
+        "p99_ms": round(p(0.99), 1),
+        "max_ms": round(ordered[-1], 1) if ordered else None,
+    }
     return result
 
 

@@ -16,6 +16,7 @@ Memory per incident is measured on incidents made by `merge_report` itself.
     python bench/incidents.py                 # 0, 100k, 1M, both scenarios
     python bench/incidents.py --sizes 0,10000 --reports 500   # quick look
 """
+
 from __future__ import annotations
 
 import argparse
@@ -97,14 +98,16 @@ def load(r, start: int, count: int, now: float, window_s: int, rng: random.Rando
         return
     loader = r.register_script(_LOAD_LUA)
     keys = [store.incidents_geo_key(), store.incidents_time_key(), store.incident_seq_key()]
-    templates = [store.incident_key("@ID@"), store.incident_reporters_key("@ID@"),
-                 store.incident_timeline_key("@ID@")]
+    templates = [store.incident_key("@ID@"), store.incident_reporters_key("@ID@"), store.incident_timeline_key("@ID@")]
     batches = [(first, min(BATCH, start + count + 1 - first)) for first in range(start + 1, start + count + 1, BATCH)]
     for group in range(0, len(batches), PIPELINE):
         pipe = r.pipeline(transaction=False)
-        for first, size in batches[group:group + PIPELINE]:
-            loader(keys, [first, size, rng.randrange(1, 2**31 - 1), now, window_s, *BOUNDS, *templates,
-                          "1" if open_ else "0"], client=pipe)
+        for first, size in batches[group : group + PIPELINE]:
+            loader(
+                keys,
+                [first, size, rng.randrange(1, 2**31 - 1), now, window_s, *BOUNDS, *templates, "1" if open_ else "0"],
+                client=pipe,
+            )
         pipe.execute()
 
 
@@ -126,8 +129,12 @@ def memory_per_incident(r, settings: Settings, count: int, now: float, rng: rand
     before = r.info("memory")["used_memory"]
     for i in range(count):
         lat, lon = random_point(rng)
-        incidents.merge_report(r, incidents.Report(f"mem-{i:08d}", lat, lon, 30, "raid",
-                                                   {"agents": 3, "vehicles": 2}, "es", "sms"), settings, now)
+        incidents.merge_report(
+            r,
+            incidents.Report(f"mem-{i:08d}", lat, lon, 30, "raid", {"agents": 3, "vehicles": 2}, "es", "sms"),
+            settings,
+            now,
+        )
     return (r.info("memory")["used_memory"] - before) / count
 
 
@@ -135,8 +142,9 @@ def percentile(samples: list[float], p: float) -> float:
     return statistics.quantiles(samples, n=100)[int(p) - 1]
 
 
-def run_scenario(r, settings: Settings, name: str, sizes: list[int], reports: int, live: int,
-                 now: float, rng: random.Random) -> list[dict]:
+def run_scenario(
+    r, settings: Settings, name: str, sizes: list[int], reports: int, live: int, now: float, rng: random.Random
+) -> list[dict]:
     """Time reports at each size; `history` keeps `live` open incidents and stores the rest closed."""
     r.flushdb()
     if name == "history":
@@ -152,10 +160,19 @@ def run_scenario(r, settings: Settings, name: str, sizes: list[int], reports: in
         r.config_resetstat()
         samples = time_reports(r, settings, reports, now, rng)
         server_us = float(r.info("commandstats")["cmdstat_evalsha"]["usec_per_call"])
-        rows.append({"scenario": name, "stored": size, "open": r.zcard(store.incidents_time_key()),
-                     "median_us": statistics.median(samples), "p95_us": percentile(samples, 95),
-                     "p99_us": percentile(samples, 99), "server_us": server_us,
-                     "used_memory_mb": mem / 2**20, "load_s": load_s})
+        rows.append(
+            {
+                "scenario": name,
+                "stored": size,
+                "open": r.zcard(store.incidents_time_key()),
+                "median_us": statistics.median(samples),
+                "p95_us": percentile(samples, 95),
+                "p99_us": percentile(samples, 99),
+                "server_us": server_us,
+                "used_memory_mb": mem / 2**20,
+                "load_s": load_s,
+            }
+        )
         print(f"  {name:>8} {size:>9,}: loaded in {load_s:6.1f} s", flush=True)
     return rows
 
@@ -192,22 +209,33 @@ def main() -> None:
             r.close()
             server.stop()
     print()
-    print(f"{'scenario':>9} {'stored':>10} {'open':>10} {'median µs':>10} {'p95 µs':>8} {'p99 µs':>8} "
-          f"{'server µs':>10} {'× empty':>8} {'Redis MB':>9}")
+    print(
+        f"{'scenario':>9} {'stored':>10} {'open':>10} {'median µs':>10} {'p95 µs':>8} {'p99 µs':>8} "
+        f"{'server µs':>10} {'× empty':>8} {'Redis MB':>9}"
+    )
     for row in rows:
         base = next(x for x in rows if x["scenario"] == row["scenario"])
-        print(f"{row['scenario']:>9} {row['stored']:>10,} {row['open']:>10,} {row['median_us']:>10.0f} "
-              f"{row['p95_us']:>8.0f} {row['p99_us']:>8.0f} {row['server_us']:>10.0f} "
-              f"{row['median_us'] / base['median_us']:>8.2f} {row['used_memory_mb']:>9.0f}")
-    print("  history: the stored incidents are closed (as after expiry), a fixed set is open;"
-          " all-open: every stored incident is open, fresh and spread over the bounds box")
-    print(f"\nmemory per incident made by merge_report (hash + reporters set + 2-entry timeline + GEO + time"
-          f" index; sample of {args.memory_sample:,}):")
+        print(
+            f"{row['scenario']:>9} {row['stored']:>10,} {row['open']:>10,} {row['median_us']:>10.0f} "
+            f"{row['p95_us']:>8.0f} {row['p99_us']:>8.0f} {row['server_us']:>10.0f} "
+            f"{row['median_us'] / base['median_us']:>8.2f} {row['used_memory_mb']:>9.0f}"
+        )
+    print(
+        "  history: the stored incidents are closed (as after expiry), a fixed set is open;"
+        " all-open: every stored incident is open, fresh and spread over the bounds box"
+    )
+    print(
+        f"\nmemory per incident made by merge_report (hash + reporters set + 2-entry timeline + GEO + time"
+        f" index; sample of {args.memory_sample:,}):"
+    )
     print(f"  {per_incident:,.0f} bytes with stream-node-max-bytes {default_node} (the default)")
     print(f"  {per_incident_512:,.0f} bytes with stream-node-max-bytes 512")
     if args.json:
-        print(json.dumps({"rows": rows, "bytes_per_incident": per_incident,
-                          "bytes_per_incident_node512": per_incident_512}))
+        print(
+            json.dumps(
+                {"rows": rows, "bytes_per_incident": per_incident, "bytes_per_incident_node512": per_incident_512}
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ Two modes, printed as one JSON line:
         scheduled time, so a stalled server cannot hide its queue
         (no coordinated omission)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,7 @@ _CONTENT_LENGTH = re.compile(rb"(?i)\r\ncontent-length:\s*(\d+)")
 _CLOSE = re.compile(rb"(?i)\r\nconnection:\s*close")
 
 
-def signed_requests(host: str, public_url: str, token: str, account_sid: str, count: int,
-                    seed: int) -> list[bytes]:
+def signed_requests(host: str, public_url: str, token: str, account_sid: str, count: int, seed: int) -> list[bytes]:
     """Build `count` distinct signed HTTP/1.1 requests, each a new conversation."""
     validator = RequestValidator(token)
     url = public_url.rstrip("/") + PATH
@@ -57,10 +57,12 @@ def signed_requests(host: str, public_url: str, token: str, account_sid: str, co
             "NumMedia": "0",
         }
         body = urlencode(params).encode()
-        head = (f"POST {PATH} HTTP/1.1\r\nHost: {host}\r\n"
-                "Content-Type: application/x-www-form-urlencoded\r\n"
-                f"X-Twilio-Signature: {validator.compute_signature(url, params)}\r\n"
-                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        head = (
+            f"POST {PATH} HTTP/1.1\r\nHost: {host}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            f"X-Twilio-Signature: {validator.compute_signature(url, params)}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
         out.append(head + body)
     return out
 
@@ -87,7 +89,7 @@ class Connection:
             try:
                 self.sock.sendall(request)
                 return self._read()
-            except (ConnectionError, socket.timeout, ValueError):
+            except (TimeoutError, ConnectionError, ValueError):
                 self.close()
                 if attempt == 2:
                     return 0
@@ -162,8 +164,13 @@ def _run_max(url: str, requests: list[bytes], connections: int, duration_s: floa
     for t in threads:
         t.join()
     elapsed = min(time.time(), deadline) - start_at if not exhausted[0] else time.time() - start_at
-    return {"sent": len(latencies), "errors": errors[0], "elapsed_s": elapsed,
-            "latencies": latencies, "exhausted": exhausted[0]}
+    return {
+        "sent": len(latencies),
+        "errors": errors[0],
+        "elapsed_s": elapsed,
+        "latencies": latencies,
+        "exhausted": exhausted[0],
+    }
 
 
 def _run_rate(url: str, requests: list[bytes], rate: float, duration_s: float, workers: int) -> dict:
@@ -201,17 +208,22 @@ def _run_rate(url: str, requests: list[bytes], rate: float, duration_s: float, w
         t.start()
     for t in threads:
         t.join()
-    return {"sent": len(latencies), "errors": errors[0],
-            "elapsed_s": time.perf_counter() - start, "latencies": latencies, "exhausted": False}
+    return {
+        "sent": len(latencies),
+        "errors": errors[0],
+        "elapsed_s": time.perf_counter() - start,
+        "latencies": latencies,
+        "exhausted": False,
+    }
 
 
 def _max_process(args, index: int, ready, go, results) -> None:
-    requests = signed_requests(urlparse(args.url).netloc, args.public_url, args.token, args.account_sid,
-                               args.pool, args.seed * 10 + index)
+    requests = signed_requests(
+        urlparse(args.url).netloc, args.public_url, args.token, args.account_sid, args.pool, args.seed * 10 + index
+    )
     ready.put(index)
     go.wait()  # every process starts sending at the same instant, after all have signed
-    results.put(_run_max(args.url, requests, args.connections // args.processes, args.duration,
-                         time.time() + 0.05))
+    results.put(_run_max(args.url, requests, args.connections // args.processes, args.duration, time.time() + 0.05))
 
 
 def summarize(mode: str, parts: list[dict]) -> dict:
@@ -220,10 +232,15 @@ def summarize(mode: str, parts: list[dict]) -> dict:
     sent = sum(part["sent"] for part in parts)
     elapsed = max(part["elapsed_s"] for part in parts)
     return {
-        "mode": mode, "sent": sent, "errors": sum(part["errors"] for part in parts),
-        "elapsed_s": round(elapsed, 2), "rps": round(sent / elapsed, 1) if elapsed > 0 else 0.0,
-        "p50_ms": round(_percentile(latencies, 50), 2), "p90_ms": round(_percentile(latencies, 90), 2),
-        "p99_ms": round(_percentile(latencies, 99), 2), "max_ms": round(latencies[-1], 2) if latencies else None,
+        "mode": mode,
+        "sent": sent,
+        "errors": sum(part["errors"] for part in parts),
+        "elapsed_s": round(elapsed, 2),
+        "rps": round(sent / elapsed, 1) if elapsed > 0 else 0.0,
+        "p50_ms": round(_percentile(latencies, 50), 2),
+        "p90_ms": round(_percentile(latencies, 90), 2),
+        "p99_ms": round(_percentile(latencies, 99), 2),
+        "max_ms": round(latencies[-1], 2) if latencies else None,
         "exhausted": any(part["exhausted"] for part in parts),
     }
 
@@ -244,14 +261,19 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1, help="keeps From numbers distinct across runs")
     args = parser.parse_args()
     if args.mode == "rate":
-        requests = signed_requests(urlparse(args.url).netloc, args.public_url, args.token,
-                                   args.account_sid, int(args.rate * args.duration) + 1, args.seed * 10)
+        requests = signed_requests(
+            urlparse(args.url).netloc,
+            args.public_url,
+            args.token,
+            args.account_sid,
+            int(args.rate * args.duration) + 1,
+            args.seed * 10,
+        )
         result = summarize("rate", [_run_rate(args.url, requests, args.rate, args.duration, args.workers)])
     else:
         ctx = multiprocessing.get_context("fork")
         ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
-        procs = [ctx.Process(target=_max_process, args=(args, i, ready, go, results))
-                 for i in range(args.processes)]
+        procs = [ctx.Process(target=_max_process, args=(args, i, ready, go, results)) for i in range(args.processes)]
         for p in procs:
             p.start()
         for _ in procs:

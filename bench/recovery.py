@@ -11,6 +11,7 @@ worker lives) plus the workers' one-second re-drive check plus the texts left.
     python bench/recovery.py                       # 5 trials, TWILIO_TIMEOUT_S=5 (the default)
     python bench/recovery.py --twilio-timeout 1
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,7 +30,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import dispatch as dispatch_bench  # noqa: E402  (bench/dispatch.py: fake, env, workers)
-
 from rq.job import Job  # noqa: E402
 from rq.registry import StartedJobRegistry  # noqa: E402
 
@@ -57,16 +57,24 @@ def trial(rt, settings, fake, workers: list, n: int) -> dict:
     for k in range(WAVE):
         e164 = f"+1213556{n:02d}{k:02d}"
         numbers.append(e164)
-        row = {"name": f"T{n}-{k}", "phone": e164, "languages": "en", "radius_km": "0.5",
-               "location": f"{lat + k * 0.0003:.5f},{lon:.5f}", "on_call": "yes"}
+        row = {
+            "name": f"T{n}-{k}",
+            "phone": e164,
+            "languages": "en",
+            "radius_km": "0.5",
+            "location": f"{lat + k * 0.0003:.5f},{lon:.5f}",
+            "on_call": "yes",
+        }
         observers.upsert(rt.r, settings, observers.parse_row(row, settings), now=time.time())
     cid = privacy.contact_id(settings.secret, f"+1323555{9000 + n}")
-    incident_id = incidents.merge_report(rt.r, incidents.Report(cid, lat, lon, 30, "raid", {}, "en", "sms"),
-                                         settings, time.time()).incident_id
+    incident_id = incidents.merge_report(
+        rt.r, incidents.Report(cid, lat, lon, 30, "raid", {}, "en", "sms"), settings, time.time()
+    ).incident_id
     dispatch.enqueue_start(rt, incident_id)
 
     def sent() -> list[dict]:
         return [m for m in fake.messages() if m["to"] in numbers]
+
     while len(sent()) < 3:
         time.sleep(0.01)
     pid = busy_worker_pid(rt, incident_id)
@@ -81,9 +89,13 @@ def trial(rt, settings, fake, workers: list, n: int) -> dict:
     messages = sent()
     counts = Counter(m["to"] for m in messages)
     after = sorted(m["received_at"] for m in messages if m["received_at"] > killed_at)
-    result = {"texts": len(messages), "missed": WAVE - len(counts), "twice": sum(1 for c in counts.values() if c > 1),
-              "recovery_s": round(max(m["received_at"] for m in messages) - killed_at, 2),
-              "first_resumed_s": round(after[0] - killed_at, 2) if after else None}
+    result = {
+        "texts": len(messages),
+        "missed": WAVE - len(counts),
+        "twice": sum(1 for c in counts.values() if c > 1),
+        "recovery_s": round(max(m["received_at"] for m in messages) - killed_at, 2),
+        "first_resumed_s": round(after[0] - killed_at, 2) if after else None,
+    }
     workers.append(dispatch_bench.start_worker(workers_env))
     return result
 
@@ -102,10 +114,12 @@ def main() -> None:
     workers: list = []
     try:
         fake.latency(250)
-        workers_env.update(dispatch_bench.env_for(redis.url, fake.url, data_dir,
-                                                  TWILIO_TIMEOUT_S=str(args.twilio_timeout)))
-        settings = Settings.from_env({**workers_env, "HOTLINE_WAVE_SIZE": str(WAVE),
-                                      "HOTLINE_OBSERVERS_NEEDED": str(WAVE)})
+        workers_env.update(
+            dispatch_bench.env_for(redis.url, fake.url, data_dir, TWILIO_TIMEOUT_S=str(args.twilio_timeout))
+        )
+        settings = Settings.from_env(
+            {**workers_env, "HOTLINE_WAVE_SIZE": str(WAVE), "HOTLINE_OBSERVERS_NEEDED": str(WAVE)}
+        )
         app = create_app(settings)
         rt = app.extensions["hotline"]
         workers.extend(dispatch_bench.start_worker(workers_env) for _ in range(2))
@@ -113,10 +127,18 @@ def main() -> None:
         results = [trial(rt, settings, fake, workers, n) for n in range(args.trials)]
         for r in results:
             print(json.dumps(r))
-        print(json.dumps({"twilio_timeout_s": args.twilio_timeout, "trials": len(results),
-                          "recovery_median_s": statistics.median(r["recovery_s"] for r in results),
-                          "recovery_max_s": max(r["recovery_s"] for r in results),
-                          "missed": sum(r["missed"] for r in results), "twice": sum(r["twice"] for r in results)}))
+        print(
+            json.dumps(
+                {
+                    "twilio_timeout_s": args.twilio_timeout,
+                    "trials": len(results),
+                    "recovery_median_s": statistics.median(r["recovery_s"] for r in results),
+                    "recovery_max_s": max(r["recovery_s"] for r in results),
+                    "missed": sum(r["missed"] for r in results),
+                    "twice": sum(r["twice"] for r in results),
+                }
+            )
+        )
     finally:
         for w in workers:
             dispatch_bench.stop_worker(w)

@@ -12,6 +12,7 @@ MessageSid). For each gunicorn setting it measures the maximum throughput
 
 Targets (issue 2, "Speed"): hotline >= 50% of bare throughput; p99 < 50 ms at 300 req/s.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,27 +52,44 @@ def export_tree(rev: str, into: Path) -> Path:
 def hotline_env(redis_url: str, fake_url: str, data_dir: str, source: Path = ROOT) -> dict[str, str]:
     """The hotline's environment: its own Redis, the fake Twilio, a signing token, PUBLIC_URL."""
     env = dict(os.environ)
-    env.update({
-        "HOTLINE_ENV": "development",
-        "REDIS_URL": redis_url,
-        "HOTLINE_DATA_DIR": data_dir,
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": TOKEN,
-        "TWILIO_NUMBER": "+13105550100",
-        "TWILIO_API_BASE": fake_url,
-        "PUBLIC_URL": PUBLIC_URL,
-        "HOTLINE_SECRET": "bench-secret",
-        "HOTLINE_FLOWS_DIR": str(source / "flows"),
-        "HOTLINE_LOCALES_DIR": str(source / "locales"),
-    })
+    env.update(
+        {
+            "HOTLINE_ENV": "development",
+            "REDIS_URL": redis_url,
+            "HOTLINE_DATA_DIR": data_dir,
+            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": TOKEN,
+            "TWILIO_NUMBER": "+13105550100",
+            "TWILIO_API_BASE": fake_url,
+            "PUBLIC_URL": PUBLIC_URL,
+            "HOTLINE_SECRET": "bench-secret",
+            "HOTLINE_FLOWS_DIR": str(source / "flows"),
+            "HOTLINE_LOCALES_DIR": str(source / "locales"),
+        }
+    )
     return env
 
 
 def gunicorn(app: str, port: int, workers: int, threads: int, env: dict, chdir: Path) -> subprocess.Popen:
     """Start one gunicorn on loopback with the given worker settings."""
-    cmd = [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", str(threads),
-           "-b", f"127.0.0.1:{port}", "--chdir", str(chdir), "--log-level", "warning",
-           "--keep-alive", "5", app]
+    cmd = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-w",
+        str(workers),
+        "--threads",
+        str(threads),
+        "-b",
+        f"127.0.0.1:{port}",
+        "--chdir",
+        str(chdir),
+        "--log-level",
+        "warning",
+        "--keep-alive",
+        "5",
+        app,
+    ]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=None)
 
 
@@ -95,8 +113,10 @@ def wait_ready(url: str, process: subprocess.Popen) -> None:
 def probe_twiml(url: str) -> str:
     """Send one signed first message to the hotline and return its TwiML (for the bare app)."""
     sys.path.insert(0, str(ROOT / "bench"))
-    from loadgen import Connection, signed_requests
     from urllib.parse import urlparse
+
+    from loadgen import Connection, signed_requests
+
     parsed = urlparse(url)
     request = signed_requests(parsed.netloc, PUBLIC_URL, TOKEN, ACCOUNT_SID, 1, seed=999)[0]
     conn = Connection(parsed.hostname, parsed.port)
@@ -117,17 +137,36 @@ def probe_twiml(url: str) -> str:
 
 def load(mode: str, url: str, args, seed: int, duration: float | None = None) -> dict:
     """Run bench/loadgen.py in its own process and return its JSON result."""
-    cmd = [sys.executable, str(ROOT / "bench" / "loadgen.py"), mode, "--url", url,
-           "--public-url", PUBLIC_URL, "--token", TOKEN, "--account-sid", ACCOUNT_SID,
-           "--duration", str(duration or args.duration), "--rate", str(args.rate),
-           "--connections", str(args.connections), "--processes", str(args.processes),
-           "--seed", str(seed)]
+    cmd = [
+        sys.executable,
+        str(ROOT / "bench" / "loadgen.py"),
+        mode,
+        "--url",
+        url,
+        "--public-url",
+        PUBLIC_URL,
+        "--token",
+        TOKEN,
+        "--account-sid",
+        ACCOUNT_SID,
+        "--duration",
+        str(duration or args.duration),
+        "--rate",
+        str(args.rate),
+        "--connections",
+        str(args.connections),
+        "--processes",
+        str(args.processes),
+        "--seed",
+        str(seed),
+    ]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_config(workers: int, threads: int, args, env: dict, redis_client, tmp: Path, seed: int,
-               source: Path = ROOT) -> dict:
+def run_config(
+    workers: int, threads: int, args, env: dict, redis_client, tmp: Path, seed: int, source: Path = ROOT
+) -> dict:
     """Measure hotline and bare under one gunicorn setting; return both results."""
     hot_port, bare_port = store.free_port(), store.free_port()
     procs = []
@@ -139,9 +178,15 @@ def run_config(workers: int, threads: int, args, env: dict, redis_client, tmp: P
         twiml_file = tmp / "twiml.xml"
         twiml = probe_twiml(hot_url)
         twiml_file.write_text(twiml, encoding="utf-8")
-        print(f"  hotline's first reply (served by both apps): {twiml[twiml.find('<Response>'):][:110]}…")
-        bare = gunicorn("bare_app:create_app()", bare_port, workers, threads,
-                        {**env, "BARE_TWIML_FILE": str(twiml_file)}, ROOT / "bench")
+        print(f"  hotline's first reply (served by both apps): {twiml[twiml.find('<Response>') :][:110]}…")
+        bare = gunicorn(
+            "bare_app:create_app()",
+            bare_port,
+            workers,
+            threads,
+            {**env, "BARE_TWIML_FILE": str(twiml_file)},
+            ROOT / "bench",
+        )
         procs.append(bare)
         bare_url = f"http://127.0.0.1:{bare_port}"
         wait_ready(bare_url, bare)
@@ -157,8 +202,11 @@ def run_config(workers: int, threads: int, args, env: dict, redis_client, tmp: P
                 for name, url in (("hotline", hot_url), ("bare", bare_url)):
                     redis_client.flushdb()  # every run starts from the same empty state
                     seed += 1
-                    spies = profile_workers(hot, tmp, args.duration) if args.profile \
-                        and name == "hotline" and mode == "max" and not runs.get((name, mode)) else []
+                    spies = (
+                        profile_workers(hot, tmp, args.duration)
+                        if args.profile and name == "hotline" and mode == "max" and not runs.get((name, mode))
+                        else []
+                    )
                     runs.setdefault((name, mode), []).append(load(mode, url, args, seed))
                     if spies:
                         print_profile(spies)
@@ -177,9 +225,31 @@ def profile_workers(master: subprocess.Popen, tmp: Path, duration: float) -> lis
     spies = []
     for pid in pids:
         out = tmp / f"pyspy-{pid}.txt"
-        spies.append((subprocess.Popen(
-            ["py-spy", "record", "-p", pid, "-d", str(int(duration)), "-r", "250", "-f", "raw",
-             "--gil", "--nonblocking", "-o", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out))
+        spies.append(
+            (
+                subprocess.Popen(
+                    [
+                        "py-spy",
+                        "record",
+                        "-p",
+                        pid,
+                        "-d",
+                        str(int(duration)),
+                        "-r",
+                        "250",
+                        "-f",
+                        "raw",
+                        "--gil",
+                        "--nonblocking",
+                        "-o",
+                        str(out),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                ),
+                out,
+            )
+        )
     return spies
 
 
@@ -233,38 +303,49 @@ def median_run(mode: str, found: list[dict]) -> dict:
 
 def print_table(rows: list[tuple[str, dict]], args) -> None:
     print()
-    print(f"{'gunicorn':<22} {'app':<8} {'max req/s':>9} {'errors':>6} | "
-          f"{'@' + str(int(args.rate)) + ' req/s: p50 ms':>20} {'p99 ms':>7} {'errors':>6}")
+    print(
+        f"{'gunicorn':<22} {'app':<8} {'max req/s':>9} {'errors':>6} | "
+        f"{'@' + str(int(args.rate)) + ' req/s: p50 ms':>20} {'p99 ms':>7} {'errors':>6}"
+    )
     for setting, results in rows:
         for name in ("hotline", "bare"):
             top, fixed = results[(name, "max")], results[(name, "rate")]
-            print(f"{setting if name == 'hotline' else '':<22} {name:<8} {top['rps']:>9.0f} {top['errors']:>6} | "
-                  f"{fixed['p50_ms']:>20.1f} {fixed['p99_ms']:>7.1f} {fixed['errors']:>6}")
+            print(
+                f"{setting if name == 'hotline' else '':<22} {name:<8} {top['rps']:>9.0f} {top['errors']:>6} | "
+                f"{fixed['p50_ms']:>20.1f} {fixed['p99_ms']:>7.1f} {fixed['errors']:>6}"
+            )
         share = results[("hotline", "max")]["rps"] / max(results[("bare", "max")]["rps"], 1e-9)
         p99 = results[("hotline", "rate")]["p99_ms"]
         verdict = "OK" if share >= 0.5 and p99 < 50 else "MISSES TARGET"
-        print(f"{'':<22} hotline = {share:.0%} of bare throughput; p99 at {int(args.rate)} req/s "
-              f"= {p99:.1f} ms  [{verdict}]")
+        print(
+            f"{'':<22} hotline = {share:.0%} of bare throughput; p99 at {int(args.rate)} req/s "
+            f"= {p99:.1f} ms  [{verdict}]"
+        )
         if args.rounds > 1:
             for name in ("hotline", "bare"):
-                print(f"{'':<22} {name} rounds: max req/s {results[(name, 'max')]['all_rps']}, "
-                      f"p99 ms {results[(name, 'rate')]['all_p99_ms']}")
+                print(
+                    f"{'':<22} {name} rounds: max req/s {results[(name, 'max')]['all_rps']}, "
+                    f"p99 ms {results[(name, 'rate')]['all_p99_ms']}"
+                )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--configs", default="3x2",
-                        help="comma-separated WORKERSxTHREADS gunicorn settings (e.g. 2x4,3x1,4x2)")
+    parser.add_argument(
+        "--configs", default="3x2", help="comma-separated WORKERSxTHREADS gunicorn settings (e.g. 2x4,3x1,4x2)"
+    )
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
     parser.add_argument("--rate", type=float, default=300.0, help="fixed request rate for latency")
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections, max mode")
     parser.add_argument("--processes", type=int, default=2, help="load generator processes, max mode")
-    parser.add_argument("--at", metavar="REV", help="bench this commit (git archive into a temp folder) "
-                        "instead of the working tree")
+    parser.add_argument(
+        "--at", metavar="REV", help="bench this commit (git archive into a temp folder) instead of the working tree"
+    )
     parser.add_argument("--rounds", type=int, default=1, help="alternating rounds; the median is shown")
     parser.add_argument("--json", action="store_true", help="also print raw results as JSON")
-    parser.add_argument("--profile", action="store_true",
-                        help="attach py-spy to the hotline's workers during its max-throughput run")
+    parser.add_argument(
+        "--profile", action="store_true", help="attach py-spy to the hotline's workers during its max-throughput run"
+    )
     args = parser.parse_args()
     configs = [tuple(int(x) for x in c.lower().split("x")) for c in args.configs.split(",")]
 
@@ -275,25 +356,31 @@ def main() -> None:
     env = hotline_env(redis_server.url, fake.url, str(tmp / "var"), source)
     redis_client = store.connect(redis_server.url)
     if args.at:
-        rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.at],
-                             capture_output=True, text=True).stdout.strip()
+        rev = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", args.at], capture_output=True, text=True
+        ).stdout.strip()
         print(f"hotline code: commit {rev} ({source})")
-    print(f"cpus={os.cpu_count()} redis={redis_server.url} fake-twilio={fake.url} "
-          f"duration={args.duration}s rate={args.rate}/s connections={args.connections}")
+    print(
+        f"cpus={os.cpu_count()} redis={redis_server.url} fake-twilio={fake.url} "
+        f"duration={args.duration}s rate={args.rate}/s connections={args.connections}"
+    )
     rows = []
     try:
         for i, (workers, threads) in enumerate(configs):
             setting = f"-w {workers} --threads {threads}"
             print(f"measuring {setting} ... (load average before: {load_average()})", flush=True)
-            rows.append((setting, run_config(workers, threads, args, env, redis_client, tmp, seed=i * 10,
-                                                  source=source)))
+            rows.append(
+                (setting, run_config(workers, threads, args, env, redis_client, tmp, seed=i * 10, source=source))
+            )
     finally:
         fake.stop()
         redis_server.stop()
     print_table(rows, args)
-    print(f"\ncommand: python bench/webhook.py --configs {args.configs} --duration {args.duration:g} "
-          f"--rate {args.rate:g} --connections {args.connections} --processes {args.processes} "
-          f"--rounds {args.rounds}" + (f" --at {args.at}" if args.at else ""))
+    print(
+        f"\ncommand: python bench/webhook.py --configs {args.configs} --duration {args.duration:g} "
+        f"--rate {args.rate:g} --connections {args.connections} --processes {args.processes} "
+        f"--rounds {args.rounds}" + (f" --at {args.at}" if args.at else "")
+    )
     if args.json:
         print(json.dumps([{"gunicorn": s, **{f"{n}_{m}": v for (n, m), v in r.items()}} for s, r in rows]))
 

@@ -2,6 +2,7 @@
 
 Wiring only (flaskr's factory): every decision lives in the modules it registers.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None, redis_url: str | None = None) -
     _warm_places(settings)
 
     from . import health, webhook
+
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
     for optional in ("chat", "dashboard"):
@@ -55,5 +57,6 @@ def _warm_places(settings: Settings) -> None:
 
     from . import geo
 
-    threading.Thread(target=geo.warm, args=(settings.bounds, Path(settings.flows_dir) / "places.yaml"),
-                     daemon=True, name="geo-warm").start()
+    threading.Thread(
+        target=geo.warm, args=(settings.bounds, Path(settings.flows_dir) / "places.yaml"), daemon=True, name="geo-warm"
+    ).start()

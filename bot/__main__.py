@@ -1,4 +1,5 @@
 """`python -m bot` runs the `hotline` command line."""
+
 from .cli import cli
 
 cli()

@@ -6,6 +6,7 @@ broadcast runs on the low-priority `broadcast` queue, paced per sending number
 (HOTLINE_SEND_RATE) with a Redis rate limiter, in chunks, so it never stands
 in front of a dispatch text.
 """
+
 from __future__ import annotations
 
 import functools
@@ -23,8 +24,10 @@ from .i18n import N_
 
 log = logging.getLogger(__name__)
 
-ALERT = N_("Hotline verified alert: immigration enforcement ({kind}) confirmed by an observer near {area}. "
-           "Know your rights: you may stay silent. Reply ALERTS OFF to stop alerts.")
+ALERT = N_(
+    "Hotline verified alert: immigration enforcement ({kind}) confirmed by an observer near {area}. "
+    "Know your rights: you may stay silent. Reply ALERTS OFF to stop alerts."
+)
 
 CHUNK = 200
 """Subscribers handled per broadcast job; the rest goes to a follow-on job on the same queue."""
@@ -45,9 +48,15 @@ def add_subscriber(r, settings, contact_id: str, e164: str, zip_code: str, langu
     pipe = r.pipeline(transaction=True)
     if old and old != zip_code:
         pipe.srem(store.subscribers_key(old), contact_id)
-    pipe.hset(store.subscriber_key(contact_id), mapping={
-        "phone": privacy.seal(settings.secret, e164), "zip": zip_code, "language": language,
-        "since": f"{now:.0f}"})
+    pipe.hset(
+        store.subscriber_key(contact_id),
+        mapping={
+            "phone": privacy.seal(settings.secret, e164),
+            "zip": zip_code,
+            "language": language,
+            "since": f"{now:.0f}",
+        },
+    )
     pipe.sadd(store.subscribers_key(zip_code), contact_id)
     pipe.execute()
 
@@ -71,7 +80,6 @@ def remove_subscriber(r, contact_id: str) -> bool:
 def enqueue_broadcast(rt, incident_id: str, now: float) -> None:
     """Queue the public alert for a verified incident (once) on the `broadcast` queue."""
     rt.queue("broadcast").enqueue(broadcast, incident_id, job_timeout=3600, result_ttl=3600)
-
 
 
 # ---- the broadcast -------------------------------------------------------------------
@@ -135,20 +143,30 @@ def broadcast(incident_id: str) -> int:
     if not r.hsetnx(key, "started_at", f"{time.time():.3f}"):
         return 0  # verified twice: one alert is enough
     zips, area = area_of(rt.settings, incident["lat"], incident["lon"])
-    r.hset(key, mapping={"incident_id": incident_id, "zips": ",".join(zips), "area": area,
-                         "kind": incident.get("kind", "other"), "sent": 0})
+    r.hset(
+        key,
+        mapping={
+            "incident_id": incident_id,
+            "zips": ",".join(zips),
+            "area": area,
+            "kind": incident.get("kind", "other"),
+            "sent": 0,
+        },
+    )
     total = sum(r.scard(store.subscribers_key(z)) for z in zips)
-    incidents.add_event(r, incident_id, "alert_broadcast", time.time(), zips=",".join(zips), area=area,
-                        subscribers=total)
-    rt.queue("broadcast").enqueue(broadcast_chunk, incident_id, 0, 0, job_timeout=CHUNK_TIMEOUT_S, result_ttl=600,
-                                  retry=CHUNK_RETRY)
+    incidents.add_event(
+        r, incident_id, "alert_broadcast", time.time(), zips=",".join(zips), area=area, subscribers=total
+    )
+    rt.queue("broadcast").enqueue(
+        broadcast_chunk, incident_id, 0, 0, job_timeout=CHUNK_TIMEOUT_S, result_ttl=600, retry=CHUNK_RETRY
+    )
     return total
 
 
 def broadcast_chunk(broadcast_id: str, zip_index: int, cursor: int) -> int:
     """RQ job. Text the next chunk of one broadcast's subscribers, then queue the rest; return texts sent."""
     rt = runtime.get()
-    r, s = rt.r, rt.settings
+    r, _s = rt.r, rt.settings
     meta = r.hgetall(store.broadcast_key(broadcast_id))
     zips = [z for z in meta.get("zips", "").split(",") if z]
     if zip_index >= len(zips):
@@ -165,8 +183,15 @@ def broadcast_chunk(broadcast_id: str, zip_index: int, cursor: int) -> int:
             sent += ok
     r.hincrby(store.broadcast_key(broadcast_id), "sent", sent)
     next_zip, next_cursor = (zip_index, cursor) if cursor else (zip_index + 1, 0)
-    rt.queue("broadcast").enqueue(broadcast_chunk, broadcast_id, next_zip, next_cursor,
-                                  job_timeout=CHUNK_TIMEOUT_S, result_ttl=600, retry=CHUNK_RETRY)
+    rt.queue("broadcast").enqueue(
+        broadcast_chunk,
+        broadcast_id,
+        next_zip,
+        next_cursor,
+        job_timeout=CHUNK_TIMEOUT_S,
+        result_ttl=600,
+        retry=CHUNK_RETRY,
+    )
     return sent
 
 
@@ -177,16 +202,29 @@ def _alert_one(rt, broadcast_id: str, meta: dict, contact_id: str, sub: dict) ->
     if not e164:
         return 0
     lang = sub.get("language") or "en"
-    body = i18n.gettext(s.locales_dir, lang, ALERT, area=meta.get("area", ""),
-                        kind=i18n.gettext(s.locales_dir, lang, _KINDS.get(meta.get("kind", ""), _KINDS["other"])))
+    body = i18n.gettext(
+        s.locales_dir,
+        lang,
+        ALERT,
+        area=meta.get("area", ""),
+        kind=i18n.gettext(s.locales_dir, lang, _KINDS.get(meta.get("kind", ""), _KINDS["other"])),
+    )
     while True:  # pace to HOTLINE_SEND_RATE per sending number, shared by every worker through Redis
         wait = outbox.take_send_slot(rt.r, outbox.sender_of(s), s.send_rate, time.time())
         if wait <= 0:
             break
         time.sleep(wait)  # the limiter's answer: this thread waits its turn, dispatch never does
     try:
-        record = outbox.send_once(rt, store.broadcast_sends_key(broadcast_id), contact_id, e164, body,
-                                  purpose="alert", now=time.time(), ref={"broadcast_id": broadcast_id})
+        record = outbox.send_once(
+            rt,
+            store.broadcast_sends_key(broadcast_id),
+            contact_id,
+            e164,
+            body,
+            purpose="alert",
+            now=time.time(),
+            ref={"broadcast_id": broadcast_id},
+        )
     except PermanentSend:  # a dead number: recorded as failed, the rest go on
         return 0
     except RetryableSend:  # left claimed/unclaimed; a re-run of the chunk decides it
@@ -195,6 +233,9 @@ def _alert_one(rt, broadcast_id: str, meta: dict, contact_id: str, sub: dict) ->
 
 
 _KINDS = {
-    "raid": N_("a raid"), "arrest": N_("an arrest"), "checkpoint": N_("a checkpoint"),
-    "agents": N_("agents seen"), "other": N_("immigration activity"),
+    "raid": N_("a raid"),
+    "arrest": N_("an arrest"),
+    "checkpoint": N_("a checkpoint"),
+    "agents": N_("agents seen"),
+    "other": N_("immigration activity"),
 }

@@ -4,6 +4,7 @@ Thin views like `webhook.py`: check the chat cookie and CSRF token → parse wit
 `channels/webchat` → `router.handle` → JSON. A web visitor gets the same flows,
 languages and sessions as a texter; their address is `web:<chat id>`.
 """
+
 from __future__ import annotations
 
 import time
@@ -15,9 +16,9 @@ from flask import Blueprint, current_app, render_template, request
 from markupsafe import Markup, escape
 
 from . import i18n, router
-from .i18n import N_
 from .channels import webchat
 from .errors import BadRequest, Forbidden
+from .i18n import N_
 
 bp = Blueprint("chat", __name__)
 
@@ -29,9 +30,11 @@ COOKIE_MAX_AGE_S = 24 * 3600
 
 SECURITY_HEADERS = {
     # Everything comes from this origin: no CDN, no analytics, no third-party request.
-    "Content-Security-Policy": ("default-src 'none'; script-src 'self'; style-src 'self'; "
-                                "img-src 'self' data:; connect-src 'self'; base-uri 'none'; "
-                                "form-action 'self'; frame-ancestors 'none'"),
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; "
+        "img-src 'self' data:; connect-src 'self'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    ),
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
     "Permissions-Policy": "geolocation=(self), camera=(), microphone=()",
@@ -101,13 +104,24 @@ def page():
         chat_id = webchat.new_chat_id()
     lang = _page_language(settings)
     html = render_template(
-        "chat.html", lang=lang, languages=_language_names(settings.languages),
+        "chat.html",
+        lang=lang,
+        languages=_language_names(settings.languages),
         csrf=webchat.csrf_token(settings.secret, chat_id),
-        max_chars=webchat.MAX_TEXT_CHARS, call_line=_call_line(settings, lang),
-        _=partial(i18n.gettext, settings.locales_dir, lang))
+        max_chars=webchat.MAX_TEXT_CHARS,
+        call_line=_call_line(settings, lang),
+        _=partial(i18n.gettext, settings.locales_dir, lang),
+    )
     response = current_app.response_class(html, mimetype="text/html")
-    response.set_cookie(COOKIE, chat_id, max_age=COOKIE_MAX_AGE_S, path="/chat",
-                        httponly=True, samesite="Strict", secure=_secure_cookie(settings))
+    response.set_cookie(
+        COOKIE,
+        chat_id,
+        max_age=COOKIE_MAX_AGE_S,
+        path="/chat",
+        httponly=True,
+        samesite="Strict",
+        secure=_secure_cookie(settings),
+    )
     return _secured(response)
 
 
@@ -117,8 +131,7 @@ def post_message():
     chat_id = request.cookies.get(COOKIE)
     if not webchat.valid_chat_id(chat_id):
         raise Forbidden("no chat cookie: reload /chat")
-    if not _same_origin() or not webchat.check_csrf(rt.settings.secret, chat_id,
-                                                     request.headers.get("X-CSRF-Token")):
+    if not _same_origin() or not webchat.check_csrf(rt.settings.secret, chat_id, request.headers.get("X-CSRF-Token")):
         raise Forbidden("cross-site or stale chat post: reload /chat")
     if request.mimetype != "application/json":
         raise BadRequest("send application/json")
@@ -127,5 +140,6 @@ def post_message():
     hint = request.accept_languages.best_match(rt.settings.languages)
     inbound = webchat.parse_inbound(request.get_data(cache=False), chat_id, hint)
     replies = router.handle(rt, inbound, time.time())
-    return _secured(current_app.response_class(
-        current_app.json.dumps(webchat.render_replies(replies)), mimetype="application/json"))
+    return _secured(
+        current_app.response_class(current_app.json.dumps(webchat.render_replies(replies)), mimetype="application/json")
+    )

@@ -5,14 +5,16 @@
 values under the exact names CONTRACT.md fixes, and one table (`VARIABLES`) that
 the README must match (tests/test_docs.py checks it).
 """
+
 from __future__ import annotations
 
 import dataclasses
 import os
 import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import urlparse
 
 from .errors import ConfigError
@@ -85,63 +87,145 @@ class Variable:
 
 
 VARIABLES: tuple[Variable, ...] = (
-    Variable("HOTLINE_ENV", "env", "development", _env,
-             "`production` refuses dev credentials and a generated secret"),
-    Variable("REDIS_URL", "redis_url", "", _opt_str,
-             "Redis to use; unset starts a private `redis-server` under `HOTLINE_DATA_DIR`"),
-    Variable("HOTLINE_DATA_DIR", "data_dir", "./var", _str,
-             "where the embedded Redis and local state (dev secret) live"),
-    Variable("TWILIO_ACCOUNT_SID", "twilio_account_sid", "", _opt_str,
-             "Twilio account; dev/test value when unset and the API base is loopback"),
-    Variable("TWILIO_AUTH_TOKEN", "twilio_auth_token", "", _opt_str,
-             "Twilio auth token; also validates webhook signatures"),
-    Variable("TWILIO_NUMBER", "twilio_number", "", _opt_str,
-             "the hotline's sending number (E.164)"),
-    Variable("TWILIO_MESSAGING_SERVICE_SID", "twilio_messaging_service_sid", "", _opt_str,
-             "send through a Messaging Service instead of `TWILIO_NUMBER`"),
-    Variable("TWILIO_API_BASE", "twilio_api_base", "https://api.twilio.com", _str,
-             "base URL of Twilio's REST API (the fake in demo and tests)"),
-    Variable("TWILIO_TIMEOUT_S", "twilio_timeout_s", "5", _pos_float,
-             "HTTP timeout for every Twilio API call (the library's default has none)"),
-    Variable("PUBLIC_URL", "public_url", "", _opt_str,
-             "external base URL Twilio calls; signatures are checked against it + path"),
-    Variable("HOTLINE_SECRET", "secret", "", _opt_str,
-             "key for hashing/encrypting phone numbers; required in production"),
-    Variable("HOTLINE_COORDINATORS", "coordinators", "", _csv,
-             "comma-separated E.164 numbers that get escalations"),
-    Variable("HOTLINE_HUMAN_NUMBER", "human_number", "", _str,
-             "number shown to callers who want a person (know-your-rights, help)"),
-    Variable("HOTLINE_WAVE_SIZE", "wave_size", "3", _pos_int,
-             "observers texted per dispatch wave"),
-    Variable("HOTLINE_WAVE_TIMEOUT_S", "wave_timeout_s", "120", _pos_int,
-             "seconds before the next wave when too few accepted"),
-    Variable("HOTLINE_OBSERVERS_NEEDED", "observers_needed", "2", _pos_int,
-             "accepted observers that fill an incident (never work alone)"),
-    Variable("HOTLINE_DEDUPE_WINDOW_MIN", "dedupe_window_min", "30", _pos_int,
-             "minutes within which nearby reports merge into one incident"),
-    Variable("HOTLINE_DEDUPE_RADIUS_M", "dedupe_radius_m", "400", _pos_int,
-             "base radius in metres within which exact reports merge"),
-    Variable("HOTLINE_INCIDENT_TTL_MIN", "incident_ttl_min", "240", _pos_int,
-             "minutes with nothing new after which an incident leaves the open set"),
-    Variable("HOTLINE_DEFAULT_REGION", "default_region", "US", _region,
-             "region for reading numbers written without `+`"),
-    Variable("HOTLINE_SEND_RATE", "send_rate", "10", _pos_float,
-             "broadcast messages per second per sending number"),
-    Variable("HOTLINE_SESSION_TTL_S", "session_ttl_s", "7200", _pos_int,
-             "idle seconds after which a conversation is forgotten"),
-    Variable("HOTLINE_FLOWS_DIR", "flows_dir", "flows", _str,
-             "folder of flow YAML files"),
-    Variable("HOTLINE_LOCALES_DIR", "locales_dir", "locales", _str,
-             "folder of gettext catalogs"),
-    Variable("HOTLINE_LANGUAGES", "languages", "en,es", _csv,
-             "languages offered; each needs a catalog (English is the source)"),
-    Variable("HOTLINE_GEO_BOUNDS", "geo_bounds", "33.2,-119.0,34.9,-116.9", _str,
-             "south,west,north,east box that place names are resolved inside"),
-    Variable("HOTLINE_GEOCODER", "geocoder", "", _str,
-             "online geocoder for places nothing offline could place: `nominatim` or `nominatim=https://host`; "
-             "empty = off (a reporter's words stay in the network)"),
-    Variable("HOTLINE_DASHBOARD_PASSWORD", "dashboard_password", "", _opt_str,
-             "password for /dashboard (user `coordinator`); unset disables it"),
+    Variable("HOTLINE_ENV", "env", "development", _env, "`production` refuses dev credentials and a generated secret"),
+    Variable(
+        "REDIS_URL",
+        "redis_url",
+        "",
+        _opt_str,
+        "Redis to use; unset starts a private `redis-server` under `HOTLINE_DATA_DIR`",
+    ),
+    Variable(
+        "HOTLINE_DATA_DIR", "data_dir", "./var", _str, "where the embedded Redis and local state (dev secret) live"
+    ),
+    Variable(
+        "TWILIO_ACCOUNT_SID",
+        "twilio_account_sid",
+        "",
+        _opt_str,
+        "Twilio account; dev/test value when unset and the API base is loopback",
+    ),
+    Variable(
+        "TWILIO_AUTH_TOKEN", "twilio_auth_token", "", _opt_str, "Twilio auth token; also validates webhook signatures"
+    ),
+    Variable("TWILIO_NUMBER", "twilio_number", "", _opt_str, "the hotline's sending number (E.164)"),
+    Variable(
+        "TWILIO_MESSAGING_SERVICE_SID",
+        "twilio_messaging_service_sid",
+        "",
+        _opt_str,
+        "send through a Messaging Service instead of `TWILIO_NUMBER`",
+    ),
+    Variable(
+        "TWILIO_API_BASE",
+        "twilio_api_base",
+        "https://api.twilio.com",
+        _str,
+        "base URL of Twilio's REST API (the fake in demo and tests)",
+    ),
+    Variable(
+        "TWILIO_TIMEOUT_S",
+        "twilio_timeout_s",
+        "5",
+        _pos_float,
+        "HTTP timeout for every Twilio API call (the library's default has none)",
+    ),
+    Variable(
+        "PUBLIC_URL",
+        "public_url",
+        "",
+        _opt_str,
+        "external base URL Twilio calls; signatures are checked against it + path",
+    ),
+    Variable(
+        "HOTLINE_SECRET", "secret", "", _opt_str, "key for hashing/encrypting phone numbers; required in production"
+    ),
+    Variable("HOTLINE_COORDINATORS", "coordinators", "", _csv, "comma-separated E.164 numbers that get escalations"),
+    Variable(
+        "HOTLINE_HUMAN_NUMBER",
+        "human_number",
+        "",
+        _str,
+        "number shown to callers who want a person (know-your-rights, help)",
+    ),
+    Variable("HOTLINE_WAVE_SIZE", "wave_size", "3", _pos_int, "observers texted per dispatch wave"),
+    Variable(
+        "HOTLINE_WAVE_TIMEOUT_S",
+        "wave_timeout_s",
+        "120",
+        _pos_int,
+        "seconds before the next wave when too few accepted",
+    ),
+    Variable(
+        "HOTLINE_OBSERVERS_NEEDED",
+        "observers_needed",
+        "2",
+        _pos_int,
+        "accepted observers that fill an incident (never work alone)",
+    ),
+    Variable(
+        "HOTLINE_DEDUPE_WINDOW_MIN",
+        "dedupe_window_min",
+        "30",
+        _pos_int,
+        "minutes within which nearby reports merge into one incident",
+    ),
+    Variable(
+        "HOTLINE_DEDUPE_RADIUS_M",
+        "dedupe_radius_m",
+        "400",
+        _pos_int,
+        "base radius in metres within which exact reports merge",
+    ),
+    Variable(
+        "HOTLINE_INCIDENT_TTL_MIN",
+        "incident_ttl_min",
+        "240",
+        _pos_int,
+        "minutes with nothing new after which an incident leaves the open set",
+    ),
+    Variable(
+        "HOTLINE_DEFAULT_REGION", "default_region", "US", _region, "region for reading numbers written without `+`"
+    ),
+    Variable("HOTLINE_SEND_RATE", "send_rate", "10", _pos_float, "broadcast messages per second per sending number"),
+    Variable(
+        "HOTLINE_SESSION_TTL_S",
+        "session_ttl_s",
+        "7200",
+        _pos_int,
+        "idle seconds after which a conversation is forgotten",
+    ),
+    Variable("HOTLINE_FLOWS_DIR", "flows_dir", "flows", _str, "folder of flow YAML files"),
+    Variable("HOTLINE_LOCALES_DIR", "locales_dir", "locales", _str, "folder of gettext catalogs"),
+    Variable(
+        "HOTLINE_LANGUAGES",
+        "languages",
+        "en,es",
+        _csv,
+        "languages offered; each needs a catalog (English is the source)",
+    ),
+    Variable(
+        "HOTLINE_GEO_BOUNDS",
+        "geo_bounds",
+        "33.2,-119.0,34.9,-116.9",
+        _str,
+        "south,west,north,east box that place names are resolved inside",
+    ),
+    Variable(
+        "HOTLINE_GEOCODER",
+        "geocoder",
+        "",
+        _str,
+        "online geocoder for places nothing offline could place: `nominatim` or `nominatim=https://host`; "
+        "empty = off (a reporter's words stay in the network)",
+    ),
+    Variable(
+        "HOTLINE_DASHBOARD_PASSWORD",
+        "dashboard_password",
+        "",
+        _opt_str,
+        "password for /dashboard (user `coordinator`); unset disables it",
+    ),
 )
 """The single table of configuration; README's configuration section mirrors it."""
 
@@ -188,7 +272,7 @@ class Settings:
     dashboard_password: str | None = field(default=None, repr=False)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Build validated Settings from the environment (or a given mapping)."""
         environ = os.environ if environ is None else environ
         values = {}
@@ -196,11 +280,11 @@ class Settings:
             values[var.attr] = var.parse(var.name, environ.get(var.name, var.default))
         return cls(**values).resolved()
 
-    def replace(self, **changes: Any) -> "Settings":
+    def replace(self, **changes: Any) -> Settings:
         """Return a copy with some fields changed (tests, bench)."""
         return dataclasses.replace(self, **changes)
 
-    def resolved(self) -> "Settings":
+    def resolved(self) -> Settings:
         """Fill dev defaults and refuse unsafe production settings."""
         changes: dict[str, Any] = {}
         loopback = _is_loopback(self.twilio_api_base)
@@ -223,7 +307,9 @@ class Settings:
         if self.geocoder and not self.geocoder.split("=", 1)[0] == "nominatim":
             raise ConfigError(f"HOTLINE_GEOCODER must be empty, nominatim or nominatim=URL, got {self.geocoder!r}")
         if "en" not in self.languages:
-            raise ConfigError(f"HOTLINE_LANGUAGES must include en (the source language), got {','.join(self.languages)!r}")
+            raise ConfigError(
+                f"HOTLINE_LANGUAGES must include en (the source language), got {','.join(self.languages)!r}"
+            )
         try:
             south, west, north, east = (float(x) for x in self.geo_bounds.split(","))
         except ValueError:

@@ -5,13 +5,14 @@ so a coordinator can watch the network from a phone without the command line.
 It shows places and counts, never a phone number (incidents hold none) and no
 third-party content: no map tiles, no CDN, no analytics.
 """
+
 from __future__ import annotations
 
 import hmac
 import json
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from babel.dates import format_timedelta
 from flask import Blueprint, abort, current_app, render_template, request
@@ -29,8 +30,10 @@ REFRESH_S = 15
 """Auto-refresh period: fresh enough to follow a dispatch wave (120 s), light on a phone."""
 
 SECURITY_HEADERS = {
-    "Content-Security-Policy": ("default-src 'none'; style-src 'self'; img-src 'self'; "
-                                "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",  # incident places must not linger in shared caches
@@ -62,12 +65,20 @@ def _authorized(password: str) -> bool:
 def require_login():
     password = _runtime().settings.dashboard_password
     if not password:
-        return ("The dashboard is off. Set HOTLINE_DASHBOARD_PASSWORD to turn it on "
-                "(login: coordinator).\n", 404, {"Content-Type": "text/plain; charset=utf-8"})
+        return (
+            "The dashboard is off. Set HOTLINE_DASHBOARD_PASSWORD to turn it on (login: coordinator).\n",
+            404,
+            {"Content-Type": "text/plain; charset=utf-8"},
+        )
     if not _authorized(password):
-        return ("Login required.\n", 401, {
-            "WWW-Authenticate": 'Basic realm="hotline dashboard", charset="UTF-8"',
-            "Content-Type": "text/plain; charset=utf-8"})
+        return (
+            "Login required.\n",
+            401,
+            {
+                "WWW-Authenticate": 'Basic realm="hotline dashboard", charset="UTF-8"',
+                "Content-Type": "text/plain; charset=utf-8",
+            },
+        )
     return None
 
 
@@ -90,7 +101,7 @@ def _epoch(value) -> float | None:
     except ValueError:  # an unreadable time is shown as unknown, not a crash
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return parsed.timestamp()
 
 
@@ -105,7 +116,7 @@ def _clock(value) -> str:
     at = _epoch(value)
     if at is None:
         return ""
-    return datetime.fromtimestamp(at, timezone.utc).strftime("%H:%M:%S UTC")
+    return datetime.fromtimestamp(at, UTC).strftime("%H:%M:%S UTC")
 
 
 def _place(incident: dict) -> str:
@@ -181,8 +192,7 @@ def timeline_row(event: dict) -> dict:
     """Turn one timeline event into time, kind and the rest of its fields."""
     when = next((event[k] for k in _TIME_KEYS if k in event), None)
     kind = event.get("kind") or event.get("event") or ""
-    rest = {k: _event_field(k, v) for k, v in event.items()
-            if k not in _TIME_KEYS and k not in ("kind", "event", "id")}
+    rest = {k: _event_field(k, v) for k, v in event.items() if k not in _TIME_KEYS and k not in ("kind", "event", "id")}
     return {"time": _clock(when), "kind": kind, "fields": rest}
 
 
@@ -191,8 +201,7 @@ def index():
     rt = _runtime()
     now = time.time()
     rows = [incident_row(i, now) for i in incidents.list_open(rt.r, now, rt.settings)]
-    return render_template("dashboard.html", incidents=rows, refresh_s=REFRESH_S,
-                           updated=_clock(now))
+    return render_template("dashboard.html", incidents=rows, refresh_s=REFRESH_S, updated=_clock(now))
 
 
 @bp.get("/dashboard/incidents/<incident_id>")
@@ -209,5 +218,10 @@ def incident(incident_id: str):
         abort(404)
     found = {"id": incident_id, **found}
     events = [timeline_row(e) for e in incidents.timeline(rt.r, incident_id)]
-    return render_template("dashboard_incident.html", incident=incident_row(found, now),
-                           events=events, refresh_s=REFRESH_S, updated=_clock(now))
+    return render_template(
+        "dashboard_incident.html",
+        incident=incident_row(found, now),
+        events=events,
+        refresh_s=REFRESH_S,
+        updated=_clock(now),
+    )

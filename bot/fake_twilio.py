@@ -5,12 +5,13 @@ It answers `POST /2010-04-01/Accounts/{sid}/Messages.json` the way Twilio does
 calls (opsdroid's `ExternalAPIMockServer.add_response` idea) or to add latency.
 The real `twilio` client talks to it over HTTP; nothing is patched.
 """
+
 from __future__ import annotations
 
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Flask, abort, jsonify, request
 from werkzeug.serving import make_server
@@ -51,15 +52,19 @@ def create_fake_app(recorder: Recorder | None = None) -> Flask:
         failure = rec.next_failure()
         if failure:
             status = int(failure.get("status", 500))
-            return jsonify(code=failure.get("code"), message=failure.get("message", "scripted failure"),
-                           status=status, more_info=""), status
+            return jsonify(
+                code=failure.get("code"),
+                message=failure.get("message", "scripted failure"),
+                status=status,
+                more_info="",
+            ), status
         form = request.form
         to, body = form.get("To"), form.get("Body")
         if not to or (not form.get("From") and not form.get("MessagingServiceSid")):
             return jsonify(code=21604, message="A 'To' and 'From' are required", status=400), 400
         if body is None and not form.get("MediaUrl"):
             return jsonify(code=21602, message="Message body is required", status=400), 400
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         message = {
             "sid": "SM" + uuid.uuid4().hex,
             "account_sid": account_sid,
@@ -87,9 +92,17 @@ def create_fake_app(recorder: Recorder | None = None) -> Flask:
         to, size = request.args.get("To"), int(request.args.get("PageSize", 50))
         with rec.lock:
             found = [m for m in reversed(rec.messages) if not to or m["to"] == to][:size]
-        return jsonify(messages=found, page=0, page_size=size, start=0, end=len(found),
-                       uri=request.full_path, first_page_uri=request.full_path,
-                       next_page_uri=None, previous_page_uri=None)
+        return jsonify(
+            messages=found,
+            page=0,
+            page_size=size,
+            start=0,
+            end=len(found),
+            uri=request.full_path,
+            first_page_uri=request.full_path,
+            next_page_uri=None,
+            previous_page_uri=None,
+        )
 
     @app.get("/_fake/messages")
     def list_messages():
@@ -137,7 +150,7 @@ class FakeTwilioServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "FakeTwilioServer":
+    def start(self) -> FakeTwilioServer:
         self.thread.start()
         return self
 

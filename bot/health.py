@@ -4,6 +4,7 @@ Load balancers and the operator's uptime check read it; 503 means "do not send
 traffic here" or "the network is not covered" (no observer on duty, worker or
 scheduler heartbeat lapsed — reported by dispatch).
 """
+
 from __future__ import annotations
 
 import time

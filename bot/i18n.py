@@ -8,6 +8,7 @@ on the webhook), so a coordinator's `pybabel update` takes effect without a
 separate build step;
 `pybabel compile` still works for deployments that ship .mo files.
 """
+
 from __future__ import annotations
 
 import io
@@ -126,12 +127,14 @@ SPANISH_HINTS = frozenset(
     "hola hay migra esta estan en la el los las una uno que donde ahora hace minutos "
     "por favor ayuda gracias esquina calle y con de agentes carros redada retén reten "
     "buenos buenas dias tardes noches quiero necesito si no se vi veo aqui alli cerca "
-    "alertas alerta derechos reporte reportar borrar ayuda camioneta camionetas".split())
+    "alertas alerta derechos reporte reportar borrar ayuda camioneta camionetas".split()
+)
 """Common Spanish words in a first text; English words of the same spelling are left out."""
 
 ENGLISH_HINTS = frozenset(
     "hi hello there is are the at on near now ago minutes please help thanks corner street "
-    "and with of agents cars raid checkpoint i see want need yes here".split())
+    "and with of agents cars raid checkpoint i see want need yes here".split()
+)
 """Common English words in a first text."""
 
 _WORD_RE = re.compile(r"[a-z]+")

@@ -5,6 +5,7 @@ data that answers "who is that right now" (a hash per observer, a GEO index of
 home locations, weekly shifts with a time zone plus ON/OFF overrides by text)
 and never decides dispatch order. Numbers are kept only sealed.
 """
+
 from __future__ import annotations
 
 import csv
@@ -35,8 +36,7 @@ DEFAULT_TIMEZONE = "UTC"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 """Weekday names of a shift, Monday first as `datetime.weekday()` counts."""
 
-_SPANISH_DAYS = {"lun": "mon", "mar": "tue", "mie": "wed", "jue": "thu", "vie": "fri",
-                 "sab": "sat", "dom": "sun"}
+_SPANISH_DAYS = {"lun": "mon", "mar": "tue", "mie": "wed", "jue": "thu", "vie": "fri", "sab": "sat", "dom": "sun"}
 _YES = {"yes", "y", "si", "true", "1", "x"}
 _NO = {"no", "n", "false", "0", ""}
 _SHIFT_RE = re.compile(r"^\s*([a-z*,\-]+)\s+(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
@@ -153,9 +153,17 @@ def parse_row(row: dict, settings) -> dict:
     tz = (row.get("timezone") or "").strip() or DEFAULT_TIMEZONE
     _timezone(tz)
     return {
-        "e164": e164, "name": name, "languages": ",".join(offered), "lat": place.lat, "lon": place.lon,
-        "place": place.label, "radius_km": radius_km, "on_call": "1" if on_call in _YES else "0",
-        "skills": ",".join(skills or ["legal_observer"]), "shifts": shifts_text, "timezone": tz,
+        "e164": e164,
+        "name": name,
+        "languages": ",".join(offered),
+        "lat": place.lat,
+        "lon": place.lon,
+        "place": place.label,
+        "radius_km": radius_km,
+        "on_call": "1" if on_call in _YES else "0",
+        "skills": ",".join(skills or ["legal_observer"]),
+        "shifts": shifts_text,
+        "timezone": tz,
     }
 
 
@@ -184,6 +192,7 @@ def upsert(r, settings, fields: dict, now: float) -> str:
 def import_csv(r, settings, path, now: float | None = None) -> ImportResult:
     """Upsert every good roster row of a CSV file; report each bad row by its line number."""
     import time
+
     now = time.time() if now is None else now
     result = ImportResult()
     seen: dict[str, int] = {}
@@ -311,8 +320,10 @@ def set_duty(r, observer_id: str, on: bool, now: float) -> float | None:
     """Override an observer's duty by their own text until their next shift change; return that time."""
     observer = get(r, observer_id) or {}
     until = next_shift_change(observer, now)
-    r.hset(store.observer_key(observer_id), mapping={
-        "override": "on" if on else "off", "override_until": f"{until or 0:.0f}", "updated_at": f"{now:.3f}"})
+    r.hset(
+        store.observer_key(observer_id),
+        mapping={"override": "on" if on else "off", "override_until": f"{until or 0:.0f}", "updated_at": f"{now:.3f}"},
+    )
     return until
 
 
@@ -320,13 +331,16 @@ def set_shifts(r, observer_id: str, shifts_text: str, timezone: str, now: float)
     """Replace an observer's weekly shifts (validated) and clear a stale override."""
     parse_shifts(shifts_text)
     _timezone(timezone)
-    r.hset(store.observer_key(observer_id), mapping={
-        "shifts": shifts_text, "timezone": timezone, "updated_at": f"{now:.3f}"})
+    r.hset(
+        store.observer_key(observer_id),
+        mapping={"shifts": shifts_text, "timezone": timezone, "updated_at": f"{now:.3f}"},
+    )
 
 
 def import_shifts_yaml(r, settings, path, now: float) -> ImportResult:
     """Apply a shifts YAML file (`timezone:` and `shifts: {phone: [spec, ...]}`) to the roster."""
     import yaml
+
     result = ImportResult()
     with open(path, encoding="utf-8") as fh:
         source = fh.read()
@@ -370,8 +384,15 @@ SEARCH_BATCH = 32
 """Observer hashes read per round trip while looking for candidates, nearest first."""
 
 
-def candidates_near(r, lat: float, lon: float, now: float, exclude: set[str] | frozenset = frozenset(),
-                    limit: int | None = None, tie_km: float = 0.0) -> list[tuple[str, float, dict]]:
+def candidates_near(
+    r,
+    lat: float,
+    lon: float,
+    now: float,
+    exclude: set[str] | frozenset = frozenset(),
+    limit: int | None = None,
+    tie_km: float = 0.0,
+) -> list[tuple[str, float, dict]]:
     """Return on-duty observers whose radius covers a point, nearest first, as (id, km, fields).
 
     With `limit`, stop reading once `limit` are found and the next one is more
@@ -381,12 +402,19 @@ def candidates_near(r, lat: float, lon: float, now: float, exclude: set[str] | f
     top = r.zrange(store.observers_radius_key(), -1, -1, withscores=True)
     if not top:
         return []
-    hits = r.geosearch(store.observers_geo_key(), longitude=lon, latitude=lat, radius=float(top[0][1]),
-                       unit="km", sort="ASC", withdist=True)
+    hits = r.geosearch(
+        store.observers_geo_key(),
+        longitude=lon,
+        latitude=lat,
+        radius=float(top[0][1]),
+        unit="km",
+        sort="ASC",
+        withdist=True,
+    )
     hits = [(oid, float(km)) for oid, km in hits if oid not in exclude]
     found: list[tuple[str, float, dict]] = []
     for start in range(0, len(hits), SEARCH_BATCH):
-        batch = hits[start:start + SEARCH_BATCH]
+        batch = hits[start : start + SEARCH_BATCH]
         for (oid, km), obs in zip(batch, get_many(r, [oid for oid, _ in batch])):
             if obs and km <= float(obs.get("radius_km") or 0) and is_on_duty(obs, now):
                 found.append((oid, km, obs))
@@ -416,11 +444,17 @@ def enroll(r, settings, code: str, e164: str, now: float) -> str | None:
     if not raw:
         return None
     defaults = json.loads(raw)
-    row = {"name": defaults.get("name") or "volunteer", "phone": e164,
-           "languages": defaults.get("languages", "en"), "location": defaults.get("location", ""),
-           "radius_km": str(defaults.get("radius_km", "10")), "on_call": defaults.get("on_call", "no"),
-           "skills": defaults.get("skills", ""), "shifts": defaults.get("shifts", ""),
-           "timezone": defaults.get("timezone", "")}
+    row = {
+        "name": defaults.get("name") or "volunteer",
+        "phone": e164,
+        "languages": defaults.get("languages", "en"),
+        "location": defaults.get("location", ""),
+        "radius_km": str(defaults.get("radius_km", "10")),
+        "on_call": defaults.get("on_call", "no"),
+        "skills": defaults.get("skills", ""),
+        "shifts": defaults.get("shifts", ""),
+        "timezone": defaults.get("timezone", ""),
+    }
     existing = get(r, observer_id_for(settings, e164))
     if existing and existing.get("name"):
         row["name"] = existing["name"]

@@ -5,6 +5,7 @@ honours opt-outs for every message type, treats Twilio's 21610 as an opt-out
 (courier's rule), and remembers what each outbound sid was for so a status
 callback can find it.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,9 @@ def send(rt, e164: str, body: str, *, purpose: str, ref: dict | None = None) -> 
         log.info("suppressed %s text to an opted-out contact", purpose)
         return None
     try:
-        sid = twilio_channel.send(rt.twilio, rt.settings, e164, body,
-                                  status_callback=twilio_channel.status_callback_url(rt.settings))
+        sid = twilio_channel.send(
+            rt.twilio, rt.settings, e164, body, status_callback=twilio_channel.status_callback_url(rt.settings)
+        )
     except PermanentSend as exc:
         if exc.code == twilio_channel.OPTED_OUT:
             rt.r.sadd(store.optout_key(), cid)
@@ -49,7 +51,13 @@ def send(rt, e164: str, body: str, *, purpose: str, ref: dict | None = None) -> 
 
 # ---- exactly-once sends for dispatch and broadcasts ---------------------------------
 CLAIMED, RELEASED, UNCERTAIN, SENT, SUPPRESSED, FAILED = (
-    "claimed", "released", "uncertain", "sent", "suppressed", "failed")
+    "claimed",
+    "released",
+    "uncertain",
+    "sent",
+    "suppressed",
+    "failed",
+)
 """States of a per-recipient send record (a JSON value in a hash, one field per recipient)."""
 
 _CLAIM_LUA = """
@@ -77,15 +85,26 @@ def read_record(raw: str | None) -> dict | None:
     return json.loads(raw) if raw else None
 
 
-def claim_send(r, records_key: str, recipient: str, now: float, takeover: str | None = None,
-               **extra) -> tuple[bool, dict, str]:
+def claim_send(
+    r, records_key: str, recipient: str, now: float, takeover: str | None = None, **extra
+) -> tuple[bool, dict, str]:
     """Claim the right to text a recipient once; return (won, the record now stored, its raw form)."""
     won, stored = r.eval(_CLAIM_LUA, 1, records_key, recipient, _record(CLAIMED, now, **extra), takeover or "")
     return bool(won), read_record(stored), stored
 
 
-def send_once(rt, records_key: str, recipient: str, e164: str, body: str, *, purpose: str,
-              now: float, ref: dict | None = None, extra: dict | None = None) -> dict:
+def send_once(
+    rt,
+    records_key: str,
+    recipient: str,
+    e164: str,
+    body: str,
+    *,
+    purpose: str,
+    now: float,
+    ref: dict | None = None,
+    extra: dict | None = None,
+) -> dict:
     """Text a recipient at most once per records hash; return the send record (`new` if this call settled it).
 
     The record is written *before* the API call. A retry that finds a record
@@ -150,8 +169,9 @@ def take_send_slot(r, sender: str, rate_per_s: float, now: float, *, priority: b
 
     Priority sends (dispatch, escalation) never wait; they push bulk sends back.
     """
-    wait = r.eval(_GCRA_LUA, 1, store.send_rate_key(sender), repr(now), repr(1.0 / rate_per_s),
-                  "1" if priority else "0")
+    wait = r.eval(
+        _GCRA_LUA, 1, store.send_rate_key(sender), repr(now), repr(1.0 / rate_per_s), "1" if priority else "0"
+    )
     return float(wait)
 
 

@@ -5,6 +5,7 @@ People in this data are at risk: a number is known at rest only as a keyed hash
 (encrypted) with a TTL. An unkeyed hash of a phone number is brute-forced in
 minutes, hence HMAC with `HOTLINE_SECRET`.
 """
+
 from __future__ import annotations
 
 import base64

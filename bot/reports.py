@@ -4,6 +4,7 @@
 (one atomic Redis call in `incidents`) and enqueues dispatch for a new one; the
 slow parts (texting observers or coordinators) always run in RQ jobs.
 """
+
 from __future__ import annotations
 
 import logging
@@ -13,8 +14,18 @@ from .geo import online as online_geocoder
 
 log = logging.getLogger(__name__)
 
-DETAIL_FIELDS = ("activity", "started_at", "agents", "vehicles", "identifiers", "markings",
-                 "detained", "media", "safe", "callback")
+DETAIL_FIELDS = (
+    "activity",
+    "started_at",
+    "agents",
+    "vehicles",
+    "identifiers",
+    "markings",
+    "detained",
+    "media",
+    "safe",
+    "callback",
+)
 """Answers kept on the incident; anything else a flow saved stays in the session only."""
 
 REPLY_TO_TTL_S = 12 * 3600
@@ -38,13 +49,27 @@ def submit(rt, call) -> dict:
         ref = f"U{rt.r.incr(store.incident_seq_key())}"
         if rt.settings.geocoder:
             # A network call: in an RQ job with a timeout, never on the webhook's path.
-            rt.queue("dispatch").enqueue(place_online, ref, where.get("raw", ""), call.contact_id, details,
-                                         call.language, call.channel, call.now, job_timeout=ONLINE_TIMEOUT_S,
-                                         description=f"place_online {ref}")  # RQ logs descriptions: no words
+            rt.queue("dispatch").enqueue(
+                place_online,
+                ref,
+                where.get("raw", ""),
+                call.contact_id,
+                details,
+                call.language,
+                call.channel,
+                call.now,
+                job_timeout=ONLINE_TIMEOUT_S,
+                description=f"place_online {ref}",
+            )  # RQ logs descriptions: no words
         else:
-            rt.queue("dispatch").enqueue(escalate_unplaced, ref, where.get("raw", ""),
-                                         details.get("activity", "other"), job_timeout=UNPLACED_TIMEOUT_S,
-                                         description=f"escalate_unplaced {ref}")  # no caller's words in logs
+            rt.queue("dispatch").enqueue(
+                escalate_unplaced,
+                ref,
+                where.get("raw", ""),
+                details.get("activity", "other"),
+                job_timeout=UNPLACED_TIMEOUT_S,
+                description=f"escalate_unplaced {ref}",
+            )  # no caller's words in logs
         log.info("report %s could not be placed offline", ref)
         return {"ref": ref, "incident_id": ""}
     merge = _merge(rt, call.contact_id, where, details, call.language, call.channel, call.now)
@@ -54,10 +79,14 @@ def submit(rt, call) -> dict:
 def _merge(rt, contact_id: str, where: dict, details: dict, language: str, channel: str, now: float):
     """Fold a located report into an incident and enqueue dispatch for a new one."""
     report = incidents.Report(
-        contact_id=contact_id, lat=float(where["lat"]), lon=float(where["lon"]),
-        precision_m=int(where.get("precision_m") or 0), kind=str(details.get("activity", "other")),
+        contact_id=contact_id,
+        lat=float(where["lat"]),
+        lon=float(where["lon"]),
+        precision_m=int(where.get("precision_m") or 0),
+        kind=str(details.get("activity", "other")),
         details={**details, "label": where.get("label", ""), "precision": where.get("precision", "")},
-        language=language, channel=channel,
+        language=language,
+        channel=channel,
     )
     merge = incidents.merge_report(rt.r, report, rt.settings, now)
     if merge.is_new and merge.should_dispatch:
@@ -65,8 +94,9 @@ def _merge(rt, contact_id: str, where: dict, details: dict, language: str, chann
     return merge
 
 
-def place_online(ref: str, raw_place: str, contact_id: str, details: dict, language: str, channel: str,
-                 now: float) -> str:
+def place_online(
+    ref: str, raw_place: str, contact_id: str, details: dict, language: str, channel: str, now: float
+) -> str:
     """RQ job. Try the operator's online geocoder; dispatch if it places the report, else tell coordinators."""
     rt = runtime.get()
     found = online_geocoder.geocode(rt.r, raw_place, rt.settings.geocoder, bounds=rt.settings.bounds)
@@ -84,8 +114,7 @@ def _keep_reply_to(rt, call) -> None:
     The only reporter number kept past the conversation, and only when they asked.
     """
     if call.channel != "web":
-        rt.r.set(store.reply_to_key(call.contact_id), privacy.seal(rt.settings.secret, call.e164),
-                 ex=REPLY_TO_TTL_S)
+        rt.r.set(store.reply_to_key(call.contact_id), privacy.seal(rt.settings.secret, call.e164), ex=REPLY_TO_TTL_S)
 
 
 def request_callback(rt, call) -> dict:
@@ -96,8 +125,13 @@ def request_callback(rt, call) -> dict:
     if call.channel == "web":
         return {"ok": False}
     _keep_reply_to(rt, call)
-    rt.queue("dispatch").enqueue(text_coordinators_callback, privacy.seal(rt.settings.secret, call.e164),
-                                 call.language, job_timeout=UNPLACED_TIMEOUT_S, description="text_coordinators_callback")
+    rt.queue("dispatch").enqueue(
+        text_coordinators_callback,
+        privacy.seal(rt.settings.secret, call.e164),
+        call.language,
+        job_timeout=UNPLACED_TIMEOUT_S,
+        description="text_coordinators_callback",
+    )
     return {"ok": True}
 
 
@@ -112,10 +146,15 @@ def _text_coordinators(rt, body: str) -> int:
 def escalate_unplaced(ref: str, raw_place: str, activity: str) -> int:
     """RQ job. Text coordinators a report no locator could place, with the words given."""
     rt = runtime.get()
-    body = i18n.gettext(rt.settings.locales_dir, "en",
-                        "Hotline report {ref} ({activity}) could not be placed on the map. "
-                        "The caller wrote: \"{place}\". Please check and dispatch by hand.",
-                        ref=ref, activity=activity, place=raw_place[:200])
+    body = i18n.gettext(
+        rt.settings.locales_dir,
+        "en",
+        "Hotline report {ref} ({activity}) could not be placed on the map. "
+        'The caller wrote: "{place}". Please check and dispatch by hand.',
+        ref=ref,
+        activity=activity,
+        place=raw_place[:200],
+    )
     return _text_coordinators(rt, body)
 
 
@@ -125,7 +164,11 @@ def text_coordinators_callback(sealed: str, language: str) -> int:
     e164 = privacy.unseal(rt.settings.secret, sealed)
     if not e164:
         return 0
-    body = i18n.gettext(rt.settings.locales_dir, "en",
-                        "A hotline caller asked for a call-back ({language}): {number}",
-                        language=language, number=e164.removeprefix("whatsapp:"))
+    body = i18n.gettext(
+        rt.settings.locales_dir,
+        "en",
+        "A hotline caller asked for a call-back ({language}): {number}",
+        language=language,
+        number=e164.removeprefix("whatsapp:"),
+    )
     return _text_coordinators(rt, body)

@@ -6,6 +6,7 @@ Live data needs no purge (sessions, message claims and sealed reply-to numbers
 carry TTLs); closed incidents are thinned in two steps by `purge`, which
 `hotline purge` runs and the worker's scheduler can run hourly.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,13 @@ def purge(rt, now: float, reporters_h: float = REPORTERS_AND_PLACE_H, content_da
         age_s = now - float(data["closed_at"])
         if age_s >= content_days * 86400:
             pipe = r.pipeline(transaction=True)
-            pipe.delete(key, store.incident_reporters_key(incident_id), store.incident_timeline_key(incident_id),
-                        store.incident_dispatch_key(incident_id), store.incident_sends_key(incident_id))
+            pipe.delete(
+                key,
+                store.incident_reporters_key(incident_id),
+                store.incident_timeline_key(incident_id),
+                store.incident_dispatch_key(incident_id),
+                store.incident_sends_key(incident_id),
+            )
             pipe.zrem(store.incidents_closed_key(), incident_id)
             pipe.execute()
             deleted += 1

@@ -5,6 +5,7 @@ in Redis before any side effect (Twilio may redeliver a webhook on a slow
 connect), sends an observer's dispatch reply to `dispatch`, and everything else
 to the conversation with the table of actions a flow may call.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,8 @@ import threading
 import redis
 
 from . import alerts, conversation, dispatch, outbox, privacy, reports, spool, store
-from .errors import SendError
 from .channels import Inbound
+from .errors import SendError
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,10 @@ ACTIONS = {
 }
 """Implementations of the `do:` actions flows may name (conversation.KNOWN_ACTIONS)."""
 
-OUTAGE_REPLY = ("We got your message. Our system is slow right now; it will be handled shortly. "
-                "/ Recibimos su mensaje. El sistema está lento; lo atenderemos pronto.")
+OUTAGE_REPLY = (
+    "We got your message. Our system is slow right now; it will be handled shortly. "
+    "/ Recibimos su mensaje. El sistema está lento; lo atenderemos pronto."
+)
 """Bilingual, because without Redis we do not know the caller's language."""
 
 

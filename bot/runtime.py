@@ -3,6 +3,7 @@
 Web, worker, CLI and tests all build these the same way from a `Settings`
 (courier's `runtime/`), so a domain function only ever receives what it needs.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 QUEUE_NAMES = ("dispatch", "default", "broadcast")
 """RQ queues in the priority a worker serves them: dispatch texts never wait for a broadcast."""
 
-_current: "Runtime | None" = None
+_current: Runtime | None = None
 _lock = threading.Lock()
 
 
@@ -67,6 +68,7 @@ class Runtime:
     def twilio(self):
         """The process's one twilio Client (built lazily: the webhook never needs it)."""
         from .channels import twilio as twilio_channel
+
         return twilio_channel.make_client(self.settings)
 
 

@@ -4,6 +4,7 @@
 (number and text encrypted with HOTLINE_SECRET) and appends it to a local file;
 the worker replays the spool once Redis answers again, texting the replies.
 """
+
 from __future__ import annotations
 
 import fcntl

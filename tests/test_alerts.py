@@ -1,4 +1,5 @@
 """Community alerts: sign-up, verified-only broadcast to the incident's area, coarse place, STOP, pacing."""
+
 from __future__ import annotations
 
 import time
@@ -18,15 +19,24 @@ def call(e164: str, zip_code: str, language: str = "en") -> ActionCall:
 
 def new_incident(rt, where=SCENE) -> str:
     cid = privacy.contact_id(rt.settings.secret, "+13235550123")
-    return incidents.merge_report(rt.r, incidents.Report(
-        cid, where[0], where[1], 30, "raid", {"label": "2901 E Florence Ave"}, "en", "sms"),
-        rt.settings, time.time()).incident_id
+    return incidents.merge_report(
+        rt.r,
+        incidents.Report(cid, where[0], where[1], 30, "raid", {"label": "2901 E Florence Ave"}, "en", "sms"),
+        rt.settings,
+        time.time(),
+    ).incident_id
 
 
 def verify_by_observer(rt, incident_id, worker) -> None:
     """An observer accepts and reports VERIFIED, as in the field."""
-    row = {"name": "Obs", "phone": "+12135550101", "languages": "en", "radius_km": "10",
-           "location": f"{SCENE[0]},{SCENE[1]}", "on_call": "yes"}
+    row = {
+        "name": "Obs",
+        "phone": "+12135550101",
+        "languages": "en",
+        "radius_km": "10",
+        "location": f"{SCENE[0]},{SCENE[1]}",
+        "on_call": "yes",
+    }
     oid = observers.upsert(rt.r, rt.settings, observers.parse_row(row, rt.settings), now=0)
     dispatch.enqueue_start(rt, incident_id)
     worker()
@@ -58,8 +68,9 @@ def test_only_a_verified_incident_is_broadcast_to_its_area_in_coarse_form(rt, wo
     incident_id = new_incident(rt)
     rt.queue("broadcast").enqueue(alerts.broadcast, incident_id)
     worker()
-    assert not [m for m in twilio_outbox.messages() if m["to"] in (near.e164, far.e164)], \
+    assert not [m for m in twilio_outbox.messages() if m["to"] in (near.e164, far.e164)], (
         "an unverified report is never announced"
+    )
     rt.r.delete(store.broadcast_key(incident_id))
     verify_by_observer(rt, incident_id, worker)
     worker()
@@ -114,7 +125,8 @@ def test_send_rate_paces_bulk_sends_but_never_a_dispatch(r):
     assert outbox.take_send_slot(r, "+13105550100", rate, t) == 0
     assert outbox.take_send_slot(r, "+13105550100", rate, t) == pytest.approx(0.1)
     assert outbox.take_send_slot(r, "+13105550100", rate, t, priority=True) == 0
-    assert outbox.take_send_slot(r, "+13105550100", rate, t) == pytest.approx(0.2), \
+    assert outbox.take_send_slot(r, "+13105550100", rate, t) == pytest.approx(0.2), (
         "a dispatch text pushes bulk sends back"
+    )
     assert outbox.take_send_slot(r, "+13105550100", rate, t + 0.25) == 0
     assert outbox.take_send_slot(r, "+13105550199", rate, t) == 0, "each sending number has its own budget"

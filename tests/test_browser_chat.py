@@ -5,6 +5,7 @@ browser types like a person and must see the hotline's replies. Skipped when
 Chromium or Playwright is missing, unless HOTLINE_REQUIRE_BROWSER=1 (CI), where
 a missing browser is a failure.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,16 @@ pytestmark = pytest.mark.browser
 CHROMIUM = Path("/usr/bin/chromium")
 """The Debian package's binary; Playwright's own browser downloads are never used."""
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 """Headless in a container, and no calls home (updates, sync, QUIC probes)."""
 
 TIMEOUT_MS = 15_000
@@ -88,6 +97,7 @@ def page_at(browser, served):
         page.on("request", lambda request: page.requested.append(request.url))
         page.goto(served + "/chat")
         return page
+
     yield open_chat
     for context in contexts:
         context.close()
@@ -102,7 +112,8 @@ def _send(page, text: str, replies_before: int) -> list[str]:
     page.click("#send")
     page.wait_for_function(
         "n => document.querySelectorAll('#log li.bot').length > n && !document.querySelector('#log li.pending')",
-        arg=replies_before)
+        arg=replies_before,
+    )
     return _bot_replies(page)[replies_before:]
 
 
@@ -123,14 +134,20 @@ def test_conversation_continues_across_turns_with_enter_key(page_at, phone):
     page.press("#text", "Enter")
     page.wait_for_function(
         "n => document.querySelectorAll('#log li.bot').length > n && !document.querySelector('#log li.pending')",
-        arg=len(first))
-    assert _bot_replies(page)[len(first):] == phone.text("1", from_="+13235550151")
+        arg=len(first),
+    )
+    assert _bot_replies(page)[len(first) :] == phone.text("1", from_="+13235550151")
 
 
 def test_chat_fits_a_phone_screen_and_works_by_touch(page_at, playwright_api, phone):
     device = playwright_api.devices["Pixel 5"]
-    page = page_at(viewport=device["viewport"], device_scale_factor=device["device_scale_factor"],
-                   is_mobile=True, has_touch=True, user_agent=device["user_agent"])
+    page = page_at(
+        viewport=device["viewport"],
+        device_scale_factor=device["device_scale_factor"],
+        is_mobile=True,
+        has_touch=True,
+        user_agent=device["user_agent"],
+    )
     width = page.evaluate("() => window.innerWidth")
     assert page.evaluate("() => document.documentElement.scrollWidth") <= width  # no sideways scroll
     for selector in ("#text", "#send", "#locate"):
@@ -151,13 +168,13 @@ def test_spanish_browser_gets_spanish_labels(page_at):
 
 
 def test_shared_location_is_posted_as_a_pin(page_at):
-    page = page_at(geolocation={"latitude": 34.0522, "longitude": -118.2437},
-                   permissions=["geolocation"])
+    page = page_at(geolocation={"latitude": 34.0522, "longitude": -118.2437}, permissions=["geolocation"])
     _send(page, "hello", 0)
     posts = []
     page.on("request", lambda req: posts.append(req.post_data_json) if req.method == "POST" else None)
     page.click("#locate")
-    page.wait_for_function("() => document.querySelectorAll('#log li.me').length == 2 "
-                           "&& !document.querySelector('#log li.pending')")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#log li.me').length == 2 && !document.querySelector('#log li.pending')"
+    )
     assert posts and posts[-1]["lat"] == 34.0522 and posts[-1]["lon"] == -118.2437
     assert not page.locator("#log li.error").count()

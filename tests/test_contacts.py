@@ -1,4 +1,5 @@
 """DELETE forgets a contact, but never the protections: an opt-out or a coordinator's block."""
+
 from __future__ import annotations
 
 from bot import contacts, incidents, store
@@ -23,6 +24,7 @@ def test_erase_keeps_an_opt_out(r):
 
 def test_borrar_by_text_does_not_unblock(phone, r, settings):
     from bot.privacy import contact_id
+
     cid = contact_id(settings.secret, "+13235550166")
     incidents.set_trust(r, cid, "blocked")
     assert phone.text("BORRAR", from_="+13235550166")

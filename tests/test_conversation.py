@@ -1,4 +1,5 @@
 """conversation.respond against the real Redis: versions, hot reload, drafts, DELETE/STOP, actions, timers."""
+
 from __future__ import annotations
 
 import itertools
@@ -50,13 +51,18 @@ class Recorder:
         return {}
 
     def table(self) -> dict:
-        return {"report.submit": self.submit, "handoff.callback": self.callback,
-                "alerts.subscribe": alerts.subscribe, "alerts.unsubscribe": alerts.unsubscribe}
+        return {
+            "report.submit": self.submit,
+            "handoff.callback": self.callback,
+            "alerts.subscribe": alerts.subscribe,
+            "alerts.unsubscribe": alerts.unsubscribe,
+        }
 
 
 def text(rt, body: str, actions=None, e164: str = E164, now: float = NOW, **extra) -> list[str]:
-    inbound = Inbound(channel=extra.pop("channel", "sms"), e164=e164, body=body,
-                      message_sid=f"SM{next(_sids)}", **extra)
+    inbound = Inbound(
+        channel=extra.pop("channel", "sms"), e164=e164, body=body, message_sid=f"SM{next(_sids)}", **extra
+    )
     cid = privacy.contact_id(rt.settings.secret, e164)
     return respond(rt, cid, inbound, now, actions if actions is not None else Recorder().table())
 
@@ -84,8 +90,13 @@ def test_full_report_calls_submit_with_the_contract_answer_names(hot, r):
     (call,) = rec.calls
     assert call.name == "report.submit" and call.language == "es" and call.e164 == E164
     a = call.answers
-    assert (a["activity"], a["agents"], a["vehicles"], a["identifiers"], a["detained"]) == \
-        ("agents", 3, 1, ["ice", "masks"], "no")
+    assert (a["activity"], a["agents"], a["vehicles"], a["identifiers"], a["detained"]) == (
+        "agents",
+        3,
+        1,
+        ["ice", "masks"],
+        "no",
+    )
     assert a["started_at"] == int(NOW - 600)
     assert a["where"]["precision"] == "street" and {"lat", "lon", "label", "source", "precision_m"} <= set(a["where"])
     text(hot, "2", rec.table())
@@ -167,6 +178,7 @@ def test_first_message_language_is_remembered_for_the_next_conversation(hot, r):
 def test_a_failing_action_takes_the_on_error_step(hot, r):
     def broken(rt, call):
         raise RuntimeError("incident store down")
+
     actions = {**Recorder().table(), "report.submit": broken}
     for body in ("ICE at 90011 now", "2", "9", "yes"):
         replies = text(hot, body, actions)
@@ -222,8 +234,9 @@ class CountingConnection(redis.Connection):
 def test_a_message_mid_flow_costs_two_redis_round_trips_with_its_timers(hot, r):
     counted = runtime.Runtime(settings=hot.settings, redis_url=hot.redis_url)
     for attr, decode in (("r", True), ("r_raw", False)):
-        pool = redis.ConnectionPool.from_url(hot.redis_url, decode_responses=decode,
-                                             connection_class=CountingConnection)
+        pool = redis.ConnectionPool.from_url(
+            hot.redis_url, decode_responses=decode, connection_class=CountingConnection
+        )
         counted.__dict__[attr] = redis.Redis(connection_pool=pool)
     text(counted, "report")
     text(counted, "report", e164="+13235550150")  # connections are open from here on
@@ -263,8 +276,9 @@ steps:
 """
 
 
-def test_reminder_then_expiry_message_only_because_the_flow_says_so(settings, flows_dir, r, twilio_outbox,
-                                                                    release_scheduled, worker):
+def test_reminder_then_expiry_message_only_because_the_flow_says_so(
+    settings, flows_dir, r, twilio_outbox, release_scheduled, worker
+):
     (flows_dir / "nudge.yaml").write_text(NUDGE)
     edit(flows_dir / "_globals.yaml", "triggers:\n", "triggers:\n  - {words: nudge, flow: nudge}\n")
     quiet = create_app(settings.replace(flows_dir=str(flows_dir))).extensions["hotline"]  # the worker's runtime
@@ -279,22 +293,24 @@ def test_reminder_then_expiry_message_only_because_the_flow_says_so(settings, fl
     assert sessions.load(r, privacy.contact_id(settings.secret, E164)) is None
 
 
-def test_timers_of_a_conversation_that_moved_on_send_nothing(settings, flows_dir, r, twilio_outbox,
-                                                            release_scheduled, worker):
+def test_timers_of_a_conversation_that_moved_on_send_nothing(
+    settings, flows_dir, r, twilio_outbox, release_scheduled, worker
+):
     (flows_dir / "nudge.yaml").write_text(NUDGE)
     edit(flows_dir / "_globals.yaml", "triggers:\n", "triggers:\n  - {words: nudge, flow: nudge}\n")
     quiet = create_app(settings.replace(flows_dir=str(flows_dir))).extensions["hotline"]
     now = time.time()
     text(quiet, "nudge", now=now)
     assert text(quiet, "1", now=now + 60) == ["Thanks."]
-    text(quiet, "nudge", now=now + 120)   # a new conversation at the same step
-    release_scheduled(10 * 60 + 30)       # only the first conversation's reminder is due
+    text(quiet, "nudge", now=now + 120)  # a new conversation at the same step
+    release_scheduled(10 * 60 + 30)  # only the first conversation's reminder is due
     worker()
     assert twilio_outbox.messages() == []
 
 
 def test_two_texts_answered_at_once_never_lose_an_answer(hot, r):
     import threading
+
     for n in range(8):
         e164 = f"+1323555{n:04d}"
         text(hot, "report", e164=e164)
@@ -304,6 +320,7 @@ def test_two_texts_answered_at_once_never_lose_an_answer(hot, r):
         def send(body, e164=e164, gate=gate):
             gate.wait()
             text(hot, body, e164=e164)
+
         threads = [threading.Thread(target=send, args=(b,)) for b in ("90011", "zzzz")]
         for t in threads:
             t.start()
@@ -315,6 +332,7 @@ def test_two_texts_answered_at_once_never_lose_an_answer(hot, r):
 
 def test_save_if_unchanged_refuses_a_stale_counter(r):
     from bot.conversation.engine import Session
+
     session = Session(flow="sighting", version="v1", step="where", counter=5)
     pipe = r.pipeline()
     sessions.queue_save_if_unchanged(pipe, "c1", session, 60, "")
@@ -335,9 +353,9 @@ def test_a_broken_catalog_never_replaces_the_working_translations(hot, tmp_path,
     assert text(spanish, "hola")[0].startswith("Línea: ¿qué ve?")
     po = locales / "es" / "LC_MESSAGES" / "messages.po"
     whole = po.read_text(encoding="utf-8")
-    touch(po, "garbage here\n" + whole)                    # unreadable
+    touch(po, "garbage here\n" + whole)  # unreadable
     assert text(spanish, "hola", e164="+13235550160")[0].startswith("Línea: ¿qué ve?")
-    touch(po, whole[: len(whole) // 5])                     # saved half-way
+    touch(po, whole[: len(whole) // 5])  # saved half-way
     assert text(spanish, "hola", e164="+13235550161")[0].startswith("Línea: ¿qué ve?")
 
 

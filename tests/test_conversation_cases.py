@@ -10,6 +10,7 @@ Each file in tests/flows/cases/ is one conversation. Steps:
 `pytest tests/test_conversation_cases.py --update-cases` rewrites replies that no
 longer match (comments are lost; read `git diff` before committing), goflow's -update.
 """
+
 from __future__ import annotations
 
 import re
@@ -33,8 +34,9 @@ def matches(expected: str, actual: str) -> bool:
 
 
 def assert_replies(expected: list[str], actual: list[str], where: str) -> None:
-    assert len(actual) == len(expected) and all(matches(e, a) for e, a in zip(expected, actual)), \
+    assert len(actual) == len(expected) and all(matches(e, a) for e, a in zip(expected, actual)), (
         f"{where}: expected {expected!r}, got {actual!r}"
+    )
 
 
 def updated(expected: list[str], actual: list[str]) -> list[str]:
@@ -84,7 +86,8 @@ def test_conversation_case(path, phone, settings, r, twilio_outbox, release_sche
             else:
                 assert session is not None, f"{where}: no conversation"
                 for name, value in step["session"].items():
-                    assert session.answers.get(name) == value, \
+                    assert session.answers.get(name) == value, (
                         f"{where}: {name} is {session.answers.get(name)!r}, expected {value!r}"
+                    )
     if changed:
         path.write_text(yaml.safe_dump(case, allow_unicode=True, sort_keys=False, width=120), encoding="utf-8")

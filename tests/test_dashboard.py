@@ -1,4 +1,5 @@
 """The coordinators' dashboard: login, open incidents, one incident's timeline, no numbers."""
+
 from __future__ import annotations
 
 import base64
@@ -33,14 +34,27 @@ def incident(r, settings):
     """One open incident made the way reports make them, with two reporters and a dispatch."""
     now = time.time() - 300
     report = incidents.Report(
-        contact_id="c" * 32, lat=34.0522, lon=-118.2437, precision_m=10, kind="raid",
-        details={"label": "Pacific Blvd & Florence Ave", "agents": 4,
-                 "identifiers": ["ice", "masks"],
-                 "markings": "plate 7ABC123, call me at +1 323 555 0123"},
-        language="es", channel="sms")
+        contact_id="c" * 32,
+        lat=34.0522,
+        lon=-118.2437,
+        precision_m=10,
+        kind="raid",
+        details={
+            "label": "Pacific Blvd & Florence Ave",
+            "agents": 4,
+            "identifiers": ["ice", "masks"],
+            "markings": "plate 7ABC123, call me at +1 323 555 0123",
+        },
+        language="es",
+        channel="sms",
+    )
     merge = incidents.merge_report(r, report, settings, now)
-    incidents.merge_report(r, incidents.Report(
-        contact_id="d" * 32, lat=34.0523, lon=-118.2438, precision_m=10, kind="raid"), settings, now + 60)
+    incidents.merge_report(
+        r,
+        incidents.Report(contact_id="d" * 32, lat=34.0523, lon=-118.2438, precision_m=10, kind="raid"),
+        settings,
+        now + 60,
+    )
     # Dispatch's per-observer states, as dispatch writes them (one texted, one accepted).
     r.hset(store.incident_dispatch_key(merge.incident_id), mapping={"o1": "texted", "o2": "accepted"})
     return merge
@@ -52,14 +66,17 @@ def test_dashboard_is_404_with_a_hint_when_no_password_is_set(client):
     assert "HOTLINE_DASHBOARD_PASSWORD" in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("headers", [
-    {},
-    _basic("coordinator", "wrong"),
-    _basic("admin", PASSWORD),
-    _basic("coordinator", ""),
-    {"Authorization": "Bearer " + PASSWORD},
-    {"Authorization": "Basic !!!not-base64"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        _basic("coordinator", "wrong"),
+        _basic("admin", PASSWORD),
+        _basic("coordinator", ""),
+        {"Authorization": "Bearer " + PASSWORD},
+        {"Authorization": "Basic !!!not-base64"},
+    ],
+)
 def test_dashboard_without_the_coordinators_login_is_401(dash, incident, headers):
     for path in ("/dashboard", f"/dashboard/incidents/{incident.incident_id}"):
         response = dash.get(path, headers=headers)
@@ -110,8 +127,10 @@ def test_incident_page_shows_details_and_timeline(dash, incident, r):
 
 
 def test_dashboard_never_shows_a_phone_number(dash, incident):
-    pages = [dash.get("/dashboard", headers=LOGIN),
-             dash.get(f"/dashboard/incidents/{incident.incident_id}", headers=LOGIN)]
+    pages = [
+        dash.get("/dashboard", headers=LOGIN),
+        dash.get(f"/dashboard/incidents/{incident.incident_id}", headers=LOGIN),
+    ]
     for page in pages:
         html = page.get_data(as_text=True)
         assert "555 0123" not in html and "5550123" not in html

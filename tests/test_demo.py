@@ -1,4 +1,5 @@
 """`hotline demo` runs the whole hotline from one command (scripted stdin instead of a person)."""
+
 from __future__ import annotations
 
 import os
@@ -7,24 +8,35 @@ import sys
 
 import pytest
 
-SCRIPT = "\n".join([
-    "hay migra deteniendo a alguien",
-    "2",
-    "33.9769, -118.2161",
-    "ahora",
-    "4 agentes 2 carros",
-    "1 6",
-    "/as Ana SI",
-    "/quit",
-]) + "\n"
+SCRIPT = (
+    "\n".join(
+        [
+            "hay migra deteniendo a alguien",
+            "2",
+            "33.9769, -118.2161",
+            "ahora",
+            "4 agentes 2 carros",
+            "1 6",
+            "/as Ana SI",
+            "/quit",
+        ]
+    )
+    + "\n"
+)
 
 
 @pytest.mark.slow
 def test_demo_takes_a_report_and_shows_the_observer_texts(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "TWILIO_", "REDIS_URL"))}
-    result = subprocess.run([sys.executable, "-m", "bot", "demo", "--data-dir", str(tmp_path), "--outbox-wait", "1"],
-                            input=SCRIPT, capture_output=True, text=True, timeout=120, env=env,
-                            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "demo", "--data-dir", str(tmp_path), "--outbox-wait", "1"],
+        input=SCRIPT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     out = result.stdout
     assert "enviado al equipo de observadores" in out, out

@@ -3,6 +3,7 @@
 Waves and escalation, claims (also from threads at once), declines, status
 callbacks, retries without duplicates, scene reports, reporter follow-up.
 """
+
 from __future__ import annotations
 
 import threading
@@ -23,21 +24,46 @@ def settings(settings):
     return settings.replace(wave_size=2, wave_timeout_s=60, observers_needed=2)
 
 
-def add_observer(r, settings, name: str, e164: str, km_north: float, radius_km: float = 10,
-                 languages: str = "en", on_call: str = "yes") -> str:
+def add_observer(
+    r,
+    settings,
+    name: str,
+    e164: str,
+    km_north: float,
+    radius_km: float = 10,
+    languages: str = "en",
+    on_call: str = "yes",
+) -> str:
     """Put one observer on the roster `km_north` km north of the scene."""
-    row = {"name": name, "phone": e164, "languages": languages, "radius_km": str(radius_km),
-           "location": f"{SCENE[0] + km_north / 111.0:.6f},{SCENE[1]:.6f}", "on_call": on_call}
+    row = {
+        "name": name,
+        "phone": e164,
+        "languages": languages,
+        "radius_km": str(radius_km),
+        "location": f"{SCENE[0] + km_north / 111.0:.6f},{SCENE[1]:.6f}",
+        "on_call": on_call,
+    }
     return observers.upsert(r, settings, observers.parse_row(row, settings), now=0)
 
 
 def new_incident(rt, reporter: str = "+13235550123", language: str = "en", where=SCENE) -> str:
     """Open an incident through incidents.merge_report, as reports.submit does."""
     cid = privacy.contact_id(rt.settings.secret, reporter)
-    merge = incidents.merge_report(rt.r, incidents.Report(
-        contact_id=cid, lat=where[0], lon=where[1], precision_m=30, kind="raid",
-        details={"label": "Florence y Pacific", "agents": 4}, language=language, channel="sms"),
-        rt.settings, time.time())
+    merge = incidents.merge_report(
+        rt.r,
+        incidents.Report(
+            contact_id=cid,
+            lat=where[0],
+            lon=where[1],
+            precision_m=30,
+            kind="raid",
+            details={"label": "Florence y Pacific", "agents": 4},
+            language=language,
+            channel="sms",
+        ),
+        rt.settings,
+        time.time(),
+    )
     assert merge.is_new
     return merge.incident_id
 
@@ -46,8 +72,10 @@ def new_incident(rt, reporter: str = "+13235550123", language: str = "en", where
 def roster(rt):
     """Five observers at 1..5 km and one off duty nearest of all."""
     r, s = rt.r, rt.settings
-    ids = {name: add_observer(r, s, name, f"+1213555010{i}", km)
-           for i, (name, km) in enumerate([("A", 1), ("B", 2), ("C", 3), ("D", 4), ("E", 5)], start=1)}
+    ids = {
+        name: add_observer(r, s, name, f"+1213555010{i}", km)
+        for i, (name, km) in enumerate([("A", 1), ("B", 2), ("C", 3), ("D", 4), ("E", 5)], start=1)
+    }
     ids["Off"] = add_observer(r, s, "Off", "+12135550109", 0.1, on_call="no")
     ids["Far"] = add_observer(r, s, "Far", "+12135550108", 40)
     return ids
@@ -125,6 +153,7 @@ def test_simultaneous_accepts_fill_exactly_the_needed_slots(rt, worker, twilio_o
     def reply(oid):
         barrier.wait()
         answers[oid] = dispatch.handle_reply(rt, oid, "YES", time.time())
+
     threads = [threading.Thread(target=reply, args=(oid,)) for oid in ids]
     for t in threads:
         t.start()
@@ -152,7 +181,9 @@ def test_filled_incident_tells_the_unanswered_it_is_covered(rt, roster, worker, 
     assert len(texted(twilio_outbox, "0102")) == 1, "the second to accept got the details in the reply"
     assert name_states(rt, incident_id, roster)["C"] == "covered"
     late = dispatch.handle_reply(rt, roster["C"], "yes", time.time())
-    assert late == [f"Hotline {rt.r.hget(store.incident_plan_key(incident_id), 'code')} is covered, thank you. No need to go."]
+    assert late == [
+        f"Hotline {rt.r.hget(store.incident_plan_key(incident_id), 'code')} is covered, thank you. No need to go."
+    ]
     assert incidents.get(rt.r, incident_id)["accepted"] == 2
 
 
@@ -179,7 +210,8 @@ def test_wave_timeout_sends_the_next_wave(rt, roster, worker, release_scheduled,
 
 
 def test_exhausted_roster_escalates_to_coordinators_naming_who_declined_and_who_was_silent(
-        rt, roster, worker, release_scheduled, twilio_outbox):
+    rt, roster, worker, release_scheduled, twilio_outbox
+):
     incident_id = new_incident(rt)
     dispatch.enqueue_start(rt, incident_id)
     worker()
@@ -197,7 +229,8 @@ def test_exhausted_roster_escalates_to_coordinators_naming_who_declined_and_who_
 
 
 def test_one_observer_in_range_is_asked_and_coordinators_hear_when_the_wave_times_out(
-        rt, worker, release_scheduled, twilio_outbox):
+    rt, worker, release_scheduled, twilio_outbox
+):
     near = add_observer(rt.r, rt.settings, "Solo", "+12135550107", 1)
     incident_id = new_incident(rt)
     dispatch.enqueue_start(rt, incident_id)
@@ -248,7 +281,8 @@ def test_permanent_failure_marks_observer_unreachable_and_tells_coordinators(rt,
 
 
 def test_rate_limited_send_is_retried_with_backoff_without_duplicates(
-        rt, roster, worker, release_scheduled, twilio_outbox):
+    rt, roster, worker, release_scheduled, twilio_outbox
+):
     twilio_outbox.fail_next({"status": 429, "code": 20429, "message": "Too Many Requests"})
     incident_id = new_incident(rt)
     dispatch.enqueue_start(rt, incident_id)
@@ -268,12 +302,27 @@ def test_server_error_that_did_send_is_reconciled_not_repeated(rt, roster, twili
     outbox.claim_send(rt.r, store.incident_sends_key(incident_id), roster["A"], time.time() - 60, wave=1)
     rt.r.hset(store.incident_dispatch_key(incident_id), roster["A"], "texted")
     from bot.dispatch import texts
-    body_of_first = texts.say(rt.settings, "en", texts.DISPATCH, code=plan["code"], km="1.0",
-                              kind=texts.kind_name(rt.settings, "en", "raid"),
-                              place="Florence y Pacific (33.97950,-118.22000)")
+
+    body_of_first = texts.say(
+        rt.settings,
+        "en",
+        texts.DISPATCH,
+        code=plan["code"],
+        km="1.0",
+        kind=texts.kind_name(rt.settings, "en", "raid"),
+        place="Florence y Pacific (33.97950,-118.22000)",
+    )
     outbox.send(rt, "+12135550101", body_of_first, purpose="dispatch")
-    record = outbox.send_once(rt, store.incident_sends_key(incident_id), roster["A"], "+12135550101",
-                              body_of_first, purpose="dispatch", now=time.time(), extra={"wave": 1})
+    record = outbox.send_once(
+        rt,
+        store.incident_sends_key(incident_id),
+        roster["A"],
+        "+12135550101",
+        body_of_first,
+        purpose="dispatch",
+        now=time.time(),
+        extra={"wave": 1},
+    )
     assert record["state"] == "sent" and record["sid"] == twilio_outbox.messages()[0]["sid"]
     assert len(twilio_outbox.messages()) == 1
     assert obs is not None
@@ -312,14 +361,28 @@ def test_bare_yes_with_two_open_dispatches_asks_which_and_a_code_decides(rt, ros
     assert dispatch.handle_reply(rt, roster["B"], "yes 77", time.time())[0].startswith("There is no open dispatch 77")
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("YES", ("accept", None)), ("sí 48", ("accept", "48")), ("1", ("accept", None)), ("48 si", ("accept", "48")),
-    ("No", ("decline", None)), ("2 48", ("decline", "48")), ("NO DISPONIBLE", ("off", None)),
-    ("Disponible", ("on", None)), ("off", ("off", None)), ("arrived 48", ("arrived", "48")),
-    ("Llegué", ("arrived", None)), ("verified 48 ICE no id plates 7ABC123", ("verified", "48")),
-    ("falsa alarma", ("unfounded", None)), ("clear", ("clear", None)),
-    ("yes I saw two vans", (None, None)), ("hello", (None, None)), ("", (None, None)),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("YES", ("accept", None)),
+        ("sí 48", ("accept", "48")),
+        ("1", ("accept", None)),
+        ("48 si", ("accept", "48")),
+        ("No", ("decline", None)),
+        ("2 48", ("decline", "48")),
+        ("NO DISPONIBLE", ("off", None)),
+        ("Disponible", ("on", None)),
+        ("off", ("off", None)),
+        ("arrived 48", ("arrived", "48")),
+        ("Llegué", ("arrived", None)),
+        ("verified 48 ICE no id plates 7ABC123", ("verified", "48")),
+        ("falsa alarma", ("unfounded", None)),
+        ("clear", ("clear", None)),
+        ("yes I saw two vans", (None, None)),
+        ("hello", (None, None)),
+        ("", (None, None)),
+    ],
+)
 def test_observer_words_parse_in_both_languages(text, expected):
     command, code, _ = replies.parse(text)
     assert (command, code) == expected
@@ -448,6 +511,7 @@ def test_only_one_watchdog_chain_runs(rt, worker):
     assert dispatch.ensure_watchdog(rt) is True
     assert dispatch.ensure_watchdog(rt) is False, "a chain is already scheduled"
     from rq.registry import ScheduledJobRegistry
+
     assert len(ScheduledJobRegistry(queue=rt.queue("dispatch")).get_job_ids()) == 1
 
 
@@ -460,13 +524,16 @@ def test_reporters_language_wins_between_two_observers_at_nearly_the_same_distan
     incident_id = new_incident(rt, language="es")
     dispatch.enqueue_start(rt, incident_id)
     worker()
-    assert [m["to"] for m in twilio_outbox.messages()] == ["+12135550132"], \
+    assert [m["to"] for m in twilio_outbox.messages()] == ["+12135550132"], (
         "0.2 km (en) and 1.1 km (es) are under 1 km apart: the reporter's language goes first"
+    )
 
 
 def test_a_big_roster_is_searched_nearest_first_in_batches(rt, worker, twilio_outbox):
     for i in range(80):
-        add_observer(rt.r, rt.settings, f"N{i}", f"+1213555{2000 + i:04d}", 0.5 + i * 0.05, on_call="no" if i < 40 else "yes")
+        add_observer(
+            rt.r, rt.settings, f"N{i}", f"+1213555{2000 + i:04d}", 0.5 + i * 0.05, on_call="no" if i < 40 else "yes"
+        )
     incident_id = new_incident(rt)
     dispatch.enqueue_start(rt, incident_id)
     worker()

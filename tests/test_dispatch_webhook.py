@@ -1,5 +1,6 @@
 """Dispatch through the signed webhooks: a whole report reaches an observer, whose texts and
 Twilio's status callbacks come back in through `/twilio/messages` and `/twilio/status`."""
+
 from __future__ import annotations
 
 import time
@@ -11,8 +12,14 @@ REPORTER = "+13235550123"
 
 
 def enroll_observer(rt, e164: str = OBSERVER, km_north: float = 2.0, radius_km: float = 10) -> str:
-    row = {"name": "Ana", "phone": e164, "languages": "en;es", "radius_km": str(radius_km),
-           "location": f"{33.9795 + km_north / 111.0:.6f},-118.2200", "on_call": "yes"}
+    row = {
+        "name": "Ana",
+        "phone": e164,
+        "languages": "en;es",
+        "radius_km": str(radius_km),
+        "location": f"{33.9795 + km_north / 111.0:.6f},-118.2200",
+        "on_call": "yes",
+    }
     return observers.upsert(rt.r, rt.settings, observers.parse_row(row, rt.settings), now=0)
 
 
@@ -23,8 +30,7 @@ def report(phone, where: str = "33.9795,-118.2200") -> list[str]:
     return replies
 
 
-def test_a_report_by_text_reaches_the_observer_in_range_and_their_yes_is_recorded(
-        rt, phone, worker, twilio_outbox):
+def test_a_report_by_text_reaches_the_observer_in_range_and_their_yes_is_recorded(rt, phone, worker, twilio_outbox):
     enroll_observer(rt)
     far = enroll_observer(rt, "+12135550102", km_north=40)
     assert "sent to our observer team" in report(phone)[0]
@@ -46,8 +52,13 @@ def test_status_callback_route_frees_the_slot_of_an_undelivered_text(rt, phone, 
     report(phone)
     worker()
     first = twilio_outbox.messages()[0]
-    form = {"MessageSid": first["sid"], "MessageStatus": "undelivered", "ErrorCode": "30008",
-            "AccountSid": rt.settings.twilio_account_sid, "To": first["to"]}
+    form = {
+        "MessageSid": first["sid"],
+        "MessageStatus": "undelivered",
+        "ErrorCode": "30008",
+        "AccountSid": rt.settings.twilio_account_sid,
+        "To": first["to"],
+    }
     response = phone.post(form, path="/twilio/status")
     assert response.status_code == 200
     worker()
@@ -62,7 +73,8 @@ def test_status_callback_without_a_signature_is_refused(rt, phone):
 def test_join_code_by_text_enrolls_a_volunteer_who_then_goes_on_duty(rt, phone):
     code = observers.issue_join_code(rt.r, {"languages": "en", "location": "90255", "radius_km": "8"}, now=1.0)
     assert phone.text("JOIN NOPE99", from_="+13235550177") == [
-        "That join code is not valid. Ask your coordinator for a new one."]
+        "That join code is not valid. Ask your coordinator for a new one."
+    ]
     assert "Welcome to the rapid-response roster" in phone.text(f"join {code}", from_="+13235550177")[0]
     oid = privacy.contact_id(rt.settings.secret, "+13235550177")
     assert not observers.is_on_duty(observers.get(rt.r, oid), time.time()), "enrolled off duty"

@@ -1,4 +1,5 @@
 """The docs a coordinator or operator reads must say what the code does (datasette's test_docs)."""
+
 from __future__ import annotations
 
 import re
@@ -59,9 +60,12 @@ CLI_DOC = ROOT / "docs" / "cli.md"
 def cli_reference() -> str:
     """Render every command's --help as markdown (regenerate with `python tests/test_docs.py`)."""
     from click.testing import CliRunner
+
     runner = CliRunner()
-    parts = ["# Command reference\n", "Generated from `--help` by `python tests/test_docs.py`; "
-             "`tests/test_docs.py` fails when it is stale.\n"]
+    parts = [
+        "# Command reference\n",
+        "Generated from `--help` by `python tests/test_docs.py`; `tests/test_docs.py` fails when it is stale.\n",
+    ]
     for command in [""] + list(_commands(cli)):
         args = command.split() + ["--help"]
         result = runner.invoke(cli, args, prog_name="hotline", env={"COLUMNS": "100"})
@@ -73,8 +77,9 @@ def cli_reference() -> str:
 
 
 def test_cli_reference_is_current():
-    assert CLI_DOC.exists() and CLI_DOC.read_text() == cli_reference(), \
+    assert CLI_DOC.exists() and CLI_DOC.read_text() == cli_reference(), (
         "docs/cli.md is stale: run `python tests/test_docs.py`"
+    )
 
 
 if __name__ == "__main__":

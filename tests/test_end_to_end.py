@@ -1,4 +1,5 @@
 """The spine: signed webhooks carry a whole report; the nearest on-call observer is texted and accepts."""
+
 from __future__ import annotations
 
 import zlib
@@ -7,8 +8,8 @@ import redis as redis_lib
 
 from bot import incidents, observers, privacy, store
 
-NEAR = "+13235550201"   # about 2 km north of the reported corner
-FAR = "+16615550202"    # about 40 km north: outside everyone's radius
+NEAR = "+13235550201"  # about 2 km north of the reported corner
+FAR = "+16615550202"  # about 40 km north: outside everyone's radius
 REPORTER = "+13235550123"
 PIN = {"Latitude": "33.97690", "Longitude": "-118.21610"}
 
@@ -17,8 +18,8 @@ def _roster(tmp_path, settings, r):
     csv = tmp_path / "observers.csv"
     csv.write_text(
         "name,phone,languages,location,radius_km,on_call\n"
-        f"Near,{NEAR},en;es,\"33.99490,-118.21610\",10,yes\n"
-        f"Far,{FAR},en,\"34.33660,-118.21610\",10,yes\n"
+        f'Near,{NEAR},en;es,"33.99490,-118.21610",10,yes\n'
+        f'Far,{FAR},en,"34.33660,-118.21610",10,yes\n'
     )
     result = observers.import_csv(r, settings, str(csv))
     assert result.imported == 2 and not result.errors
@@ -49,7 +50,8 @@ def _report(phone, first: str = "I see agents detaining someone", from_: str = R
 
 
 def test_a_text_reaches_the_nearest_on_call_observer_and_yes_is_recorded(
-        tmp_path, settings, r, phone, worker, twilio_outbox):
+    tmp_path, settings, r, phone, worker, twilio_outbox
+):
     _roster(tmp_path, settings, r)
     replies = _report(phone)
     assert any("sent to our observer team" in reply for reply in replies), replies
@@ -119,13 +121,14 @@ def test_second_report_of_the_same_scene_joins_the_incident(settings, r, phone, 
 
 
 def test_reporter_who_asks_for_a_call_hears_an_observer_is_on_the_way_without_who(
-        tmp_path, settings, r, phone, worker, twilio_outbox):
+    tmp_path, settings, r, phone, worker, twilio_outbox
+):
     _roster(tmp_path, settings, r)
     _report(phone)
-    phone.text("2", from_=REPORTER)          # "yes, and please call me"
-    worker()                                 # dispatch + the coordinators' call-back text
+    phone.text("2", from_=REPORTER)  # "yes, and please call me"
+    worker()  # dispatch + the coordinators' call-back text
     phone.text("YES", from_=NEAR)
-    worker()                                 # the follow-up job
+    worker()  # the follow-up job
     to_reporter = [m["body"] for m in twilio_outbox.messages() if m["to"] == REPORTER]
     assert len(to_reporter) == 1, to_reporter
     assert "Near" not in to_reporter[0] and "km" not in to_reporter[0], "never who or from where"

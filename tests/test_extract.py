@@ -1,4 +1,5 @@
 """The Babel extractor: flow texts with their YAML line, msgctxt per step, translator notes."""
+
 from __future__ import annotations
 
 import io
@@ -49,8 +50,24 @@ def test_the_registered_entry_point_runs_through_babel(tmp_path):
 
 def test_pybabel_extract_writes_contexts_and_yaml_lines(tmp_path):
     out = tmp_path / "messages.pot"
-    subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-F", str(ROOT / "babel.cfg"),
-                    "-k", "N_", "-o", str(out), "."], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "extract",
+            "-F",
+            str(ROOT / "babel.cfg"),
+            "-k",
+            "N_",
+            "-o",
+            str(out),
+            ".",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     with open(out, "rb") as fh:
         catalog = read_po(fh)
     msg = catalog.get("When did it start? Like: now, 20 min ago, 3:15pm", context="sighting.when.ask")
@@ -68,12 +85,30 @@ def test_the_shipped_spanish_catalog_is_complete_and_not_fuzzy():
 
 def test_the_committed_template_has_every_string_of_the_code_and_flows(tmp_path):
     out = tmp_path / "messages.pot"
-    subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-F", str(ROOT / "babel.cfg"),
-                    "-k", "N_", "-o", str(out), "."], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "extract",
+            "-F",
+            str(ROOT / "babel.cfg"),
+            "-k",
+            "N_",
+            "-o",
+            str(out),
+            ".",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     with open(out, "rb") as fh:
         fresh = {(m.context, m.id) for m in read_po(fh) if m.id}
     with open(ROOT / "locales" / "messages.pot", "rb") as fh:
         committed = {(m.context, m.id) for m in read_po(fh) if m.id}
     missing = sorted(fresh - committed, key=str)
-    assert missing == [], ("strings not in locales/messages.pot; run pybabel extract and update "
-                           f"(docs/flows.md, Languages), then translate: {missing[:5]}")
+    assert missing == [], (
+        "strings not in locales/messages.pot; run pybabel extract and update "
+        f"(docs/flows.md, Languages), then translate: {missing[:5]}"
+    )

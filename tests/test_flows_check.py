@@ -1,4 +1,5 @@
 """The flow check fires at the exact line for each mistake a coordinator can make."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -54,8 +55,9 @@ EXPECTED = {
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_each_broken_flow_is_reported_at_its_line(name):
-    issues = [i for i in check_paths([str(BROKEN / name), str(GLOBALS)], locales_dir=str(LOCALES))
-              if i.path.endswith(name)]
+    issues = [
+        i for i in check_paths([str(BROKEN / name), str(GLOBALS)], locales_dir=str(LOCALES)) if i.path.endswith(name)
+    ]
     assert [str(i).split(f"{name}:", 1)[1] for i in issues] == EXPECTED[name]
 
 
@@ -71,7 +73,8 @@ def _po(tmp_path: Path, entries: str) -> Path:
     folder = tmp_path / "locales" / "es" / "LC_MESSAGES"
     folder.mkdir(parents=True)
     (folder / "messages.po").write_text(
-        'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n' + entries, encoding="utf-8")
+        'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n' + entries, encoding="utf-8"
+    )
     return tmp_path / "locales"
 
 
@@ -93,8 +96,11 @@ steps:
 
 def test_untranslated_fuzzy_and_placeholder_mismatch_are_reported_at_the_yaml_line(tmp_path):
     (tmp_path / "tiny.yaml").write_text(FLOW)
-    locales = _po(tmp_path, 'msgctxt "tiny.hi.say"\nmsgid "Hello {human_number}"\nmsgstr "Hola {numero}"\n\n'
-                            '#, fuzzy\nmsgctxt "tiny.bye.say"\nmsgid "Bye"\nmsgstr "Adios"\n')
+    locales = _po(
+        tmp_path,
+        'msgctxt "tiny.hi.say"\nmsgid "Hello {human_number}"\nmsgstr "Hola {numero}"\n\n'
+        '#, fuzzy\nmsgctxt "tiny.bye.say"\nmsgid "Bye"\nmsgstr "Adios"\n',
+    )
     lines = [str(i).split("tiny.yaml:", 1)[1] for i in check_paths([str(tmp_path / "tiny.yaml")], str(locales))]
     assert lines == [
         "6:10: placeholders differ in es (messages.po:6): {human_number} vs {numero}",
@@ -106,8 +112,10 @@ def test_untranslated_fuzzy_and_placeholder_mismatch_are_reported_at_the_yaml_li
 
 def test_needless_ucs2_and_long_texts_are_warnings(tmp_path):
     long = "Agents are here " * 40
-    (tmp_path / "tiny.yaml").write_text(f'flow: tiny\nstart: hi\nsteps:\n  hi:\n    say: "Don’t go"\n'
-                                        f'    next: done\n  done:\n    say: "{long}"\n    end: true\n')
+    (tmp_path / "tiny.yaml").write_text(
+        f'flow: tiny\nstart: hi\nsteps:\n  hi:\n    say: "Don’t go"\n'
+        f'    next: done\n  done:\n    say: "{long}"\n    end: true\n'
+    )
     issues = check_paths([str(tmp_path / "tiny.yaml")], str(tmp_path))
     assert [(i.line, i.severity) for i in issues] == [(5, "warning"), (8, "warning")]
     assert "'’'->\"'\"" in issues[0].message and "5 SMS segments" in issues[1].message
@@ -128,9 +136,13 @@ def test_a_translated_choice_word_colliding_with_a_translated_keyword_is_reporte
     (tmp_path / "_globals.yaml").write_text('commands:\n  stop:\n    words: "stop"\n    do: opt_out\n')
     (tmp_path / "menu.yaml").write_text(
         'flow: menu\nlanguages: [en, es]\nstart: m\nsteps:\n  m:\n    ask: "1 on, 2 off"\n'
-        '    expect:\n      choice:\n        off: "2 | off"\n    save: m\n    next: d\n  d:\n    end: true\n')
-    locales = _po(tmp_path, 'msgctxt "_globals.stop.words"\nmsgid "stop"\nmsgstr "parar | baja"\n\n'
-                            'msgctxt "menu.m.ask"\nmsgid "1 on, 2 off"\nmsgstr "1 si, 2 no"\n\n'
-                            'msgctxt "menu.m.choice.off"\nmsgid "2 | off"\nmsgstr "2 | baja"\n')
+        '    expect:\n      choice:\n        off: "2 | off"\n    save: m\n    next: d\n  d:\n    end: true\n'
+    )
+    locales = _po(
+        tmp_path,
+        'msgctxt "_globals.stop.words"\nmsgid "stop"\nmsgstr "parar | baja"\n\n'
+        'msgctxt "menu.m.ask"\nmsgid "1 on, 2 off"\nmsgstr "1 si, 2 no"\n\n'
+        'msgctxt "menu.m.choice.off"\nmsgid "2 | off"\nmsgstr "2 | baja"\n',
+    )
     issues = [str(i) for i in check_paths([str(tmp_path)], str(locales))]
     assert issues == [f"{tmp_path / 'menu.yaml'}:9:14: es choice word 'baja' of 'off' is the global keyword 'stop'"]

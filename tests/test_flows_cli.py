@@ -1,4 +1,5 @@
 """`hotline flows check` and `hotline chat` through Flask's CLI runner."""
+
 from __future__ import annotations
 
 from pathlib import Path

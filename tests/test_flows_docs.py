@@ -1,4 +1,5 @@
 """Every YAML example in docs/flows.md loads and passes the flow check."""
+
 from __future__ import annotations
 
 import re

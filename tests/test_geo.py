@@ -5,6 +5,7 @@ Reference points are LA Metro bus stops at the named corner (the gazetteer's
 source) or a city's centre; tolerances follow the precision class the answer
 must honestly claim (street 150 m, ZIP/neighborhood 2.5-3 km, city 5-6 km).
 """
+
 from __future__ import annotations
 
 import math
@@ -57,17 +58,49 @@ CASES = [
     ("whatsapp pin", "", PIN, FLORENCE_PACIFIC, 5, "exact"),
     ("pin with words", "aqui estan", PIN, FLORENCE_PACIFIC, 5, "exact"),
     ("google q link", "https://maps.google.com/?q=33.9755,-118.2250", {}, FLORENCE_PACIFIC, 30, "exact"),
-    ("google place data link",
-     "https://www.google.com/maps/place/Florence+Ave+%26+Pacific+Blvd/@33.9760,-118.2260,17z/"
-     "data=!3m1!4b1!4m5!3m4!1s0x0:0x0!8m2!3d33.9755211!4d-118.2250058", {}, FLORENCE_PACIFIC, 10, "exact"),
+    (
+        "google place data link",
+        "https://www.google.com/maps/place/Florence+Ave+%26+Pacific+Blvd/@33.9760,-118.2260,17z/"
+        "data=!3m1!4b1!4m5!3m4!1s0x0:0x0!8m2!3d33.9755211!4d-118.2250058",
+        {},
+        FLORENCE_PACIFIC,
+        10,
+        "exact",
+    ),
     ("google viewport link", "https://www.google.com/maps/@33.9755,-118.2250,18z", {}, FLORENCE_PACIFIC, 30, "street"),
     ("google search link", "https://www.google.com/maps/search/33.9755,+-118.2250", {}, FLORENCE_PACIFIC, 30, "exact"),
-    ("whatsapp encoded google link", "Mira https://maps.google.com/maps?q=33.9755%2C-118.2250&z=17&hl=es", {},
-     FLORENCE_PACIFIC, 30, "exact"),
-    ("apple ll link", "https://maps.apple.com/?ll=33.9755,-118.2250&q=Dropped%20Pin", {}, FLORENCE_PACIFIC, 30, "exact"),
-    ("apple link by name", "https://maps.apple.com/?q=Florence+Ave+%26+Pacific+Blvd", {}, FLORENCE_PACIFIC, 150, "street"),
-    ("osm marker link", "https://www.openstreetmap.org/?mlat=33.9755&mlon=-118.2250#map=18/33.9755/-118.2250", {},
-     FLORENCE_PACIFIC, 30, "exact"),
+    (
+        "whatsapp encoded google link",
+        "Mira https://maps.google.com/maps?q=33.9755%2C-118.2250&z=17&hl=es",
+        {},
+        FLORENCE_PACIFIC,
+        30,
+        "exact",
+    ),
+    (
+        "apple ll link",
+        "https://maps.apple.com/?ll=33.9755,-118.2250&q=Dropped%20Pin",
+        {},
+        FLORENCE_PACIFIC,
+        30,
+        "exact",
+    ),
+    (
+        "apple link by name",
+        "https://maps.apple.com/?q=Florence+Ave+%26+Pacific+Blvd",
+        {},
+        FLORENCE_PACIFIC,
+        150,
+        "street",
+    ),
+    (
+        "osm marker link",
+        "https://www.openstreetmap.org/?mlat=33.9755&mlon=-118.2250#map=18/33.9755/-118.2250",
+        {},
+        FLORENCE_PACIFIC,
+        30,
+        "exact",
+    ),
     ("osm map link", "https://www.openstreetmap.org/#map=16/33.9755/-118.2250", {}, FLORENCE_PACIFIC, 30, "landmark"),
     ("geo uri", "geo:33.9755,-118.2250", {}, FLORENCE_PACIFIC, 30, "exact"),
     ("decimal pair", "33.9755, -118.2250", {}, FLORENCE_PACIFIC, 30, "exact"),
@@ -79,7 +112,14 @@ CASES = [
     ("two decimals is a zip-sized guess", "33.98, -118.23", {}, FLORENCE_PACIFIC, 1500, "zip"),
     ("cross streets en", "Florence and Pacific", {}, FLORENCE_PACIFIC, 150, "street"),
     ("cross streets with types", "Pacific Blvd & Florence Ave", {}, FLORENCE_PACIFIC, 150, "street"),
-    ("corner of, with city", "corner of florence ave and pacific blvd, huntington park", {}, FLORENCE_PACIFIC, 150, "street"),
+    (
+        "corner of, with city",
+        "corner of florence ave and pacific blvd, huntington park",
+        {},
+        FLORENCE_PACIFIC,
+        150,
+        "street",
+    ),
     ("typos in both streets", "florance & pasific", {}, FLORENCE_PACIFIC, 150, "street"),
     ("slash", "Gage/Santa Fe", {}, GAGE_SANTA_FE, 150, "street"),
     ("ordinal street", "at 7th and Hoover", {}, SEVENTH_HOOVER, 150, "street"),
@@ -88,7 +128,14 @@ CASES = [
     ("reversed order", "wilshire @ alvarado", {}, ALVARADO_WILSHIRE, 150, "street"),
     ("spanish y", "Florence y Pacific", {}, FLORENCE_PACIFIC, 150, "street"),
     ("spanish with town nickname", "en la Pacific y Gage en HP", {}, GAGE_PACIFIC, 150, "street"),
-    ("spanish esquina con accents", "esquina de la Avenida Florence con la Atlántico", {}, FLORENCE_ATLANTIC, 150, "street"),
+    (
+        "spanish esquina con accents",
+        "esquina de la Avenida Florence con la Atlántico",
+        {},
+        FLORENCE_ATLANTIC,
+        150,
+        "street",
+    ),
     ("spanish ordinal", "séptima y Hoover", {}, SEVENTH_HOOVER, 150, "street"),
     ("spanish street that is also a city", "Atlantic y Santa Ana", {}, ATLANTIC_SANTA_ANA, 150, "street"),
     ("spanish av. abbreviation", "Av. Firestone y State", {}, FIRESTONE_STATE, 150, "street"),
@@ -126,8 +173,10 @@ def test_phrasing_is_located_within_tolerance(label, text, extra, expected, tole
 
 def test_three_streets_without_between_offer_each_corner():
     found = geo.locate("Pacific, Florence, Gage", bounds=LA)
-    assert {c.label for c in found.candidates} == {"Pacific Blvd & Florence Ave, Huntington Park",
-                                                   "Pacific Blvd & Gage Ave, Huntington Park"}
+    assert {c.label for c in found.candidates} == {
+        "Pacific Blvd & Florence Ave, Huntington Park",
+        "Pacific Blvd & Gage Ave, Huntington Park",
+    }
 
 
 AMBIGUOUS = [
@@ -206,16 +255,20 @@ def test_words_fold_accents_ordinals_and_filler():
     assert geo.words("Seventh St & Hoover") == ["7th", "hoover"]
 
 
-@pytest.mark.parametrize("metres_,name", [(10, "exact"), (30, "exact"), (31, "street"), (300, "landmark"),
-                                          (2500, "zip"), (4000, "city"), (50000, "city")])
+@pytest.mark.parametrize(
+    "metres_,name",
+    [(10, "exact"), (30, "exact"), (31, "street"), (300, "landmark"), (2500, "zip"), (4000, "city"), (50000, "city")],
+)
 def test_precision_class_names_the_error_radius(metres_, name):
     assert geo.precision_class(metres_) == name
 
 
 def test_coordinators_gazetteer_file_is_used(tmp_path: Path):
     places = tmp_path / "places.yaml"
-    places.write_text("places:\n  - {name: Parque Central, kind: landmark, lat: 34.0, lon: -118.0,"
-                      " aliases: [el parque central]}\n", encoding="utf-8")
+    places.write_text(
+        "places:\n  - {name: Parque Central, kind: landmark, lat: 34.0, lon: -118.0, aliases: [el parque central]}\n",
+        encoding="utf-8",
+    )
     found = geo.locate("en el Parque Central", bounds=LA, places=places)
     assert (found.lat, found.lon, found.precision) == (34.0, -118.0, "landmark")
     assert geo.locate("Florence y Pacific", bounds=LA, places=tmp_path / "missing.yaml") is None
@@ -233,7 +286,8 @@ def test_shipped_gazetteer_entries_name_known_streets_and_lie_in_bounds():
 
 def test_check_places_reports_coordinators_mistakes_by_line(tmp_path: Path):
     bad = tmp_path / "places.yaml"
-    bad.write_text("""streets:
+    bad.write_text(
+        """streets:
   pacific: [Pacific Blvd]
   gage: [Gage Ave]
 intersections:
@@ -243,7 +297,9 @@ intersections:
 places:
   - {name: Park, kind: plaza, lat: 34, lon: -118, source: pin}
   - {kind: city}
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     problems = geo.check_places(bad)
     assert [line for line, _ in problems] == [5, 6, 7, 7, 9, 10]
     assert "unknown street id 'florence'" in problems[0][1]
@@ -305,10 +361,22 @@ class FakeNominatim:
 @pytest.fixture
 def nominatim():
     answers = {
-        "Ramona Gardens": [{"lat": "34.0617", "lon": "-118.2003", "display_name": "Ramona Gardens, Boyle Heights",
-                            "boundingbox": ["34.0590", "34.0645", "-118.2040", "-118.1965"]}],
-        "Lexington": [{"lat": "38.0406", "lon": "-84.5037", "display_name": "Lexington, Kentucky",
-                       "boundingbox": ["37.8", "38.2", "-84.7", "-84.3"]}],
+        "Ramona Gardens": [
+            {
+                "lat": "34.0617",
+                "lon": "-118.2003",
+                "display_name": "Ramona Gardens, Boyle Heights",
+                "boundingbox": ["34.0590", "34.0645", "-118.2040", "-118.1965"],
+            }
+        ],
+        "Lexington": [
+            {
+                "lat": "38.0406",
+                "lon": "-84.5037",
+                "display_name": "Lexington, Kentucky",
+                "boundingbox": ["37.8", "38.2", "-84.7", "-84.3"],
+            }
+        ],
     }
     server = FakeNominatim(answers)
     yield server
@@ -317,6 +385,7 @@ def nominatim():
 
 def test_online_geocoder_places_text_inside_bounds_and_caches_it(r, nominatim):
     from bot.geo import online
+
     found = online.geocode(r, "Ramona Gardens", nominatim.spec, bounds=LA)
     assert metres((found.lat, found.lon), (34.0617, -118.2003)) < 5
     assert (found.source, found.confidence) == ("online", online.CONFIDENCE)
@@ -330,6 +399,7 @@ def test_online_geocoder_places_text_inside_bounds_and_caches_it(r, nominatim):
 
 def test_online_geocoder_refuses_answers_outside_bounds_and_remembers_misses(r, nominatim):
     from bot.geo import online
+
     assert online.geocode(r, "Lexington", nominatim.spec, bounds=LA) is None
     assert online.geocode(r, "Lexington", nominatim.spec, bounds=LA) is None
     assert len(nominatim.queries) == 1
@@ -338,12 +408,14 @@ def test_online_geocoder_refuses_answers_outside_bounds_and_remembers_misses(r, 
 
 def test_online_geocoder_gives_up_at_its_timeout_without_caching(r, nominatim):
     from bot.geo import online
+
     assert online.geocode(r, "hang", nominatim.spec, bounds=LA, timeout_s=0.2) is None
     assert r.dbsize() == 0
 
 
 def test_online_geocoder_is_off_without_a_spec_and_rejects_bad_specs(r):
     from bot.geo import online
+
     assert online.geocode(r, "Ramona Gardens", "", bounds=LA) is None
     assert online.parse_spec("nominatim") == ("nominatim", "https", "nominatim.openstreetmap.org")
     for bad in ("google", "nominatim=ftp://x", "nominatim=https://"):

@@ -1,4 +1,5 @@
 """Incidents against the real Redis: merge/split edges, kinds, corroboration, trust, expiry, timeline."""
+
 from __future__ import annotations
 
 import math
@@ -234,7 +235,9 @@ def test_closed_incidents_are_indexed_by_closing_time_for_retention(r, cfg):
     closed = incidents.merge_report(r, report("c1", north(HP, 3000)), cfg, T0)
     incidents.set_status(r, closed.incident_id, "closed", T0 + 60, "scene clear")
     assert r.zrange(store.incidents_closed_key(), 0, -1, withscores=True) == [
-        (blocked.incident_id, T0), (closed.incident_id, T0 + 60)]
+        (blocked.incident_id, T0),
+        (closed.incident_id, T0 + 60),
+    ]
     assert all(r.zcard(store.incidents_geo_class_key(c)) == 0 for c in ("exact", "street", "landmark", "zip", "city"))
 
 
@@ -261,8 +264,10 @@ def test_timeline_is_append_only_record_of_reports_and_events(r, cfg):
 
 def test_list_open_counts_dispatch_states(r, cfg):
     merge = incidents.merge_report(r, report("c1"), cfg, T0)
-    r.hset(store.incident_dispatch_key(merge.incident_id),
-           mapping={"o1": "texted", "o2": "accepted", "o3": "declined", "o4": "undelivered"})
+    r.hset(
+        store.incident_dispatch_key(merge.incident_id),
+        mapping={"o1": "texted", "o2": "accepted", "o3": "declined", "o4": "undelivered"},
+    )
     (row,) = incidents.list_open(r, T0 + 1)
     assert (row["texted"], row["accepted"], row["reporters"]) == (3, 1, 1)
     assert set(row) >= {"id", "status", "lat", "lon", "precision", "reporters", "texted", "accepted", "created_at"}
@@ -286,7 +291,8 @@ def test_fifty_simultaneous_reports_of_one_scene_make_one_incident(r, cfg, redis
         try:
             barrier.wait(timeout=30)
             merges[i] = incidents.merge_report(
-                client, report(f"contact-{i}", north(HP, (i % 10) * 20)), cfg, T0 + i / 100)
+                client, report(f"contact-{i}", north(HP, (i % 10) * 20)), cfg, T0 + i / 100
+            )
         except Exception as exc:  # collected and asserted below; a thread's exception would be lost
             errors.append(exc)
         finally:
@@ -308,11 +314,13 @@ def test_fifty_simultaneous_reports_of_one_scene_make_one_incident(r, cfg, redis
 # ---- the coordinators' command line ------------------------------------------------
 def test_incidents_command_json_lists_open_incidents_with_contract_fields(runner, r, settings):
     from bot.cli.incidents import incidents_command
+
     first = incidents.merge_report(r, report("c1"), settings, T0)
     incidents.merge_report(r, report("c2"), settings, T0 + 5)
     r.hset(store.incident_dispatch_key(first.incident_id), mapping={"o1": "accepted", "o2": "texted"})
     import json
     import time
+
     now = time.time()
     incidents.merge_report(r, report("c3", north(HP, 5000)), settings, now)  # the fresh one
     result = runner.invoke(incidents_command, ["--json"])
@@ -320,14 +328,25 @@ def test_incidents_command_json_lists_open_incidents_with_contract_fields(runner
     rows = json.loads(result.output)
     # the T0 incidents expired long ago (now is far past T0 + TTL): only the fresh one is open
     assert len(rows) == 1 and rows[0]["reporters"] == 1
-    for key, kind in {"id": str, "status": str, "lat": float, "lon": float, "precision": str,
-                      "reporters": int, "texted": int, "accepted": int, "created_at": str}.items():
+    for key, kind in {
+        "id": str,
+        "status": str,
+        "lat": float,
+        "lon": float,
+        "precision": str,
+        "reporters": int,
+        "texted": int,
+        "accepted": int,
+        "created_at": str,
+    }.items():
         assert isinstance(rows[0][key], kind), key
 
 
 def test_incidents_command_counts_dispatch_and_prints_table(runner, r, settings):
     import time
+
     from bot.cli.incidents import incidents_command
+
     now = time.time()
     merge = incidents.merge_report(r, report("c1", details={"label": "Florence Ave & Pacific Blvd"}), settings, now)
     r.hset(store.incident_dispatch_key(merge.incident_id), mapping={"o1": "accepted", "o2": "texted"})
@@ -340,6 +359,7 @@ def test_incidents_command_counts_dispatch_and_prints_table(runner, r, settings)
 
 def test_incidents_command_says_when_nothing_is_open(runner, r):
     from bot.cli.incidents import incidents_command
+
     result = runner.invoke(incidents_command, [])
     assert (result.exit_code, result.output.strip()) == (0, "no open incidents")
 
@@ -347,6 +367,7 @@ def test_incidents_command_says_when_nothing_is_open(runner, r):
 def test_contacts_trust_block_clear_by_number_touch_only_the_trust_field(runner, r, settings):
     from bot import privacy
     from bot.cli.incidents import contacts_group
+
     contact = privacy.contact_id(settings.secret, "+13235550142")
     r.hset(store.contact_key(contact), "language", "es")
     result = runner.invoke(contacts_group, ["trust", "(323) 555-0142"])
@@ -360,6 +381,7 @@ def test_contacts_trust_block_clear_by_number_touch_only_the_trust_field(runner,
 
 def test_contacts_refuses_an_invalid_number(runner, r):
     from bot.cli.incidents import contacts_group
+
     result = runner.invoke(contacts_group, ["block", "12345"])
     assert result.exit_code == 1 and "not a valid phone number" in result.output
     assert "12345" not in result.output

@@ -1,4 +1,5 @@
 """Typed answer parsers: what people really type, in English and Spanish, never an exception."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,19 +13,32 @@ from bot.conversation.inputs import Ambiguous, Answer, Parsed, Rejected
 LA = ZoneInfo("America/Los_Angeles")
 NOW = dt.datetime(2026, 5, 4, 16, 0, tzinfo=LA).timestamp()  # 4:00pm in Los Angeles
 BOUNDS = (33.2, -119.0, 34.9, -116.9)
-OPTIONS = [("raid", ["1", "raid", "redada"]), ("checkpoint", ["3", "checkpoint", "reten", "punto de control"]),
-           ("other", ["5", "other", "otro"])]
+OPTIONS = [
+    ("raid", ["1", "raid", "redada"]),
+    ("checkpoint", ["3", "checkpoint", "reten", "punto de control"]),
+    ("other", ["5", "other", "otro"]),
+]
 
 
 def ans(text: str, **kw) -> Answer:
     return Answer(text, NOW, bounds=BOUNDS, **kw)
 
 
-@pytest.mark.parametrize("text,code", [
-    ("1", "raid"), (" 1. ", "raid"), ("Raid", "raid"), ("REDADA!!", "raid"), ("redadda", "raid"),
-    ("checkpont", "checkpoint"), ("Retén", "checkpoint"), ("hay un punto de control", "checkpoint"),
-    ("I see a checkpoint", "checkpoint"), ("otro", "other"),
-])
+@pytest.mark.parametrize(
+    "text,code",
+    [
+        ("1", "raid"),
+        (" 1. ", "raid"),
+        ("Raid", "raid"),
+        ("REDADA!!", "raid"),
+        ("redadda", "raid"),
+        ("checkpont", "checkpoint"),
+        ("Retén", "checkpoint"),
+        ("hay un punto de control", "checkpoint"),
+        ("I see a checkpoint", "checkpoint"),
+        ("otro", "other"),
+    ],
+)
 def test_choice_accepts_numbers_words_accents_and_misspellings(text, code):
     assert inputs.choice(ans(text), OPTIONS) == Parsed(code, code, text)
 
@@ -47,10 +61,22 @@ def test_scanning_a_sentence_ignores_bare_numbers_and_misspellings():
     assert inputs.choice(ans("redada en la Pacific"), OPTIONS, scan=True).value == "raid"
 
 
-@pytest.mark.parametrize("text,code", [
-    ("yes", "yes"), ("Sí", "yes"), ("si", "yes"), ("Y", "yes"), ("claro", "yes"), ("no", "no"),
-    ("Nope", "no"), ("not sure", "unknown"), ("no sé", "unknown"), ("No se", "unknown"), ("idk", "unknown"),
-])
+@pytest.mark.parametrize(
+    "text,code",
+    [
+        ("yes", "yes"),
+        ("Sí", "yes"),
+        ("si", "yes"),
+        ("Y", "yes"),
+        ("claro", "yes"),
+        ("no", "no"),
+        ("Nope", "no"),
+        ("not sure", "unknown"),
+        ("no sé", "unknown"),
+        ("No se", "unknown"),
+        ("idk", "unknown"),
+    ],
+)
 def test_yes_no_reads_both_languages_and_not_sure(text, code):
     assert inputs.yes_no(ans(text), unknown=True).value == code
 
@@ -59,10 +85,22 @@ def test_yes_no_without_unknown_rejects_not_sure_politely():
     assert inputs.yes_no(ans("maybe")).reason == "Please reply YES or NO."
 
 
-@pytest.mark.parametrize("text,value", [
-    ("5", 5), ("about 12", 12), ("five", 5), ("cinco", 5), ("veinte", 20), ("twenty five", 25),
-    ("treinta y dos", 32), ("veintitres", 23), ("a dozen", 12), ("una docena", 12), ("un agente", 1),
-])
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("5", 5),
+        ("about 12", 12),
+        ("five", 5),
+        ("cinco", 5),
+        ("veinte", 20),
+        ("twenty five", 25),
+        ("treinta y dos", 32),
+        ("veintitres", 23),
+        ("a dozen", 12),
+        ("una docena", 12),
+        ("un agente", 1),
+    ],
+)
 def test_number_reads_digits_and_number_words(text, value):
     assert inputs.number(ans(text)).value == value
 
@@ -78,12 +116,27 @@ def test_number_rejects_out_of_range_and_wordless_answers():
     assert isinstance(inputs.number(ans("lots"), max=500), Rejected)
 
 
-@pytest.mark.parametrize("text,minutes_ago", [
-    ("now", 0), ("ahora", 0), ("right now!", 0), ("ahorita", 0), ("20 min ago", 20),
-    ("hace 20 minutos", 20), ("hace veinte minutos", 20), ("an hour ago", 60), ("hace una hora", 60),
-    ("half an hour ago", 30), ("hace media hora", 30), ("3:15pm", 45), ("3:15 PM", 45), ("15:15", 45),
-    ("a las 3", 60), ("at 3", 60),
-])
+@pytest.mark.parametrize(
+    "text,minutes_ago",
+    [
+        ("now", 0),
+        ("ahora", 0),
+        ("right now!", 0),
+        ("ahorita", 0),
+        ("20 min ago", 20),
+        ("hace 20 minutos", 20),
+        ("hace veinte minutos", 20),
+        ("an hour ago", 60),
+        ("hace una hora", 60),
+        ("half an hour ago", 30),
+        ("hace media hora", 30),
+        ("3:15pm", 45),
+        ("3:15 PM", 45),
+        ("15:15", 45),
+        ("a las 3", 60),
+        ("at 3", 60),
+    ],
+)
 def test_datetime_reads_now_relative_and_clock_times(text, minutes_ago):
     parsed = inputs.datetime(ans(text), timezone="America/Los_Angeles")
     assert isinstance(parsed, Parsed)

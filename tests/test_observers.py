@@ -1,4 +1,5 @@
 """The roster: CSV import (good rows in, bad rows reported by line), on-duty rules, shifts, join codes."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -52,7 +53,9 @@ def test_import_csv_without_required_columns_imports_nothing(r, settings, tmp_pa
 def test_reimport_updates_an_observer_instead_of_duplicating(r, settings, tmp_path):
     observers.import_csv(r, settings, PAYLOADS / "observers.csv", now=1.0)
     path = tmp_path / "again.csv"
-    path.write_text('name,phone,languages,location,radius_km,on_call\nAna Renamed,+12135550101,es,"33.98,-118.22",3,no\n')
+    path.write_text(
+        'name,phone,languages,location,radius_km,on_call\nAna Renamed,+12135550101,es,"33.98,-118.22",3,no\n'
+    )
     assert observers.import_csv(r, settings, path, now=2.0).imported == 1
     assert r.scard(store.observers_all_key()) == 5
     ana = observers.get(r, privacy.contact_id(settings.secret, "+12135550101"))
@@ -70,10 +73,10 @@ def test_candidates_are_on_duty_in_radius_nearest_first(r, settings):
 
 def test_shifts_decide_duty_in_the_observers_time_zone():
     obs = {"on_call": "0", "shifts": "mon-fri 18:00-23:00; sat 22:00-02:00", "timezone": "America/Los_Angeles"}
-    assert observers.is_on_duty(obs, at("2026-11-23 19:00"))          # Monday evening
+    assert observers.is_on_duty(obs, at("2026-11-23 19:00"))  # Monday evening
     assert not observers.is_on_duty(obs, at("2026-11-23 23:30"))
-    assert not observers.is_on_duty(obs, at("2026-11-22 19:00"))      # Sunday
-    assert observers.is_on_duty(obs, at("2026-11-29 01:00"))          # Saturday's overnight shift into Sunday
+    assert not observers.is_on_duty(obs, at("2026-11-22 19:00"))  # Sunday
+    assert observers.is_on_duty(obs, at("2026-11-29 01:00"))  # Saturday's overnight shift into Sunday
     assert observers.next_shift_change(obs, at("2026-11-23 19:00")) == at("2026-11-23 23:00")
 
 
@@ -84,10 +87,24 @@ def test_malformed_shifts_are_refused(spec):
 
 
 def test_text_override_lasts_until_the_next_shift_change(r, settings):
-    oid = observers.upsert(r, settings, observers.parse_row({
-        "name": "Sol", "phone": "2135550120", "languages": "es", "location": "33.98,-118.22",
-        "radius_km": "5", "on_call": "no", "shifts": "mon-fri 18:00-23:00", "timezone": "America/Los_Angeles"},
-        settings), now=0)
+    oid = observers.upsert(
+        r,
+        settings,
+        observers.parse_row(
+            {
+                "name": "Sol",
+                "phone": "2135550120",
+                "languages": "es",
+                "location": "33.98,-118.22",
+                "radius_km": "5",
+                "on_call": "no",
+                "shifts": "mon-fri 18:00-23:00",
+                "timezone": "America/Los_Angeles",
+            },
+            settings,
+        ),
+        now=0,
+    )
     monday_7pm = at("2026-11-23 19:00")
     until = observers.set_duty(r, oid, False, monday_7pm)
     assert until == at("2026-11-23 23:00")
@@ -99,8 +116,10 @@ def test_text_override_lasts_until_the_next_shift_change(r, settings):
 def test_shifts_yaml_applies_by_phone_and_reports_unknown_numbers(r, settings, tmp_path):
     observers.import_csv(r, settings, PAYLOADS / "observers.csv", now=1.0)
     path = tmp_path / "shifts.yaml"
-    path.write_text("timezone: America/Los_Angeles\nshifts:\n  '+12135550101': ['mon-fri 18:00-23:00']\n"
-                    "  '+19995550000': ['sat 08:00-20:00']\n  '2135550102': ['someday 1:00-2:00']\n")
+    path.write_text(
+        "timezone: America/Los_Angeles\nshifts:\n  '+12135550101': ['mon-fri 18:00-23:00']\n"
+        "  '+19995550000': ['sat 08:00-20:00']\n  '2135550102': ['someday 1:00-2:00']\n"
+    )
     result = observers.import_shifts_yaml(r, settings, path, now=1.0)
     assert result.imported == 1
     assert [line for line, _ in result.errors] == [4, 5]
@@ -118,6 +137,7 @@ def test_join_code_enrolls_a_number_and_a_wrong_code_does_not(r, settings):
 
 def test_cli_import_reports_bad_rows_and_exits_1(runner, r):
     from bot.cli.observers import observers_group
+
     result = runner.invoke(observers_group, ["import", str(PAYLOADS / "observers_bad.csv")])
     assert result.exit_code == 1
     assert "observers_bad.csv:4: phone" in result.output
@@ -137,6 +157,7 @@ def test_reimport_clears_an_unreachable_mark(r, settings):
 
 def test_cli_join_code_and_shifts(runner, r, tmp_path):
     from bot.cli.observers import observers_group
+
     made = runner.invoke(observers_group, ["join-code", "--location", "90255", "--languages", "es"])
     assert made.exit_code == 0
     code = made.output.strip()
@@ -145,8 +166,10 @@ def test_cli_join_code_and_shifts(runner, r, tmp_path):
     assert bad.exit_code == 1 and "location" in bad.output
     runner.invoke(observers_group, ["import", str(PAYLOADS / "observers.csv")])
     shifts = tmp_path / "shifts.yaml"
-    shifts.write_text("timezone: America/Los_Angeles\nshifts:\n  '+12135550101': ['mon-fri 18:00-23:00']\n"
-                      "  '+12135550102': ['tuesday-ish']\n")
+    shifts.write_text(
+        "timezone: America/Los_Angeles\nshifts:\n  '+12135550101': ['mon-fri 18:00-23:00']\n"
+        "  '+12135550102': ['tuesday-ish']\n"
+    )
     result = runner.invoke(observers_group, ["shifts", str(shifts)])
     assert result.exit_code == 1 and "shifts.yaml:4:" in result.output and "updated 1, 1 bad" in result.output
     listing = runner.invoke(observers_group, ["list"])

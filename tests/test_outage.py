@@ -1,8 +1,10 @@
 """A Redis outage must not drop a report: the message is spooled sealed and replayed later."""
+
 from __future__ import annotations
 
-from bot import create_app, router, spool, store
 from conftest import Phone, replies_of
+
+from bot import create_app, router, spool, store
 
 
 def _dead_redis_url() -> str:

@@ -1,4 +1,5 @@
 """A location pin sent before the hotline asks where is kept, not refused."""
+
 from __future__ import annotations
 
 PIN = {"Latitude": "33.97690", "Longitude": "-118.21610"}

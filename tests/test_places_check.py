@@ -1,4 +1,5 @@
 """`hotline flows check` also checks the gazetteer beside the flows, by line."""
+
 from __future__ import annotations
 
 import shutil

@@ -1,4 +1,5 @@
 """Numbers at rest only as keyed hashes or sealed; logs never carry them."""
+
 from __future__ import annotations
 
 import logging

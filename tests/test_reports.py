@@ -1,12 +1,20 @@
 """What happens to a report no offline locator could place: coordinators, or the operator's online geocoder."""
+
 from __future__ import annotations
+
+from test_geo import FakeNominatim
 
 from bot import incidents, reports, runtime
 from bot.conversation import ActionCall
-from test_geo import FakeNominatim
 
-CALL = dict(name="report.submit", contact_id="c-unplaced", e164="+13235550140", language="en", channel="sms",
-            now=1_800_000_000.0)
+CALL = dict(
+    name="report.submit",
+    contact_id="c-unplaced",
+    e164="+13235550140",
+    language="en",
+    channel="sms",
+    now=1_800_000_000.0,
+)
 
 
 def _call(where_raw: str) -> ActionCall:
@@ -26,9 +34,18 @@ def test_unplaced_report_goes_to_coordinators_with_the_callers_words(rt, r, work
 
 
 def test_online_geocoder_places_a_report_and_it_is_dispatched_not_escalated(app, r, worker, twilio_outbox, settings):
-    nominatim = FakeNominatim({"Ramona Gardens": [{
-        "lat": "34.0617", "lon": "-118.2003", "display_name": "Ramona Gardens, Boyle Heights",
-        "boundingbox": ["34.0590", "34.0645", "-118.2040", "-118.1965"]}]})
+    nominatim = FakeNominatim(
+        {
+            "Ramona Gardens": [
+                {
+                    "lat": "34.0617",
+                    "lon": "-118.2003",
+                    "display_name": "Ramona Gardens, Boyle Heights",
+                    "boundingbox": ["34.0590", "34.0645", "-118.2040", "-118.1965"],
+                }
+            ]
+        }
+    )
     try:
         rt = runtime.configure(settings.replace(geocoder=nominatim.spec))
         reports.submit(rt, _call("Ramona Gardens"))
@@ -46,7 +63,9 @@ def test_online_geocoder_places_a_report_and_it_is_dispatched_not_escalated(app,
 
 def test_bad_geocoder_setting_is_refused(tmp_path):
     import pytest
+
     from bot.config import Settings
     from bot.errors import ConfigError
+
     with pytest.raises(ConfigError, match="HOTLINE_GEOCODER"):
         Settings.from_env({"HOTLINE_DATA_DIR": str(tmp_path), "HOTLINE_GEOCODER": "google"})

@@ -1,4 +1,5 @@
 """Closed incidents are thinned after a day and deleted after 30 days; open ones are untouched."""
+
 from __future__ import annotations
 
 import json
@@ -9,9 +10,16 @@ T0 = 1_800_000_000.0
 
 
 def _incident(r, settings, contact="c1", lat=33.97691234, lon=-118.21612345):
-    report = incidents.Report(contact_id=contact, lat=lat, lon=lon, precision_m=30, kind="raid",
-                              details={"markings": "plate 7ABC123", "agents": 4, "label": "1234 Main St"},
-                              language="en", channel="sms")
+    report = incidents.Report(
+        contact_id=contact,
+        lat=lat,
+        lon=lon,
+        precision_m=30,
+        kind="raid",
+        details={"markings": "plate 7ABC123", "agents": 4, "label": "1234 Main St"},
+        language="en",
+        channel="sms",
+    )
     return incidents.merge_report(r, report, settings, T0).incident_id
 
 
@@ -42,5 +50,6 @@ def test_open_incident_is_never_purged(rt, r, settings):
 
 def test_purge_command_prints_what_it_did(runner, r):
     from bot.cli import purge_command
+
     result = runner.invoke(purge_command)
     assert result.exit_code == 0 and json.loads(result.output) == {"thinned": 0, "deleted": 0}

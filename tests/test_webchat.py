@@ -1,18 +1,19 @@
 """The web chat through the Flask test client: page, cookie, CSRF, JSON turns, parity with SMS."""
+
 from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 import zlib
+from pathlib import Path
 
 import pytest
 import yaml
 
 from bot import create_app, incidents, privacy, store
-from bot.conversation import sessions
 from bot.channels import webchat
 from bot.chat import COOKIE
+from bot.conversation import sessions
 from bot.errors import BadRequest
 
 CHAT_ID = "A" * 24
@@ -37,8 +38,7 @@ class WebChat:
         return self.client.get_cookie(COOKIE, path="/chat").value
 
     def post(self, payload, headers: dict | None = None, raw: bytes | None = None):
-        base = {"X-CSRF-Token": self.token, "Accept-Language": self.lang,
-                "Content-Type": "application/json"}
+        base = {"X-CSRF-Token": self.token, "Accept-Language": self.lang, "Content-Type": "application/json"}
         base.update(headers or {})
         data = raw if raw is not None else json.dumps(payload)
         return self.client.post("/chat/messages", data=data, headers=base)
@@ -153,8 +153,9 @@ def test_conversation_case_runs_the_same_in_the_web_chat(path, chat, r, settings
             replies = chat.say(step["send"], **extra)
             expected = step.get("replies")
             if expected is not None:
-                assert len(replies) == len(expected) and all(map(_matches, expected, replies)), \
+                assert len(replies) == len(expected) and all(map(_matches, expected, replies)), (
                     f"{where}: expected {expected!r}, got {replies!r}"
+                )
         if "session" in step:
             session = sessions.load(r, privacy.contact_id(settings.secret, "web:" + chat.chat_id))
             if step["session"] is None:
@@ -166,8 +167,7 @@ def test_conversation_case_runs_the_same_in_the_web_chat(path, chat, r, settings
 
 
 def test_web_report_becomes_an_incident_like_a_texted_one(chat, r, rt):
-    for text in ("hola, hay migra en Pacific y Florence ahora", "cinco agentes y dos camionetas",
-                 "mascaras", "sí"):
+    for text in ("hola, hay migra en Pacific y Florence ahora", "cinco agentes y dos camionetas", "mascaras", "sí"):
         replies = chat.say(text)
     assert replies and replies[0].startswith("Reporte ")
     (incident,) = incidents.list_open(r)
@@ -259,20 +259,23 @@ def test_first_reply_follows_accept_language(client):
 
 
 # ---- refusals ------------------------------------------------------------------
-@pytest.mark.parametrize("label, raw", [
-    ("not json", b"{text: hello"),
-    ("not an object", b'["hello"]'),
-    ("no id", b'{"text": "hello"}'),
-    ("id too short", b'{"id": "x", "text": "hello"}'),
-    ("id with odd characters", b'{"id": "../../etc/passwd", "text": "hello"}'),
-    ("text not a string", b'{"id": "abcdefgh1", "text": 5}'),
-    ("empty text, no pin", b'{"id": "abcdefgh1", "text": "   "}'),
-    ("lat without lon", b'{"id": "abcdefgh1", "text": "", "lat": 34.0}'),
-    ("lat out of range", b'{"id": "abcdefgh1", "text": "", "lat": 134.0, "lon": 1}'),
-    ("boolean coordinate", b'{"id": "abcdefgh1", "text": "", "lat": true, "lon": 1}'),
-    ("unknown field", b'{"id": "abcdefgh1", "text": "hi", "from": "+13235550100"}'),
-    ("not utf-8", b'{"id": "abcdefgh1", "text": "\xff\xfe"}'),
-])
+@pytest.mark.parametrize(
+    "label, raw",
+    [
+        ("not json", b"{text: hello"),
+        ("not an object", b'["hello"]'),
+        ("no id", b'{"text": "hello"}'),
+        ("id too short", b'{"id": "x", "text": "hello"}'),
+        ("id with odd characters", b'{"id": "../../etc/passwd", "text": "hello"}'),
+        ("text not a string", b'{"id": "abcdefgh1", "text": 5}'),
+        ("empty text, no pin", b'{"id": "abcdefgh1", "text": "   "}'),
+        ("lat without lon", b'{"id": "abcdefgh1", "text": "", "lat": 34.0}'),
+        ("lat out of range", b'{"id": "abcdefgh1", "text": "", "lat": 134.0, "lon": 1}'),
+        ("boolean coordinate", b'{"id": "abcdefgh1", "text": "", "lat": true, "lon": 1}'),
+        ("unknown field", b'{"id": "abcdefgh1", "text": "hi", "from": "+13235550100"}'),
+        ("not utf-8", b'{"id": "abcdefgh1", "text": "\xff\xfe"}'),
+    ],
+)
 def test_malformed_post_is_400_never_500(chat, label, raw):
     response = chat.post(None, raw=raw)
     assert response.status_code == 400, label
@@ -298,17 +301,19 @@ def test_form_encoded_post_is_400(chat):
 
 def test_post_without_chat_cookie_is_403(app):
     fresh = app.test_client()
-    response = fresh.post("/chat/messages", json={"id": "abcdefgh1", "text": "hi"},
-                          headers={"X-CSRF-Token": "0" * 32})
+    response = fresh.post("/chat/messages", json={"id": "abcdefgh1", "text": "hi"}, headers={"X-CSRF-Token": "0" * 32})
     assert response.status_code == 403
 
 
-@pytest.mark.parametrize("headers", [
-    {"X-CSRF-Token": ""},
-    {"X-CSRF-Token": "0" * 32},
-    {"Origin": "https://evil.example"},
-    {"Sec-Fetch-Site": "cross-site"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-CSRF-Token": ""},
+        {"X-CSRF-Token": "0" * 32},
+        {"Origin": "https://evil.example"},
+        {"Sec-Fetch-Site": "cross-site"},
+    ],
+)
 def test_cross_site_or_tokenless_post_is_403_and_not_processed(chat, r, headers):
     response = chat.post({"id": chat.next_id(), "text": "hello"}, headers=headers)
     assert response.status_code == 403
@@ -316,8 +321,9 @@ def test_cross_site_or_tokenless_post_is_403_and_not_processed(chat, r, headers)
 
 
 def test_same_origin_browser_post_is_accepted(chat):
-    response = chat.post({"id": chat.next_id(), "text": "hello"},
-                         headers={"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"})
+    response = chat.post(
+        {"id": chat.next_id(), "text": "hello"}, headers={"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}
+    )
     assert response.status_code == 200
 
 
@@ -331,8 +337,7 @@ def test_token_of_one_chat_does_not_work_for_another(client, app):
 
 # ---- the wire format alone ----------------------------------------------------------
 def test_parse_inbound_builds_a_web_inbound():
-    inbound = webchat.parse_inbound(b'{"id": "abcdefgh1", "text": "hi", "lat": 34.05, "lon": -118.25}',
-                                    CHAT_ID, "es")
+    inbound = webchat.parse_inbound(b'{"id": "abcdefgh1", "text": "hi", "lat": 34.05, "lon": -118.25}', CHAT_ID, "es")
     assert inbound.channel == "web" and inbound.e164 == "web:" + CHAT_ID
     assert inbound.body == "hi" and inbound.has_pin and inbound.profile_language == "es"
     assert inbound.message_sid == webchat.message_sid(CHAT_ID, "abcdefgh1")

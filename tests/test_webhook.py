@@ -1,10 +1,11 @@
 """The Twilio webhook as one table of labeled cases (courier's handlers_test.go idea)."""
+
 from __future__ import annotations
 
 import pytest
+from conftest import PUBLIC_URL, replies_of
 
 from bot import store
-from conftest import PUBLIC_URL, replies_of
 
 PIN = {"Latitude": "33.9817", "Longitude": "-118.2251"}
 
@@ -61,8 +62,9 @@ def test_get_is_not_allowed(client):
 
 def test_json_body_is_a_bad_request_not_a_crash(phone):
     signature = phone.validator.compute_signature(PUBLIC_URL + "/twilio/messages", {})
-    response = phone.client.post("/twilio/messages", json={"From": "+1", "Body": "x"},
-                                 headers={"X-Twilio-Signature": signature})
+    response = phone.client.post(
+        "/twilio/messages", json={"From": "+1", "Body": "x"}, headers={"X-Twilio-Signature": signature}
+    )
     assert response.status_code == 400
 
 
@@ -79,6 +81,7 @@ def test_duplicate_message_sid_is_answered_again_but_processed_once(phone, r):
 
 def _session_key(phone):
     from bot.privacy import contact_id
+
     return store.session_key(contact_id(phone.settings.secret, "+13235550123"))
 
 

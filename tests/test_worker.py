@@ -3,6 +3,7 @@
 These spawn worker processes against the test Redis and the fake Twilio, so
 they are marked `slow`; they wait on the fake's arrival condition, never sleep.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,15 +30,31 @@ def spawn(settings, tmp_path):
 
     def start(**extra) -> subprocess.Popen:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "TWILIO_", "REDIS_"))}
-        env.update({
-            "REDIS_URL": settings.redis_url, "TWILIO_API_BASE": settings.twilio_api_base,
-            "TWILIO_ACCOUNT_SID": settings.twilio_account_sid, "TWILIO_AUTH_TOKEN": settings.twilio_auth_token,
-            "TWILIO_NUMBER": settings.twilio_number, "HOTLINE_SECRET": settings.secret, "HOTLINE_ENV": "test",
-            "HOTLINE_DATA_DIR": str(tmp_path / "var"), "HOTLINE_LOCALES_DIR": settings.locales_dir,
-            "HOTLINE_FLOWS_DIR": settings.flows_dir, "PUBLIC_URL": settings.public_url or "",
-            "HOTLINE_COORDINATORS": ",".join(settings.coordinators), **extra})
-        proc = subprocess.Popen([sys.executable, str(ROOT / "worker.py")], cwd=ROOT, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        env.update(
+            {
+                "REDIS_URL": settings.redis_url,
+                "TWILIO_API_BASE": settings.twilio_api_base,
+                "TWILIO_ACCOUNT_SID": settings.twilio_account_sid,
+                "TWILIO_AUTH_TOKEN": settings.twilio_auth_token,
+                "TWILIO_NUMBER": settings.twilio_number,
+                "HOTLINE_SECRET": settings.secret,
+                "HOTLINE_ENV": "test",
+                "HOTLINE_DATA_DIR": str(tmp_path / "var"),
+                "HOTLINE_LOCALES_DIR": settings.locales_dir,
+                "HOTLINE_FLOWS_DIR": settings.flows_dir,
+                "PUBLIC_URL": settings.public_url or "",
+                "HOTLINE_COORDINATORS": ",".join(settings.coordinators),
+                **extra,
+            }
+        )
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "worker.py")],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         started.append(proc)
         return proc
 
@@ -53,16 +70,23 @@ def spawn(settings, tmp_path):
 def add_observers(rt, count: int) -> list[str]:
     ids = []
     for i in range(count):
-        row = {"name": f"O{i}", "phone": f"+121355503{i:02d}", "languages": "en", "radius_km": "10",
-               "location": f"{SCENE[0] + (1 + i * 0.2) / 111.0:.6f},{SCENE[1]}", "on_call": "yes"}
+        row = {
+            "name": f"O{i}",
+            "phone": f"+121355503{i:02d}",
+            "languages": "en",
+            "radius_km": "10",
+            "location": f"{SCENE[0] + (1 + i * 0.2) / 111.0:.6f},{SCENE[1]}",
+            "on_call": "yes",
+        }
         ids.append(observers.upsert(rt.r, rt.settings, observers.parse_row(row, rt.settings), now=0))
     return ids
 
 
 def new_incident(rt) -> str:
     cid = privacy.contact_id(rt.settings.secret, "+13235550123")
-    return incidents.merge_report(rt.r, incidents.Report(cid, SCENE[0], SCENE[1], 30, "raid", {}, "en", "sms"),
-                                  rt.settings, time.time()).incident_id
+    return incidents.merge_report(
+        rt.r, incidents.Report(cid, SCENE[0], SCENE[1], 30, "raid", {}, "en", "sms"), rt.settings, time.time()
+    ).incident_id
 
 
 def test_worker_process_texts_the_first_observer(rt, spawn, twilio_outbox):
@@ -75,7 +99,8 @@ def test_worker_process_texts_the_first_observer(rt, spawn, twilio_outbox):
 
 
 def test_worker_killed_mid_fan_out_is_completed_by_another_without_gaps_or_repeats(
-        rt, spawn, twilio_outbox, fake_twilio):
+    rt, spawn, twilio_outbox, fake_twilio
+):
     rt.settings = rt.settings.replace(wave_size=8, observers_needed=8)
     ids = add_observers(rt, 8)
     numbers = {observers.number_of(rt.settings, observers.get(rt.r, oid)) for oid in ids}
@@ -99,6 +124,7 @@ def test_worker_killed_mid_fan_out_is_completed_by_another_without_gaps_or_repea
 
 def test_dispatch_is_not_queued_behind_a_running_broadcast(rt, spawn, twilio_outbox):
     from bot import alerts
+
     for i in range(200):
         alerts.add_subscriber(rt.r, rt.settings, f"s{i}", f"+1424555{i:04d}", "90255", "en", 0)
     add_observers(rt, 1)
@@ -107,9 +133,21 @@ def test_dispatch_is_not_queued_behind_a_running_broadcast(rt, spawn, twilio_out
     incidents.set_status(rt.r, verified, "verified", time.time(), "test")
     rt.queue("broadcast").enqueue(alerts.broadcast, verified)
     twilio_outbox.wait_for(1, timeout_s=30)  # the broadcast is under way
-    other = incidents.merge_report(rt.r, incidents.Report(
-        privacy.contact_id(rt.settings.secret, "+13235550999"), SCENE[0] + 0.001, SCENE[1], 30, "checkpoint",
-        {}, "en", "sms"), rt.settings, time.time()).incident_id
+    other = incidents.merge_report(
+        rt.r,
+        incidents.Report(
+            privacy.contact_id(rt.settings.secret, "+13235550999"),
+            SCENE[0] + 0.001,
+            SCENE[1],
+            30,
+            "checkpoint",
+            {},
+            "en",
+            "sms",
+        ),
+        rt.settings,
+        time.time(),
+    ).incident_id
     dispatch.enqueue_start(rt, other)
     arrived = twilio_outbox.wait_for(1)
     while not any(m["to"] == "+12135550300" for m in arrived):

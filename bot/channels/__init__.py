@@ -4,6 +4,7 @@
 WhatsApp or the web chat. The raw address (`e164`) exists only here and in
 `privacy`; everything past the router uses `contact_id`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -21,8 +22,8 @@ class Media:
 class Inbound:
     """One message to the hotline, already verified and parsed."""
 
-    channel: str            # "sms" | "whatsapp" | "web"
-    e164: str               # sender address; "whatsapp:+1..." for WhatsApp, a web id for chat
+    channel: str  # "sms" | "whatsapp" | "web"
+    e164: str  # sender address; "whatsapp:+1..." for WhatsApp, a web id for chat
     body: str
     message_sid: str
     to: str = ""
@@ -42,5 +43,5 @@ class Outbound:
 
     to: str
     body: str
-    purpose: str = "reply"          # reply | dispatch | escalation | alert | followup
+    purpose: str = "reply"  # reply | dispatch | escalation | alert | followup
     ref: dict = field(default_factory=dict)  # what a status callback needs to find it

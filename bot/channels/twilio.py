@@ -3,11 +3,12 @@
 Everything that knows Twilio's parameter names lives here (courier's
 `handlers/twiml` idea), so the rest of the hotline sees only `Inbound`.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import requests
 from twilio.base.exceptions import TwilioRestException
@@ -31,9 +32,9 @@ MAX_MEDIA = 10
 """Twilio sends at most 10 media items per MMS."""
 
 PERMANENT_CODES: dict[int, str] = {
-    21610: "opted_out",       # recipient replied STOP
+    21610: "opted_out",  # recipient replied STOP
     21211: "invalid_number",
-    21614: "not_mobile",      # landline or unreachable carrier
+    21614: "not_mobile",  # landline or unreachable carrier
     21612: "unroutable",
     21408: "region_disabled",
     30003: "unreachable",
@@ -50,9 +51,20 @@ OPTED_OUT = 21610
 RETRYABLE_CODES = {20429, 20500, 20503, 30001, 30002}
 """Codes worth trying again later (too many requests, Twilio-side trouble)."""
 
-STATUS_ORDER = {"accepted": 0, "scheduled": 0, "queued": 1, "sending": 2, "sent": 3,
-                "receiving": 3, "received": 4, "delivered": 5, "read": 6,
-                "undelivered": 4, "failed": 4, "canceled": 4}
+STATUS_ORDER = {
+    "accepted": 0,
+    "scheduled": 0,
+    "queued": 1,
+    "sending": 2,
+    "sent": 3,
+    "receiving": 3,
+    "received": 4,
+    "delivered": 5,
+    "read": 6,
+    "undelivered": 4,
+    "failed": 4,
+    "canceled": 4,
+}
 """Rank of Twilio message statuses; callbacks arrive unordered and never downgrade."""
 
 
@@ -93,7 +105,8 @@ def parse_inbound(form: Mapping[str, str]) -> Inbound:
         raise BadRequest("NumMedia must be a number") from None
     media = tuple(
         Media(form[f"MediaUrl{i}"], form.get(f"MediaContentType{i}", ""))
-        for i in range(num_media) if form.get(f"MediaUrl{i}")
+        for i in range(num_media)
+        if form.get(f"MediaUrl{i}")
     )
     lat, lon = _coord(form.get("Latitude"), 90), _coord(form.get("Longitude"), 180)
     if (lat is None) != (lon is None):
@@ -162,12 +175,21 @@ class BaseUrlHttpClient(TwilioHttpClient):
             # not per dispatch text (the dispatch latency budget is one HTTP call).
             self.session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=32))
 
-    def request(self, method, url, params=None, data=None, headers=None, auth=None,
-                timeout=None, allow_redirects=False):
+    def request(
+        self, method, url, params=None, data=None, headers=None, auth=None, timeout=None, allow_redirects=False
+    ):
         if url.startswith(TWILIO_PUBLIC_BASE) and self.api_base != TWILIO_PUBLIC_BASE:
-            url = self.api_base + url[len(TWILIO_PUBLIC_BASE):]
-        return super().request(method, url, params=params, data=data, headers=headers,
-                               auth=auth, timeout=timeout, allow_redirects=allow_redirects)
+            url = self.api_base + url[len(TWILIO_PUBLIC_BASE) :]
+        return super().request(
+            method,
+            url,
+            params=params,
+            data=data,
+            headers=headers,
+            auth=auth,
+            timeout=timeout,
+            allow_redirects=allow_redirects,
+        )
 
 
 def make_client(settings) -> Client:
@@ -196,8 +218,9 @@ def send(client: Client, settings, to: str, body: str, status_callback: str | No
         message = client.messages.create(**kwargs)
     except TwilioRestException as exc:
         code = exc.code if isinstance(exc.code, int) else None
-        if code in PERMANENT_CODES or (exc.status and 400 <= exc.status < 500
-                                       and exc.status != 429 and code not in RETRYABLE_CODES):
+        if code in PERMANENT_CODES or (
+            exc.status and 400 <= exc.status < 500 and exc.status != 429 and code not in RETRYABLE_CODES
+        ):
             raise PermanentSend(f"twilio refused: {code}", code=code, http_status=exc.status) from None
         raise RetryableSend(f"twilio error: {code or exc.status}", code=code, http_status=exc.status) from None
     except requests.RequestException as exc:  # timeout, refused, reset: may or may not have sent
@@ -232,5 +255,17 @@ def status_callback_url(settings) -> str | None:
     return settings.public_url.rstrip("/") + "/twilio/status" if settings.public_url else None
 
 
-__all__ = ["verify_signature", "parse_inbound", "render_twiml", "parse_status", "StatusUpdate",
-           "make_client", "send", "find_sent", "status_callback_url", "SendError", "PERMANENT_CODES", "OPTED_OUT"]
+__all__ = [
+    "verify_signature",
+    "parse_inbound",
+    "render_twiml",
+    "parse_status",
+    "StatusUpdate",
+    "make_client",
+    "send",
+    "find_sent",
+    "status_callback_url",
+    "SendError",
+    "PERMANENT_CODES",
+    "OPTED_OUT",
+]

@@ -5,6 +5,7 @@ this module turns a browser's JSON post into the same `Inbound` the Twilio
 webhook produces, so nothing past the router can tell (or needs to) which
 channel a text came from. No Flask here (channels are below the HTTP layer).
 """
+
 from __future__ import annotations
 
 import hashlib

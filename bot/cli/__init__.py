@@ -3,6 +3,7 @@
 Each command is thin: it parses arguments, calls one module function and
 prints the result. Command groups of one concern live in their own module here.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,9 @@ def _app_factory():
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_app_factory, add_default_commands=False,
-             add_version_option=False, load_dotenv=False)
+@click.group(
+    cls=FlaskGroup, create_app=_app_factory, add_default_commands=False, add_version_option=False, load_dotenv=False
+)
 def cli():
     """Run and operate the rapid-response hotline."""
 
@@ -35,8 +37,16 @@ def _register() -> None:
     from .flows import chat_command, flows_group
     from .incidents import contacts_group, incidents_command
     from .observers import observers_group
-    for command in (demo_command, fake_twilio_command, flows_group, chat_command,
-                    incidents_command, contacts_group, observers_group):
+
+    for command in (
+        demo_command,
+        fake_twilio_command,
+        flows_group,
+        chat_command,
+        incidents_command,
+        contacts_group,
+        observers_group,
+    ):
         cli.add_command(command)
 
 
@@ -44,6 +54,7 @@ def _register() -> None:
 def purge_command():
     """Apply the retention policy now."""
     from .. import retention
+
     result = retention.purge(runtime(), time.time())
     click.echo(json.dumps(result))
 
@@ -57,6 +68,7 @@ def spool_group():
 def spool_replay_command():
     """Process spooled messages now and text their replies."""
     from .. import router
+
     click.echo(f"replayed {router.replay_spool(runtime())}")
 
 

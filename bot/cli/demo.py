@@ -4,6 +4,7 @@ The demo starts an embedded Redis, the fake Twilio, the web app and an RQ
 worker process, imports a demo roster, and lets you text the hotline as a
 community member from the terminal, showing the texts observers receive.
 """
+
 from __future__ import annotations
 
 import logging
@@ -12,7 +13,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import uuid
 from pathlib import Path
 
@@ -45,8 +45,15 @@ class DemoPhone:
 
     def text(self, body: str, from_: str) -> list[str]:
         import xml.etree.ElementTree as ET
-        params = {"MessageSid": "SM" + uuid.uuid4().hex, "AccountSid": DEMO_SID, "From": from_,
-                  "To": self.twilio_number, "Body": body, "NumMedia": "0"}
+
+        params = {
+            "MessageSid": "SM" + uuid.uuid4().hex,
+            "AccountSid": DEMO_SID,
+            "From": from_,
+            "To": self.twilio_number,
+            "Body": body,
+            "NumMedia": "0",
+        }
         url = self.base_url + "/twilio/messages"
         signature = self.validator.compute_signature(url, params)
         response = self.session.post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=10)
@@ -56,10 +63,16 @@ class DemoPhone:
 
 def _demo_settings(data_dir: Path, web_port: int, fake_url: str, redis_url: str) -> tuple[Settings, dict]:
     env = {
-        "HOTLINE_ENV": "development", "REDIS_URL": redis_url, "HOTLINE_DATA_DIR": str(data_dir),
-        "TWILIO_ACCOUNT_SID": DEMO_SID, "TWILIO_AUTH_TOKEN": DEMO_TOKEN, "TWILIO_NUMBER": "+13235550000",
-        "TWILIO_API_BASE": fake_url, "PUBLIC_URL": f"http://127.0.0.1:{web_port}",
-        "HOTLINE_COORDINATORS": DEMO_COORDINATOR, "HOTLINE_HUMAN_NUMBER": "+13235550100",
+        "HOTLINE_ENV": "development",
+        "REDIS_URL": redis_url,
+        "HOTLINE_DATA_DIR": str(data_dir),
+        "TWILIO_ACCOUNT_SID": DEMO_SID,
+        "TWILIO_AUTH_TOKEN": DEMO_TOKEN,
+        "TWILIO_NUMBER": "+13235550000",
+        "TWILIO_API_BASE": fake_url,
+        "PUBLIC_URL": f"http://127.0.0.1:{web_port}",
+        "HOTLINE_COORDINATORS": DEMO_COORDINATOR,
+        "HOTLINE_HUMAN_NUMBER": "+13235550100",
         "HOTLINE_WAVE_TIMEOUT_S": "60",
     }
     for passthrough in ("HOTLINE_FLOWS_DIR", "HOTLINE_LOCALES_DIR"):
@@ -69,10 +82,19 @@ def _demo_settings(data_dir: Path, web_port: int, fake_url: str, redis_url: str)
 
 
 @click.command("demo")
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
-              help="Where the demo keeps its Redis and secret (default: a new temporary folder).")
-@click.option("--outbox-wait", type=float, default=OUTBOX_WAIT_S, show_default=True,
-              help="Seconds to wait for observers' texts after each message.")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where the demo keeps its Redis and secret (default: a new temporary folder).",
+)
+@click.option(
+    "--outbox-wait",
+    type=float,
+    default=OUTBOX_WAIT_S,
+    show_default=True,
+    help="Seconds to wait for observers' texts after each message.",
+)
 def demo_command(data_dir: str | None, outbox_wait: float):
     """Run the whole hotline locally and text it from this terminal."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns the chat
@@ -84,19 +106,26 @@ def demo_command(data_dir: str | None, outbox_wait: float):
     app = create_app(settings)
     web = make_server("127.0.0.1", web_port, app, threaded=True)
     threading.Thread(target=web.serve_forever, daemon=True).start()
-    worker = subprocess.Popen([sys.executable, str(WORKER)], env={**os.environ, **env},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen(
+        [sys.executable, str(WORKER)], env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         from .. import observers
+
         result = observers.import_csv(app.extensions["hotline"].r, settings, str(ROSTER))
         names = _roster_names()
-        click.echo(f"Hotline demo: web on http://127.0.0.1:{web_port} (web chat at /chat), "
-                   f"fake Twilio on {fake.url}, Redis on {redis_server.url}.")
+        click.echo(
+            f"Hotline demo: web on http://127.0.0.1:{web_port} (web chat at /chat), "
+            f"fake Twilio on {fake.url}, Redis on {redis_server.url}."
+        )
         click.echo(f"{result.imported} demo observers on the roster around Huntington Park / Bell / South Gate.")
-        click.echo("Text the hotline as a neighbor (try: 'migra en 90255'). Type '/as NAME text' to reply "
-                   "as an observer (e.g. '/as Ana YES'), '/quit' to stop.\n")
-        _chat_loop(DemoPhone(f"http://127.0.0.1:{web_port}", DEMO_TOKEN, settings.twilio_number),
-                   fake, names, outbox_wait)
+        click.echo(
+            "Text the hotline as a neighbor (try: 'migra en 90255'). Type '/as NAME text' to reply "
+            "as an observer (e.g. '/as Ana YES'), '/quit' to stop.\n"
+        )
+        _chat_loop(
+            DemoPhone(f"http://127.0.0.1:{web_port}", DEMO_TOKEN, settings.twilio_number), fake, names, outbox_wait
+        )
     finally:
         worker.terminate()
         web.shutdown()
@@ -106,6 +135,7 @@ def demo_command(data_dir: str | None, outbox_wait: float):
 
 def _roster_names() -> dict[str, str]:
     import csv
+
     with open(ROSTER, newline="") as fh:
         return {row["phone"]: row["name"].split(" ")[0] for row in csv.DictReader(fh)}
 
@@ -141,7 +171,9 @@ def _chat_loop(phone: DemoPhone, fake: FakeTwilioServer, names: dict[str, str], 
             click.echo(f"hotline> {body}")
         messages = fake.wait_for(seen + 1, timeout_s=wait_s)
         for message in messages[seen:]:
-            who = names.get(message["to"].removeprefix("whatsapp:"), "reporter" if message["to"] == DEMO_REPORTER else "someone")
+            who = names.get(
+                message["to"].removeprefix("whatsapp:"), "reporter" if message["to"] == DEMO_REPORTER else "someone"
+            )
             click.echo(f"  📱 to {who}: {message['body']}")
         seen = len(messages)
 

@@ -4,6 +4,7 @@ Thin commands over `bot.conversation`: the check prints `file:line:col: message`
 and exits 1 on any error; chat runs the real router and engine in the terminal,
 with no Twilio, so a coordinator can try a flow (and a draft) before it ships.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -44,6 +45,7 @@ def check_command(paths: tuple[str, ...], locales_dir: str | None) -> None:
 def chat_command(lang: str | None, from_: str) -> None:
     """Talk to the flows in the terminal: the real engine and sessions, no Twilio."""
     from .. import router
+
     rt = current_app.extensions["hotline"]
     if lang:
         pipe = rt.r.pipeline()
@@ -54,7 +56,12 @@ def chat_command(lang: str | None, from_: str) -> None:
         line = sys.stdin.readline()
         if not line:
             break
-        inbound = Inbound(channel="sms", e164=from_, body=line.rstrip("\n"),
-                          message_sid=f"SMchat{uuid.uuid4().hex}{n}", to=rt.settings.twilio_number or "")
+        inbound = Inbound(
+            channel="sms",
+            e164=from_,
+            body=line.rstrip("\n"),
+            message_sid=f"SMchat{uuid.uuid4().hex}{n}",
+            to=rt.settings.twilio_number or "",
+        )
         for reply in router.handle(rt, inbound, time.time()):
             click.echo(f"hotline> {reply}")

@@ -4,6 +4,7 @@ Thin commands over `bot.incidents` (parse arguments, call one function, print).
 Numbers typed by a coordinator are read with phonenumbers and turned into the
 contact id at once; the number itself is never printed or stored.
 """
+
 from __future__ import annotations
 
 import json

@@ -2,6 +2,7 @@
 
 Thin commands over `bot.observers` (parse arguments, call one function, print).
 """
+
 from __future__ import annotations
 
 import time
@@ -52,8 +53,15 @@ def shifts_command(path: str):
 def join_code_command(location: str, radius_km: float, languages: str, skills: str, days: int):
     """Issue a code a volunteer texts as `JOIN CODE` to enroll with these defaults."""
     rt = _rt()
-    row = {"name": "volunteer", "phone": rt.settings.twilio_number or "+13105550100", "languages": languages,
-           "location": location, "radius_km": str(radius_km), "on_call": "no", "skills": skills}
+    row = {
+        "name": "volunteer",
+        "phone": rt.settings.twilio_number or "+13105550100",
+        "languages": languages,
+        "location": location,
+        "radius_km": str(radius_km),
+        "on_call": "no",
+        "skills": skills,
+    }
     try:
         observers.parse_row(row, rt.settings)
     except ValueError as exc:
@@ -69,8 +77,10 @@ def list_command():
     rt = _rt()
     now = time.time()
     ids = sorted(rt.r.smembers(observers.store.observers_all_key()))
-    for observer_id, obs in zip(ids, observers.get_many(rt.r, ids)):
+    for _observer_id, obs in zip(ids, observers.get_many(rt.r, ids)):
         if obs:
             duty = "on" if observers.is_on_duty(obs, now) else "off"
-            click.echo(f"{obs.get('name')}\t{obs.get('languages')}\t{obs.get('radius_km')} km\t{duty}"
-                       f"\t{obs.get('place', '')}{'  UNREACHABLE' if obs.get('unreachable') else ''}")
+            click.echo(
+                f"{obs.get('name')}\t{obs.get('languages')}\t{obs.get('radius_km')} km\t{duty}"
+                f"\t{obs.get('place', '')}{'  UNREACHABLE' if obs.get('unreachable') else ''}"
+            )

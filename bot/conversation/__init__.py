@@ -4,6 +4,7 @@ The router calls `respond` for every community message; everything else here
 (loader, checks, parsers, the pure engine, sessions, timers, the Babel
 extractor) serves it or the coordinators' tools.
 """
+
 from __future__ import annotations
 
 from .check import KNOWN_ACTIONS, check_paths

@@ -2,6 +2,7 @@
 
 Shared by the parsers in inputs.py and numbers.py so neither imports the other.
 """
+
 from __future__ import annotations
 
 import functools
@@ -52,7 +53,7 @@ class Answer:
     media: tuple[str, ...] = ()
     region: str = "US"
     bounds: tuple[float, float, float, float] | None = None
-    places: str | None = None       # the coordinators' gazetteer (flows/places.yaml)
+    places: str | None = None  # the coordinators' gazetteer (flows/places.yaml)
 
     @property
     def folded(self) -> str:
@@ -77,6 +78,8 @@ def split_words(words: str) -> list[str]:
 def _split_cached(words: str) -> tuple[str, ...]:
     # Word lists are the same few hundred strings on every message: clean each once per process.
     return tuple(w for w in (clean(part) for part in words.split("|")) if w)
+
+
 TOKEN_RE = re.compile(r"[a-z0-9]+")
 
 

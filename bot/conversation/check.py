@@ -6,6 +6,7 @@ the coordinator wrote it (neither goflow nor Studio reports file:line, and
 neither fails a build on a missing translation). `hotline flows check` and CI
 call `check_paths`; the registry calls `check_flow` before serving a new version.
 """
+
 from __future__ import annotations
 
 import re
@@ -16,8 +17,14 @@ import phonenumbers
 
 from .. import geo
 from . import inputs
-from .check_texts import (read_catalogs, check_code_strings, check_translated_collisions, check_translations,
-                          flow_texts, globals_texts)
+from .check_texts import (
+    check_code_strings,
+    check_translated_collisions,
+    check_translations,
+    flow_texts,
+    globals_texts,
+    read_catalogs,
+)
 from .keywords import load_globals_text
 from .loader import is_flow_source, load_flow_text
 from .model import Flow, Globals, Issue, Pos, Step, Text
@@ -173,8 +180,10 @@ def _check_exits(step: Step, err) -> None:
         codes = _codes(step)
         for code in step.cases:
             if codes and code not in codes:
-                err(step.refs.get(f"cases.{code}", step.pos),
-                    f"case '{code}' of step '{step.id}' is not one of its codes: {', '.join(codes)}")
+                err(
+                    step.refs.get(f"cases.{code}", step.pos),
+                    f"case '{code}' of step '{step.id}' is not one of its codes: {', '.join(codes)}",
+                )
 
 
 def _codes(step: Step) -> list[str]:
@@ -224,8 +233,11 @@ def _reachable(flow: Flow) -> set[str]:
 def _check_loops(flow: Flow, reachable: set[str]) -> list[Issue]:
     """Find cycles made only of steps that never wait for an answer (they would spin)."""
     issues = []
-    graph = {sid: [t for _, t, _ in _edges(s) if t in flow.steps and not flow.steps[t].waits]
-             for sid, s in flow.steps.items() if not s.waits}
+    graph = {
+        sid: [t for _, t, _ in _edges(s) if t in flow.steps and not flow.steps[t].waits]
+        for sid, s in flow.steps.items()
+        if not s.waits
+    }
     reported: set[frozenset] = set()
     for start in graph:
         stack, path = [(start, iter(graph[start]))], [start]
@@ -242,8 +254,14 @@ def _check_loops(flow: Flow, reachable: set[str]) -> list[Issue]:
                 if cycle not in reported:
                     reported.add(cycle)
                     first = min((flow.steps[s] for s in path), key=lambda s: s.pos.line)
-                    issues.append(Issue(first.pos.path, first.pos.line, first.pos.col,
-                                        f"loop with no ask: {' -> '.join(path + [start])} would repeat forever"))
+                    issues.append(
+                        Issue(
+                            first.pos.path,
+                            first.pos.line,
+                            first.pos.col,
+                            f"loop with no ask: {' -> '.join(path + [start])} would repeat forever",
+                        )
+                    )
             elif nxt not in on_path and nxt in graph:
                 stack.append((nxt, iter(graph[nxt])))
                 path.append(nxt)
@@ -270,8 +288,14 @@ def _check_endings(flow: Flow, reachable: set[str]) -> list[Issue]:
     for step in sorted(stuck, key=lambda s: s.pos.line):
         if any(t in can_end for _, t, _ in _edges(step)):
             continue
-        issues.append(Issue(step.pos.path, step.pos.line, step.pos.col,
-                            f"no path from step '{step.id}' ever ends (add end: true somewhere after it)"))
+        issues.append(
+            Issue(
+                step.pos.path,
+                step.pos.line,
+                step.pos.col,
+                f"no path from step '{step.id}' ever ends (add end: true somewhere after it)",
+            )
+        )
     return issues
 
 
@@ -282,8 +306,12 @@ def _texts_of(step: Step) -> list[Text]:
 def _check_templates(flow: Flow) -> list[Issue]:
     """Flag {names} used where some path from start has not saved them yet."""
     steps = flow.steps
-    all_names = {n for s in steps.values() for n in s.save} | {k for s in steps.values() for k in s.values} \
-        | {s.keep_raw for s in steps.values() if s.keep_raw} | {"media"}
+    all_names = (
+        {n for s in steps.values() for n in s.save}
+        | {k for s in steps.values() for k in s.values}
+        | {s.keep_raw for s in steps.values() if s.keep_raw}
+        | {"media"}
+    )
     universe = frozenset(all_names)
     saved_in: dict[str, frozenset] = {sid: universe for sid in steps}
     starts = [s for s in (flow.start, flow.on_expire) if s in steps]
@@ -315,8 +343,14 @@ def _check_templates(flow: Flow) -> list[Issue]:
                 if name in BUILTIN_VALUES:
                     continue
                 if name not in saved_in[sid] or (step.kind == "ask" and name in step.save):
-                    issues.append(Issue(text.pos.path, text.pos.line, text.pos.col,
-                                        f"template variable {{{name}}} is used before any step saves it"))
+                    issues.append(
+                        Issue(
+                            text.pos.path,
+                            text.pos.line,
+                            text.pos.col,
+                            f"template variable {{{name}}} is used before any step saves it",
+                        )
+                    )
     return issues
 
 
@@ -344,9 +378,15 @@ def _check_collisions(flow: Flow, globals_: Globals) -> list[Issue]:
             for w in inputs.split_words(option.words.source):
                 if w in words:
                     name, pos = words[w]
-                    issues.append(Issue(option.words.pos.path, option.words.pos.line, option.words.pos.col,
-                                        f"choice word '{w}' of '{option.code}' is the global keyword "
-                                        f"'{name}' ({Path(pos.path).name}:{pos.line})"))
+                    issues.append(
+                        Issue(
+                            option.words.pos.path,
+                            option.words.pos.line,
+                            option.words.pos.col,
+                            f"choice word '{w}' of '{option.code}' is the global keyword "
+                            f"'{name}' ({Path(pos.path).name}:{pos.line})",
+                        )
+                    )
     return issues
 
 
@@ -360,8 +400,14 @@ def _check_subflow_cycles(flows: list[Flow]) -> list[Issue]:
             name, first = todo.pop()
             if name == flow.name:
                 p = first.refs.get("flow", first.pos)
-                issues.append(Issue(p.path, p.line, p.col, f"flow '{flow.name}' enters itself through "
-                                                           f"step '{first.id}' (subflow cycle)"))
+                issues.append(
+                    Issue(
+                        p.path,
+                        p.line,
+                        p.col,
+                        f"flow '{flow.name}' enters itself through step '{first.id}' (subflow cycle)",
+                    )
+                )
                 break
             if name in seen or name not in calls:
                 continue
@@ -375,18 +421,32 @@ def _check_globals(globals_: Globals, flow_names: set[str]) -> list[Issue]:
     for cmd in globals_.commands:
         for w in inputs.split_words(cmd.words.source):
             if w in seen and seen[w] != cmd.name:
-                issues.append(Issue(cmd.words.pos.path, cmd.words.pos.line, cmd.words.pos.col,
-                                    f"word '{w}' belongs to both '{seen[w]}' and '{cmd.name}'"))
+                issues.append(
+                    Issue(
+                        cmd.words.pos.path,
+                        cmd.words.pos.line,
+                        cmd.words.pos.col,
+                        f"word '{w}' belongs to both '{seen[w]}' and '{cmd.name}'",
+                    )
+                )
             seen[w] = cmd.name
         if cmd.flow and cmd.flow not in flow_names:
-            issues.append(Issue(cmd.pos.path, cmd.pos.line, cmd.pos.col, f"command '{cmd.name}' names no flow: '{cmd.flow}'"))
+            issues.append(
+                Issue(cmd.pos.path, cmd.pos.line, cmd.pos.col, f"command '{cmd.name}' names no flow: '{cmd.flow}'")
+            )
     for trig in globals_.triggers:
         if trig.flow not in flow_names:
             issues.append(Issue(trig.pos.path, trig.pos.line, trig.pos.col, f"trigger names no flow: '{trig.flow}'"))
     for text in globals_texts(globals_):
         for name in _PLACEHOLDER_RE.findall(text.source):
             if name not in BUILTIN_VALUES:
-                issues.append(Issue(text.pos.path, text.pos.line, text.pos.col,
-                                    f"template variable {{{name}}} is not available in global replies "
-                                    f"(available: {', '.join(BUILTIN_VALUES)})"))
+                issues.append(
+                    Issue(
+                        text.pos.path,
+                        text.pos.line,
+                        text.pos.col,
+                        f"template variable {{{name}}} is not available in global replies "
+                        f"(available: {', '.join(BUILTIN_VALUES)})",
+                    )
+                )
     return issues

@@ -4,6 +4,7 @@ Split from check.py because it reads gettext catalogs rather than flow
 structure. Nobody else fails a build on a missing or fuzzy translation
 (FLOWS.md); here each problem points at the YAML line the coordinator wrote.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,8 +19,10 @@ from .model import Flow, Globals, Issue, Text
 MAX_SEGMENTS = 3
 """More than three SMS segments costs money and arrives out of order on some phones."""
 
-GSM7 = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-           "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
+GSM7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
 GSM7_EXT = set("^{}\\[~]|€\f")
 """The GSM 03.38 basic set and extension table: anything else forces UCS-2 for the whole text."""
 
@@ -76,24 +79,40 @@ def check_translations(texts: list[Text], langs, catalogs: dict, path: str) -> l
             msg = catalog.get(text.source, context=text.context)
             where = (text.pos.path, text.pos.line, text.pos.col)
             if msg is None or not msg.string:
-                issues.append(Issue(*where, f"untranslated in {lang}: {text.context} "
-                                            f"(run pybabel extract/update, then translate in {po_path})"))
+                issues.append(
+                    Issue(
+                        *where,
+                        f"untranslated in {lang}: {text.context} "
+                        f"(run pybabel extract/update, then translate in {po_path})",
+                    )
+                )
                 continue
             line = f"{Path(po_path).name}:{msg.lineno}" if msg.lineno else Path(po_path).name
             if msg.fuzzy:
-                issues.append(Issue(*where, f"fuzzy translation in {lang} ({line}): review it and remove the fuzzy flag"))
+                issues.append(
+                    Issue(*where, f"fuzzy translation in {lang} ({line}): review it and remove the fuzzy flag")
+                )
                 continue
             src = sorted(_ANY_BRACE_RE.findall(text.source))
             dst = sorted(_ANY_BRACE_RE.findall(msg.string))
             if src != dst:
-                issues.append(Issue(*where, f"placeholders differ in {lang} ({line}): "
-                                            f"{' '.join(src) or 'none'} vs {' '.join(dst) or 'none'}"))
+                issues.append(
+                    Issue(
+                        *where,
+                        f"placeholders differ in {lang} ({line}): "
+                        f"{' '.join(src) or 'none'} vs {' '.join(dst) or 'none'}",
+                    )
+                )
             if ".choice." in text.context:
                 keys = {w for w in inputs.split_words(text.source) if w.isdigit()}
                 got = {w for w in inputs.split_words(msg.string) if w.isdigit()}
                 if keys - got:
-                    issues.append(Issue(*where, f"translation in {lang} ({line}) lost the number key "
-                                                f"{', '.join(sorted(keys - got))}"))
+                    issues.append(
+                        Issue(
+                            *where,
+                            f"translation in {lang} ({line}) lost the number key {', '.join(sorted(keys - got))}",
+                        )
+                    )
             issues += _sms_issues(text, msg.string, lang)
     return issues
 
@@ -135,13 +154,18 @@ def _sms_issues(text: Text, body: str, lang: str) -> list[Issue]:
             forcing = "".join(sorted({ch for ch in body if ch not in GSM7 and ch not in GSM7_EXT}))
             plain, _ = segments(_strip_accents("".join(LOOKALIKES.get(ch, ch) for ch in body)))
             why = f" because {forcing} force UCS-2 ({plain} without them)"
-        out.append(Issue(*where, f"{lang} text takes {count} SMS segments{why}; keep it to {MAX_SEGMENTS}",
-                         "warning"))
+        out.append(Issue(*where, f"{lang} text takes {count} SMS segments{why}; keep it to {MAX_SEGMENTS}", "warning"))
     needless = sorted({ch for ch in body if ch in LOOKALIKES})
     if needless:
         shown = " ".join(f"{ch!r}->{LOOKALIKES[ch]!r}" for ch in needless)
-        out.append(Issue(*where, f"{lang} text is sent as UCS-2 (70 characters a segment) only because of "
-                                 f"{shown}; type the GSM-7 twin instead", "warning"))
+        out.append(
+            Issue(
+                *where,
+                f"{lang} text is sent as UCS-2 (70 characters a segment) only because of "
+                f"{shown}; type the GSM-7 twin instead",
+                "warning",
+            )
+        )
     return out
 
 
@@ -176,8 +200,14 @@ def check_translated_collisions(flow: Flow, globals_: Globals, catalogs: dict) -
                 for w in inputs.split_words(words or ""):
                     if w in keyword and not (lang == "en" and w in english):  # English pairs: _check_collisions
                         p = option.words.pos
-                        issues.append(Issue(p.path, p.line, p.col, f"{lang} choice word '{w}' of "
-                                            f"'{option.code}' is the global keyword '{keyword[w]}'"))
+                        issues.append(
+                            Issue(
+                                p.path,
+                                p.line,
+                                p.col,
+                                f"{lang} choice word '{w}' of '{option.code}' is the global keyword '{keyword[w]}'",
+                            )
+                        )
     return issues
 
 

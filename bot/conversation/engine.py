@@ -5,10 +5,12 @@ the session's next state, the replies, the action to run (if the flow reached a
 `do:` step) and the timers to set. `respond` does the Redis and the actions;
 the terminal chat, the web chat and the tests all drive the same code.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..i18n import N_, fold
 from . import inputs
@@ -32,12 +34,12 @@ class Session:
     lang: str = "en"
     answers: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, str] = field(default_factory=dict)
-    stack: list[list] = field(default_factory=list)     # [flow, version, return step] of callers
-    clarify: list[dict] | None = None                   # places to pick from after an ambiguous answer
-    given: list[str] = field(default_factory=list)      # names pre-filled from another answer: not asked
-    reminded: int = -1                                  # counter value a reminder was already sent for
+    stack: list[list] = field(default_factory=list)  # [flow, version, return step] of callers
+    clarify: list[dict] | None = None  # places to pick from after an ambiguous answer
+    given: list[str] = field(default_factory=list)  # names pre-filled from another answer: not asked
+    reminded: int = -1  # counter value a reminder was already sent for
     started_at: float = 0.0
-    reply_to: str | None = None                         # sealed number, only when a timer may text
+    reply_to: str | None = None  # sealed number, only when a timer may text
 
     @property
     def active(self) -> bool:
@@ -49,8 +51,8 @@ class Turn:
     """What one advance produced."""
 
     replies: list[str] = field(default_factory=list)
-    action: str | None = None              # a `do:` action to run, then `resume`
-    ended: bool = False                    # the conversation is over: forget the session
+    action: str | None = None  # a `do:` action to run, then `resume`
+    ended: bool = False  # the conversation is over: forget the session
     timers: list[tuple[str, int]] = field(default_factory=list)  # (kind, seconds from now)
 
 
@@ -59,15 +61,15 @@ class Context:
     """What the engine may consult: flows, translations, settings values. No I/O beyond lookups."""
 
     get_flow: Callable[[str, str | None], Flow | None]
-    translate: Callable[[Text, str], str]          # a flow text into a language
-    gettext: Callable[[str, str], str]             # a code msgid into a language
+    translate: Callable[[Text, str], str]  # a flow text into a language
+    gettext: Callable[[str, str], str]  # a code msgid into a language
     now: float
-    values: dict[str, Any] = field(default_factory=dict)   # built-in template values
+    values: dict[str, Any] = field(default_factory=dict)  # built-in template values
     region: str = "US"
     bounds: tuple[float, float, float, float] | None = None
     seal: Callable[[str], str] = lambda value: value
-    texts: dict[str, Text] = field(default_factory=dict)   # shared replies from _globals
-    places: str | None = None                              # gazetteer path for location answers
+    texts: dict[str, Text] = field(default_factory=dict)  # shared replies from _globals
+    places: str | None = None  # gazetteer path for location answers
 
 
 # ---- public entry points -------------------------------------------------------
@@ -114,8 +116,7 @@ def advance(ctx: Context, session: Session, answer: Answer) -> Turn:
     step = flow.steps.get(session.step) if flow else None
     if flow is None or step is None or step.kind != "ask" or step.expect is None:
         # The flow or step vanished (never for a pinned version, but be safe): end politely.
-        turn.replies.append(ctx.gettext(N_("Sorry, that conversation ended. Text again to start over."),
-                                        session.lang))
+        turn.replies.append(ctx.gettext(N_("Sorry, that conversation ended. Text again to start over."), session.lang))
         turn.ended = True
         session.flow = ""
         return turn
@@ -147,8 +148,7 @@ def advance(ctx: Context, session: Session, answer: Answer) -> Turn:
     if isinstance(result, Ambiguous):
         session.clarify = list(result.candidates)
         options = ", ".join(f"{i} {c.get('label', '')}" for i, c in enumerate(result.candidates, 1))
-        turn.replies.append(ctx.gettext(N_("Which one? Reply {options}"), session.lang)
-                            .replace("{options}", options))
+        turn.replies.append(ctx.gettext(N_("Which one? Reply {options}"), session.lang).replace("{options}", options))
         _wait(ctx, session, flow, step, turn, repeat=False)
         return turn
     if isinstance(result, Rejected):
@@ -157,8 +157,11 @@ def advance(ctx: Context, session: Session, answer: Answer) -> Turn:
             _save_fallback(session, step, answer)
             target = step.on_fail or step.next
             if target is None:
-                turn.replies.append(_say_text(ctx, session, "handoff", N_(
-                    "Sorry, I couldn't understand. A person can help: {human_number}")))
+                turn.replies.append(
+                    _say_text(
+                        ctx, session, "handoff", N_("Sorry, I couldn't understand. A person can help: {human_number}")
+                    )
+                )
                 _finish(ctx, session, turn)
                 return turn
             _walk(ctx, session, flow, target, turn)
@@ -323,8 +326,9 @@ def _walk(ctx: Context, session: Session, flow: Flow, step_id: str | None, turn:
                 step_id = _target(step, str(value), value)
                 continue
             if step.default is not None:
-                result = parse(ctx, step, Answer(step.default, ctx.now, session.lang, bounds=ctx.bounds,
-                                                 places=ctx.places), "en")
+                result = parse(
+                    ctx, step, Answer(step.default, ctx.now, session.lang, bounds=ctx.bounds, places=ctx.places), "en"
+                )
                 if isinstance(result, Parsed):
                     _save(ctx, session, step, result)
                 step_id = step.next
@@ -345,8 +349,7 @@ def _walk(ctx: Context, session: Session, flow: Flow, step_id: str | None, turn:
             if isinstance(value, list):
                 value = value[0] if value else None
             # `any` matches every saved value ("a ZIP was given"); codes match themselves.
-            step_id = (step.cases.get(str(value)) or step.cases.get("any", step.next)
-                       if value is not None else step.next)
+            step_id = step.cases.get(str(value)) or step.cases.get("any", step.next) if value is not None else step.next
             continue
         if step.kind == "do":
             turn.action = step.action
@@ -396,8 +399,12 @@ def _wait(ctx: Context, session: Session, flow: Flow, step: Step, turn: Turn, re
 
 def _sorry(ctx: Context, session: Session) -> str:
     """Return the reply for a flow that cannot go on: an apology and the human number."""
-    return fill(ctx, session, None, ctx.gettext(
-        N_("Sorry, something went wrong. A person can help: {human_number}"), session.lang))
+    return fill(
+        ctx,
+        session,
+        None,
+        ctx.gettext(N_("Sorry, something went wrong. A person can help: {human_number}"), session.lang),
+    )
 
 
 def _say_text(ctx: Context, session: Session, key: str, default_msgid: str) -> str:

@@ -7,10 +7,12 @@ stays separately translatable, rapidpro#841), the YAML line for `#:`, and the
 step's `note` as a `#.` translator comment. Entries come in file order, which
 is the order a texter meets them.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .check_texts import flow_texts, globals_texts
 from .keywords import load_globals_text

@@ -6,28 +6,48 @@ raises on text. What is saved is a fixed code or a plain value, never
 translated text (rapidpro#1598). Rejection reasons are English msgids that the
 engine translates.
 """
+
 from __future__ import annotations
 
 import difflib
 import functools
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import phonenumbers
 
 from .. import geo
 from ..i18n import N_, fold
-from .answers import (MAX_TEXT, Ambiguous, Answer, Parsed, Rejected, clean, has_phrase, split_words,
-                      tokens)
+from .answers import MAX_TEXT, Ambiguous, Answer, Parsed, Rejected, clean, split_words, tokens
 from .numbers import datetime, find_numbers, number, zone
 
-__all__ = ["MAX_TEXT", "Ambiguous", "Answer", "PARSERS", "Parsed", "Rejected", "choice", "clean",
-           "datetime", "find_numbers", "location", "media", "number", "phone", "split_words", "text",
-           "yes_no", "zone"]
+__all__ = [
+    "MAX_TEXT",
+    "Ambiguous",
+    "Answer",
+    "PARSERS",
+    "Parsed",
+    "Rejected",
+    "choice",
+    "clean",
+    "datetime",
+    "find_numbers",
+    "location",
+    "media",
+    "number",
+    "phone",
+    "split_words",
+    "text",
+    "yes_no",
+    "zone",
+]
+
 
 # ---- choice ----------------------------------------------------------------
-def choice(answer: Answer, options: list[tuple[str, list[str]]], multiple: bool = False,
-           scan: bool = False) -> Parsed | Rejected:
+def choice(
+    answer: Answer, options: list[tuple[str, list[str]]], multiple: bool = False, scan: bool = False
+) -> Parsed | Rejected:
     """Pick option codes by number, word, phrase or a close misspelling.
 
     `options` is [(code, folded words)] with the caller's language and English
@@ -88,12 +108,47 @@ def _picked(codes: list[str], multiple: bool, raw: str) -> Parsed | Rejected:
 
 
 # ---- yes / no --------------------------------------------------------------
-YES_WORDS = ("yes", "y", "yeah", "yep", "yup", "ya", "sure", "ok", "okay", "correct", "right",
-             "si", "s", "claro", "correcto", "afirmativo", "simon", "sip", "dale", "de acuerdo")
+YES_WORDS = (
+    "yes",
+    "y",
+    "yeah",
+    "yep",
+    "yup",
+    "ya",
+    "sure",
+    "ok",
+    "okay",
+    "correct",
+    "right",
+    "si",
+    "s",
+    "claro",
+    "correcto",
+    "afirmativo",
+    "simon",
+    "sip",
+    "dale",
+    "de acuerdo",
+)
 NO_WORDS = ("no", "n", "nope", "nah", "not", "negative", "negativo", "nel", "para nada")
-UNKNOWN_WORDS = ("not sure", "dont know", "don't know", "idk", "unsure", "maybe", "unknown",
-                 "no se", "no lo se", "quien sabe", "tal vez", "quizas", "ns", "no estoy seguro",
-                 "no estoy segura", "?")
+UNKNOWN_WORDS = (
+    "not sure",
+    "dont know",
+    "don't know",
+    "idk",
+    "unsure",
+    "maybe",
+    "unknown",
+    "no se",
+    "no lo se",
+    "quien sabe",
+    "tal vez",
+    "quizas",
+    "ns",
+    "no estoy seguro",
+    "no estoy segura",
+    "?",
+)
 """Built-in yes/no/unknown words in English and Spanish (folded)."""
 
 
@@ -124,8 +179,7 @@ def location(answer: Answer, scan: bool = False) -> Parsed | Rejected | Ambiguou
     if answer.lat is not None and answer.lon is not None:
         tries = [text or ""]
     for attempt in tries:
-        found = geo.locate(attempt, lat=answer.lat, lon=answer.lon, bounds=answer.bounds,
-                           places=answer.places)
+        found = geo.locate(attempt, lat=answer.lat, lon=answer.lon, bounds=answer.bounds, places=answer.places)
         if found is None:
             continue
         candidates = getattr(found, "candidates", ()) or ()
@@ -134,14 +188,17 @@ def location(answer: Answer, scan: bool = False) -> Parsed | Rejected | Ambiguou
                 return Rejected(N_("I couldn't place that."), answer.text)
             return Ambiguous(tuple(_location_dict(c) for c in candidates[:4]), answer.text)
         return Parsed(_location_dict(found), found.precision, answer.text)
-    return Rejected(N_("I couldn't place that. Try cross streets like 'Pacific and Florence', "
-                       "a ZIP code, or share a location pin."), answer.text)
+    return Rejected(
+        N_(
+            "I couldn't place that. Try cross streets like 'Pacific and Florence', a ZIP code, or share a location pin."
+        ),
+        answer.text,
+    )
 
 
 def _location_dict(found: Any) -> dict:
     if isinstance(found, dict):
-        return {k: found[k] for k in ("lat", "lon", "precision", "precision_m", "label", "source")
-                if k in found}
+        return {k: found[k] for k in ("lat", "lon", "precision", "precision_m", "label", "source") if k in found}
     return found.as_dict() if hasattr(found, "as_dict") else dict(found)
 
 
@@ -165,8 +222,13 @@ def media(answer: Answer, skip: list[str] | None = None, scan: bool = False) -> 
     return Rejected(N_("Please send a photo, or reply SKIP."), answer.text)
 
 
-def text(answer: Answer, max_length: int | None = None, skip: list[str] | None = None,
-         pattern: str | None = None, scan: bool = False) -> Parsed | Rejected:
+def text(
+    answer: Answer,
+    max_length: int | None = None,
+    skip: list[str] | None = None,
+    pattern: str | None = None,
+    scan: bool = False,
+) -> Parsed | Rejected:
     """Take free text (trimmed), a word that means none, or the part matching `pattern`."""
     body = " ".join(answer.text[:MAX_TEXT].split())
     if skip and fold(body) in skip:
@@ -184,7 +246,13 @@ def text(answer: Answer, max_length: int | None = None, skip: list[str] | None =
 
 
 PARSERS: dict[str, Callable[..., Parsed | Rejected | Ambiguous]] = {
-    "choice": choice, "yes_no": yes_no, "number": number, "datetime": datetime,
-    "location": location, "phone": phone, "media": media, "text": text,
+    "choice": choice,
+    "yes_no": yes_no,
+    "number": number,
+    "datetime": datetime,
+    "location": location,
+    "phone": phone,
+    "media": media,
+    "text": text,
 }
 """Expect kind → parser; each takes an Answer plus the kind's options."""

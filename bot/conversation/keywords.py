@@ -4,6 +4,7 @@ Carrier keywords hijacking a flow is the worst UX elsewhere (rapidpro#519), so
 words are matched on the whole message, accent- and case-folded, in all
 configured languages at once (a Spanish speaker may type STOP).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -21,8 +22,6 @@ COMMAND_KEYS = {"words", "do", "say", "language", "flow", "note"}
 TRIGGER_KEYS = {"words", "flow", "match", "catch_all", "note"}
 BUILTIN_COMMANDS = ("opt_out", "opt_in", "help", "language", "delete")
 """What a global command may `do`: these are the engine's own, not coordinator actions."""
-
-
 
 
 def words_in_all(ctx: Context, text, languages) -> list[str]:
@@ -52,8 +51,7 @@ def match_command(globals_: Globals, folded: str, ctx: Context, languages) -> Co
     return None
 
 
-def match_trigger(globals_: Globals, folded: str, ctx: Context, languages,
-                  exact_only: bool = False) -> Trigger | None:
+def match_trigger(globals_: Globals, folded: str, ctx: Context, languages, exact_only: bool = False) -> Trigger | None:
     """Return the trigger a message starts with (or is, for only_word / exact_only)."""
     message = bare(folded)
     tokens = message.split()
@@ -67,8 +65,7 @@ def match_trigger(globals_: Globals, folded: str, ctx: Context, languages,
             return trig
         if exact_only or trig.match == "only_word":
             continue
-        if trig.match == "first_word" and tokens and any(
-                message.startswith(w + " ") or tokens[0] == w for w in words):
+        if trig.match == "first_word" and tokens and any(message.startswith(w + " ") or tokens[0] == w for w in words):
             return trig
         if trig.match == "anywhere" and any(inputs.has_phrase(message, w) for w in words):
             return trig
@@ -113,8 +110,9 @@ def _read_command(rd: Reader, knode: ScalarNode, node: Node) -> Command | None:
         if k.value not in COMMAND_KEYS:
             rd.err(k, f"unknown key '{k.value}' in command '{name}' (known: {', '.join(sorted(COMMAND_KEYS))})")
         elif k.value == "words":
-            fields["words"] = rd.text(v, "words", f"_globals.{name}.words",
-                                      "Words that trigger this command, separated by |.")
+            fields["words"] = rd.text(
+                v, "words", f"_globals.{name}.words", "Words that trigger this command, separated by |."
+            )
         elif k.value == "say":
             fields["reply"] = rd.text(v, "say", f"_globals.{name}.say")
         elif k.value == "do":
@@ -148,8 +146,16 @@ def _read_trigger(rd: Reader, index: int, node: Node) -> Trigger | None:
         rd.err(node, "trigger needs a flow")
         return None
     words_node = fields.pop("_words_node", None)
-    words = (rd.text(words_node, "words", f"_globals.trigger.{fields['flow']}.{index}",
-                     "Words that start this flow, separated by |.") if words_node is not None else None)
+    words = (
+        rd.text(
+            words_node,
+            "words",
+            f"_globals.trigger.{fields['flow']}.{index}",
+            "Words that start this flow, separated by |.",
+        )
+        if words_node is not None
+        else None
+    )
     if words is None and not fields.get("catch_all"):
         rd.err(node, "trigger needs words or catch_all: true")
         return None

@@ -5,6 +5,7 @@ coordinator's mistake is reported where they made it. The loader checks shape
 (known kinds, known keys, value types) and collects every problem instead of
 stopping at the first; meaning (targets, reachability, translations) is check.py's.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -17,13 +18,39 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .model import EXPECT_KINDS, STEP_KINDS, Expect, Flow, Issue, Option, Pos, Step, Text
 
-FLOW_KEYS = {"flow", "title", "base_language", "languages", "start", "expire", "on_expire",
-             "draft", "test_numbers", "prefill", "steps", "note"}
+FLOW_KEYS = {
+    "flow",
+    "title",
+    "base_language",
+    "languages",
+    "start",
+    "expire",
+    "on_expire",
+    "draft",
+    "test_numbers",
+    "prefill",
+    "steps",
+    "note",
+}
 """Keys a flow file may have at its top."""
 
 STEP_KEYS = {
-    "ask": {"ask", "expect", "save", "keep_raw", "retries", "invalid", "on_fail", "next", "cases",
-            "also", "default", "timeout", "remind", "note"},
+    "ask": {
+        "ask",
+        "expect",
+        "save",
+        "keep_raw",
+        "retries",
+        "invalid",
+        "on_fail",
+        "next",
+        "cases",
+        "also",
+        "default",
+        "timeout",
+        "remind",
+        "note",
+    },
     "say": {"say", "next", "end", "note"},
     "do": {"do", "save", "on_error", "next", "note"},
     "flow": {"flow", "next", "note"},
@@ -201,13 +228,12 @@ def load_flow_text(path: str, source: str) -> tuple[Flow | None, list[Issue]]:
     start = rd.scalar(start_node, "start") if start_node is not None else None
     if start is None:
         start = next(iter(steps), "")
-    flow = Flow(name=name, path=path, pos=rd.pos(root), start=start or "", steps=steps,
-                version=version_of(source))
+    flow = Flow(name=name, path=path, pos=rd.pos(root), start=start or "", steps=steps, version=version_of(source))
     if start_node is not None:
         flow_refs = {"start": rd.pos(start_node)}
     else:
         flow_refs = {}
-    for key, (knode, vnode) in top.items():
+    for key, (_knode, vnode) in top.items():
         if key == "title":
             flow.title = rd.scalar(vnode, "title") or ""
         elif key == "languages":
@@ -250,21 +276,19 @@ def _read_step(rd: Reader, flow: str, knode: ScalarNode, node: Node) -> Step | N
             rd.err(knode, f"step '{step_id}' needs one of: {', '.join(STEP_KINDS)}")
         return None
     if len(kinds) > 1:
-        rd.err(keys[kinds[1]][0], f"step '{step_id}' has both '{kinds[0]}' and '{kinds[1]}'; "
-               "a step does one thing")
+        rd.err(keys[kinds[1]][0], f"step '{step_id}' has both '{kinds[0]}' and '{kinds[1]}'; a step does one thing")
     kind = kinds[0]
     allowed = STEP_KEYS[kind]
     for key, (k, _) in keys.items():
         if key not in allowed and key not in STEP_KINDS:
-            rd.err(k, f"unknown key '{key}' in {kind} step '{step_id}' "
-                   f"(known: {', '.join(sorted(allowed))})")
+            rd.err(k, f"unknown key '{key}' in {kind} step '{step_id}' (known: {', '.join(sorted(allowed))})")
         elif key not in allowed:
             rd.err(k, f"'{key}' cannot be used in a {kind} step")
     ctx = f"{flow}.{step_id}"
     step = Step(id=step_id, kind=kind, pos=rd.pos(knode))
     note = keys.get("note")
     step.note = (rd.scalar(note[1], "note") or "") if note else ""
-    for key, (k, v) in keys.items():
+    for key, (_k, v) in keys.items():
         if key in ("ask", "say"):
             step.text = rd.text(v, key, f"{ctx}.{key}", step.note)
         elif key == "expect":
@@ -335,7 +359,7 @@ def _read_expect(rd: Reader, ctx: str, node: Node) -> Expect | None:
             rd.err(node, f"unknown expect kind '{kind}' (known: {', '.join(EXPECT_KINDS)})")
             return None
         if kind == "choice":
-            rd.err(node, "a choice needs its options: code: \"1 | word | other word\"")
+            rd.err(node, 'a choice needs its options: code: "1 | word | other word"')
             return None
         return Expect(kind, {}, rd.pos(node))
     pairs = rd.mapping(node, "expect")
@@ -357,8 +381,12 @@ def _read_expect(rd: Reader, ctx: str, node: Node) -> Expect | None:
         for ck, cv in rd.mapping(opts_node, "choice"):
             if not _ID_RE.match(ck.value or ""):
                 rd.err(ck, f"choice code '{ck.value}' must be snake_case; it is saved, never translated")
-            words = rd.text(cv, f"choice '{ck.value}'", f"{ctx}.choice.{ck.value}",
-                            "Words that pick this option, separated by |. Keep the number.")
+            words = rd.text(
+                cv,
+                f"choice '{ck.value}'",
+                f"{ctx}.choice.{ck.value}",
+                "Words that pick this option, separated by |. Keep the number.",
+            )
             if words is not None:
                 choices.append(Option(ck.value, words, rd.pos(ck)))
         if not choices:
@@ -366,16 +394,22 @@ def _read_expect(rd: Reader, ctx: str, node: Node) -> Expect | None:
     elif isinstance(opts_node, MappingNode):
         for ok, ov in rd.mapping(opts_node, kind):
             if ok.value not in allowed:
-                rd.err(ok, f"unknown option '{ok.value}' for {kind}"
-                       + (f" (known: {', '.join(sorted(allowed))})" if allowed else ""))
+                rd.err(
+                    ok,
+                    f"unknown option '{ok.value}' for {kind}"
+                    + (f" (known: {', '.join(sorted(allowed))})" if allowed else ""),
+                )
             else:
                 options[ok.value] = rd.value(ov)
     elif not (isinstance(opts_node, ScalarNode) and opts_node.value in ("", "~", "null")):
         rd.err(opts_node, f"options of {kind} must be a mapping like {{min: 1}}")
     for ok, ov in siblings:
         if ok.value not in allowed:
-            rd.err(ok, f"unknown option '{ok.value}' for {kind}"
-                   + (f" (known: {', '.join(sorted(allowed))})" if allowed else ""))
+            rd.err(
+                ok,
+                f"unknown option '{ok.value}' for {kind}"
+                + (f" (known: {', '.join(sorted(allowed))})" if allowed else ""),
+            )
         else:
             options[ok.value] = rd.value(ov)
     if kind == "number":
@@ -394,6 +428,10 @@ def _read_expect(rd: Reader, ctx: str, node: Node) -> Expect | None:
         rd.err(knode, f"max_age must be a duration like 24h, got '{options['max_age']}'")
     for key in ("skip",):
         if key in options:
-            options[key] = Text(str(options[key]), f"{ctx}.{kind}.{key}", rd.pos(knode),
-                                "Words meaning 'nothing to send', separated by |.")
+            options[key] = Text(
+                str(options[key]),
+                f"{ctx}.{kind}.{key}",
+                rd.pos(knode),
+                "Words meaning 'nothing to send', separated by |.",
+            )
     return Expect(kind, options, rd.pos(knode), tuple(choices))

@@ -4,6 +4,7 @@ Kept free of YAML and Redis so the engine, the checker, the extractor and the
 terminal chat all read the same shapes; every node keeps the line it came from
 so a problem can be reported as `file:line:col`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -64,26 +65,26 @@ class Step:
     id: str
     kind: str
     pos: Pos
-    text: Text | None = None          # ask/say message
+    text: Text | None = None  # ask/say message
     expect: Expect | None = None
-    save: tuple[str, ...] = ()        # names the answer (or an action's result) is saved under
-    keep_raw: str | None = None       # also save the raw text under this name
+    save: tuple[str, ...] = ()  # names the answer (or an action's result) is saved under
+    keep_raw: str | None = None  # also save the raw text under this name
     retries: int = 2
     invalid: Text | None = None
     on_fail: str | None = None
     next: str | None = None
     cases: dict[str, str] = field(default_factory=dict)
-    also: tuple[str, ...] = ()        # other ask steps whose parsers also read this answer
-    default: str | None = None        # ask: take this value without asking when nothing was given
+    also: tuple[str, ...] = ()  # other ask steps whose parsers also read this answer
+    default: str | None = None  # ask: take this value without asking when nothing was given
     timeout_s: int | None = None
     remind: Text | None = None
-    action: str | None = None         # do:
-    subflow: str | None = None        # flow:
-    on_error: str | None = None       # do: step taken when the action fails
-    branch_on: str | None = None      # branch:
+    action: str | None = None  # do:
+    subflow: str | None = None  # flow:
+    on_error: str | None = None  # do: step taken when the action fails
+    branch_on: str | None = None  # branch:
     values: dict[str, Any] = field(default_factory=dict)  # set:
     note: str = ""
-    refs: dict[str, Pos] = field(default_factory=dict)    # positions of keys naming other steps
+    refs: dict[str, Pos] = field(default_factory=dict)  # positions of keys naming other steps
 
     @property
     def waits(self) -> bool:
@@ -107,7 +108,7 @@ class Flow:
     on_expire: str | None = None
     draft: bool = False
     test_numbers: tuple[str, ...] = ()
-    prefill: tuple[str, ...] = ()     # ask steps whose parsers read the message that started the flow
+    prefill: tuple[str, ...] = ()  # ask steps whose parsers read the message that started the flow
     refs: dict[str, Pos] = field(default_factory=dict)
 
 
@@ -118,9 +119,9 @@ class Command:
     name: str
     words: Text
     pos: Pos
-    action: str | None = None        # built-in: opt_out, opt_in, help, language, delete
+    action: str | None = None  # built-in: opt_out, opt_in, help, language, delete
     reply: Text | None = None
-    language: str | None = None      # for language switches
+    language: str | None = None  # for language switches
     flow: str | None = None
 
 
@@ -131,7 +132,7 @@ class Trigger:
     flow: str
     words: Text | None
     pos: Pos
-    match: str = "first_word"        # first_word | only_word | anywhere
+    match: str = "first_word"  # first_word | only_word | anywhere
     catch_all: bool = False
 
 
@@ -142,7 +143,7 @@ class Globals:
     path: str
     commands: list[Command] = field(default_factory=list)
     triggers: list[Trigger] = field(default_factory=list)
-    texts: dict[str, Text] = field(default_factory=dict)   # shared replies (invalid, garbled, ...)
+    texts: dict[str, Text] = field(default_factory=dict)  # shared replies (invalid, garbled, ...)
 
 
 @dataclass(frozen=True, order=True)
@@ -153,7 +154,7 @@ class Issue:
     line: int
     col: int
     message: str
-    severity: str = "error"          # error | warning
+    severity: str = "error"  # error | warning
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}:{self.col}" if self.col else f"{self.path}:{self.line}"

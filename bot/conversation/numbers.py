@@ -2,6 +2,7 @@
 
 Parsers in the inputs.py style: they return Parsed or Rejected and never raise.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,22 +13,90 @@ from ..i18n import N_, fold
 from .answers import MAX_TEXT, Answer, Parsed, Rejected, has_phrase
 
 UNITS = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
-    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
-    "nineteen": 19, "a": 1, "an": 1, "a couple": 2, "couple": 2, "a dozen": 12, "dozen": 12,
-    "cero": 0, "uno": 1, "un": 1, "una": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5,
-    "seis": 6, "siete": 7, "ocho": 8, "nueve": 9, "diez": 10, "once": 11, "doce": 12,
-    "trece": 13, "catorce": 14, "quince": 15, "dieciseis": 16, "diecisiete": 17,
-    "dieciocho": 18, "diecinueve": 19, "veintiuno": 21, "veintiun": 21, "veintidos": 22,
-    "veintitres": 23, "veinticuatro": 24, "veinticinco": 25, "veintiseis": 26,
-    "veintisiete": 27, "veintiocho": 28, "veintinueve": 29, "un par": 2, "par": 2,
-    "una docena": 12, "docena": 12,
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+    "a": 1,
+    "an": 1,
+    "a couple": 2,
+    "couple": 2,
+    "a dozen": 12,
+    "dozen": 12,
+    "cero": 0,
+    "uno": 1,
+    "un": 1,
+    "una": 1,
+    "dos": 2,
+    "tres": 3,
+    "cuatro": 4,
+    "cinco": 5,
+    "seis": 6,
+    "siete": 7,
+    "ocho": 8,
+    "nueve": 9,
+    "diez": 10,
+    "once": 11,
+    "doce": 12,
+    "trece": 13,
+    "catorce": 14,
+    "quince": 15,
+    "dieciseis": 16,
+    "diecisiete": 17,
+    "dieciocho": 18,
+    "diecinueve": 19,
+    "veintiuno": 21,
+    "veintiun": 21,
+    "veintidos": 22,
+    "veintitres": 23,
+    "veinticuatro": 24,
+    "veinticinco": 25,
+    "veintiseis": 26,
+    "veintisiete": 27,
+    "veintiocho": 28,
+    "veintinueve": 29,
+    "un par": 2,
+    "par": 2,
+    "una docena": 12,
+    "docena": 12,
 }
-TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
-        "eighty": 80, "ninety": 90, "veinte": 20, "treinta": 30, "cuarenta": 40,
-        "cincuenta": 50, "sesenta": 60, "setenta": 70, "ochenta": 80, "noventa": 90,
-        "hundred": 100, "cien": 100, "a hundred": 100}
+TENS = {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+    "veinte": 20,
+    "treinta": 30,
+    "cuarenta": 40,
+    "cincuenta": 50,
+    "sesenta": 60,
+    "setenta": 70,
+    "ochenta": 80,
+    "noventa": 90,
+    "hundred": 100,
+    "cien": 100,
+    "a hundred": 100,
+}
 """Number words up to a hundred in English and Spanish; bigger crowds are typed as digits."""
 
 _NUMBER_TOKEN_RE = re.compile(r"\d+|[a-z]+")
@@ -55,8 +124,7 @@ def find_numbers(text: str) -> list[int]:
             j = i + 1
             if j < len(tokens) and tokens[j] in ("y", "and") and j + 1 < len(tokens):
                 j += 1
-            if j < len(tokens) and tokens[j] in UNITS and UNITS[tokens[j]] < 10 \
-                    and tokens[j] not in _SOLO_ARTICLES:
+            if j < len(tokens) and tokens[j] in UNITS and UNITS[tokens[j]] < 10 and tokens[j] not in _SOLO_ARTICLES:
                 value += UNITS[tokens[j]]
                 i = j + 1
             else:
@@ -65,15 +133,19 @@ def find_numbers(text: str) -> list[int]:
             continue
         if tok in UNITS and tok not in _SOLO_ARTICLES:
             out.append(UNITS[tok])
-        elif tok in _SOLO_ARTICLES and i + 1 < len(tokens) and tokens[i + 1] in (
-                "agent", "officer", "car", "van", "truck", "agente", "oficial", "carro", "camioneta"):
+        elif (
+            tok in _SOLO_ARTICLES
+            and i + 1 < len(tokens)
+            and tokens[i + 1] in ("agent", "officer", "car", "van", "truck", "agente", "oficial", "carro", "camioneta")
+        ):
             out.append(1)
         i += 1
     return out
 
 
-def number(answer: Answer, min: float | None = None, max: float | None = None,
-           count: int = 1, scan: bool = False) -> Parsed | Rejected:
+def number(
+    answer: Answer, min: float | None = None, max: float | None = None, count: int = 1, scan: bool = False
+) -> Parsed | Rejected:
     """Read one number (or the first `count` numbers) written as digits or words."""
     found = find_numbers(answer.text[:MAX_TEXT])
     if not found:
@@ -81,8 +153,7 @@ def number(answer: Answer, min: float | None = None, max: float | None = None,
     values = found[:count]
     for value in values:
         if (min is not None and value < min) or (max is not None and value > max):
-            return Rejected(N_("That number looks out of range. Please reply with a number."),
-                            answer.text)
+            return Rejected(N_("That number looks out of range. Please reply with a number."), answer.text)
     if count == 1:
         return Parsed(values[0], "number", answer.text)
     values += [None] * (count - len(values))
@@ -90,11 +161,24 @@ def number(answer: Answer, min: float | None = None, max: float | None = None,
 
 
 # ---- date and time ---------------------------------------------------------
-NOW_WORDS = ("now", "right now", "just now", "happening now", "currently", "ahora", "ahorita",
-             "ahora mismo", "ya", "en este momento", "justo ahora", "now now")
+NOW_WORDS = (
+    "now",
+    "right now",
+    "just now",
+    "happening now",
+    "currently",
+    "ahora",
+    "ahorita",
+    "ahora mismo",
+    "ya",
+    "en este momento",
+    "justo ahora",
+    "now now",
+)
 _AGO_RE = re.compile(
     r"(?:(?P<n>\d+|[a-z]+(?: y [a-z]+)?)\s*(?P<u>min|mins|minute|minutes|m|hr|hrs|hour|hours|h)\s*ago)"
-    r"|(?:hace\s+(?P<n2>\d+|[a-z]+(?: y [a-z]+)?)\s*(?P<u2>min|mins|minuto|minutos|m|hr|hrs|hora|horas|h))")
+    r"|(?:hace\s+(?P<n2>\d+|[a-z]+(?: y [a-z]+)?)\s*(?P<u2>min|mins|minuto|minutos|m|hr|hrs|hora|horas|h))"
+)
 _HALF_RE = re.compile(r"\b(half an hour ago|hace media hora|media hora)\b")
 _CLOCK_RE = re.compile(r"(?<![\d:])(?P<h>\d{1,2})(?::(?P<m>\d{2}))?\s*(?P<ap>a\.?m\.?|p\.?m\.?)?(?![\d:])")
 
@@ -118,15 +202,17 @@ def _ago_seconds(folded: str) -> int | None:
 
 def zone(name: str | None) -> dt.tzinfo:
     try:
-        return ZoneInfo(name) if name else dt.timezone.utc
+        return ZoneInfo(name) if name else dt.UTC
     except (ZoneInfoNotFoundError, ValueError):  # a bad zone name is caught by the check
-        return dt.timezone.utc
+        return dt.UTC
 
 
-def datetime(answer: Answer, past_only: bool = True, max_age: str | None = None,
-             timezone: str | None = None, scan: bool = False) -> Parsed | Rejected:
+def datetime(
+    answer: Answer, past_only: bool = True, max_age: str | None = None, timezone: str | None = None, scan: bool = False
+) -> Parsed | Rejected:
     """Read "now", "20 min ago", "hace 20 minutos" or a clock time like "3:15pm"; save epoch seconds."""
     from .loader import parse_duration  # the loader owns the duration syntax
+
     folded = answer.folded
     limit = parse_duration(max_age) if max_age else 24 * 3600
     ago = _ago_seconds(folded)
@@ -135,8 +221,11 @@ def datetime(answer: Answer, past_only: bool = True, max_age: str | None = None,
             return Rejected(N_("That is too long ago. When did it start?"), answer.text)
         return Parsed(int(answer.now - ago), "past", answer.text)
     for word in sorted((fold(w) for w in NOW_WORDS), key=len, reverse=True):
-        if (folded == word) or (len(word) > 2 and has_phrase(folded, word)) or \
-                (word == "ya" and not scan and folded == "ya"):
+        if (
+            (folded == word)
+            or (len(word) > 2 and has_phrase(folded, word))
+            or (word == "ya" and not scan and folded == "ya")
+        ):
             return Parsed(int(answer.now), "now", answer.text)
     clock = _clock(folded, scan)
     if clock is not None:
@@ -147,8 +236,7 @@ def datetime(answer: Answer, past_only: bool = True, max_age: str | None = None,
         hours = [hour] if hour > 12 or hour == 0 or clock_has_ampm(folded) else [hour, hour + 12 if hour < 12 else 0]
         for h in hours:
             for day in (0, -1):
-                at = (local_now + dt.timedelta(days=day)).replace(hour=h % 24, minute=minute,
-                                                                   second=0, microsecond=0)
+                at = (local_now + dt.timedelta(days=day)).replace(hour=h % 24, minute=minute, second=0, microsecond=0)
                 if at.timestamp() <= answer.now + 600:  # ten minutes of clock skew is "now"
                     candidates.append(at.timestamp())
         if not candidates:
@@ -172,9 +260,11 @@ def _clock(folded: str, scan: bool) -> tuple[int, int] | None:
         ap = (match.group("ap") or "").replace(".", "")
         if not match.group("m") and not ap:
             # a bare number is a clock time only after "at"/"a las" ("a las 3"), or alone
-            before = folded[:match.start()].rstrip()
-            if not (before.endswith(("at", "a las", "a la", "since", "desde las")) or
-                    (not scan and folded.strip() == match.group(0).strip())):
+            before = folded[: match.start()].rstrip()
+            if not (
+                before.endswith(("at", "a las", "a la", "since", "desde las"))
+                or (not scan and folded.strip() == match.group(0).strip())
+            ):
                 continue
         if hour > 23 or minute > 59 or (ap and not 1 <= hour <= 12):
             continue

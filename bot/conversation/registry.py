@@ -9,6 +9,7 @@ longer loads or checks cleanly never replaces the working version: the hotline
 keeps serving the last good one and logs the problem. Every version served is kept (in memory, and in
 Redis for other processes) so a waiting caller finishes on the text they started.
 """
+
 from __future__ import annotations
 
 import logging
@@ -68,8 +69,11 @@ class Registry:
         if not force and checked is not None and clock - checked < CHECK_INTERVAL_S:
             return
         try:
-            entries = {e.name: e.stat().st_mtime for e in os.scandir(self.folder)
-                       if e.name.endswith((".yaml", ".yml")) and e.is_file()}
+            entries = {
+                e.name: e.stat().st_mtime
+                for e in os.scandir(self.folder)
+                if e.name.endswith((".yaml", ".yml")) and e.is_file()
+            }
         except FileNotFoundError:
             entries = {}
         with self.lock:
@@ -106,13 +110,18 @@ class Registry:
         found, issues = load_globals_text(str(path), source)
         self.globals_mtime = mtime
         if found is None or any(i.severity == "error" for i in issues):
-            log.error("keeping previous globals: %s has %d problem(s), first: %s",
-                      GLOBALS_FILE, len(issues), issues[0] if issues else "")
+            log.error(
+                "keeping previous globals: %s has %d problem(s), first: %s",
+                GLOBALS_FILE,
+                len(issues),
+                issues[0] if issues else "",
+            )
             return
         self.globals = found
 
     def _load(self, name: str, mtime: float) -> None:
         from .check import check_flow  # check imports the registry's loader; avoid a cycle at import
+
         path = self.folder / name
         entry = self.files.setdefault(name, _File(mtime))
         try:
@@ -128,8 +137,12 @@ class Registry:
             issues = [i for i in check_flow(flow, self.globals) if i.severity == "error"]
         entry.mtime = mtime
         if flow is None or issues:
-            log.error("keeping the working version of %s: %d problem(s), first: %s",
-                      name, len(issues), issues[0] if issues else "unreadable")
+            log.error(
+                "keeping the working version of %s: %d problem(s), first: %s",
+                name,
+                len(issues),
+                issues[0] if issues else "unreadable",
+            )
             return
         entry.flow = flow
         key = (flow.name, flow.version)

@@ -5,11 +5,13 @@ It reads the session and the contact's preferences in one pipeline, decides in
 memory (keywords, then the pure engine), runs any `do:` action, and writes back
 in one pipeline with the timers, so the webhook's hot path costs two round trips.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .. import contacts, i18n, privacy
 from ..i18n import N_, fold
@@ -29,7 +31,7 @@ class ActionCall:
 
     name: str
     contact_id: str
-    e164: str           # only so an action that must text later can privacy.seal it
+    e164: str  # only so an action that must text later can privacy.seal it
     answers: dict
     language: str
     channel: str
@@ -61,10 +63,18 @@ def make_context(settings, reg: registry.Registry, now: float, e164: str | None 
     def gettext(msgid: str, lang: str) -> str:
         return catalog(lang).gettext(msgid)
 
-    return Context(get_flow=get_flow, translate=translate, gettext=gettext, now=now,
-                   values={"human_number": settings.human_number}, region=settings.default_region,
-                   bounds=settings.bounds, seal=lambda value: privacy.seal(settings.secret, value),
-                   texts=reg.globals.texts, places=str(reg.folder / registry.PLACES_FILE))
+    return Context(
+        get_flow=get_flow,
+        translate=translate,
+        gettext=gettext,
+        now=now,
+        values={"human_number": settings.human_number},
+        region=settings.default_region,
+        bounds=settings.bounds,
+        seal=lambda value: privacy.seal(settings.secret, value),
+        texts=reg.globals.texts,
+        places=str(reg.folder / registry.PLACES_FILE),
+    )
 
 
 def shared_text(ctx: Context, key: str, lang: str, fallback: str, session: Session | None = None) -> str:
@@ -110,8 +120,11 @@ def _respond(rt, contact_id: str, inbound, now: float, actions: dict[str, Callab
     if opted_out:
         if (cmd is not None and cmd.action == "opt_in") or keywords.bare(folded) in contacts.OPT_IN_WORDS:
             contacts.opt_in(rt.r, contact_id)
-            return [shared_text(ctx, "welcome_back", turn_state.session.lang,
-                                N_("You're back in. Text what you see to report it."))]
+            return [
+                shared_text(
+                    ctx, "welcome_back", turn_state.session.lang, N_("You're back in. Text what you see to report it.")
+                )
+            ]
         return []  # opted out: send nothing (Twilio also blocks it with 21610)
     if cmd is not None:
         return turn_state.command(cmd)
@@ -127,8 +140,8 @@ class _State:
         self.replies: list[str] = []
         self.timers: list[tuple[str, int]] = []
         self.new_lang: str | None = None
-        self.expected = "*"       # the stored counter this turn was decided on ("*" = write anyway)
-        self.acted = False        # a `do:` action ran: its effects are real, so this turn must be stored
+        self.expected = "*"  # the stored counter this turn was decided on ("*" = write anyway)
+        self.acted = False  # a `do:` action ran: its effects are real, so this turn must be stored
 
     @property
     def lang(self) -> str:
@@ -150,8 +163,16 @@ class _State:
                 self._run_action("alerts.unsubscribe")  # sign-ups are opt-in data too
             lang = self.lang
             contacts.erase(r, cid)
-            return [self._reply_of(cmd, N_("Deleted what we stored about your number. If you texted STOP "
-                                           "before, we keep only that, so we never text you."), lang)]
+            return [
+                self._reply_of(
+                    cmd,
+                    N_(
+                        "Deleted what we stored about your number. If you texted STOP "
+                        "before, we keep only that, so we never text you."
+                    ),
+                    lang,
+                )
+            ]
         if cmd.action == "language" and cmd.language:
             self.session.lang = cmd.language
             self.new_lang = cmd.language
@@ -178,8 +199,17 @@ class _State:
     def message(self, text: str, folded: str, start: str | None = None) -> list[str]:
         """Answer the waiting step, open another flow by its trigger, or start one."""
         inbound, ctx, session = self.inbound, self.ctx, self.session
-        answer = Answer(text, self.now, session.lang, inbound.lat, inbound.lon,
-                        tuple(m.url for m in inbound.media), ctx.region, ctx.bounds, ctx.places)
+        answer = Answer(
+            text,
+            self.now,
+            session.lang,
+            inbound.lat,
+            inbound.lon,
+            tuple(m.url for m in inbound.media),
+            ctx.region,
+            ctx.bounds,
+            ctx.places,
+        )
         reg_globals = self.reg.globals
         if start is None and session.active:
             trig = keywords.match_trigger(reg_globals, folded, ctx, self.rt.settings.languages, exact_only=True)
@@ -195,8 +225,9 @@ class _State:
             start = trig.flow if trig is not None else None
         flow = ctx.get_flow(start, None) if start else None
         if flow is None:
-            self.replies.append(shared_text(ctx, "unknown", self.lang, N_(
-                "Sorry, I didn't understand. Text HELP for help.")))
+            self.replies.append(
+                shared_text(ctx, "unknown", self.lang, N_("Sorry, I didn't understand. Text HELP for help."))
+            )
             return self.replies
         self._apply(engine.start(ctx, session, flow, answer if text or answer.media or answer.lat else None))
         if self.pref is None:
@@ -220,9 +251,16 @@ class _State:
     def _call(self, name: str) -> ActionCall:
         """Build what an action receives from this turn."""
         s = self.session
-        return ActionCall(name=name, contact_id=self.contact_id, e164=self.inbound.e164,
-                          answers=dict(s.answers), language=s.lang, channel=self.inbound.channel,
-                          now=self.now, raw=dict(s.raw))
+        return ActionCall(
+            name=name,
+            contact_id=self.contact_id,
+            e164=self.inbound.e164,
+            answers=dict(s.answers),
+            language=s.lang,
+            channel=self.inbound.channel,
+            now=self.now,
+            raw=dict(s.raw),
+        )
 
     def _run_action(self, name: str) -> tuple[bool, dict | None]:
         """Run one flow action; (False, None) when it is missing or fails."""
@@ -240,7 +278,7 @@ class _State:
         """Write the session, language and timers in one pipeline; return the replies."""
         session, settings, reg = self.session, self.rt.settings, self.reg
         flow = reg.get(session.flow, session.version) if session.active else None
-        ttl = (flow.expire_s if flow and flow.expire_s else settings.session_ttl_s)
+        ttl = flow.expire_s if flow and flow.expire_s else settings.session_ttl_s
         if flow is not None and flow.on_expire:
             ttl += sessions.EXPIRE_GRACE_S
         if self.inbound.channel == "web":
@@ -248,14 +286,12 @@ class _State:
         if self.timers and session.active and not session.reply_to:
             session.reply_to = privacy.seal(settings.secret, self.inbound.e164)
         pipe = self.rt.r.pipeline(transaction=True)
-        sessions.queue_save_if_unchanged(pipe, self.contact_id, session, ttl,
-                                         "*" if self.acted else self.expected)
+        sessions.queue_save_if_unchanged(pipe, self.contact_id, session, ttl, "*" if self.acted else self.expected)
         if self.new_lang and self.new_lang != self.pref:
             contacts.queue_set_language(pipe, self.contact_id, self.new_lang)
         if session.active:
             for kind, delay_s in self.timers:
-                timers.queue_timer(self.rt, pipe, self.contact_id, session.counter, kind,
-                                   self.now + delay_s)
+                timers.queue_timer(self.rt, pipe, self.contact_id, session.counter, kind, self.now + delay_s)
         reg.save_versions(pipe)
         stored = pipe.execute()[0]
         if not stored:

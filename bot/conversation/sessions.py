@@ -5,6 +5,7 @@ and lives only as long as the flow's idle expiry, so a reporter who went quiet
 leaves nothing behind. Loading and saving are queued on a caller's pipeline so
 `respond` costs one round trip each way.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,24 +31,45 @@ def from_hash(data: dict) -> Session | None:
     try:
         body = json.loads(data.get("data") or "{}")
         return Session(
-            flow=data["flow"], version=data.get("version", ""), step=data.get("step", ""),
-            counter=int(data.get("counter", 0)), tries=int(data.get("tries", 0)),
-            lang=data.get("lang", "en"), answers=body.get("answers", {}), raw=body.get("raw", {}),
-            stack=body.get("stack", []), clarify=body.get("clarify"), given=body.get("given", []),
-            reminded=int(data.get("reminded", -1)), started_at=float(data.get("started_at", 0)),
-            reply_to=data.get("reply_to") or None)
+            flow=data["flow"],
+            version=data.get("version", ""),
+            step=data.get("step", ""),
+            counter=int(data.get("counter", 0)),
+            tries=int(data.get("tries", 0)),
+            lang=data.get("lang", "en"),
+            answers=body.get("answers", {}),
+            raw=body.get("raw", {}),
+            stack=body.get("stack", []),
+            clarify=body.get("clarify"),
+            given=body.get("given", []),
+            reminded=int(data.get("reminded", -1)),
+            started_at=float(data.get("started_at", 0)),
+            reply_to=data.get("reply_to") or None,
+        )
     except (ValueError, TypeError, KeyError):  # a corrupt session: start over rather than fail the text
         return None
 
 
 def to_hash(session: Session) -> dict[str, str]:
     """Flatten a session into hash fields."""
-    body = {"answers": session.answers, "raw": session.raw, "stack": session.stack,
-            "clarify": session.clarify, "given": session.given}
-    data = {"flow": session.flow, "version": session.version, "step": session.step,
-            "counter": str(session.counter), "tries": str(session.tries), "lang": session.lang,
-            "reminded": str(session.reminded), "started_at": str(session.started_at),
-            "data": json.dumps(body, separators=(",", ":"), default=str)}
+    body = {
+        "answers": session.answers,
+        "raw": session.raw,
+        "stack": session.stack,
+        "clarify": session.clarify,
+        "given": session.given,
+    }
+    data = {
+        "flow": session.flow,
+        "version": session.version,
+        "step": session.step,
+        "counter": str(session.counter),
+        "tries": str(session.tries),
+        "lang": session.lang,
+        "reminded": str(session.reminded),
+        "started_at": str(session.started_at),
+        "data": json.dumps(body, separators=(",", ":"), default=str),
+    }
     if session.reply_to:
         data["reply_to"] = session.reply_to
     return data

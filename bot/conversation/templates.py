@@ -4,6 +4,7 @@ A choice shows its own word in the caller's language (never the code), a time
 is formatted with Babel for the caller's locale, a place shows its label; the
 same rules serve the engine, reminders and the checker's list of built-ins.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -33,6 +34,7 @@ def render(ctx: Context, session: Session, flow: Flow | None, text: Text | None)
 
 def fill(ctx: Context, session: Session, flow: Flow | None, template: str) -> str:
     """Replace {name} and {name.field} with saved answers shown in the caller's language."""
+
     def one(match: re.Match) -> str:
         name, attr = match.group(1), match.group(2)
         if name == "language" and not attr:
@@ -43,6 +45,7 @@ def fill(ctx: Context, session: Session, flow: Flow | None, template: str) -> st
         if attr and isinstance(value, dict):
             value = value.get(attr)
         return _show(ctx, session, flow, name, value)
+
     return _PLACEHOLDER_RE.sub(one, template)
 
 

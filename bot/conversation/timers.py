@@ -5,6 +5,7 @@ from the contact bumps the counter, so a timer that finds the conversation
 moved on (or gone) does nothing. Nudges were hand-built elsewhere
 (rapidpro#282, #1141); here a step says `timeout: 15m` and `remind: ...`.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,16 +33,27 @@ def timer_job_id(contact_id: str, counter: int, kind: str) -> str:
 
 def queue_timer(rt, pipe, contact_id: str, counter: int, kind: str, due_at: float) -> None:
     """Queue scheduling a timer on the caller's pipeline (written with the session)."""
-    when = dt.datetime.fromtimestamp(due_at, tz=dt.timezone.utc)
-    rt.queue(QUEUE).enqueue_at(when, fire, contact_id, counter, kind, due_at,
-                               job_id=timer_job_id(contact_id, counter, kind),
-                               result_ttl=0, failure_ttl=24 * 3600, retry=RETRY, pipeline=pipe)
+    when = dt.datetime.fromtimestamp(due_at, tz=dt.UTC)
+    rt.queue(QUEUE).enqueue_at(
+        when,
+        fire,
+        contact_id,
+        counter,
+        kind,
+        due_at,
+        job_id=timer_job_id(contact_id, counter, kind),
+        result_ttl=0,
+        failure_ttl=24 * 3600,
+        retry=RETRY,
+        pipeline=pipe,
+    )
 
 
 def fire(contact_id: str, counter: int, kind: str, due_at: float) -> str:
     """RQ job. Send a step's reminder or run the flow's expiry, unless the session moved on."""
     from .. import runtime
     from .runner import make_context
+
     rt = runtime.get()
     session = sessions.load(rt.r, contact_id)
     if session is None or session.counter != counter:

@@ -8,6 +8,7 @@ callbacks), `texts` (every sentence, as gettext msgids). RQ job functions keep
 their dotted paths (`bot.dispatch.waves.start_dispatch`, ...): renaming one
 orphans queued jobs.
 """
+
 from __future__ import annotations
 
 import threading
@@ -15,11 +16,25 @@ import time
 
 from .. import observers, store
 from . import texts
-from .replies import handle_reply, notify_covered, follow_up_reporters, parse
+from .replies import follow_up_reporters, handle_reply, notify_covered, parse
 from .status import record_status
-from .waves import (ACCEPTED, COVERED, DECLINED, TEXTED, UNDELIVERED, UNREACHABLE, advance, beat,
-                    enqueue_start, ensure_watchdog, redrive_due, start_dispatch, text_coordinators,
-                    wave_timeout, watchdog)
+from .waves import (
+    ACCEPTED,
+    COVERED,
+    DECLINED,
+    TEXTED,
+    UNDELIVERED,
+    UNREACHABLE,
+    advance,
+    beat,
+    enqueue_start,
+    ensure_watchdog,
+    redrive_due,
+    start_dispatch,
+    text_coordinators,
+    watchdog,
+    wave_timeout,
+)
 
 OVERDUE_S = 30
 """A dispatch due this long ago and still not driven means the workers are not keeping up."""
@@ -57,7 +72,10 @@ def health(rt, now: float | None = None) -> dict:
     worker, worker_seen, watchdog_at, watchdog_seen, overdue, roster = pipe.execute()
     on_duty = observers.on_duty_count(r, now) if roster else 0
     report = {
-        "ok": True, "roster": roster, "on_duty": on_duty, "overdue": overdue,
+        "ok": True,
+        "roster": roster,
+        "on_duty": on_duty,
+        "overdue": overdue,
         "worker_age_s": round(now - float(worker), 1) if worker else None,
         "watchdog_age_s": round(now - float(watchdog_at), 1) if watchdog_at else None,
     }
@@ -99,7 +117,27 @@ def warn_if_uncovered(rt, now: float) -> bool:
     return text_coordinators(rt, texts.say(rt.settings, "en", texts.NOBODY_ON_DUTY)) > 0
 
 
-__all__ = ["handle_reply", "handle_join", "record_status", "enqueue_start", "start_dispatch", "wave_timeout",
-           "watchdog", "ensure_watchdog", "redrive_due", "advance", "health", "beat", "warn_if_uncovered",
-           "notify_covered", "follow_up_reporters", "parse", "TEXTED", "ACCEPTED", "DECLINED", "COVERED",
-           "UNDELIVERED", "UNREACHABLE"]
+__all__ = [
+    "handle_reply",
+    "handle_join",
+    "record_status",
+    "enqueue_start",
+    "start_dispatch",
+    "wave_timeout",
+    "watchdog",
+    "ensure_watchdog",
+    "redrive_due",
+    "advance",
+    "health",
+    "beat",
+    "warn_if_uncovered",
+    "notify_covered",
+    "follow_up_reporters",
+    "parse",
+    "TEXTED",
+    "ACCEPTED",
+    "DECLINED",
+    "COVERED",
+    "UNDELIVERED",
+    "UNREACHABLE",
+]

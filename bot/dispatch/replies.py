@@ -5,13 +5,14 @@ the short code of a dispatch ("YES 48", "si", "1"). Claims are decided by one
 Lua script, so the first `needed` accepts win even when they arrive in the same
 millisecond; everything slow (telling others it is covered) goes to RQ.
 """
+
 from __future__ import annotations
 
 import logging
 import re
 import time
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from .. import alerts, incidents, observers, outbox, privacy, runtime, store
@@ -86,9 +87,17 @@ def parse(text: str) -> tuple[str | None, str | None, str]:
         return ("off" if two in OFF_WORDS else "decline"), code, " ".join(words[2:])
     if two in ARRIVED_WORDS or two in UNFOUNDED_WORDS:
         return ("arrived" if two in ARRIVED_WORDS else "unfounded"), code, " ".join(words[2:])
-    for command, vocabulary in (("accept", ACCEPT_WORDS), ("decline", DECLINE_WORDS), ("on", ON_WORDS),
-                                ("off", OFF_WORDS), ("arrived", ARRIVED_WORDS), ("verified", VERIFIED_WORDS),
-                                ("unfounded", UNFOUNDED_WORDS), ("clear", CLEAR_WORDS), ("join", JOIN_WORDS)):
+    for command, vocabulary in (
+        ("accept", ACCEPT_WORDS),
+        ("decline", DECLINE_WORDS),
+        ("on", ON_WORDS),
+        ("off", OFF_WORDS),
+        ("arrived", ARRIVED_WORDS),
+        ("verified", VERIFIED_WORDS),
+        ("unfounded", UNFOUNDED_WORDS),
+        ("clear", CLEAR_WORDS),
+        ("join", JOIN_WORDS),
+    ):
         if head in vocabulary:
             if command in ("accept", "decline", "on", "off") and not all(w in vocabulary for w in words):
                 return None, None, ""  # "yes I saw them" is a sentence, not a reply to a dispatch
@@ -109,8 +118,13 @@ def handle_reply(rt, observer_id: str, text: str, now: float) -> list[str] | Non
         return None  # a bare yes/no/1/2 mid-conversation answers the flow, not a dispatch
     if command in ("on", "off"):
         return [_duty(rt, observer_id, command == "on", lang, now)]
-    wanted = (waves.TEXTED, waves.UNDELIVERED, waves.DECLINED, waves.COVERED) if command == "accept" else \
-        (waves.TEXTED,) if command == "decline" else (waves.ACCEPTED,)
+    wanted = (
+        (waves.TEXTED, waves.UNDELIVERED, waves.DECLINED, waves.COVERED)
+        if command == "accept"
+        else (waves.TEXTED,)
+        if command == "decline"
+        else (waves.ACCEPTED,)
+    )
     found = _resolve(rt, observer_id, code, wanted, command, lang)
     if isinstance(found, str):
         return [found]
@@ -144,7 +158,7 @@ def _resolve(rt, observer_id: str, code: str | None, wanted: tuple, command: str
     if not open_map:
         return texts.say(s, lang, texts.NO_OPEN)
     pipe = rt.r.pipeline(transaction=False)
-    for c, incident_id in open_map.items():
+    for _c, incident_id in open_map.items():
         pipe.hget(store.incident_dispatch_key(incident_id), observer_id)
     states = dict(zip(open_map, pipe.execute()))
     matching = [c for c in open_map if states[c] in wanted]
@@ -163,8 +177,9 @@ def _resolve(rt, observer_id: str, code: str | None, wanted: tuple, command: str
 
 def claim(r, incident_id: str, observer_id: str) -> tuple[str, int]:
     """Atomically record an accept: ('won', n), ('full', n), ('already'|'closed'|'unknown', 0)."""
-    outcome, n = r.eval(_CLAIM_LUA, 2, store.incident_dispatch_key(incident_id),
-                        store.incident_plan_key(incident_id), observer_id)
+    outcome, n = r.eval(
+        _CLAIM_LUA, 2, store.incident_dispatch_key(incident_id), store.incident_plan_key(incident_id), observer_id
+    )
     return str(outcome), int(n)
 
 
@@ -193,12 +208,22 @@ def accept(rt, incident_id: str, observer_id: str, code: str, lang: str, now: fl
     if n == 1:
         queue.enqueue(follow_up_reporters, incident_id, retry=waves.SEND_RETRY, job_timeout=waves.JOB_TIMEOUT_S)
     if n >= needed:
-        queue.enqueue(notify_covered, incident_id, False, observer_id, retry=waves.SEND_RETRY,
-                      job_timeout=waves.JOB_TIMEOUT_S)
-    replies = [texts.say(s, lang, texts.ACCEPTED, code=code, place=waves._place(incident),
-                         map=waves.map_link(incident), ref=incident["ref"],
-                         kind=texts.kind_name(s, lang, incident.get("kind", "other")),
-                         details=_details(incident))]
+        queue.enqueue(
+            notify_covered, incident_id, False, observer_id, retry=waves.SEND_RETRY, job_timeout=waves.JOB_TIMEOUT_S
+        )
+    replies = [
+        texts.say(
+            s,
+            lang,
+            texts.ACCEPTED,
+            code=code,
+            place=waves._place(incident),
+            map=waves.map_link(incident),
+            ref=incident["ref"],
+            kind=texts.kind_name(s, lang, incident.get("kind", "other")),
+            details=_details(incident),
+        )
+    ]
     if n < needed:
         replies.append(texts.say(s, lang, texts.STILL_LOOKING))
     return replies
@@ -215,7 +240,7 @@ def _details(incident: dict) -> str:
         parts.append(", ".join(ids) if isinstance(ids, list) else str(ids))
     if d.get("started_at"):
         try:
-            parts.append(datetime.fromtimestamp(float(d["started_at"]), timezone.utc).strftime("%H:%MZ"))
+            parts.append(datetime.fromtimestamp(float(d["started_at"]), UTC).strftime("%H:%MZ"))
         except (TypeError, ValueError):  # a free-text time stays out rather than garbled
             pass
     return (" (" + "; ".join(parts) + ")") if parts else ""
@@ -223,10 +248,15 @@ def _details(incident: dict) -> str:
 
 def decline(rt, incident_id: str, observer_id: str, code: str, lang: str, now: float) -> list[str]:
     """Record a NO and give the slot to the next observer at once."""
-    changed = rt.r.eval("""
+    changed = rt.r.eval(
+        """
 if redis.call('HGET', KEYS[1], ARGV[1]) == 'texted' then
   redis.call('HSET', KEYS[1], ARGV[1], 'declined') return 1 end
-return 0""", 1, store.incident_dispatch_key(incident_id), observer_id)
+return 0""",
+        1,
+        store.incident_dispatch_key(incident_id),
+        observer_id,
+    )
     rt.r.hdel(store.observer_open_key(observer_id), code)
     if changed:
         incidents.add_event(rt.r, incident_id, "dispatch_declined", now, observer=observer_id)
@@ -245,8 +275,9 @@ def _duty(rt, observer_id: str, on: bool, lang: str, now: float) -> str:
     return texts.say(s, lang, texts.DUTY_ON if on else texts.DUTY_OFF)
 
 
-def scene_update(rt, incident_id: str, observer_id: str, code: str, command: str, rest: str,
-                 lang: str, now: float) -> list[str]:
+def scene_update(
+    rt, incident_id: str, observer_id: str, code: str, command: str, rest: str, lang: str, now: float
+) -> list[str]:
     """Record ARRIVED/VERIFIED/UNFOUNDED/CLEAR from an accepted observer on the incident."""
     s, r = rt.settings, rt.r
     if r.hget(store.incident_dispatch_key(incident_id), observer_id) != waves.ACCEPTED:
@@ -296,8 +327,12 @@ def verification_facts(text: str) -> dict:
     else:
         id_shown = "unknown"
     plates = _PLATES_RE.search(text or "")
-    return {"agency": agency, "id_shown": id_shown, "plates": plates.group(1).upper() if plates else "",
-            "note": (text or "")[:NOTE_MAX]}
+    return {
+        "agency": agency,
+        "id_shown": id_shown,
+        "plates": plates.group(1).upper() if plates else "",
+        "note": (text or "")[:NOTE_MAX],
+    }
 
 
 # ---- jobs the replies start ------------------------------------------------------
@@ -320,10 +355,15 @@ def notify_covered(incident_id: str, unfounded: bool = False, filled_by: str = "
             continue
         was = states[observer_id]
         if was == waves.TEXTED:
-            moved = r.eval("""
+            moved = r.eval(
+                """
 if redis.call('HGET', KEYS[1], ARGV[1]) == 'texted' then
   redis.call('HSET', KEYS[1], ARGV[1], 'covered') return 1 end
-return 0""", 1, store.incident_dispatch_key(incident_id), observer_id)
+return 0""",
+                1,
+                store.incident_dispatch_key(incident_id),
+                observer_id,
+            )
             if not moved:
                 continue
         else:
@@ -332,18 +372,32 @@ return 0""", 1, store.incident_dispatch_key(incident_id), observer_id)
         lang = observers.language_of(observer)
         msgid = texts.STAND_DOWN if unfounded else texts.COVERED
         if e164:
-            record = outbox.send_once(rt, store.incident_sends_key(incident_id), f"covered:{observer_id}", e164,
-                                      texts.say(s, lang, msgid, code=code), purpose="covered", now=time.time(),
-                                      ref={"incident_id": incident_id, "observer_id": observer_id})
+            record = outbox.send_once(
+                rt,
+                store.incident_sends_key(incident_id),
+                f"covered:{observer_id}",
+                e164,
+                texts.say(s, lang, msgid, code=code),
+                purpose="covered",
+                now=time.time(),
+                ref={"incident_id": incident_id, "observer_id": observer_id},
+            )
             sent += bool(record.get("new")) and record["state"] == outbox.SENT
         if was == waves.TEXTED:
             incidents.add_event(r, incident_id, "dispatch_covered", time.time(), observer=observer_id)
     for observer_id, observer in zip(partners, observers.get_many(r, partners)):
         e164 = observers.number_of(s, observer) if observer else None
         if e164:
-            record = outbox.send_once(rt, store.incident_sends_key(incident_id), f"partner:{observer_id}", e164,
-                                      texts.say(s, observers.language_of(observer), texts.PARTNER_FOUND, code=code),
-                                      purpose="partner", now=time.time(), ref={"incident_id": incident_id})
+            record = outbox.send_once(
+                rt,
+                store.incident_sends_key(incident_id),
+                f"partner:{observer_id}",
+                e164,
+                texts.say(s, observers.language_of(observer), texts.PARTNER_FOUND, code=code),
+                purpose="partner",
+                now=time.time(),
+                ref={"incident_id": incident_id},
+            )
             sent += bool(record.get("new")) and record["state"] == outbox.SENT
     return sent
 
@@ -360,10 +414,19 @@ def follow_up_reporters(incident_id: str) -> int:
         e164 = privacy.unseal(s.secret, sealed)
         if not e164:
             continue
-        lang = r.hget(store.contact_key(contact_id), "lang") or r.hget(store.incident_key(incident_id), "language") or "en"
-        record = outbox.send_once(rt, store.incident_sends_key(incident_id), f"followup:{contact_id}", e164,
-                                  texts.say(s, lang, texts.FOLLOW_UP), purpose="followup", now=time.time(),
-                                  ref={"incident_id": incident_id})
+        lang = (
+            r.hget(store.contact_key(contact_id), "lang") or r.hget(store.incident_key(incident_id), "language") or "en"
+        )
+        record = outbox.send_once(
+            rt,
+            store.incident_sends_key(incident_id),
+            f"followup:{contact_id}",
+            e164,
+            texts.say(s, lang, texts.FOLLOW_UP),
+            purpose="followup",
+            now=time.time(),
+            ref={"incident_id": incident_id},
+        )
         if record["state"] == outbox.SENT:
             sent += 1
     if sent:

@@ -5,6 +5,7 @@ overwrite `delivered`, so each update is applied by rank in one Lua call. An
 undelivered dispatch text frees its slot for the next observer; a permanent
 error code marks the observer unreachable and tells coordinators.
 """
+
 from __future__ import annotations
 
 import logging
@@ -41,8 +42,7 @@ def record_status(rt, update, now: float) -> str:
     """Apply one status callback; for a failed dispatch text, free the slot or mark the observer unreachable."""
     r = rt.r
     key = store.outbound_key(update.message_sid)
-    changed = r.eval(_RANK_LUA, 1, key, update.status, STATUS_ORDER.get(update.status, 0),
-                     update.error_code or "")
+    changed = r.eval(_RANK_LUA, 1, key, update.status, STATUS_ORDER.get(update.status, 0), update.error_code or "")
     if not changed:
         return "unchanged"
     ref = r.hgetall(key)
@@ -57,12 +57,20 @@ def record_status(rt, update, now: float) -> str:
     if not moved:
         return update.status  # they already answered, or the slot moved on
     observer = observers.get(r, observer_id) or {}
-    incidents.add_event(r, incident_id, f"dispatch_{new_state}", now, observer=observer_id,
-                        name=observer.get("name", ""), code=update.error_code or "")
+    incidents.add_event(
+        r,
+        incident_id,
+        f"dispatch_{new_state}",
+        now,
+        observer=observer_id,
+        name=observer.get("name", ""),
+        code=update.error_code or "",
+    )
     if permanent:
         observers.mark_unreachable(r, observer_id, permanent, now)
-        rt.queue("dispatch").enqueue(tell_coordinators_unreachable, observer.get("name", "?"), permanent,
-                                     job_timeout=waves.JOB_TIMEOUT_S)
+        rt.queue("dispatch").enqueue(
+            tell_coordinators_unreachable, observer.get("name", "?"), permanent, job_timeout=waves.JOB_TIMEOUT_S
+        )
     waves.enqueue_refill(rt, incident_id)
     return new_state
 

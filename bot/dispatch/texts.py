@@ -4,6 +4,7 @@ English is the msgid (i18n.py); keeping the strings in one place lets a
 translator see the whole observer conversation at once and keeps the logic
 modules free of prose.
 """
+
 from __future__ import annotations
 
 from .. import i18n
@@ -18,11 +19,14 @@ KIND_NAMES = {
 }
 """How an incident's kind code reads in a text."""
 
-DISPATCH = N_("Hotline {code}: {kind} reported near {place}, {km} km from you. "
-              "Can you go? Reply YES {code} or NO {code}.")
-ACCEPTED = N_("Thank you, you're going ({code}). Place: {place} {map}. Reported: {kind}{details}. "
-              "Ref {ref}. From the scene reply ARRIVED {code}, VERIFIED {code} + agency/ID/plates, "
-              "UNFOUNDED {code} or CLEAR {code}.")
+DISPATCH = N_(
+    "Hotline {code}: {kind} reported near {place}, {km} km from you. Can you go? Reply YES {code} or NO {code}."
+)
+ACCEPTED = N_(
+    "Thank you, you're going ({code}). Place: {place} {map}. Reported: {kind}{details}. "
+    "Ref {ref}. From the scene reply ARRIVED {code}, VERIFIED {code} + agency/ID/plates, "
+    "UNFOUNDED {code} or CLEAR {code}."
+)
 STILL_LOOKING = N_("We are still looking for a second observer; never work alone.")
 PARTNER_FOUND = N_("Hotline {code}: a second observer accepted. You are not alone.")
 COVERED = N_("Hotline {code} is covered, thank you. No need to go.")
@@ -44,8 +48,10 @@ DUTY_OFF = N_("You are OFF duty. Reply ON when you are available again.")
 DUTY_OFF_UNTIL = N_("You are OFF duty until your next shift at {until}. Reply ON to come back sooner.")
 JOINED = N_("Welcome to the rapid-response roster, {name}. Reply ON when you are available and OFF when not.")
 BAD_JOIN = N_("That join code is not valid. Ask your coordinator for a new one.")
-ESCALATE = N_("Hotline {ref}: not enough observers in range can go ({kind} near {place}). Needed {needed}, accepted {accepted}. "
-              "Declined: {declined}. No answer: {silent}. Unreachable: {unreachable}. Please dispatch by hand.")
+ESCALATE = N_(
+    "Hotline {ref}: not enough observers in range can go ({kind} near {place}). Needed {needed}, accepted {accepted}. "
+    "Declined: {declined}. No answer: {silent}. Unreachable: {unreachable}. Please dispatch by hand."
+)
 UNREACHABLE = N_("Hotline: observer {name} cannot be texted ({reason}). Please check their number.")
 WORKER_DOWN = N_("Hotline warning: {problem}. Dispatch texts are not going out; restart the worker.")
 NOBODY_ON_DUTY = N_("Hotline warning: no observer is on duty right now.")

@@ -5,6 +5,7 @@ the per-recipient send records, a due-time index), so any worker can pick up
 where a dead one stopped: RQ's scheduler fires wave timeouts, and a watchdog
 re-drives any incident whose fan-out lease or wave deadline lapsed.
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,7 +25,13 @@ from . import texts
 log = logging.getLogger(__name__)
 
 TEXTED, ACCEPTED, DECLINED, COVERED, UNDELIVERED, UNREACHABLE = (
-    "texted", "accepted", "declined", "covered", "undelivered", "unreachable")
+    "texted",
+    "accepted",
+    "declined",
+    "covered",
+    "undelivered",
+    "unreachable",
+)
 """Per-observer dispatch states (incidents.list_open counts texted/accepted)."""
 
 SEEKING, FILLED, CLOSED = "seeking", "filled", "closed"
@@ -94,9 +101,17 @@ def snapshot_plan(r, settings, incident_id: str, now: float) -> dict:
     """Freeze the dispatch plan (wave size, timeout, needed) and a short code, once per incident."""
     key = store.incident_plan_key(incident_id)
     code = str(CODE_MIN + r.incr(store.dispatch_code_seq_key()) % CODE_SPAN)
-    fields = {"wave_size": settings.wave_size, "timeout_s": settings.wave_timeout_s,
-              "needed": settings.observers_needed, "code": code, "wave": 0, "deadline": 0,
-              "accepted": 0, "state": SEEKING, "created_at": f"{now:.3f}"}
+    fields = {
+        "wave_size": settings.wave_size,
+        "timeout_s": settings.wave_timeout_s,
+        "needed": settings.observers_needed,
+        "code": code,
+        "wave": 0,
+        "deadline": 0,
+        "accepted": 0,
+        "state": SEEKING,
+        "created_at": f"{now:.3f}",
+    }
     pipe = r.pipeline(transaction=True)
     for name, value in fields.items():
         pipe.hsetnx(key, name, value)
@@ -112,8 +127,16 @@ def enqueue_start(rt, incident_id: str, now: float | None = None) -> None:
     rt.r.zadd(store.dispatch_due_key(), {incident_id: now + START_GRACE_S}, nx=True)
     rt.queue("dispatch").enqueue(start_dispatch, incident_id, retry=SEND_RETRY, job_timeout=JOB_TIMEOUT_S)
     try:
-        incidents.add_event(rt.r, incident_id, "dispatch_planned", now, wave_size=plan["wave_size"],
-                            timeout_s=plan["timeout_s"], needed=plan["needed"], code=plan["code"])
+        incidents.add_event(
+            rt.r,
+            incident_id,
+            "dispatch_planned",
+            now,
+            wave_size=plan["wave_size"],
+            timeout_s=plan["timeout_s"],
+            needed=plan["needed"],
+            code=plan["code"],
+        )
     except NoSuchIncident:  # started for an id incidents does not know: the job will say so
         log.warning("dispatch planned for an unknown incident")
 
@@ -219,13 +242,17 @@ def _drive_once(rt, incident_id: str, now: float, timed_out_wave: int | None) ->
 
     def wave_of(oid: str) -> int:
         return int((sends.get(oid) or {}).get("wave", wave))
+
     used = sum(1 for oid, st in states.items() if st in (TEXTED, ACCEPTED) and wave_of(oid) == wave)
     free = wave_size - used
     texted = 0
     # Texts a dead or failed attempt left unconfirmed go first (send_once asks Twilio before resending).
-    pending = [oid for oid, st in states.items() if st == TEXTED
-               and (sends.get(oid) is None or sends[oid]["state"] in (outbox.CLAIMED, outbox.RELEASED,
-                                                                     outbox.UNCERTAIN))]
+    pending = [
+        oid
+        for oid, st in states.items()
+        if st == TEXTED
+        and (sends.get(oid) is None or sends[oid]["state"] in (outbox.CLAIMED, outbox.RELEASED, outbox.UNCERTAIN))
+    ]
     for observer_id, observer in zip(pending, observers.get_many(r, pending)):
         if observer is None:
             continue
@@ -248,17 +275,28 @@ def _drive_once(rt, incident_id: str, now: float, timed_out_wave: int | None) ->
                 texted += 1
                 free -= 1
     # A claim another sender left mid-call is settled once it is surely dead, not at the deadline.
-    unsettled = any((outbox.read_record(v) or {}).get("state") == outbox.CLAIMED
-                    for v in r.hvals(store.incident_sends_key(incident_id))) if pending else False
+    unsettled = (
+        any(
+            (outbox.read_record(v) or {}).get("state") == outbox.CLAIMED
+            for v in r.hvals(store.incident_sends_key(incident_id))
+        )
+        if pending
+        else False
+    )
     revisit = time.time() + rt.settings.twilio_timeout_s + LEASE_MARGIN_S if unsettled else deadline
     r.zadd(store.dispatch_due_key(), {incident_id: min(deadline, revisit)})
     if new_wave:  # after the texts: the first one is what a scene waits for; the due index covers a crash
         rt.queue("dispatch").enqueue_in(
-            _seconds(int(plan["timeout_s"])), wave_timeout, incident_id, wave,
-            job_id=f"hotline-wave-{incident_id}-{wave}", retry=SEND_RETRY, job_timeout=JOB_TIMEOUT_S)
+            _seconds(int(plan["timeout_s"])),
+            wave_timeout,
+            incident_id,
+            wave,
+            job_id=f"hotline-wave-{incident_id}-{wave}",
+            retry=SEND_RETRY,
+            job_timeout=JOB_TIMEOUT_S,
+        )
         incidents.add_event(r, incident_id, "dispatch_wave", now, wave=wave, timeout_s=plan["timeout_s"])
-    outstanding = any(s == TEXTED and (sends.get(o) or {}).get("wave", wave) == wave
-                      for o, s in states.items())
+    outstanding = any(s == TEXTED and (sends.get(o) or {}).get("wave", wave) == wave for o, s in states.items())
     # Exhausted: nobody left in range. Tell coordinators now if nobody is even pending an
     # answer, else when a wave's time ran out with nobody new to ask.
     if exhausted and (not outstanding or (new_wave and wave > 1)) and plan.get("escalated") != "1":
@@ -282,20 +320,23 @@ def _pick(r, incident: dict, exclude: set[str], now: float, count: int) -> list[
     """Choose the next observers: nearest on duty, the reporter's language winning near-ties."""
     if incident.get("lat") is None:
         return []
-    found = observers.candidates_near(r, incident["lat"], incident["lon"], now, exclude=exclude,
-                                      limit=count, tie_km=LANGUAGE_PREFERENCE_KM)
+    found = observers.candidates_near(
+        r, incident["lat"], incident["lon"], now, exclude=exclude, limit=count, tie_km=LANGUAGE_PREFERENCE_KM
+    )
     lang = incident.get("language") or "en"
 
     def rank(item):
         _, km, obs = item
         bonus = LANGUAGE_PREFERENCE_KM if lang in observers.languages_of(obs) else 0.0
         return km - bonus
+
     found.sort(key=rank)
     return found[:count]
 
 
-def _text_one(rt, incident: dict, plan: dict, observer_id: str, km: float, observer: dict,
-              wave: int, now: float) -> str:
+def _text_one(
+    rt, incident: dict, plan: dict, observer_id: str, km: float, observer: dict, wave: int, now: float
+) -> str:
     """Text one observer the dispatch (at most once ever) and return their new state."""
     r, settings = rt.r, rt.settings
     incident_id, code = incident["id"], plan["code"]
@@ -308,14 +349,27 @@ def _text_one(rt, incident: dict, plan: dict, observer_id: str, km: float, obser
     if not e164:
         return _set_unreachable(rt, incident_id, observer_id, observer, "sealed under another secret", now)
     lang = observers.language_of(observer)
-    body = texts.say(settings, lang, texts.DISPATCH, code=code, km=f"{km:.1f}",
-                     kind=texts.kind_name(settings, lang, incident.get("kind", "other")),
-                     place=_place(incident))
+    body = texts.say(
+        settings,
+        lang,
+        texts.DISPATCH,
+        code=code,
+        km=f"{km:.1f}",
+        kind=texts.kind_name(settings, lang, incident.get("kind", "other")),
+        place=_place(incident),
+    )
     try:
-        record = outbox.send_once(rt, store.incident_sends_key(incident_id), observer_id, e164, body,
-                                  purpose="dispatch", now=now,
-                                  ref={"incident_id": incident_id, "observer_id": observer_id},
-                                  extra={"wave": wave, "km": f"{km:.1f}"})
+        record = outbox.send_once(
+            rt,
+            store.incident_sends_key(incident_id),
+            observer_id,
+            e164,
+            body,
+            purpose="dispatch",
+            now=now,
+            ref={"incident_id": incident_id, "observer_id": observer_id},
+            extra={"wave": wave, "km": f"{km:.1f}"},
+        )
     except PermanentSend as exc:
         return _set_unreachable(rt, incident_id, observer_id, observer, str(exc.code or "refused"), now)
     if record["state"] == outbox.SUPPRESSED:
@@ -326,20 +380,37 @@ def _text_one(rt, incident: dict, plan: dict, observer_id: str, km: float, obser
         # Counted against the number's rate after the fact: a dispatch text never waits,
         # it pushes bulk sends back instead.
         outbox.take_send_slot(r, outbox.sender_of(settings), settings.send_rate, time.time(), priority=True)
-        incidents.add_event(r, incident_id, "dispatch_texted", now, observer=observer_id,
-                            name=observer.get("name", ""), wave=wave, km=f"{km:.1f}")
+        incidents.add_event(
+            r,
+            incident_id,
+            "dispatch_texted",
+            now,
+            observer=observer_id,
+            name=observer.get("name", ""),
+            wave=wave,
+            km=f"{km:.1f}",
+        )
     return r.hget(store.incident_dispatch_key(incident_id), observer_id) or TEXTED
 
 
-def _set_unreachable(rt, incident_id: str, observer_id: str, observer: dict, reason: str, now: float,
-                     tell: bool = True) -> str:
+def _set_unreachable(
+    rt, incident_id: str, observer_id: str, observer: dict, reason: str, now: float, tell: bool = True
+) -> str:
     rt.r.hset(store.incident_dispatch_key(incident_id), observer_id, UNREACHABLE)
-    incidents.add_event(rt.r, incident_id, "dispatch_unreachable", now, observer=observer_id,
-                        name=observer.get("name", ""), reason=reason)
+    incidents.add_event(
+        rt.r,
+        incident_id,
+        "dispatch_unreachable",
+        now,
+        observer=observer_id,
+        name=observer.get("name", ""),
+        reason=reason,
+    )
     if tell:
         observers.mark_unreachable(rt.r, observer_id, reason, now)
-        text_coordinators(rt, texts.say(rt.settings, "en", texts.UNREACHABLE,
-                                        name=observer.get("name", "?"), reason=reason))
+        text_coordinators(
+            rt, texts.say(rt.settings, "en", texts.UNREACHABLE, name=observer.get("name", "?"), reason=reason)
+        )
     return UNREACHABLE
 
 
@@ -377,8 +448,9 @@ def text_coordinators(rt, body: str, records_key: str | None = None, tag: str = 
     for index, e164 in enumerate(rt.settings.coordinators):
         try:
             if records_key:
-                record = outbox.send_once(rt, records_key, f"{tag}:coordinator{index}", e164, body,
-                                          purpose="escalation", now=time.time())
+                record = outbox.send_once(
+                    rt, records_key, f"{tag}:coordinator{index}", e164, body, purpose="escalation", now=time.time()
+                )
                 sent += record["state"] == outbox.SENT
             elif outbox.send(rt, e164, body, purpose="escalation"):
                 sent += 1
@@ -399,19 +471,34 @@ def escalate(rt, incident: dict, plan: dict, states: dict, now: float) -> None:
     def who(state: str) -> str:
         found = [names[o] for o, s in states.items() if s == state]
         return ", ".join(found) or texts.say(rt.settings, "en", texts.NONE)
-    body = texts.say(rt.settings, "en", texts.ESCALATE, ref=incident["ref"],
-                     kind=texts.kind_name(rt.settings, "en", incident.get("kind", "other")),
-                     place=_place(incident), needed=plan["needed"],
-                     accepted=sum(1 for s in states.values() if s == ACCEPTED),
-                     declined=who(DECLINED), silent=who(TEXTED),
-                     unreachable=who(UNREACHABLE) if any(s in (UNREACHABLE, UNDELIVERED) for s in states.values())
-                     else texts.say(rt.settings, "en", texts.NONE))
+
+    body = texts.say(
+        rt.settings,
+        "en",
+        texts.ESCALATE,
+        ref=incident["ref"],
+        kind=texts.kind_name(rt.settings, "en", incident.get("kind", "other")),
+        place=_place(incident),
+        needed=plan["needed"],
+        accepted=sum(1 for s in states.values() if s == ACCEPTED),
+        declined=who(DECLINED),
+        silent=who(TEXTED),
+        unreachable=who(UNREACHABLE)
+        if any(s in (UNREACHABLE, UNDELIVERED) for s in states.values())
+        else texts.say(rt.settings, "en", texts.NONE),
+    )
     sent = text_coordinators(rt, body, store.incident_sends_key(incident_id), "escalated")
     if not r.hsetnx(store.incident_plan_key(incident_id), "escalated", "1"):
         return  # a concurrent drive escalated too; the send records kept it to one text each
-    incidents.add_event(r, incident_id, "dispatch_escalated", now, coordinators=sent,
-                        declined=sum(1 for s in states.values() if s == DECLINED),
-                        silent=sum(1 for s in states.values() if s == TEXTED))
+    incidents.add_event(
+        r,
+        incident_id,
+        "dispatch_escalated",
+        now,
+        coordinators=sent,
+        declined=sum(1 for s in states.values() if s == DECLINED),
+        silent=sum(1 for s in states.values() if s == TEXTED),
+    )
 
 
 # ---- the watchdog ----------------------------------------------------------------
@@ -466,8 +553,9 @@ def _current_job_id() -> str | None:
 
 
 def _schedule_watchdog(rt) -> str:
-    job = rt.queue("dispatch").enqueue_in(_seconds(WATCHDOG_INTERVAL_S), watchdog, job_timeout=JOB_TIMEOUT_S,
-                                          result_ttl=0, failure_ttl=300)
+    job = rt.queue("dispatch").enqueue_in(
+        _seconds(WATCHDOG_INTERVAL_S), watchdog, job_timeout=JOB_TIMEOUT_S, result_ttl=0, failure_ttl=300
+    )
     rt.r.set(store.watchdog_token_key(), job.id, ex=WATCHDOG_TOKEN_TTL_S)
     return job.id
 

@@ -12,6 +12,7 @@ Modules: `location` (Location, precision classes), `points` (pins, links,
 coordinates, ZIPs), `places` (the gazetteer and US place names), `words`
 (forgiving matching).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,10 +22,30 @@ from .places import DEFAULT_PLACES, Gazetteer, Place, check_places, from_names, 
 from .points import _URL_RE, from_coordinates, from_link, from_pin, from_zip, is_short_link
 from .words import fold, words
 
-__all__ = ["check_places", "CLEAR_CONFIDENCE", "DEFAULT_PLACES", "KIND_PRECISION_M", "PRECISION_M", "Gazetteer", "Location",
-           "Place", "fold", "from_coordinates", "from_link", "from_names", "from_pin", "from_zip",
-           "is_short_link", "load_places", "locate", "precision_class", "us_places", "warm", "words",
-           "_in_bounds"]
+__all__ = [
+    "check_places",
+    "CLEAR_CONFIDENCE",
+    "DEFAULT_PLACES",
+    "KIND_PRECISION_M",
+    "PRECISION_M",
+    "Gazetteer",
+    "Location",
+    "Place",
+    "fold",
+    "from_coordinates",
+    "from_link",
+    "from_names",
+    "from_pin",
+    "from_zip",
+    "is_short_link",
+    "load_places",
+    "locate",
+    "precision_class",
+    "us_places",
+    "warm",
+    "words",
+    "_in_bounds",
+]
 
 
 def warm(bounds=None, places: str | Path | None = None) -> None:
@@ -33,9 +54,14 @@ def warm(bounds=None, places: str | Path | None = None) -> None:
     us_places(tuple(bounds) if bounds else None)
 
 
-def locate(text: str | None, *, lat: float | None = None, lon: float | None = None,
-           bounds: tuple[float, float, float, float] | None = None,
-           places: str | Path | None = None) -> Location | None:
+def locate(
+    text: str | None,
+    *,
+    lat: float | None = None,
+    lon: float | None = None,
+    bounds: tuple[float, float, float, float] | None = None,
+    places: str | Path | None = None,
+) -> Location | None:
     """Locate a pin or a text answer; None when nothing in it places it."""
     if lat is not None and lon is not None:
         found = from_pin(lat, lon)
@@ -45,6 +71,10 @@ def locate(text: str | None, *, lat: float | None = None, lon: float | None = No
     if not text:
         return None
     g = load_places(places)
-    return (from_link(text, bounds, g) or from_coordinates(_URL_RE.sub(" ", text), bounds)
-            or from_names(text, bounds, g, with_areas=False) or from_zip(text, bounds)
-            or from_names(text, bounds, g))
+    return (
+        from_link(text, bounds, g)
+        or from_coordinates(_URL_RE.sub(" ", text), bounds)
+        or from_names(text, bounds, g, with_areas=False)
+        or from_zip(text, bounds)
+        or from_names(text, bounds, g)
+    )

@@ -1,4 +1,5 @@
 """A located point and its precision classes: the vocabulary every locator answers in."""
+
 from __future__ import annotations
 
 import math
@@ -7,8 +8,11 @@ from dataclasses import asdict, dataclass, field
 PRECISION_M = {"exact": 30, "street": 150, "landmark": 300, "zip": 2500, "city": 5000}
 """Typical error radius in metres of each precision class (zip also covers neighborhoods)."""
 
-KIND_PRECISION_M = {"landmark": PRECISION_M["landmark"], "neighborhood": PRECISION_M["zip"],
-                    "city": PRECISION_M["city"]}
+KIND_PRECISION_M = {
+    "landmark": PRECISION_M["landmark"],
+    "neighborhood": PRECISION_M["zip"],
+    "city": PRECISION_M["city"],
+}
 """Default precision of a gazetteer place by its kind."""
 
 CLEAR_CONFIDENCE = 0.6
@@ -49,8 +53,15 @@ def precision_class(precision_m: float) -> str:
 
 
 def _point(lat: float, lon: float, precision_m: int, label: str, source: str, confidence: float) -> Location:
-    return Location(round(lat, 6), round(lon, 6), precision_class(precision_m), int(precision_m),
-                    label, source, round(confidence, 2))
+    return Location(
+        round(lat, 6),
+        round(lon, 6),
+        precision_class(precision_m),
+        int(precision_m),
+        label,
+        source,
+        round(confidence, 2),
+    )
 
 
 def _in_bounds(lat: float, lon: float, bounds) -> bool:

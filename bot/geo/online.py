@@ -8,6 +8,7 @@ point found. It makes a network call, so it belongs in an RQ job with its
 timeout, never on the webhook's path. geopy is an optional dependency
 (`pip install 'hotline[online]'`).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -66,8 +67,15 @@ def _precision_m(raw: dict) -> int:
     return int(min(max(half, PRECISION_M["exact"]), PRECISION_M["city"]))
 
 
-def geocode(r: redis.Redis, text: str, spec: str, *, bounds=None, timeout_s: float = DEFAULT_TIMEOUT_S,
-            cache_ttl_s: int = CACHE_TTL_S) -> Location | None:
+def geocode(
+    r: redis.Redis,
+    text: str,
+    spec: str,
+    *,
+    bounds=None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    cache_ttl_s: int = CACHE_TTL_S,
+) -> Location | None:
     """Ask the configured online geocoder where text is, inside bounds, through a Redis cache."""
     if not spec or not text.strip():
         return None

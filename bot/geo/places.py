@@ -4,6 +4,7 @@ Street crossings come first, then landmarks, then neighborhoods and cities
 (the gazetteer's, then the `zipcodes` package's), always inside the bounds box;
 equally good answers come back as candidates so the flow can ask.
 """
+
 from __future__ import annotations
 
 import functools
@@ -67,8 +68,11 @@ def _load(path: str, mtime: float) -> Gazetteer:
         return Gazetteer({}, (), ())
     if not isinstance(data, dict):
         return Gazetteer({}, (), ())
-    streets = {str(sid): (str(names[0]), _aliases(names)) for sid, names in (data.get("streets") or {}).items()
-               if isinstance(names, list) and names}
+    streets = {
+        str(sid): (str(names[0]), _aliases(names))
+        for sid, names in (data.get("streets") or {}).items()
+        if isinstance(names, list) and names
+    }
     crossings, places = [], []
     for e in data.get("intersections") or ():
         try:
@@ -80,9 +84,17 @@ def _load(path: str, mtime: float) -> Gazetteer:
     for p in data.get("places") or ():
         try:
             kind = p.get("kind", "landmark")
-            places.append(Place(str(p["name"]), kind, float(p["lat"]), float(p["lon"]),
-                                int(p.get("precision_m") or KIND_PRECISION_M.get(kind, PRECISION_M["landmark"])),
-                                _aliases([p["name"], *(p.get("aliases") or ())]), "gazetteer"))
+            places.append(
+                Place(
+                    str(p["name"]),
+                    kind,
+                    float(p["lat"]),
+                    float(p["lon"]),
+                    int(p.get("precision_m") or KIND_PRECISION_M.get(kind, PRECISION_M["landmark"])),
+                    _aliases([p["name"], *(p.get("aliases") or ())]),
+                    "gazetteer",
+                )
+            )
         except (AttributeError, KeyError, TypeError, ValueError):  # as above
             continue
     return Gazetteer(streets, tuple(crossings), tuple(places))
@@ -110,9 +122,10 @@ def us_places(bounds) -> tuple[Place, ...]:
         acc[0] += lat
         acc[1] += lon
         acc[2] += 1
-    return tuple(Place(f"{city}, {state}", "city", lat / n, lon / n, PRECISION_M["city"],
-                       _aliases([city]), "zipcodes")
-                 for (city, state), (lat, lon, n) in sorted(sums.items()))
+    return tuple(
+        Place(f"{city}, {state}", "city", lat / n, lon / n, PRECISION_M["city"], _aliases([city]), "zipcodes")
+        for (city, state), (lat, lon, n) in sorted(sums.items())
+    )
 
 
 class _Index:
@@ -182,8 +195,9 @@ def _lookup(g: Gazetteer, bounds) -> _Lookup:
     known = {a for p in areas for a in p.aliases}  # the coordinators' name wins over the package's
     areas += [p for p in us_places(key[1]) if not set(p.aliases) & known]
     areas = [p for p in areas if _in_bounds(p.lat, p.lon, bounds)]
-    found = _Lookup(streets, street_words, _Index([(p, p.aliases) for p in landmarks]),
-                    _Index([(p, p.aliases) for p in areas]))
+    found = _Lookup(
+        streets, street_words, _Index([(p, p.aliases) for p in landmarks]), _Index([(p, p.aliases) for p in areas])
+    )
     with _lookups_lock:
         if len(_lookups) >= MAX_LOOKUPS:
             _lookups.pop(next(iter(_lookups)))
@@ -223,8 +237,9 @@ def _crossing(tokens: list[str], g: Gazetteer, bounds, hits, between: bool = Fal
         exact = all(hits[s][2] for s in streets)
         in_order = sorted(streets, key=lambda s: hits[s][0])  # as the reporter named them
         names = " & ".join(g.streets[s][0] for s in in_order)
-        options.append(_point(lat, lon, PRECISION_M["street"], f"{names}, {city}".strip(", "),
-                              "gazetteer", 0.9 if exact else 0.75))
+        options.append(
+            _point(lat, lon, PRECISION_M["street"], f"{names}, {city}".strip(", "), "gazetteer", 0.9 if exact else 0.75)
+        )
     return _pick(options)
 
 
@@ -234,8 +249,14 @@ def _between(corners, g: Gazetteer) -> Location:
     along = next(iter(s1 & s2))
     ends = " and ".join(g.streets[s][0] for s in sorted((s1 | s2) - {along}))
     half_m = _dist_m((la1, lo1), (la2, lo2)) / 2
-    return _point((la1 + la2) / 2, (lo1 + lo2) / 2, max(PRECISION_M["street"], half_m),
-                  f"{g.streets[along][0]} between {ends}, {city}", "gazetteer", 0.8)
+    return _point(
+        (la1 + la2) / 2,
+        (lo1 + lo2) / 2,
+        max(PRECISION_M["street"], half_m),
+        f"{g.streets[along][0]} between {ends}, {city}",
+        "gazetteer",
+        0.8,
+    )
 
 
 def _estimated_crossing(pair: list[str], g: Gazetteer, bounds) -> Location | None:
@@ -306,8 +327,11 @@ def _named_places(tokens: list[str], index: _Index, street_words: frozenset) -> 
     # a longer name that starts the same way but was not said ("Bell" vs "Bell Gardens")
     said = {a for _, p in scored for a in p.aliases if len(a) == top[0] and _find(a, tokens)}
     starting = sorted({i for s in said for i in index.starting_with(s)})
-    longer = [p for p in (index.entries[i][0] for i in starting) if p not in winners
-              and any(len(a) > len(s) and a[:len(s)] == s for a in p.aliases for s in said)]
+    longer = [
+        p
+        for p in (index.entries[i][0] for i in starting)
+        if p not in winners and any(len(a) > len(s) and a[: len(s)] == s for a in p.aliases for s in said)
+    ]
     options, seen = [], set()
     for place in winners + longer:
         if place.name in seen:
@@ -375,7 +399,9 @@ def check_places(path: str | Path) -> list[tuple[int, str]]:
         if not isinstance(at, list) or len(at) != 2 or len(set(map(str, at))) != 2:
             problems.append((line, "at: must name two different street ids"))
         else:
-            problems += [(line, f"unknown street id {sid!r} (add it under streets:)") for sid in at if sid not in streets]
+            problems += [
+                (line, f"unknown street id {sid!r} (add it under streets:)") for sid in at if sid not in streets
+            ]
             pair = frozenset(at)
             if (pair, entry.get("city")) in seen_pairs:
                 problems.append((line, f"same corner as line {seen_pairs[(pair, entry.get('city'))]}"))

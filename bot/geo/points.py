@@ -1,4 +1,5 @@
 """Places given as points: WhatsApp pins, map links (parsed without any network call), typed coordinates, ZIPs."""
+
 from __future__ import annotations
 
 import re
@@ -9,6 +10,7 @@ import zipcodes
 
 from .location import PRECISION_M, Location, _in_bounds, _point, _valid
 from .places import Gazetteer, from_names
+
 
 def from_pin(lat, lon) -> Location | None:
     """Locate a shared pin (WhatsApp Latitude/Longitude)."""
@@ -106,14 +108,16 @@ def _coords_location(raw_lat: str, raw_lon: str, source: str, confidence: float,
     if not _valid(la, lo):
         return None
     digits = min(_decimals(raw_lat), _decimals(raw_lon))
-    precision = {0: PRECISION_M["city"], 1: PRECISION_M["city"], 2: PRECISION_M["zip"],
-                 3: PRECISION_M["street"]}.get(digits, PRECISION_M["exact"])
+    precision = {0: PRECISION_M["city"], 1: PRECISION_M["city"], 2: PRECISION_M["zip"], 3: PRECISION_M["street"]}.get(
+        digits, PRECISION_M["exact"]
+    )
     return _point(la, lo, precision, f"{la:.5f},{lo:.5f}", source, confidence)
 
 
 _DEG_RE = re.compile(
     r"(\d{1,2}(?:\.\d+)?)\s*°?\s*(?:(\d{1,2})\s*['′]\s*(?:(\d{1,2}(?:\.\d+)?)\s*[\"″]?)?)?\s*([NSns])[\s,;]*"
-    r"(\d{1,3}(?:\.\d+)?)\s*°?\s*(?:(\d{1,2})\s*['′]\s*(?:(\d{1,2}(?:\.\d+)?)\s*[\"″]?)?)?\s*([EWOewo])\b")
+    r"(\d{1,3}(?:\.\d+)?)\s*°?\s*(?:(\d{1,2})\s*['′]\s*(?:(\d{1,2}(?:\.\d+)?)\s*[\"″]?)?)?\s*([EWOewo])\b"
+)
 _TYPED_RE = re.compile(rf"(?<![\d.])({_NUM})\s*[,;\s]\s*({_NUM})(?![\d.])")
 
 

@@ -3,6 +3,7 @@
 English and Spanish texters write "Atlántico", "7a", "esquina de la Av. Florence";
 everything is reduced to the same plain words before any comparison.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -15,19 +16,40 @@ FUZZY_RATIO = 0.8
 
 
 _ORDINAL_WORDS = {
-    "first": 1, "primera": 1, "primero": 1, "second": 2, "segunda": 2, "segundo": 2,
-    "third": 3, "tercera": 3, "tercero": 3, "fourth": 4, "cuarta": 4, "fifth": 5, "quinta": 5,
-    "sixth": 6, "sexta": 6, "seventh": 7, "septima": 7, "eighth": 8, "octava": 8,
-    "ninth": 9, "novena": 9, "tenth": 10, "decima": 10,
+    "first": 1,
+    "primera": 1,
+    "primero": 1,
+    "second": 2,
+    "segunda": 2,
+    "segundo": 2,
+    "third": 3,
+    "tercera": 3,
+    "tercero": 3,
+    "fourth": 4,
+    "cuarta": 4,
+    "fifth": 5,
+    "quinta": 5,
+    "sixth": 6,
+    "sexta": 6,
+    "seventh": 7,
+    "septima": 7,
+    "eighth": 8,
+    "octava": 8,
+    "ninth": 9,
+    "novena": 9,
+    "tenth": 10,
+    "decima": 10,
 }
 _ORDINAL_RE = re.compile(r"^(\d{1,3})(?:st|nd|rd|th|a|o|va|ma|ra|da|ta)$")
-_STOPWORDS = frozenset("""
+_STOPWORDS = frozenset(
+    """
     the a an on at in of by near and or to from with is are there here corner cross crossing
     between next outside front across street st ave av avenue blvd boulevard bl rd road dr drive
     pl place way hwy highway ln lane ct court
     y e o el la los las lo de del en por cerca afuera fuera frente enfrente al sobre entre esquina
     esq con calle avenida bulevar bulevard carretera cruce hay estan esta aqui aca
-""".split())
+""".split()
+)
 
 
 def fold(text: str) -> str:
@@ -65,7 +87,7 @@ def _find(alias: tuple[str, ...], tokens: list[str]) -> tuple[int, bool] | None:
     """Find alias words as a run in tokens; return (start, exact) or None."""
     n = len(alias)
     for start in range(len(tokens) - n + 1):
-        window = tokens[start:start + n]
+        window = tokens[start : start + n]
         if all(_same_word(a, t) for a, t in zip(alias, window)):
             return start, tuple(window) == alias
     return None

@@ -11,11 +11,12 @@ one atomic step, so it needs all of them on one Redis node. We run a single prim
 the whole incident data set is small. Per-incident operations (dispatch, timeline)
 stay cluster-ready through the hash tag; see docs/incidents.md "Redis Cluster".
 """
+
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import redis
 
@@ -65,7 +66,7 @@ EXPIRE_BATCH = 20
 
 _REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U to misread
 _REF_LEN = 5
-_REF_SPACE = 32 ** _REF_LEN
+_REF_SPACE = 32**_REF_LEN
 _REF_MUL = 0x1A2B3C5  # odd, so multiplying is a bijection mod 2**25: refs never collide
 _REF_INV = pow(_REF_MUL, -1, _REF_SPACE)
 
@@ -129,7 +130,7 @@ def incident_id_for_ref(ref: str) -> str | None:
 def _iso(epoch: float | str | None) -> str | None:
     if epoch in (None, ""):
         return None
-    return datetime.fromtimestamp(float(epoch), timezone.utc).isoformat()
+    return datetime.fromtimestamp(float(epoch), UTC).isoformat()
 
 
 def _tpl(builder) -> str:
@@ -148,22 +149,41 @@ def merge_report(r: redis.Redis, report: Report, settings, now: float) -> Merge:
     kind = report.kind if report.kind in COMPATIBLE else "other"
     placed = report.lat is not None and report.lon is not None
     precision_m = int(report.precision_m or MERGE_PRECISION_CAP_M) if placed else MERGE_PRECISION_CAP_M
-    keys = [store.incidents_geo_key(), store.incidents_time_key(), store.incident_seq_key(),
-            store.contact_key(report.contact_id), store.incidents_closed_key(), *_class_keys()]
+    keys = [
+        store.incidents_geo_key(),
+        store.incidents_time_key(),
+        store.incident_seq_key(),
+        store.contact_key(report.contact_id),
+        store.incidents_closed_key(),
+        *_class_keys(),
+    ]
     args = [
         repr(float(now)),
-        repr(float(report.lon)) if placed else "", repr(float(report.lat)) if placed else "",
-        precision_m, kind, ",".join(sorted(COMPATIBLE[kind])),
-        settings.dedupe_radius_m, settings.dedupe_window_min * 60, settings.incident_ttl_min * 60,
+        repr(float(report.lon)) if placed else "",
+        repr(float(report.lat)) if placed else "",
+        precision_m,
+        kind,
+        ",".join(sorted(COMPATIBLE[kind])),
+        settings.dedupe_radius_m,
+        settings.dedupe_window_min * 60,
+        settings.incident_ttl_min * 60,
         _CLASS_METRES,
-        _tpl(store.incident_key), _tpl(store.incident_reporters_key), _tpl(store.incident_timeline_key),
-        report.contact_id, json.dumps(report.details or {}, sort_keys=True, default=str),
-        report.language, report.channel, CORROBORATE_AT, SEARCH_COUNT, EXPIRE_BATCH,
+        _tpl(store.incident_key),
+        _tpl(store.incident_reporters_key),
+        _tpl(store.incident_timeline_key),
+        report.contact_id,
+        json.dumps(report.details or {}, sort_keys=True, default=str),
+        report.language,
+        report.channel,
+        CORROBORATE_AT,
+        SEARCH_COUNT,
+        EXPIRE_BATCH,
     ]
     incident_id, is_new, reporters, status, dispatch, escalated = lua.run(r, lua.MERGE, keys, args)
     incident_id = str(incident_id)
-    return Merge(incident_id, ref_for(incident_id), bool(is_new), int(reporters), str(status),
-                 bool(dispatch), bool(escalated))
+    return Merge(
+        incident_id, ref_for(incident_id), bool(is_new), int(reporters), str(status), bool(dispatch), bool(escalated)
+    )
 
 
 def get(r: redis.Redis, incident_id: str) -> dict:
@@ -258,10 +278,17 @@ def set_status(r: redis.Redis, incident_id: str, status: str, now: float, reason
     if status not in TRANSITIONS:
         raise BadTransition(f"unknown status {status!r}")
     allowed_from = ",".join(s for s, nexts in TRANSITIONS.items() if status in nexts)
-    keys = [store.incident_key(incident_id), store.incidents_geo_key(), store.incidents_time_key(),
-            store.incident_timeline_key(incident_id), store.incidents_closed_key(), *_class_keys()]
-    outcome, previous = lua.run(r, lua.STATUS, keys,
-                                [incident_id, status, repr(float(now)), reason or "", allowed_from, _CLASS_METRES])
+    keys = [
+        store.incident_key(incident_id),
+        store.incidents_geo_key(),
+        store.incidents_time_key(),
+        store.incident_timeline_key(incident_id),
+        store.incidents_closed_key(),
+        *_class_keys(),
+    ]
+    outcome, previous = lua.run(
+        r, lua.STATUS, keys, [incident_id, status, repr(float(now)), reason or "", allowed_from, _CLASS_METRES]
+    )
     if outcome == "missing":
         raise NoSuchIncident(f"no incident {incident_id}")
     if outcome == "refused":

@@ -6,6 +6,7 @@ it cannot be a read-then-write from Python; WATCH/MULTI would retry under load
 exactly when reports pile up. Keys and key templates are passed in from
 `bot/store.py`; `@ID@` in a template is replaced by an incident id.
 """
+
 from __future__ import annotations
 
 import redis
@@ -83,7 +84,8 @@ if found then
   local n = redis.call('SCARD', k(trep, found))
   redis.call('HINCRBY', ikey, 'reports', 1)
   local f = redis.call('HMGET', ikey, 'status', 'kind', 'precision_m', 'believed', 'last_at')
-  if now > tonumber(f[5]) then redis.call('HSET', ikey, 'last_at', ARGV[1]) end  -- a replayed late report never rewinds it
+  -- a replayed late report never rewinds last_at
+  if now > tonumber(f[5]) then redis.call('HSET', ikey, 'last_at', ARGV[1]) end
   redis.call('ZADD', tkey, 'GT', now, found)
   if (f[2] == 'agents' or f[2] == 'other') and kind ~= 'agents' and kind ~= 'other' then
     redis.call('HSET', ikey, 'kind', kind)
@@ -132,7 +134,8 @@ else
 end
 redis.call('XADD', k(tline, id), '*', 'event', 'created', 'at', ARGV[1], 'status', st, 'reason', reason)
 redis.call('XADD', k(tline, id), '*', 'event', 'report', 'at', ARGV[1], 'reporter', cid, 'new_reporter', n,
-  'kind', kind, 'lat', lat, 'lon', lon, 'precision_m', ARGV[4], 'details', details, 'language', lang, 'channel', channel)
+  'kind', kind, 'lat', lat, 'lon', lon, 'precision_m', ARGV[4], 'details', details, 'language', lang,
+  'channel', channel)
 local dispatch = 1; if blocked then dispatch = 0 end
 return {id, 1, n, st, dispatch, 0}
 """
