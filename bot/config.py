@@ -2,7 +2,7 @@
 
 `Settings.from_env()` is the only place `os.environ` is read (12-factor). Flask's
 `Config.from_prefixed_env` is not enough on its own: we need typed, validated
-values under the exact names CONTRACT.md fixes, and one table (`VARIABLES`) that
+values under the exact names docs/interfaces.md fixes, and one table (`VARIABLES`) that
 the README must match (tests/test_docs.py checks it).
 """
 

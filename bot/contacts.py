@@ -2,7 +2,7 @@
 
 Only three things: a language preference, whether they texted STOP (kept even
 after DELETE, so a number that opted out stays suppressed), and the live
-session. Everything is keyed by contact_id, never by number (FIELD.md).
+session. Everything is keyed by contact_id, never by number (docs/privacy.md).
 """
 
 from __future__ import annotations

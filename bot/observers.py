@@ -22,7 +22,7 @@ import phonenumbers
 from . import geo, privacy, store
 
 REQUIRED_COLUMNS = ("name", "phone", "languages", "location", "radius_km", "on_call")
-"""CONTRACT.md's roster columns; `skills`, `shifts` and `timezone` are optional."""
+"""The roster columns fixed in docs/interfaces.md; `skills`, `shifts` and `timezone` are optional."""
 
 SKILLS = ("legal_observer", "attorney", "interpreter", "media")
 """What a volunteer can do on scene (the roster's `skills` column, `;`-separated)."""

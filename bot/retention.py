@@ -1,6 +1,6 @@
 """The retention policy: what is forgotten about a closed incident, and when.
 
-FIELD.md: "Data that doesn't exist cannot be breached, subpoenaed, or misused",
+docs/privacy.md: "Data that doesn't exist cannot be breached, subpoenaed, or misused",
 with separate retention for reporter identifiers, locations and report content.
 Live data needs no purge (sessions, message claims and sealed reply-to numbers
 carry TTLs); closed incidents are thinned in two steps by `purge`, which

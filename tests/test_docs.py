@@ -54,6 +54,46 @@ def test_readme_test_command_is_marked_for_ci():
     assert "pytest" in shlex.split(match.group(1))
 
 
+DOCS = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").glob("*.md"))]
+PATH_IN_DOC = re.compile(r"(?<![\w/.])((?:bot|tests|bench|flows|locales|docs)/[\w./-]*\w)")
+"""A repository path a doc names: `bot/dispatch/waves.py`, tests/flows/cases/, docs/flows.md."""
+
+
+def _named_paths():
+    for doc in DOCS:
+        for lineno, line in enumerate(doc.read_text().splitlines(), 1):
+            for match in PATH_IN_DOC.finditer(line):
+                path = match.group(1)
+                if any(ch in path for ch in "*<>{}"):  # a pattern, not a path
+                    continue
+                yield doc.relative_to(ROOT), lineno, path
+
+
+CREATED_BY_A_COMMAND = {"locales/fr/LC_MESSAGES/messages.po"}
+"""Paths a doc names as what its own example command creates (`pybabel init ... -l fr`)."""
+
+
+def test_every_path_the_docs_name_exists():
+    missing = [
+        f"{doc}:{line}: {path}"
+        for doc, line, path in _named_paths()
+        if not (ROOT / path).exists() and path not in CREATED_BY_A_COMMAND
+    ]
+    assert not missing, "docs name files that do not exist:\n" + "\n".join(missing)
+
+
+def test_docs_stand_on_their_own():
+    """A reader of the repository has only the repository: no citations of files outside it."""
+    outside = re.compile(r"\.\./shared|\b(FIELD|CONTRACT|DESIGN|STYLE|FLOWS)\.md")
+    cited = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for path in [*DOCS, *ROOT.glob("bot/**/*.py"), ROOT / "worker.py"]
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if outside.search(line)
+    ]
+    assert not cited, f"cite files that are not in the repository: {cited}"
+
+
 CLI_DOC = ROOT / "docs" / "cli.md"
 
 

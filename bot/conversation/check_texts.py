@@ -1,8 +1,8 @@
 """Checks of what texters read: translations, keyword collisions in every language, SMS size.
 
 Split from check.py because it reads gettext catalogs rather than flow
-structure. Nobody else fails a build on a missing or fuzzy translation
-(FLOWS.md); here each problem points at the YAML line the coordinator wrote.
+structure. Other flow tools (RapidPro, Typebot) do not fail a build on a missing or fuzzy
+translation; here each problem points at the YAML line the coordinator wrote.
 """
 
 from __future__ import annotations

@@ -267,7 +267,7 @@ def _scan(ctx: Context, session: Session, flow: Flow, step: Step, answer: Answer
 def _save(ctx: Context, session: Session, step: Step, result: Parsed) -> None:
     value = result.value
     if step.expect is not None and step.expect.kind == "phone" and isinstance(value, str):
-        value = {"sealed": ctx.seal(value)}  # a number is never kept clear (FIELD.md)
+        value = {"sealed": ctx.seal(value)}  # a number is never kept clear (docs/privacy.md)
     if len(step.save) > 1 and isinstance(value, list):
         for name, item in zip(step.save, value):
             session.answers[name] = item

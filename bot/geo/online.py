@@ -89,7 +89,7 @@ def geocode(
 
     _, scheme, domain = parse_spec(spec)
     coder = Nominatim(user_agent=USER_AGENT, scheme=scheme, domain=domain, timeout=timeout_s)
-    options = {"exactly_one": True, "addressdetails": False}
+    options: dict[str, object] = {"exactly_one": True, "addressdetails": False}
     if bounds:
         south, west, north, east = bounds
         options.update(viewbox=[Point(north, west), Point(south, east)], bounded=True)

@@ -14,6 +14,7 @@ import re
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import yaml
 import zipcodes
@@ -128,7 +129,11 @@ def us_places(bounds) -> tuple[Place, ...]:
     )
 
 
-class _Index:
+E = TypeVar("E")
+"""What an index entry is: a street id (str) or a Place."""
+
+
+class _Index(Generic[E]):
     """Entries (streets or places, in gazetteer order) by the first word of their aliases.
 
     Matching every alias of every entry against each text cost most of a first
@@ -137,7 +142,7 @@ class _Index:
     the index narrows the entries to those before the same alias-by-alias match.
     """
 
-    def __init__(self, entries: list[tuple[object, tuple[tuple[str, ...], ...]]]):
+    def __init__(self, entries: list[tuple[E, tuple[tuple[str, ...], ...]]]):
         self.entries = entries
         self.by_word: dict[str, list[int]] = {}
         for i, (_, aliases) in enumerate(entries):
@@ -170,10 +175,10 @@ class _Index:
 class _Lookup:
     """What from_names needs of one gazetteer inside one bounds box, built once."""
 
-    streets: _Index
+    streets: _Index[str]
     street_words: frozenset
-    landmarks: _Index
-    areas: _Index
+    landmarks: _Index[Place]
+    areas: _Index[Place]
 
 
 _lookups: dict[tuple[int, object], tuple[Gazetteer, _Lookup]] = {}
@@ -205,7 +210,7 @@ def _lookup(g: Gazetteer, bounds) -> _Lookup:
     return found
 
 
-def _street_hits(tokens: list[str], g: Gazetteer, index: _Index | None = None) -> dict[str, tuple[int, int, bool]]:
+def _street_hits(tokens: list[str], g: Gazetteer, index: _Index[str] | None = None) -> dict[str, tuple[int, int, bool]]:
     """Find the listed streets named in tokens: street id → (first word, words, exact)."""
     hits: dict[str, tuple[int, int, bool]] = {}
     if index is None:
@@ -252,7 +257,7 @@ def _between(corners, g: Gazetteer) -> Location:
     return _point(
         (la1 + la2) / 2,
         (lo1 + lo2) / 2,
-        max(PRECISION_M["street"], half_m),
+        max(PRECISION_M["street"], round(half_m)),
         f"{g.streets[along][0]} between {ends}, {city}",
         "gazetteer",
         0.8,
@@ -308,7 +313,7 @@ def _pick(options: list[Location]) -> Location | None:
     return replace(first, candidates=tuple(options))
 
 
-def _named_places(tokens: list[str], index: _Index, street_words: frozenset) -> Location | None:
+def _named_places(tokens: list[str], index: _Index[Place], street_words: frozenset) -> Location | None:
     """Find the place whose longest alias appears in tokens; several equally good → candidates."""
     scored = []
     for i in index.candidates(tokens):
@@ -388,7 +393,7 @@ def check_places(path: str | Path) -> list[tuple[int, str]]:
         streets.add(key.value)
         if not isinstance(names, yaml.SequenceNode) or not names.value:
             problems.append((key.start_mark.line + 1, f"street {key.value!r} needs a list of names"))
-    seen_pairs: dict[frozenset, int] = {}
+    seen_pairs: dict[tuple[frozenset, object], int] = {}
     for node in getattr(sections.get("intersections"), "value", []) or []:
         line = node.start_mark.line + 1
         entry = yaml.safe_load(yaml.serialize(node)) if isinstance(node, yaml.MappingNode) else None
