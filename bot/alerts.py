@@ -9,17 +9,15 @@ in front of a dispatch text.
 
 from __future__ import annotations
 
-import functools
 import logging
-import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import zipcodes
 from rq import Retry
 
 from . import i18n, incidents, outbox, privacy, runtime, store
 from .errors import NoSuchIncident, PermanentSend, RetryableSend
+from .geo import areas
 from .i18n import N_
 
 log = logging.getLogger(__name__)
@@ -96,36 +94,9 @@ CONCURRENCY = 8
 """Sends in flight at once in one broadcast chunk: hides API latency (~50-200 ms) within the rate limit."""
 
 
-@functools.cache
-def _zip_table(bounds: tuple[float, float, float, float] | None) -> tuple[tuple[str, str, float, float], ...]:
-    """ZIP centroids inside the hotline's area (loaded once per process)."""
-    rows = []
-    for z in zipcodes.list_all():
-        if not z.get("lat") or not z.get("active", True):
-            continue
-        lat, lon = float(z["lat"]), float(z["long"])
-        if bounds is None or (bounds[0] <= lat <= bounds[2] and bounds[1] <= lon <= bounds[3]):
-            rows.append((z["zip_code"], z["city"], lat, lon))
-    return tuple(rows)
-
-
-def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
-    return 2 * 6371.0 * math.asin(math.sqrt(a))
-
-
 def area_of(settings, lat: float, lon: float) -> tuple[list[str], str]:
     """Return the ZIPs to alert for a point and its coarse name ("Bell 90201"), never a street."""
-    table = _zip_table(settings.bounds)
-    if not table:
-        return [], ""
-    ranked = sorted(table, key=lambda z: _km(lat, lon, z[2], z[3]))
-    nearest = ranked[0]
-    zips = [z[0] for z in ranked if _km(lat, lon, z[2], z[3]) <= ALERT_RADIUS_KM] or [nearest[0]]
-    if nearest[0] not in zips:
-        zips.insert(0, nearest[0])
-    return zips, f"{nearest[1].title()} {nearest[0]}"
+    return areas.area_of(settings.bounds, lat, lon, ALERT_RADIUS_KM)
 
 
 def broadcast(incident_id: str) -> int:
