@@ -206,6 +206,11 @@ def incidents_closed_key() -> str:
     return f"{PREFIX}:incidents:closed"
 
 
+def incident_feed_key() -> str:
+    """Change feed of all incidents (stream of `id`, `kind`; capped), read by the console's live updates."""
+    return f"{PREFIX}:incidents:feed"
+
+
 # ---- connections ----------------------------------------------------------
 def connect(url: str) -> redis.Redis:
     """Open a Redis client on a URL; answers come back as str."""

@@ -64,6 +64,10 @@ SEARCH_COUNT = 16
 EXPIRE_BATCH = 20
 """Stale incidents closed per merge call, so cleanup never stalls a report."""
 
+FEED_CAP = 10_000
+"""Changes kept on the console's feed (trimmed approximately): hours of a raid's changes, a few MB at most.
+A console that fell further behind reloads the whole board anyway (see `bot/incidents/feed.py`)."""
+
 _REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U to misread
 _REF_LEN = 5
 _REF_SPACE = 32**_REF_LEN
@@ -156,6 +160,7 @@ def merge_report(r: redis.Redis, report: Report, settings, now: float) -> Merge:
         store.contact_key(report.contact_id),
         store.incidents_closed_key(),
         *_class_keys(),
+        store.incident_feed_key(),
     ]
     args = [
         repr(float(now)),
@@ -178,6 +183,7 @@ def merge_report(r: redis.Redis, report: Report, settings, now: float) -> Merge:
         CORROBORATE_AT,
         SEARCH_COUNT,
         EXPIRE_BATCH,
+        FEED_CAP,
     ]
     incident_id, is_new, reporters, status, dispatch, escalated = lua.run(r, lua.MERGE, keys, args)
     incident_id = str(incident_id)
@@ -267,8 +273,13 @@ def add_event(r: redis.Redis, incident_id: str, kind: str, now: float, **fields)
         if name in ("event", "at"):
             raise ValueError(f"timeline field {name!r} is reserved")
         flat += [name, "" if value is None else str(value)]
-    keys = [store.incident_key(incident_id), store.incident_timeline_key(incident_id), store.incidents_time_key()]
-    if not lua.run(r, lua.EVENT, keys, [incident_id, repr(float(now)), *flat]):
+    keys = [
+        store.incident_key(incident_id),
+        store.incident_timeline_key(incident_id),
+        store.incidents_time_key(),
+        store.incident_feed_key(),
+    ]
+    if not lua.run(r, lua.EVENT, keys, [incident_id, repr(float(now)), FEED_CAP, *flat]):
         raise NoSuchIncident(f"no incident {incident_id}")
     return incident_id
 
@@ -285,9 +296,13 @@ def set_status(r: redis.Redis, incident_id: str, status: str, now: float, reason
         store.incident_timeline_key(incident_id),
         store.incidents_closed_key(),
         *_class_keys(),
+        store.incident_feed_key(),
     ]
     outcome, previous = lua.run(
-        r, lua.STATUS, keys, [incident_id, status, repr(float(now)), reason or "", allowed_from, _CLASS_METRES]
+        r,
+        lua.STATUS,
+        keys,
+        [incident_id, status, repr(float(now)), reason or "", allowed_from, _CLASS_METRES, FEED_CAP],
     )
     if outcome == "missing":
         raise NoSuchIncident(f"no incident {incident_id}")

@@ -27,6 +27,10 @@ local tinc, trep, tline = ARGV[11], ARGV[12], ARGV[13]
 local cid, details, lang, channel = ARGV[14], ARGV[15], ARGV[16], ARGV[17]
 local corroborate_at, count, expire_batch = tonumber(ARGV[18]), tonumber(ARGV[19]), tonumber(ARGV[20])
 local function k(tpl, id) return (string.gsub(tpl, '@ID@', id)) end
+local feed, feed_cap = KEYS[#KEYS], ARGV[21]
+local function changed(id, what)  -- the console's change feed: which incident, what kind of change; no words
+  redis.call('XADD', feed, 'MAXLEN', '~', feed_cap, '*', 'id', id, 'kind', what)
+end
 local function class_key(p)  -- the GEO set of a precision class: KEYS[6..]
   for i, m in ipairs(metres) do if p <= m then return KEYS[5 + i] end end
   return KEYS[5 + #metres]
@@ -42,6 +46,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', tkey, '-inf', '(' .. (now - ttl)
   redis.call('ZADD', closed, now, id)
   redis.call('HSET', k(tinc, id), 'status', 'closed', 'closed_at', ARGV[1], 'closed_reason', 'expired')
   redis.call('XADD', k(tline, id), '*', 'event', 'status', 'at', ARGV[1], 'status', 'closed', 'reason', 'expired')
+  changed(id, 'status')
 end
 
 local trust = redis.call('HGET', contact, 'trust') or ''
@@ -78,6 +83,7 @@ if found then
   if blocked then
     redis.call('XADD', k(tline, found), '*', 'event', 'report_ignored', 'at', ARGV[1], 'reason', 'blocked contact',
       'reporter', cid)
+    changed(found, 'report_ignored')
     return {found, 0, redis.call('SCARD', k(trep, found)), redis.call('HGET', ikey, 'status'), 0, 0}
   end
   local added = redis.call('SADD', k(trep, found), cid)
@@ -108,6 +114,7 @@ if found then
     redis.call('HSET', ikey, 'status', st, 'believed', cjson.encode(believed))
     redis.call('XADD', k(tline, found), '*', 'event', 'status', 'at', ARGV[1], 'status', st, 'reason', why)
   end
+  changed(found, 'report')
   return {found, 0, n, st, 0, escalated}
 end
 
@@ -136,10 +143,11 @@ redis.call('XADD', k(tline, id), '*', 'event', 'created', 'at', ARGV[1], 'status
 redis.call('XADD', k(tline, id), '*', 'event', 'report', 'at', ARGV[1], 'reporter', cid, 'new_reporter', n,
   'kind', kind, 'lat', lat, 'lon', lon, 'precision_m', ARGV[4], 'details', details, 'language', lang,
   'channel', channel)
+changed(id, 'created')
 local dispatch = 1; if blocked then dispatch = 0 end
 return {id, 1, n, st, dispatch, 0}
 """
-"""Merge one report: KEYS geo, time, seq, contact, closed, then one GEO set per precision class."""
+"""Merge one report: KEYS geo, time, seq, contact, closed, one GEO set per precision class, then the feed."""
 
 STATUS = r"""
 local ikey, geo, tkey, tl, closed = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -172,17 +180,21 @@ elseif cur == 'unfounded' then  -- an observer's correction puts it back in the 
   end
 end
 redis.call('XADD', tl, '*', 'event', 'status', 'at', at, 'status', status, 'reason', reason)
+redis.call('XADD', KEYS[#KEYS], 'MAXLEN', '~', ARGV[7], '*', 'id', id, 'kind', 'status')
 return {'ok', cur}
 """
-"""Compare-and-set an incident's status: KEYS incident, geo, time, timeline, closed, class GEO sets."""
+"""Compare-and-set an incident's status: KEYS incident, geo, time, timeline, closed, class GEO sets, feed."""
 
 EVENT = r"""
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('XADD', KEYS[2], '*', unpack(ARGV, 3))
+redis.call('XADD', KEYS[2], '*', unpack(ARGV, 4))
 redis.call('ZADD', KEYS[3], 'XX', 'GT', tonumber(ARGV[2]), ARGV[1])
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', 'id', ARGV[1], 'kind', ARGV[5])
 return 1
 """
-"""Append a timeline event and count it as activity: KEYS incident, timeline, time."""
+"""Append a timeline event, count it as activity and note it on the feed: KEYS incident, timeline, time, feed.
+
+ARGV: id, now, feed cap, then the event's fields (`event`, kind, ...), so ARGV[5] is the kind."""
 
 _scripts: dict[str, redis.commands.core.Script] = {}
 
