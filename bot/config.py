@@ -48,15 +48,6 @@ def _pos_float(name: str, raw: str) -> float:
     return value
 
 
-def _bool(name: str, raw: str) -> bool:
-    low = raw.strip().lower()
-    if low in ("1", "true", "yes", "on"):
-        return True
-    if low in ("0", "false", "no", "off", ""):
-        return False
-    raise ConfigError(f"{name} must be yes or no, got {raw!r}")
-
-
 def _csv(name: str, raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 

@@ -12,9 +12,6 @@ from . import store
 PREFS_TTL_S = 180 * 24 * 3600
 """A language preference is forgotten after six months without a text."""
 
-OPT_OUT_WORDS = ("stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "revoke")
-"""Twilio's default opt-out keywords: Twilio itself answers these and blocks later sends."""
-
 OPT_IN_WORDS = ("start", "unstop", "yes")
 """Twilio's default opt-in keywords; YES counts only for a contact that opted out."""
 

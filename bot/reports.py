@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 
-from . import dispatch, i18n, incidents, outbox, privacy, runtime, store
+from . import dispatch, i18n, incidents, privacy, runtime, store
+from .dispatch import coordinators
 from .geo import online as online_geocoder
 
 log = logging.getLogger(__name__)
@@ -34,9 +35,6 @@ REPLY_TO_TTL_S = 12 * 3600
 ONLINE_TIMEOUT_S = 30
 """RQ timeout for an online geocoding job (the geocoder's own HTTP timeout is 5 s)."""
 
-UNPLACED_TIMEOUT_S = 30
-"""RQ timeout for the coordinator text about a report no locator could place."""
-
 
 def submit(rt, call) -> dict:
     """Fold a finished sighting report into an incident; enqueue dispatch if it is new."""
@@ -49,7 +47,8 @@ def submit(rt, call) -> dict:
         ref = f"U{rt.r.incr(store.incident_seq_key())}"
         if rt.settings.geocoder:
             # A network call: in an RQ job with a timeout, never on the webhook's path.
-            rt.queue("dispatch").enqueue(
+            coordinators.enqueue(
+                rt,
                 place_online,
                 ref,
                 where.get("raw", ""),
@@ -62,12 +61,12 @@ def submit(rt, call) -> dict:
                 description=f"place_online {ref}",
             )  # RQ logs descriptions: no words
         else:
-            rt.queue("dispatch").enqueue(
+            coordinators.enqueue(
+                rt,
                 escalate_unplaced,
                 ref,
                 where.get("raw", ""),
                 details.get("activity", "other"),
-                job_timeout=UNPLACED_TIMEOUT_S,
                 description=f"escalate_unplaced {ref}",
             )  # no caller's words in logs
         log.info("report %s could not be placed offline", ref)
@@ -125,22 +124,14 @@ def request_callback(rt, call) -> dict:
     if call.channel == "web":
         return {"ok": False}
     _keep_reply_to(rt, call)
-    rt.queue("dispatch").enqueue(
+    coordinators.enqueue(
+        rt,
         text_coordinators_callback,
         privacy.seal(rt.settings.secret, call.e164),
         call.language,
-        job_timeout=UNPLACED_TIMEOUT_S,
         description="text_coordinators_callback",
     )
     return {"ok": True}
-
-
-def _text_coordinators(rt, body: str) -> int:
-    sent = 0
-    for e164 in rt.settings.coordinators:
-        if outbox.send(rt, e164, body, purpose="escalation"):
-            sent += 1
-    return sent
 
 
 def escalate_unplaced(ref: str, raw_place: str, activity: str) -> int:
@@ -155,7 +146,7 @@ def escalate_unplaced(ref: str, raw_place: str, activity: str) -> int:
         activity=activity,
         place=raw_place[:200],
     )
-    return _text_coordinators(rt, body)
+    return coordinators.text_coordinators_once(rt, body)
 
 
 def text_coordinators_callback(sealed: str, language: str) -> int:
@@ -171,4 +162,4 @@ def text_coordinators_callback(sealed: str, language: str) -> int:
         language=language,
         number=e164.removeprefix("whatsapp:"),
     )
-    return _text_coordinators(rt, body)
+    return coordinators.text_coordinators_once(rt, body)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -35,7 +35,6 @@ class Runtime:
 
     settings: Settings
     redis_url: str | None = None
-    _extras: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.redis_url = self.redis_url or self.settings.redis_url

@@ -161,11 +161,6 @@ def dispatch_due_key() -> str:
     return f"{PREFIX}:dispatch:due"
 
 
-def dispatch_code_key(code: str) -> str:
-    """The incident a short per-dispatch code (`YES 48`) currently names (string with TTL)."""
-    return f"{PREFIX}:dispatch:code:{code}"
-
-
 def dispatch_code_seq_key() -> str:
     """Counter behind short per-dispatch codes."""
     return f"{PREFIX}:dispatch:codeseq"
@@ -189,6 +184,11 @@ def broadcast_key(broadcast_id: str) -> str:
 def broadcast_sends_key(broadcast_id: str) -> str:
     """Per-subscriber send records of a broadcast, written before each API call (hash)."""
     return f"{PREFIX}:broadcast:{broadcast_id}:sends"
+
+
+def job_sends_key(job_id: str) -> str:
+    """Send records of one RQ job that texts coordinators outside any incident (kept a day)."""
+    return f"{PREFIX}:jobsends:{job_id}"
 
 
 def send_rate_key(sender: str) -> str:

@@ -13,7 +13,8 @@ import pytest
 
 from bot import dispatch, incidents, observers, outbox, privacy, store
 from bot.channels.twilio import StatusUpdate
-from bot.dispatch import replies, waves
+from bot.dispatch import plan as dispatch_plan
+from bot.dispatch import replies
 
 SCENE = (33.9795, -118.2200)
 
@@ -295,7 +296,7 @@ def test_rate_limited_send_is_retried_with_backoff_without_duplicates(
 
 def test_server_error_that_did_send_is_reconciled_not_repeated(rt, roster, twilio_outbox):
     incident_id = new_incident(rt)
-    plan = waves.snapshot_plan(rt.r, rt.settings, incident_id, time.time())
+    plan = dispatch_plan.snapshot_plan(rt.r, rt.settings, incident_id, time.time())
     obs = observers.get(rt.r, roster["A"])
     body_of_first = None
     # Twilio accepted the message, then the sender died a minute ago: the record stays `claimed`.
@@ -495,7 +496,7 @@ def test_watchdog_redrives_a_dispatch_whose_start_job_was_lost(rt, roster, worke
     dispatch.enqueue_start(rt, incident_id)
     rt.queue("dispatch").empty()  # the job vanished with its worker
     assert dispatch.redrive_due(rt, time.time()) == [], "not stalled before its grace period"
-    assert dispatch.redrive_due(rt, time.time() + waves.START_GRACE_S + 1) == [incident_id]
+    assert dispatch.redrive_due(rt, time.time() + dispatch_plan.START_GRACE_S + 1) == [incident_id]
     worker()
     assert [m["to"][-4:] for m in twilio_outbox.messages()] == ["0101", "0102"]
 

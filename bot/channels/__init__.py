@@ -35,13 +35,3 @@ class Inbound:
     @property
     def has_pin(self) -> bool:
         return self.lat is not None and self.lon is not None
-
-
-@dataclass(frozen=True)
-class Outbound:
-    """One message the hotline sends on its own (not as a webhook reply)."""
-
-    to: str
-    body: str
-    purpose: str = "reply"  # reply | dispatch | escalation | alert | followup
-    ref: dict = field(default_factory=dict)  # what a status callback needs to find it

@@ -2,11 +2,13 @@
 
 A network must be able to trust that the nearest free observers are asked,
 nobody is texted twice, two YES replies never both take one slot, and somebody
-hears when nobody is going. The parts: `waves` (plan, fan-out, timers,
-watchdog), `replies` (what an observer's text means), `status` (Twilio
-callbacks), `texts` (every sentence, as gettext msgids). RQ job functions keep
-their dotted paths (`bot.dispatch.waves.start_dispatch`, ...): renaming one
-orphans queued jobs.
+hears when nobody is going. The parts: `plan` (states, the frozen plan),
+`lease` (one driver per incident), `drive` (the wave loop and its jobs),
+`fanout` (who next, one text each), `coordinators` (every coordinator text),
+`watchdog` (re-drive, heartbeats), `replies` (what an observer's text means),
+`status` (Twilio callbacks), `texts` (every sentence, as gettext msgids).
+RQ stores a job's dotted path: `waves` re-exports the jobs queued before the
+split (`bot.dispatch.waves.start_dispatch`, ...) so none is orphaned.
 """
 
 from __future__ import annotations
@@ -16,25 +18,12 @@ import time
 
 from .. import observers, store
 from . import texts
+from .coordinators import text_coordinators
+from .drive import advance, enqueue_start, start_dispatch, wave_timeout
+from .plan import ACCEPTED, COVERED, DECLINED, TEXTED, UNDELIVERED, UNREACHABLE
 from .replies import follow_up_reporters, handle_reply, notify_covered, parse
 from .status import record_status
-from .waves import (
-    ACCEPTED,
-    COVERED,
-    DECLINED,
-    TEXTED,
-    UNDELIVERED,
-    UNREACHABLE,
-    advance,
-    beat,
-    enqueue_start,
-    ensure_watchdog,
-    redrive_due,
-    start_dispatch,
-    text_coordinators,
-    watchdog,
-    wave_timeout,
-)
+from .watchdog import beat, ensure_watchdog, redrive_due, watchdog
 
 OVERDUE_S = 30
 """A dispatch due this long ago and still not driven means the workers are not keeping up."""

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 
 from .. import alerts, incidents, observers, outbox, privacy, runtime, store
 from ..errors import NoSuchIncident
-from . import texts, waves
+from . import drive, texts
+from .plan import ACCEPTED, CLOSED, COVERED, DECLINED, JOB_TIMEOUT_S, SEND_RETRY, TEXTED, UNDELIVERED, finish
 
 log = logging.getLogger(__name__)
 
@@ -119,11 +120,11 @@ def handle_reply(rt, observer_id: str, text: str, now: float) -> list[str] | Non
     if command in ("on", "off"):
         return [_duty(rt, observer_id, command == "on", lang, now)]
     wanted = (
-        (waves.TEXTED, waves.UNDELIVERED, waves.DECLINED, waves.COVERED)
+        (TEXTED, UNDELIVERED, DECLINED, COVERED)
         if command == "accept"
-        else (waves.TEXTED,)
+        else (TEXTED,)
         if command == "decline"
-        else (waves.ACCEPTED,)
+        else (ACCEPTED,)
     )
     found = _resolve(rt, observer_id, code, wanted, command, lang)
     if isinstance(found, str):
@@ -165,7 +166,7 @@ def _resolve(rt, observer_id: str, code: str | None, wanted: tuple, command: str
     if len(matching) == 1:
         return open_map[matching[0]], matching[0]
     if command == "accept" and not matching:
-        accepted = [c for c in open_map if states[c] == waves.ACCEPTED]
+        accepted = [c for c in open_map if states[c] == ACCEPTED]
         if len(accepted) == 1:
             return open_map[accepted[0]], accepted[0]
     choices = matching or sorted(open_map)
@@ -206,19 +207,17 @@ def accept(rt, incident_id: str, observer_id: str, code: str, lang: str, now: fl
     incidents.add_event(rt.r, incident_id, "dispatch_accepted", now, observer=observer_id, accepted=n, needed=needed)
     queue = rt.queue("dispatch")
     if n == 1:
-        queue.enqueue(follow_up_reporters, incident_id, retry=waves.SEND_RETRY, job_timeout=waves.JOB_TIMEOUT_S)
+        queue.enqueue(follow_up_reporters, incident_id, retry=SEND_RETRY, job_timeout=JOB_TIMEOUT_S)
     if n >= needed:
-        queue.enqueue(
-            notify_covered, incident_id, False, observer_id, retry=waves.SEND_RETRY, job_timeout=waves.JOB_TIMEOUT_S
-        )
+        queue.enqueue(notify_covered, incident_id, False, observer_id, retry=SEND_RETRY, job_timeout=JOB_TIMEOUT_S)
     replies = [
         texts.say(
             s,
             lang,
             texts.ACCEPTED,
             code=code,
-            place=waves._place(incident),
-            map=waves.map_link(incident),
+            place=texts.place(incident),
+            map=texts.map_link(incident),
             ref=incident["ref"],
             kind=texts.kind_name(s, lang, incident.get("kind", "other")),
             details=_details(incident),
@@ -260,7 +259,7 @@ return 0""",
     rt.r.hdel(store.observer_open_key(observer_id), code)
     if changed:
         incidents.add_event(rt.r, incident_id, "dispatch_declined", now, observer=observer_id)
-        waves.enqueue_refill(rt, incident_id)
+        drive.enqueue_refill(rt, incident_id)
     return [texts.say(rt.settings, lang, texts.DECLINED, code=code)]
 
 
@@ -280,7 +279,7 @@ def scene_update(
 ) -> list[str]:
     """Record ARRIVED/VERIFIED/UNFOUNDED/CLEAR from an accepted observer on the incident."""
     s, r = rt.settings, rt.r
-    if r.hget(store.incident_dispatch_key(incident_id), observer_id) != waves.ACCEPTED:
+    if r.hget(store.incident_dispatch_key(incident_id), observer_id) != ACCEPTED:
         return [texts.say(s, lang, texts.ACCEPT_FIRST, code=code)]
     note = rest[:NOTE_MAX]
     try:
@@ -296,12 +295,12 @@ def scene_update(
         if command == "unfounded":
             incidents.add_event(r, incident_id, "observer_unfounded", now, observer=observer_id, note=note)
             _set_status(r, incident_id, "unfounded", now, "observer found nothing")
-            waves.finish(rt, incident_id, waves.CLOSED)
-            rt.queue("dispatch").enqueue(notify_covered, incident_id, True, job_timeout=waves.JOB_TIMEOUT_S)
+            finish(rt, incident_id, CLOSED)
+            rt.queue("dispatch").enqueue(notify_covered, incident_id, True, job_timeout=JOB_TIMEOUT_S)
             return [texts.say(s, lang, texts.UNFOUNDED, code=code)]
         incidents.add_event(r, incident_id, "observer_clear", now, observer=observer_id, note=note)
         _set_status(r, incident_id, "closed", now, "observer reported clear")
-        waves.finish(rt, incident_id, waves.CLOSED)
+        finish(rt, incident_id, CLOSED)
         r.hdel(store.observer_open_key(observer_id), code)
         return [texts.say(s, lang, texts.CLEARED, code=code)]
     except NoSuchIncident:
@@ -347,14 +346,14 @@ def notify_covered(incident_id: str, unfounded: bool = False, filled_by: str = "
     plan = r.hgetall(store.incident_plan_key(incident_id))
     code = plan.get("code", "")
     states = r.hgetall(store.incident_dispatch_key(incident_id))
-    partners = [o for o, st in states.items() if st == waves.ACCEPTED and filled_by and o != filled_by]
-    targets = [o for o, st in states.items() if st == waves.TEXTED or (unfounded and st == waves.ACCEPTED)]
+    partners = [o for o, st in states.items() if st == ACCEPTED and filled_by and o != filled_by]
+    targets = [o for o, st in states.items() if st == TEXTED or (unfounded and st == ACCEPTED)]
     sent = 0
     for observer_id, observer in zip(targets, observers.get_many(r, targets)):
         if observer is None:
             continue
         was = states[observer_id]
-        if was == waves.TEXTED:
+        if was == TEXTED:
             moved = r.eval(
                 """
 if redis.call('HGET', KEYS[1], ARGV[1]) == 'texted' then
@@ -383,7 +382,7 @@ return 0""",
                 ref={"incident_id": incident_id, "observer_id": observer_id},
             )
             sent += bool(record.get("new")) and record["state"] == outbox.SENT
-        if was == waves.TEXTED:
+        if was == TEXTED:
             incidents.add_event(r, incident_id, "dispatch_covered", time.time(), observer=observer_id)
     for observer_id, observer in zip(partners, observers.get_many(r, partners)):
         e164 = observers.number_of(s, observer) if observer else None

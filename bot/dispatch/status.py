@@ -12,7 +12,7 @@ import logging
 
 from .. import incidents, observers, runtime, store
 from ..channels.twilio import STATUS_ORDER
-from . import texts, waves
+from . import coordinators, drive, plan, texts
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def record_status(rt, update, now: float) -> str:
     if not incident_id or not observer_id:
         return update.status
     permanent = update.permanent_failure
-    new_state = waves.UNREACHABLE if permanent else waves.UNDELIVERED
+    new_state = plan.UNREACHABLE if permanent else plan.UNDELIVERED
     moved = r.eval(_UNDELIVER_LUA, 1, store.incident_dispatch_key(incident_id), observer_id, new_state)
     if not moved:
         return update.status  # they already answered, or the slot moved on
@@ -68,14 +68,16 @@ def record_status(rt, update, now: float) -> str:
     )
     if permanent:
         observers.mark_unreachable(r, observer_id, permanent, now)
-        rt.queue("dispatch").enqueue(
-            tell_coordinators_unreachable, observer.get("name", "?"), permanent, job_timeout=waves.JOB_TIMEOUT_S
+        coordinators.enqueue(
+            rt, tell_coordinators_unreachable, observer.get("name", "?"), permanent, description="tell unreachable"
         )
-    waves.enqueue_refill(rt, incident_id)
+    drive.enqueue_refill(rt, incident_id)
     return new_state
 
 
 def tell_coordinators_unreachable(name: str, reason: str) -> int:
     """RQ job. Tell coordinators an observer's number cannot be texted."""
     rt = runtime.get()
-    return waves.text_coordinators(rt, texts.say(rt.settings, "en", texts.UNREACHABLE, name=name, reason=reason))
+    return coordinators.text_coordinators_once(
+        rt, texts.say(rt.settings, "en", texts.UNREACHABLE, name=name, reason=reason)
+    )

@@ -66,3 +66,19 @@ def say(settings, lang: str, msgid: str, **values) -> str:
 
 def kind_name(settings, lang: str, kind: str) -> str:
     return say(settings, lang, KIND_NAMES.get(kind, KIND_NAMES["other"]))
+
+
+def place(incident: dict) -> str:
+    """Where an incident is, as a text shows it: its label and coordinates (observers need the exact place)."""
+    label = (incident.get("details") or {}).get("label") or ""
+    if incident.get("lat") is None:
+        return label or "?"
+    coords = f"{incident['lat']:.5f},{incident['lon']:.5f}"
+    return f"{label} ({coords})" if label else coords
+
+
+def map_link(incident: dict) -> str:
+    """A maps link observers can tap (precise: observers need the exact place)."""
+    if incident.get("lat") is None:
+        return ""
+    return f"https://maps.google.com/?q={incident['lat']:.5f},{incident['lon']:.5f}"

@@ -17,7 +17,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .location import CLEAR_CONFIDENCE, KIND_PRECISION_M, PRECISION_M, Location, _in_bounds, precision_class
+from .location import (
+    CLEAR_CONFIDENCE,
+    KIND_PRECISION_M,
+    PRECISION_M,
+    Location,
+    _in_bounds,
+    distance_m,
+    precision_class,
+)
 from .places import DEFAULT_PLACES, Gazetteer, Place, check_places, from_names, load_places, us_places
 from .points import _URL_RE, from_coordinates, from_link, from_pin, from_zip, is_short_link
 from .words import fold, words
@@ -26,6 +34,7 @@ __all__ = [
     "check_places",
     "CLEAR_CONFIDENCE",
     "DEFAULT_PLACES",
+    "distance_m",
     "KIND_PRECISION_M",
     "PRECISION_M",
     "Gazetteer",

@@ -75,8 +75,17 @@ def _valid(lat: float, lon: float) -> bool:
     return -90 <= lat <= 90 and -180 <= lon <= 180 and (lat, lon) != (0.0, 0.0)
 
 
-def _dist_m(p, q) -> float:
-    """Great-circle distance in metres between two (lat, lon, ...) points."""
-    la1, lo1, la2, lo2 = map(math.radians, (p[0], p[1], q[0], q[1]))
+EARTH_RADIUS_M = 6371000.0
+"""Mean Earth radius: the haversine's error (under 0.5 %) is far below any precision class."""
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle (haversine) distance in metres: the hotline's one distance, for geo, dispatch and alerts."""
+    la1, lo1, la2, lo2 = map(math.radians, (lat1, lon1, lat2, lon2))
     h = math.sin((la2 - la1) / 2) ** 2 + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
-    return 2 * 6371000.0 * math.asin(math.sqrt(h))
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(h))
+
+
+def _dist_m(p, q) -> float:
+    """`distance_m` between two (lat, lon, ...) points."""
+    return distance_m(p[0], p[1], q[0], q[1])

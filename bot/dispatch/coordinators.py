@@ -1,0 +1,137 @@
+"""Texting coordinators: the one implementation every escalation, warning and hand-off uses.
+
+Coordinator texts are the ones that most need to arrive (nobody can go, a
+report could not be placed, a caller asked for a call-back), so each goes:
+
+- through the outbox's exactly-once send records when the caller has a
+  records key, so an RQ retry never texts a coordinator twice;
+- past a per-recipient guard: one refused or failing number never stops the
+  next coordinator from hearing now;
+- from jobs enqueued by `enqueue` with RQ `Retry` (a Twilio 500 or 429 is
+  tried again) and a short `failure_ttl`, because such a job's arguments can
+  carry a sealed number or a caller's own words and RQ would otherwise keep a
+  failed job for a year.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from rq import get_current_job
+
+from .. import incidents, observers, outbox, store
+from ..errors import PermanentSend, RetryableSend
+from . import texts
+from .plan import ACCEPTED, DECLINED, JOB_TIMEOUT_S, SEND_RETRY, TEXTED, UNDELIVERED, UNREACHABLE
+
+log = logging.getLogger(__name__)
+
+FAILED_JOB_TTL_S = 24 * 3600
+"""A coordinator job that failed every retry is kept a day for the operator to see, then forgotten:
+its arguments may hold a sealed number or a caller's words."""
+
+RECORDS_TTL_S = 24 * 3600
+"""Send records of a job without an incident outlive every retry (SEND_RETRY spans about a minute)."""
+
+
+def text_coordinators(rt, body: str, records_key: str | None = None, tag: str = "escalation") -> int:
+    """Text every coordinator (never rate-delayed: escalations are urgent); return how many got it.
+
+    With a records key each coordinator gets this text at most once, however
+    often the job is retried, and a retryable failure (5xx, 429, timeout) is
+    raised after every other coordinator was tried, so the caller's RQ Retry
+    comes back for exactly the ones still owed. Without one (best-effort
+    warnings outside a job) a failure is logged and the others still go.
+    """
+    sent = 0
+    owed: RetryableSend | None = None
+    for index, e164 in enumerate(rt.settings.coordinators):
+        try:
+            if records_key:
+                record = outbox.send_once(
+                    rt, records_key, f"{tag}:coordinator{index}", e164, body, purpose="escalation", now=time.time()
+                )
+                sent += record["state"] == outbox.SENT
+            elif outbox.send(rt, e164, body, purpose="escalation"):
+                sent += 1
+        except PermanentSend as exc:  # one bad coordinator number must not silence the others
+            log.warning("coordinator %d refused a text (Twilio %s)", index, exc.code)
+        except RetryableSend as exc:
+            log.warning("coordinator %d could not be texted yet: %s", index, exc)
+            owed = exc
+    if records_key and owed is not None:
+        raise owed
+    return sent
+
+
+def job_records_key() -> str:
+    """The send-records hash of the RQ job running now (stable across its retries), with a TTL."""
+    job = get_current_job()
+    return store.job_sends_key(job.id if job else "inline")
+
+
+def text_coordinators_once(rt, body: str) -> int:
+    """`text_coordinators` for a job with no incident: records under the job's id, kept a day."""
+    key = job_records_key()
+    try:
+        return text_coordinators(rt, body, key, tag="job")
+    finally:
+        rt.r.expire(key, RECORDS_TTL_S)
+
+
+def enqueue(rt, func, *args, description: str, job_timeout: int = JOB_TIMEOUT_S):
+    """Enqueue a coordinator-text job on `dispatch` with RQ Retry and a short failure TTL.
+
+    `description` must not contain a caller's words or a number: RQ logs it.
+    """
+    return rt.queue("dispatch").enqueue(
+        func,
+        *args,
+        retry=SEND_RETRY,
+        job_timeout=job_timeout,
+        failure_ttl=FAILED_JOB_TTL_S,
+        description=description,
+    )
+
+
+def escalate(rt, incident: dict, plan: dict, states: dict, now: float) -> None:
+    """Tell coordinators nobody (or too few) in range accepted, naming who declined or never answered."""
+    r = rt.r
+    incident_id = incident["id"]
+    if r.hget(store.incident_plan_key(incident_id), "escalated") == "1":
+        return
+    ids = list(states)
+    names = {oid: (obs or {}).get("name", "?") for oid, obs in zip(ids, observers.get_many(r, ids))}
+
+    def who(state: str) -> str:
+        found = [names[o] for o, s in states.items() if s == state]
+        return ", ".join(found) or texts.say(rt.settings, "en", texts.NONE)
+
+    body = texts.say(
+        rt.settings,
+        "en",
+        texts.ESCALATE,
+        ref=incident["ref"],
+        kind=texts.kind_name(rt.settings, "en", incident.get("kind", "other")),
+        place=texts.place(incident),
+        needed=plan["needed"],
+        accepted=sum(1 for s in states.values() if s == ACCEPTED),
+        declined=who(DECLINED),
+        silent=who(TEXTED),
+        unreachable=who(UNREACHABLE)
+        if any(s in (UNREACHABLE, UNDELIVERED) for s in states.values())
+        else texts.say(rt.settings, "en", texts.NONE),
+    )
+    sent = text_coordinators(rt, body, store.incident_sends_key(incident_id), "escalated")
+    if not r.hsetnx(store.incident_plan_key(incident_id), "escalated", "1"):
+        return  # a concurrent drive escalated too; the send records kept it to one text each
+    incidents.add_event(
+        r,
+        incident_id,
+        "dispatch_escalated",
+        now,
+        coordinators=sent,
+        declined=sum(1 for s in states.values() if s == DECLINED),
+        silent=sum(1 for s in states.values() if s == TEXTED),
+    )

@@ -1,0 +1,126 @@
+"""Fan-out: who is asked next, and texting one observer at most once ever.
+
+`pick` chooses the nearest on-duty observers (the reporter's language winning
+near-ties); `text_one` claims the observer's slot, sends through the outbox's
+exactly-once send records and turns the outcome into the observer's state.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from .. import geo, incidents, observers, outbox, store
+from ..errors import PermanentSend
+from . import coordinators, texts
+from .plan import TEXTED, UNREACHABLE
+
+log = logging.getLogger(__name__)
+
+LANGUAGE_PREFERENCE_KM = 1.0
+"""Two observers closer than this count as equally near; the reporter's language wins."""
+
+OPEN_TTL_S = 24 * 3600
+"""An observer's open-dispatch codes are forgotten a day after their last dispatch."""
+
+
+def km_to(incident: dict, observer: dict) -> float:
+    """Great-circle distance from an observer's home to the incident."""
+    return geo.distance_m(incident["lat"], incident["lon"], float(observer["lat"]), float(observer["lon"])) / 1000
+
+
+def pick(r, incident: dict, exclude: set[str], now: float, count: int) -> list[tuple[str, float, dict]]:
+    """Choose the next observers: nearest on duty, the reporter's language winning near-ties."""
+    if incident.get("lat") is None:
+        return []
+    found = observers.candidates_near(
+        r, incident["lat"], incident["lon"], now, exclude=exclude, limit=count, tie_km=LANGUAGE_PREFERENCE_KM
+    )
+    lang = incident.get("language") or "en"
+
+    def rank(item):
+        _, km, obs = item
+        bonus = LANGUAGE_PREFERENCE_KM if lang in observers.languages_of(obs) else 0.0
+        return km - bonus
+
+    found.sort(key=rank)
+    return found[:count]
+
+
+def text_one(rt, incident: dict, plan: dict, observer_id: str, km: float, observer: dict, wave: int, now: float) -> str:
+    """Text one observer the dispatch (at most once ever) and return their new state."""
+    r, settings = rt.r, rt.settings
+    incident_id, code = incident["id"], plan["code"]
+    e164 = observers.number_of(settings, observer)
+    pipe = r.pipeline(transaction=False)
+    pipe.hsetnx(store.incident_dispatch_key(incident_id), observer_id, TEXTED)
+    pipe.hset(store.observer_open_key(observer_id), code, incident_id)
+    pipe.expire(store.observer_open_key(observer_id), OPEN_TTL_S)
+    pipe.execute()
+    if not e164:
+        return set_unreachable(rt, incident_id, observer_id, observer, "sealed under another secret", now)
+    lang = observers.language_of(observer)
+    body = texts.say(
+        settings,
+        lang,
+        texts.DISPATCH,
+        code=code,
+        km=f"{km:.1f}",
+        kind=texts.kind_name(settings, lang, incident.get("kind", "other")),
+        place=texts.place(incident),
+    )
+    try:
+        record = outbox.send_once(
+            rt,
+            store.incident_sends_key(incident_id),
+            observer_id,
+            e164,
+            body,
+            purpose="dispatch",
+            now=now,
+            ref={"incident_id": incident_id, "observer_id": observer_id},
+            extra={"wave": wave, "km": f"{km:.1f}"},
+        )
+    except PermanentSend as exc:
+        return set_unreachable(rt, incident_id, observer_id, observer, str(exc.code or "refused"), now)
+    if record["state"] == outbox.SUPPRESSED:
+        return set_unreachable(rt, incident_id, observer_id, observer, "opted out", now, tell=False)
+    if record["state"] == outbox.FAILED:
+        return r.hget(store.incident_dispatch_key(incident_id), observer_id) or UNREACHABLE
+    if record.get("new"):
+        # Counted against the number's rate after the fact: a dispatch text never waits,
+        # it pushes bulk sends back instead.
+        outbox.take_send_slot(r, outbox.sender_of(settings), settings.send_rate, time.time(), priority=True)
+        incidents.add_event(
+            r,
+            incident_id,
+            "dispatch_texted",
+            now,
+            observer=observer_id,
+            name=observer.get("name", ""),
+            wave=wave,
+            km=f"{km:.1f}",
+        )
+    return r.hget(store.incident_dispatch_key(incident_id), observer_id) or TEXTED
+
+
+def set_unreachable(
+    rt, incident_id: str, observer_id: str, observer: dict, reason: str, now: float, tell: bool = True
+) -> str:
+    """Mark an observer unreachable for this dispatch (and on the roster), telling coordinators once."""
+    rt.r.hset(store.incident_dispatch_key(incident_id), observer_id, UNREACHABLE)
+    incidents.add_event(
+        rt.r,
+        incident_id,
+        "dispatch_unreachable",
+        now,
+        observer=observer_id,
+        name=observer.get("name", ""),
+        reason=reason,
+    )
+    if tell:
+        observers.mark_unreachable(rt.r, observer_id, reason, now)
+        coordinators.text_coordinators(
+            rt, texts.say(rt.settings, "en", texts.UNREACHABLE, name=observer.get("name", "?"), reason=reason)
+        )
+    return UNREACHABLE

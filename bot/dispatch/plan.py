@@ -1,0 +1,76 @@
+"""An incident's dispatch plan: its states, the frozen plan hash, and how its jobs are queued.
+
+The plan (wave size, timeout, observers needed, a short code) is snapshotted
+once per incident, so a coordinator changing the settings mid-raid never
+changes a dispatch already under way. Every dispatch job is enqueued with
+`SEND_RETRY` and `JOB_TIMEOUT_S` from here.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from rq import Retry
+
+from .. import store
+
+TEXTED, ACCEPTED, DECLINED, COVERED, UNDELIVERED, UNREACHABLE = (
+    "texted",
+    "accepted",
+    "declined",
+    "covered",
+    "undelivered",
+    "unreachable",
+)
+"""Per-observer dispatch states (incidents.list_open counts texted/accepted)."""
+
+SEEKING, FILLED, CLOSED = "seeking", "filled", "closed"
+"""Plan states of an incident's dispatch."""
+
+START_GRACE_S = 10
+"""If a start job has not run this long after enqueue, the watchdog drives the incident."""
+
+SEND_RETRY = Retry(max=6, interval=[1, 2, 4, 8, 16, 30])
+"""20429/5xx backoff for dispatch jobs; send records make every retry safe."""
+
+JOB_TIMEOUT_S = 120
+"""RQ timeout for one dispatch job: a wave is a few texts, each with an HTTP timeout."""
+
+CODE_MIN, CODE_SPAN = 10, 90
+"""Short per-dispatch codes run 10..99: two digits to type, unique among an observer's open ones."""
+
+
+def snapshot_plan(r, settings, incident_id: str, now: float) -> dict:
+    """Freeze the dispatch plan (wave size, timeout, needed) and a short code, once per incident."""
+    key = store.incident_plan_key(incident_id)
+    code = str(CODE_MIN + r.incr(store.dispatch_code_seq_key()) % CODE_SPAN)
+    fields = {
+        "wave_size": settings.wave_size,
+        "timeout_s": settings.wave_timeout_s,
+        "needed": settings.observers_needed,
+        "code": code,
+        "wave": 0,
+        "deadline": 0,
+        "accepted": 0,
+        "state": SEEKING,
+        "created_at": f"{now:.3f}",
+    }
+    pipe = r.pipeline(transaction=True)
+    for name, value in fields.items():
+        pipe.hsetnx(key, name, value)
+    pipe.hgetall(key)
+    plan = pipe.execute()[-1]
+    return plan
+
+
+def seconds(s: float) -> timedelta:
+    """A delay for `Queue.enqueue_in`."""
+    return timedelta(seconds=s)
+
+
+def finish(rt, incident_id: str, state: str) -> None:
+    """Mark an incident's dispatch filled or closed and stop its timers."""
+    pipe = rt.r.pipeline(transaction=True)
+    pipe.hset(store.incident_plan_key(incident_id), "state", state)
+    pipe.zrem(store.dispatch_due_key(), incident_id)
+    pipe.execute()
