@@ -7,7 +7,7 @@ WhatsApp or the web chat. The raw address (`e164`) exists only here and in
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
