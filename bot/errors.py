@@ -4,6 +4,9 @@ HTTP-facing errors carry `.status` so one handler in `create_app` can turn
 them into a plain 4xx (datasette's Base400 idea); anything else is a 500.
 """
 
+import os
+import traceback
+
 
 class HotlineError(Exception):
     """Base of every error the hotline raises on purpose."""
@@ -55,3 +58,16 @@ class RetryableSend(SendError):
 
 class PermanentSend(SendError):
     """Twilio will never deliver this send (21610 opted out, 21211 invalid number, ...)."""
+
+
+def where(exc: BaseException) -> str:
+    """Name an unexpected exception by type and innermost place, without its message or traceback.
+
+    A message or a traceback's locals may quote what a caller texted; the type and
+    `file:line` are enough to find the bug and safe to log.
+    """
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+    if not frames:
+        return type(exc).__qualname__
+    last = frames[-1]
+    return f"{type(exc).__qualname__} at {os.path.basename(last.filename)}:{last.lineno} in {last.name}"

@@ -116,6 +116,19 @@ def N_(msgid: str) -> str:
     return msgid
 
 
+def ascii_digits(text: str) -> str:
+    """Write every Unicode decimal digit (９, 𝟗, ٩, ९ ...) as its ASCII digit; leave everything else.
+
+    Python's `\\d` matches all of them, so a parser that found "９０２５５" would hand
+    it to a library expecting ASCII (the `zipcodes` native code panics on it). Phones
+    with an Arabic, Devanagari or full-width keyboard send these; the meaning is the
+    same number, so the router rewrites them once, before anything reads the text.
+    """
+    if text.isascii():
+        return text
+    return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() and not ch.isascii() else ch for ch in text)
+
+
 def fold(text: str) -> str:
     """Lower-case, strip accents and collapse spaces, so "ESPAÑOL" matches "espanol"."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())

@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from dataclasses import replace
 
 import redis
 
-from . import alerts, conversation, dispatch, outbox, privacy, reports, spool, store
+from . import alerts, conversation, dispatch, errors, i18n, outbox, privacy, reports, spool, store
 from .channels import Inbound
 from .errors import SendError
+from .i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -41,23 +43,59 @@ OUTAGE_REPLY = (
 """Bilingual, because without Redis we do not know the caller's language."""
 
 
-def handle(rt, inbound: Inbound, now: float) -> list[str]:
-    """Process one inbound message once and return the replies for it.
+def handle(rt, inbound: Inbound, now: float, actions: dict | None = None) -> list[str]:
+    """Process one inbound message once and return the replies for it; never raises on a texter's words.
 
-    If Redis is unreachable the message is sealed into the local spool and the
-    caller is told it will be handled; nothing is dropped.
+    Unicode digits are rewritten as ASCII here, the one place every channel's text
+    passes. If Redis is unreachable (or refuses writes when out of memory) the
+    message is sealed into the spool and the caller is told it will be handled;
+    nothing is dropped. Anything else a library raises -- including a native
+    panic, which is a BaseException -- is logged by type and place (no traceback:
+    its locals and message may hold the text) and answered with an apology in
+    the caller's language, so one message can never take down a web process.
     """
+    inbound = replace(inbound, body=i18n.ascii_digits(inbound.body or ""))
     try:
-        replies = process(rt, inbound, now)
-    except redis.ConnectionError:
-        spool.append(rt.settings, inbound, now)
+        replies = process(rt, inbound, now, ACTIONS if actions is None else actions)
+    except spool.OUTAGE_ERRORS:
+        try:
+            spool.append(rt.settings, inbound, now)
+        except OSError:  # no disk either: say nothing we cannot keep; Twilio redelivers on 5xx
+            log.error("redis and the spool are both unavailable")
+            raise
         return [OUTAGE_REPLY]
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: B036 -- native panics (pyo3 PanicException) are BaseExceptions
+        log.error("inbound message failed: %s", errors.where(exc))
+        return [_sorry(rt, inbound)]
     if spool.path(rt.settings).exists():
         _replay_in_background(rt)
     return replies
 
 
-def process(rt, inbound: Inbound, now: float) -> list[str]:
+def _sorry(rt, inbound: Inbound) -> str:
+    """The apology for a message we could not handle, in the language we know for the caller."""
+    settings = rt.settings
+    lang = None
+    try:
+        cid = privacy.contact_id(settings.secret, inbound.e164)
+        lang = rt.r.hget(store.session_key(cid), "lang") or rt.r.hget(store.contact_key(cid), "lang")
+    except Exception:  # noqa: BLE001 -- the apology must not fail too; guess from the words instead
+        lang = None
+    if lang not in settings.languages:
+        lang = i18n.detect_language(inbound.body, inbound.profile_language or i18n.SOURCE_LANGUAGE)
+    if lang not in settings.languages:
+        lang = i18n.SOURCE_LANGUAGE
+    return i18n.gettext(
+        settings.locales_dir,
+        lang,
+        N_("Sorry, something went wrong. A person can help: {human_number}"),
+        human_number=settings.human_number,
+    )
+
+
+def process(rt, inbound: Inbound, now: float, actions: dict | None = None) -> list[str]:
     """Claim the MessageSid, route the message, remember the replies; Redis errors propagate."""
     r = rt.r
     cid = privacy.contact_id(rt.settings.secret, inbound.e164)
@@ -77,7 +115,7 @@ def process(rt, inbound: Inbound, now: float) -> list[str]:
         elif inbound.channel != "web":  # `JOIN CODE` enrolls a volunteer (issue 5); None otherwise
             replies = dispatch.handle_join(rt, inbound.e164, inbound.body, now)
         if replies is None:
-            replies = conversation.respond(rt, cid, inbound, now, ACTIONS)
+            replies = conversation.respond(rt, cid, inbound, now, ACTIONS if actions is None else actions)
     except BaseException:
         _release(r, key)  # let Twilio's redelivery (or the spool replay) run it again
         raise
@@ -93,8 +131,17 @@ def _release(r, key: str) -> None:
 
 
 def handle_status(rt, update, now: float) -> None:
-    """Pass a Twilio status callback to dispatch, which owns outbound state."""
-    dispatch.record_status(rt, update, now)
+    """Pass a Twilio status callback to dispatch, which owns outbound state.
+
+    A Redis error propagates (a 5xx tells Twilio the callback was not recorded);
+    a native panic on a hostile callback is logged by place and swallowed.
+    """
+    try:
+        dispatch.record_status(rt, update, now)
+    except (KeyboardInterrupt, SystemExit, redis.RedisError):
+        raise
+    except BaseException as exc:  # noqa: B036 -- as in handle(): one callback must not kill the process
+        log.error("status callback failed: %s", errors.where(exc))
 
 
 _replaying = threading.Lock()

@@ -14,10 +14,21 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
+import redis
+
 from .channels import Inbound, Media
 from .privacy import seal_bytes, unseal_bytes
 
 log = logging.getLogger(__name__)
+
+OUTAGE_ERRORS = (
+    redis.ConnectionError,  # down, restarting, loading its data (BusyLoadingError)
+    redis.TimeoutError,
+    redis.exceptions.OutOfMemoryError,  # maxmemory reached under noeviction: writes refused
+    redis.exceptions.ReadOnlyError,  # a demoted primary during a Sentinel failover
+    redis.exceptions.MasterDownError,  # a replica that lost its primary
+)
+"""Redis answers that mean "not now" rather than "never": the message is spooled, not refused."""
 
 
 def path(settings) -> Path:
