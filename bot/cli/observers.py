@@ -11,7 +11,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from .. import observers
+from .. import observers, store
 
 observers_group = AppGroup("observers", help="Manage the roster of legal observers.")
 
@@ -76,7 +76,7 @@ def list_command():
     """Show the roster: name, languages, radius, and whether each is on duty now."""
     rt = _rt()
     now = time.time()
-    ids = sorted(rt.r.smembers(observers.store.observers_all_key()))
+    ids = sorted(rt.r.smembers(store.observers_all_key()))
     for _observer_id, obs in zip(ids, observers.get_many(rt.r, ids)):
         if obs:
             duty = "on" if observers.is_on_duty(obs, now) else "off"

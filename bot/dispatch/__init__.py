@@ -35,13 +35,13 @@ NOBODY_WARNING_EVERY_S = 3600
 def handle_join(rt, e164: str, text: str, now: float) -> list[str] | None:
     """Enroll a volunteer who texts `JOIN CODE`; None when the text is not a join."""
     words = text.strip().split()
-    if len(words) != 2 or words[0].lower() not in ("join", "unirme"):
+    if len(words) != 2 or words[0].lower() not in observers.JOIN_WORDS:
         return None
     try:
         observer_id = observers.enroll(rt.r, rt.settings, words[1], e164, now)
     except ValueError:  # the code's defaults no longer validate (a coordinator's typo)
         observer_id = None
-    lang = "es" if words[0].lower() == "unirme" else "en"
+    lang = observers.JOIN_WORDS[words[0].lower()]
     if observer_id is None:
         return [texts.say(rt.settings, lang, texts.BAD_JOIN)]
     observer = observers.get(rt.r, observer_id) or {}

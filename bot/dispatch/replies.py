@@ -30,7 +30,6 @@ ARRIVED_WORDS = {"arrived", "here", "llegue", "aqui", "onscene"}
 VERIFIED_WORDS = {"verified", "verificado", "confirmado", "confirmed"}
 UNFOUNDED_WORDS = {"unfounded", "falso", "falsa", "falsealarm", "falsaalarma", "infundado"}
 CLEAR_WORDS = {"clear", "despejado", "terminado", "cleared"}
-JOIN_WORDS = {"join", "unirme", "unir"}
 """Command words, accent- and case-folded; two-word commands are matched with the space removed."""
 
 AGENCIES = ("ice", "cbp", "hsi", "fbi", "dea", "police", "policia", "sheriff", "border patrol", "patrulla fronteriza")
@@ -97,7 +96,7 @@ def parse(text: str) -> tuple[str | None, str | None, str]:
         ("verified", VERIFIED_WORDS),
         ("unfounded", UNFOUNDED_WORDS),
         ("clear", CLEAR_WORDS),
-        ("join", JOIN_WORDS),
+        ("join", observers.JOIN_WORDS),
     ):
         if head in vocabulary:
             if command in ("accept", "decline", "on", "off") and not all(w in vocabulary for w in words):
