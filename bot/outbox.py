@@ -12,7 +12,7 @@ import json
 import logging
 import time
 
-from . import contacts, store
+from . import contacts, lua, store
 from .channels import twilio as twilio_channel
 from .errors import PermanentSend, RetryableSend
 from .privacy import contact_id as make_contact_id
@@ -60,21 +60,6 @@ CLAIMED, RELEASED, UNCERTAIN, SENT, SUPPRESSED, FAILED = (
 )
 """States of a per-recipient send record (a JSON value in a hash, one field per recipient)."""
 
-_CLAIM_LUA = """
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if not cur then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-  return {1, ARGV[2]}
-end
-if ARGV[3] ~= '' and cur == ARGV[3] then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-  return {1, ARGV[2]}
-end
-return {0, cur}
-"""
-# A Lua compare-and-set: two workers retrying the same recipient can never both
-# win the claim, and a stale claim is taken over only by whoever read it last.
-
 
 def _record(state: str, now: float, **extra) -> str:
     return json.dumps({"state": state, "at": round(now, 3), **extra}, sort_keys=True)
@@ -89,7 +74,14 @@ def claim_send(
     r, records_key: str, recipient: str, now: float, takeover: str | None = None, **extra
 ) -> tuple[bool, dict, str]:
     """Claim the right to text a recipient once; return (won, the record now stored, its raw form)."""
-    won, stored = r.eval(_CLAIM_LUA, 1, records_key, recipient, _record(CLAIMED, now, **extra), takeover or "")
+    won, stored = lua.run(
+        r,
+        "send_claim",
+        [records_key],
+        recipient=recipient,
+        record=_record(CLAIMED, now, **extra),
+        takeover=takeover or "",
+    )
     return bool(won), read_record(stored), stored
 
 
@@ -124,7 +116,7 @@ def send_once(
         sid = twilio_channel.find_sent(rt.twilio, e164, body) if record["state"] != RELEASED else None
         if sid:
             done = _record(SENT, now, sid=sid, **extra)
-            rt.r.eval(_CLAIM_LUA, 1, records_key, recipient, done, stale)
+            lua.run(rt.r, "send_claim", [records_key], recipient=recipient, record=done, takeover=stale)
             return {**read_record(done), "new": True}
         won, record, _ = claim_send(rt.r, records_key, recipient, now, takeover=stale, **extra)
         if not won:  # another worker took the stale claim over a moment ago
@@ -147,30 +139,14 @@ def send_once(
     return {**read_record(done), "new": True}
 
 
-_GCRA_LUA = """
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-local now = tonumber(ARGV[1])
-local interval = tonumber(ARGV[2])
-local force = ARGV[3] == '1'
-if tat < now then tat = now end
-local wait = tat - now
-if wait > 0 and not force then return tostring(wait) end
-redis.call('SET', KEYS[1], tostring(tat + interval), 'PX', math.ceil((tat + interval - now) * 1000) + 1000)
-return '0'
-"""
-# GCRA (the generic cell rate algorithm, as in redis-cell and courier's per-number
-# limiter) in one Lua call: the shared "theoretical arrival time" lets every worker
-# process respect one per-number rate without a lock. A forced take (dispatch)
-# always goes now and pushes bulk sends back instead.
-
-
 def take_send_slot(r, sender: str, rate_per_s: float, now: float, *, priority: bool = False) -> float:
     """Take one send from a number's rate budget; return seconds to wait first (0 = go now).
 
-    Priority sends (dispatch, escalation) never wait; they push bulk sends back.
+    Priority sends (dispatch, escalation) never wait; they push bulk sends back
+    (GCRA in one Lua call, `bot/lua/send_rate.lua`: no lock across worker processes).
     """
-    wait = r.eval(
-        _GCRA_LUA, 1, store.send_rate_key(sender), repr(now), repr(1.0 / rate_per_s), "1" if priority else "0"
+    wait = lua.run(
+        r, "send_rate", [store.send_rate_key(sender)], now=repr(now), interval=repr(1.0 / rate_per_s), force=priority
     )
     return float(wait)
 

@@ -12,7 +12,7 @@ import json
 
 import redis
 
-from .. import store
+from .. import lua, store
 from .engine import Session
 
 EXPIRE_GRACE_S = 300
@@ -75,20 +75,6 @@ def to_hash(session: Session) -> dict[str, str]:
     return data
 
 
-_SAVE_IF_UNCHANGED = """
-local current = redis.call('HGET', KEYS[1], 'counter') or ''
-if ARGV[1] ~= '*' and current ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
-if #ARGV > 2 then
-  redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-  redis.call('EXPIRE', KEYS[1], ARGV[2])
-end
-return 1
-"""
-# Plain EVAL, not a registered Script: redis-py checks SCRIPT EXISTS before a pipeline
-# that holds Scripts, which would add a round trip to every message.
-
-
 def queue_save_if_unchanged(pipe, contact_id: str, session: Session, ttl_s: int, expected: str) -> None:
     """Queue storing a session only if its counter is still `expected` ("" = none, "*" = any).
 
@@ -97,7 +83,8 @@ def queue_save_if_unchanged(pipe, contact_id: str, session: Session, ttl_s: int,
     first answer for this command is 1 when stored, 0 when another message won.
     """
     fields = [x for pair in to_hash(session).items() for x in pair] if session.active else []
-    pipe.eval(_SAVE_IF_UNCHANGED, 1, store.session_key(contact_id), expected, ttl_s, *fields)
+    # `bot/lua/session_save.lua`; on a pipeline `lua.run` sends a plain EVAL (no SCRIPT EXISTS round trip).
+    lua.run(pipe, "session_save", [store.session_key(contact_id)], expected=expected, ttl_s=int(ttl_s), fields=fields)
 
 
 def queue_save(pipe, contact_id: str, session: Session, ttl_s: int) -> None:

@@ -15,7 +15,7 @@ import unicodedata
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from .. import alerts, incidents, observers, outbox, privacy, runtime, store
+from .. import alerts, incidents, lua, observers, outbox, privacy, runtime, store
 from ..errors import NoSuchIncident
 from . import drive, texts
 from .plan import ACCEPTED, CLOSED, COVERED, DECLINED, JOB_TIMEOUT_S, SEND_RETRY, TEXTED, UNDELIVERED, finish
@@ -41,25 +41,8 @@ NOTE_MAX = 300
 _CODE_RE = re.compile(r"^\d{2,3}$")
 _PLATES_RE = re.compile(r"(?:plates?|placas?)\s*[:#]?\s*([a-z0-9][a-z0-9 -]{1,15}[a-z0-9])", re.I)
 
-_CLAIM_LUA = """
-local state = redis.call('HGET', KEYS[1], ARGV[1])
-if not state then return {'unknown', 0} end
-if state == 'accepted' then return {'already', 0} end
-if redis.call('HGET', KEYS[2], 'state') == 'closed' then return {'closed', 0} end
-local needed = tonumber(redis.call('HGET', KEYS[2], 'needed') or '1')
-local n = tonumber(redis.call('HGET', KEYS[2], 'accepted') or '0')
-if n >= needed then
-  redis.call('HSET', KEYS[1], ARGV[1], 'covered')
-  return {'full', n}
-end
-redis.call('HSET', KEYS[1], ARGV[1], 'accepted')
-n = redis.call('HINCRBY', KEYS[2], 'accepted', 1)
-if n >= needed then redis.call('HSET', KEYS[2], 'state', 'filled') end
-return {'won', n}
-"""
-# One atomic step per accept: read the count, compare with the plan's `needed`,
-# write the state. Redis runs scripts one at a time, so simultaneous YES replies
-# are ordered and only the first `needed` win.
+# Accepts are decided by one Lua script (`bot/lua/dispatch_accept.lua`): Redis runs scripts one
+# at a time, so simultaneous YES replies are ordered and only the first `needed` win.
 
 
 def fold(text: str) -> str:
@@ -177,8 +160,11 @@ def _resolve(rt, observer_id: str, code: str | None, wanted: tuple, command: str
 
 def claim(r, incident_id: str, observer_id: str) -> tuple[str, int]:
     """Atomically record an accept: ('won', n), ('full', n), ('already'|'closed'|'unknown', 0)."""
-    outcome, n = r.eval(
-        _CLAIM_LUA, 2, store.incident_dispatch_key(incident_id), store.incident_plan_key(incident_id), observer_id
+    outcome, n = lua.run(
+        r,
+        "dispatch_accept",
+        [store.incident_dispatch_key(incident_id), store.incident_plan_key(incident_id)],
+        observer=observer_id,
     )
     return str(outcome), int(n)
 
@@ -246,14 +232,8 @@ def _details(incident: dict) -> str:
 
 def decline(rt, incident_id: str, observer_id: str, code: str, lang: str, now: float) -> list[str]:
     """Record a NO and give the slot to the next observer at once."""
-    changed = rt.r.eval(
-        """
-if redis.call('HGET', KEYS[1], ARGV[1]) == 'texted' then
-  redis.call('HSET', KEYS[1], ARGV[1], 'declined') return 1 end
-return 0""",
-        1,
-        store.incident_dispatch_key(incident_id),
-        observer_id,
+    changed = lua.run(
+        rt.r, "dispatch_move", [store.incident_dispatch_key(incident_id)], observer=observer_id, to=DECLINED, was=TEXTED
     )
     rt.r.hdel(store.observer_open_key(observer_id), code)
     if changed:
@@ -353,14 +333,13 @@ def notify_covered(incident_id: str, unfounded: bool = False, filled_by: str = "
             continue
         was = states[observer_id]
         if was == TEXTED:
-            moved = r.eval(
-                """
-if redis.call('HGET', KEYS[1], ARGV[1]) == 'texted' then
-  redis.call('HSET', KEYS[1], ARGV[1], 'covered') return 1 end
-return 0""",
-                1,
-                store.incident_dispatch_key(incident_id),
-                observer_id,
+            moved = lua.run(
+                r,
+                "dispatch_move",
+                [store.incident_dispatch_key(incident_id)],
+                observer=observer_id,
+                to=COVERED,
+                was=TEXTED,
             )
             if not moved:
                 continue

@@ -10,39 +10,26 @@ from __future__ import annotations
 
 import logging
 
-from .. import incidents, observers, runtime, store
+from .. import incidents, lua, observers, runtime, store
 from ..channels.twilio import STATUS_ORDER
 from . import coordinators, drive, plan, texts
 
 log = logging.getLogger(__name__)
-
-_RANK_LUA = """
-local cur = redis.call('HGET', KEYS[1], 'status')
-local rank = tonumber(ARGV[2])
-local cur_rank = tonumber(redis.call('HGET', KEYS[1], 'rank') or '-1')
-if cur == 'delivered' or cur == 'read' then
-  if ARGV[1] ~= 'read' then return 0 end
-end
-if rank < cur_rank then return 0 end
-if cur == ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'status', ARGV[1], 'rank', ARGV[2], 'error_code', ARGV[3])
-return 1
-"""
-# Never downgrade: `delivered` stays delivered whatever arrives after it, and a
-# lower-ranked status (queued after sent) is ignored; a repeated one is a no-op.
-
-_UNDELIVER_LUA = """
-if redis.call('HGET', KEYS[1], ARGV[1]) == 'texted' then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1 end
-return 0
-"""
 
 
 def record_status(rt, update, now: float) -> str:
     """Apply one status callback; for a failed dispatch text, free the slot or mark the observer unreachable."""
     r = rt.r
     key = store.outbound_key(update.message_sid)
-    changed = r.eval(_RANK_LUA, 1, key, update.status, STATUS_ORDER.get(update.status, 0), update.error_code or "")
+    # By rank in one Lua call (`bot/lua/status_rank.lua`): a later `sent` never overwrites `delivered`.
+    changed = lua.run(
+        r,
+        "status_rank",
+        [key],
+        status=update.status,
+        rank=str(STATUS_ORDER.get(update.status, 0)),
+        error_code=str(update.error_code or ""),
+    )
     if not changed:
         return "unchanged"
     ref = r.hgetall(key)
@@ -53,7 +40,14 @@ def record_status(rt, update, now: float) -> str:
         return update.status
     permanent = update.permanent_failure
     new_state = plan.UNREACHABLE if permanent else plan.UNDELIVERED
-    moved = r.eval(_UNDELIVER_LUA, 1, store.incident_dispatch_key(incident_id), observer_id, new_state)
+    moved = lua.run(
+        r,
+        "dispatch_move",
+        [store.incident_dispatch_key(incident_id)],
+        observer=observer_id,
+        was=plan.TEXTED,
+        to=new_state,
+    )
     if not moved:
         return update.status  # they already answered, or the slot moved on
     observer = observers.get(r, observer_id) or {}

@@ -41,7 +41,7 @@ def _script(r: redis.Redis, name: str):
 
 def run(r, name: str, keys: list[str], **args):
     """Run script `name` with `keys` and named arguments (encoded as one JSON object)."""
-    encoded = json.dumps(args, separators=(",", ":"), default=str)
+    encoded = json.dumps(args, separators=(",", ":"), ensure_ascii=False)
     if isinstance(r, Pipeline):
         return r.eval(source(name), len(keys), *keys, encoded)
     return _script(r, name)(keys=keys, args=[encoded], client=r)
