@@ -5,7 +5,8 @@ merge decision (which open incident a report joins, or a new one) is made in one
 Lua script: two reports arriving at the same instant can never both create an
 incident. The rule itself is documented in docs/incidents.md.
 
-The Lua itself lives in `lua.py`. Cluster note: the merge script reads the
+The Lua itself lives in `bot/lua/incident_*.lua`; the statuses it must know are passed in.
+Cluster note: the merge script reads the
 global open-incident sets and writes per-incident keys (hash tag `{inc:ID}`) in
 one atomic step, so it needs all of them on one Redis node. We run a single primary (replicas/Sentinel for failover):
 the whole incident data set is small. Per-incident operations (dispatch, timeline)
@@ -20,10 +21,9 @@ from datetime import UTC, datetime
 
 import redis
 
-from .. import store
+from .. import lua, store
 from ..errors import HotlineError, NoSuchIncident
 from ..geo import PRECISION_M, precision_class
-from . import lua
 
 KINDS = ("raid", "arrest", "checkpoint", "agents", "other")
 """Activity codes a report carries (the `activity` answer of the report flow)."""
@@ -51,6 +51,12 @@ TRANSITIONS = {
 
 OPEN_STATUSES = ("reported", "corroborated", "verified")
 """Statuses that keep an incident in the open set (joinable, listed)."""
+
+CLOSED_STATUSES = tuple(s for s in STATUSES if s not in OPEN_STATUSES)
+"""Statuses that take an incident out of the open set; leaving one puts it back (the Lua is told these)."""
+
+VERDICT_STATUSES = ("verified", "unfounded")
+"""Statuses an observer's verdict sets; each adds its reason to the incident's `believed` list."""
 
 CORROBORATE_AT = 2
 """Distinct reporters that make a reported incident corroborated."""
@@ -145,7 +151,7 @@ def _class_keys() -> list[str]:
     return [store.incidents_geo_class_key(name) for name in PRECISION_M]
 
 
-_CLASS_METRES = ",".join(str(m) for m in PRECISION_M.values())
+_CLASS_METRES = list(PRECISION_M.values())
 
 
 def merge_report(r: redis.Redis, report: Report, settings, now: float) -> Merge:
@@ -162,30 +168,33 @@ def merge_report(r: redis.Redis, report: Report, settings, now: float) -> Merge:
         *_class_keys(),
         store.incident_feed_key(),
     ]
-    args = [
-        repr(float(now)),
-        repr(float(report.lon)) if placed else "",
-        repr(float(report.lat)) if placed else "",
-        precision_m,
-        kind,
-        ",".join(sorted(COMPATIBLE[kind])),
-        settings.dedupe_radius_m,
-        settings.dedupe_window_min * 60,
-        settings.incident_ttl_min * 60,
-        _CLASS_METRES,
-        _tpl(store.incident_key),
-        _tpl(store.incident_reporters_key),
-        _tpl(store.incident_timeline_key),
-        report.contact_id,
-        json.dumps(report.details or {}, sort_keys=True, default=str),
-        report.language,
-        report.channel,
-        CORROBORATE_AT,
-        SEARCH_COUNT,
-        EXPIRE_BATCH,
-        FEED_CAP,
-    ]
-    incident_id, is_new, reporters, status, dispatch, escalated = lua.run(r, lua.MERGE, keys, args)
+    incident_id, is_new, reporters, status, dispatch, escalated = lua.run(
+        r,
+        "incident_merge",
+        keys,
+        now=repr(float(now)),
+        lon=repr(float(report.lon)) if placed else "",
+        lat=repr(float(report.lat)) if placed else "",
+        precision_m=str(precision_m),
+        kind=kind,
+        compatible=sorted(COMPATIBLE[kind]),
+        radius_m=settings.dedupe_radius_m,
+        window_s=settings.dedupe_window_min * 60,
+        ttl_s=settings.incident_ttl_min * 60,
+        class_metres=_CLASS_METRES,
+        incident_tpl=_tpl(store.incident_key),
+        reporters_tpl=_tpl(store.incident_reporters_key),
+        timeline_tpl=_tpl(store.incident_timeline_key),
+        contact_id=report.contact_id,
+        details=json.dumps(report.details or {}, sort_keys=True, default=str),
+        language=report.language,
+        channel=report.channel,
+        corroborate_at=CORROBORATE_AT,
+        search_count=SEARCH_COUNT,
+        expire_batch=EXPIRE_BATCH,
+        open_statuses=OPEN_STATUSES,
+        feed_cap=FEED_CAP,
+    )
     incident_id = str(incident_id)
     return Merge(
         incident_id, ref_for(incident_id), bool(is_new), int(reporters), str(status), bool(dispatch), bool(escalated)
@@ -279,7 +288,7 @@ def add_event(r: redis.Redis, incident_id: str, kind: str, now: float, **fields)
         store.incidents_time_key(),
         store.incident_feed_key(),
     ]
-    if not lua.run(r, lua.EVENT, keys, [incident_id, repr(float(now)), FEED_CAP, *flat]):
+    if not lua.run(r, "incident_event", keys, id=incident_id, now=repr(float(now)), feed_cap=FEED_CAP, fields=flat):
         raise NoSuchIncident(f"no incident {incident_id}")
     return incident_id
 
@@ -288,7 +297,6 @@ def set_status(r: redis.Redis, incident_id: str, status: str, now: float, reason
     """Move an incident to a new status if the lifecycle allows it; return the previous status."""
     if status not in TRANSITIONS:
         raise BadTransition(f"unknown status {status!r}")
-    allowed_from = ",".join(s for s, nexts in TRANSITIONS.items() if status in nexts)
     keys = [
         store.incident_key(incident_id),
         store.incidents_geo_key(),
@@ -300,9 +308,17 @@ def set_status(r: redis.Redis, incident_id: str, status: str, now: float, reason
     ]
     outcome, previous = lua.run(
         r,
-        lua.STATUS,
+        "incident_status",
         keys,
-        [incident_id, status, repr(float(now)), reason or "", allowed_from, _CLASS_METRES, FEED_CAP],
+        id=incident_id,
+        status=status,
+        now=repr(float(now)),
+        reason=reason or "",
+        allowed_from=[s for s, nexts in TRANSITIONS.items() if status in nexts],
+        verdicts=VERDICT_STATUSES,
+        closing=CLOSED_STATUSES,
+        class_metres=_CLASS_METRES,
+        feed_cap=FEED_CAP,
     )
     if outcome == "missing":
         raise NoSuchIncident(f"no incident {incident_id}")

@@ -1,7 +1,7 @@
 """The incidents' change feed: one Redis stream entry (`id`, `kind`) for every change to any incident.
 
 Written inside the same Lua scripts that make the change (merge, set_status,
-add_event in `lua.py`), so the feed can never miss a change or report one that
+add_event in `bot/lua/incident_*.lua`), so the feed can never miss a change or report one that
 did not happen, and the webhook sends not one command more than before. Entries
 name the incident and the kind of change only (`created`, `report`, `status`,
 `dispatch_accepted`, ...): no reporter's words, no number, no place — a console

@@ -1,0 +1,146 @@
+-- Merge one report into the nearest open, compatible incident, or open a new one: one atomic step,
+-- so two reports at the same instant can never both open an incident (docs/incidents.md has the rule).
+-- KEYS: geo, time, seq, contact, closed, one GEO set per precision class (KEYS[6..]), then the feed.
+-- args: now (string, stored verbatim), lon, lat ('' when unplaced), precision_m (string), kind,
+--   compatible (kinds), radius_m, window_s, ttl_s, class_metres (ascending), incident_tpl,
+--   reporters_tpl, timeline_tpl (`@ID@` is the id), contact_id, details (JSON), language, channel,
+--   corroborate_at, search_count, expire_batch, open_statuses, feed_cap
+-- Returns {id, is_new, reporters, status, dispatch, escalated}.
+local a = cjson.decode(ARGV[1])
+local geo, tkey, seq, contact, closed = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local at = a.now
+local now = tonumber(at)
+local lon, lat = a.lon, a.lat
+local prec_m = a.precision_m
+local prec = tonumber(prec_m)
+local kind = a.kind
+local compat = {}
+for _, c in ipairs(a.compatible) do compat[c] = true end
+local is_open = {}
+for _, s in ipairs(a.open_statuses) do is_open[s] = true end
+local base, window, ttl = a.radius_m, a.window_s, a.ttl_s
+local metres = a.class_metres
+local cap = metres[#metres]
+local tinc, trep, tline = a.incident_tpl, a.reporters_tpl, a.timeline_tpl
+local cid, details, lang, channel = a.contact_id, a.details, a.language, a.channel
+local corroborate_at, count, expire_batch = a.corroborate_at, a.search_count, a.expire_batch
+local function k(tpl, id) return (string.gsub(tpl, '@ID@', id)) end
+local feed, feed_cap = KEYS[#KEYS], a.feed_cap
+local function changed(id, what)  -- the console's change feed: which incident, what kind of change; no words
+  redis.call('XADD', feed, 'MAXLEN', '~', feed_cap, '*', 'id', id, 'kind', what)
+end
+local function class_key(p)  -- the GEO set of a precision class: KEYS[6..]
+  for i, m in ipairs(metres) do if p <= m then return KEYS[5 + i] end end
+  return KEYS[5 + #metres]
+end
+local function unindex(id)
+  redis.call('ZREM', tkey, id); redis.call('ZREM', geo, id)
+  for i = 1, #metres do redis.call('ZREM', KEYS[5 + i], id) end
+end
+
+-- 1. close incidents with nothing new for `ttl` seconds (a bounded batch from the time index, never a scan)
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', tkey, '-inf', '(' .. (now - ttl), 'LIMIT', 0, expire_batch)) do
+  unindex(id)
+  redis.call('ZADD', closed, now, id)
+  redis.call('HSET', k(tinc, id), 'status', 'closed', 'closed_at', at, 'closed_reason', 'expired')
+  redis.call('XADD', k(tline, id), '*', 'event', 'status', 'at', at, 'status', 'closed', 'reason', 'expired')
+  changed(id, 'status')
+end
+
+local trust = redis.call('HGET', contact, 'trust') or ''
+local blocked = trust == 'blocked'
+local placed = lat ~= ''
+if prec > cap then prec = cap end
+
+-- 2. the nearest open, compatible incident within window and radius; each precision class is
+--    searched with exactly its own radius (base + the worse precision of the two)
+local found, found_dist = nil, nil
+if placed then
+  local cands = {}
+  for i, m in ipairs(metres) do
+    local radius = base + math.max(prec, m)
+    for _, hit in ipairs(redis.call('GEOSEARCH', KEYS[5 + i], 'FROMLONLAT', lon, lat, 'BYRADIUS', radius, 'm',
+                                    'ASC', 'COUNT', count, 'WITHDIST')) do
+      table.insert(cands, {hit[1], tonumber(hit[2])})
+    end
+  end
+  table.sort(cands, function(a, b) return a[2] < b[2] end)
+  for _, c in ipairs(cands) do
+    local f = redis.call('HMGET', k(tinc, c[1]), 'status', 'kind', 'precision_m', 'last_at')
+    local p = math.max(math.min(tonumber(f[3]) or cap, cap), prec)
+    if is_open[f[1]] and compat[f[2]]
+       and c[2] <= base + p and now - tonumber(f[4]) <= window then
+      found, found_dist = c[1], c[2]; break
+    end
+  end
+end
+
+-- 3a. join it
+if found then
+  local ikey = k(tinc, found)
+  if blocked then
+    redis.call('XADD', k(tline, found), '*', 'event', 'report_ignored', 'at', at, 'reason', 'blocked contact',
+      'reporter', cid)
+    changed(found, 'report_ignored')
+    return {found, 0, redis.call('SCARD', k(trep, found)), redis.call('HGET', ikey, 'status'), 0, 0}
+  end
+  local added = redis.call('SADD', k(trep, found), cid)
+  local n = redis.call('SCARD', k(trep, found))
+  redis.call('HINCRBY', ikey, 'reports', 1)
+  local f = redis.call('HMGET', ikey, 'status', 'kind', 'precision_m', 'believed', 'last_at')
+  -- a replayed late report never rewinds last_at
+  if now > tonumber(f[5]) then redis.call('HSET', ikey, 'last_at', at) end
+  redis.call('ZADD', tkey, 'GT', now, found)
+  if (f[2] == 'agents' or f[2] == 'other') and kind ~= 'agents' and kind ~= 'other' then
+    redis.call('HSET', ikey, 'kind', kind)
+  end
+  if placed and prec < tonumber(f[3]) then  -- a sharper report moves the incident to its point
+    redis.call('ZREM', class_key(tonumber(f[3])), found)
+    redis.call('HSET', ikey, 'lat', lat, 'lon', lon, 'precision_m', prec)
+    redis.call('GEOADD', geo, lon, lat, found)
+    redis.call('GEOADD', class_key(prec), lon, lat, found)
+  end
+  redis.call('XADD', k(tline, found), '*', 'event', 'report', 'at', at, 'reporter', cid,
+    'new_reporter', added, 'kind', kind, 'lat', lat, 'lon', lon, 'precision_m', prec_m,
+    'distance_m', string.format('%.0f', found_dist), 'details', details, 'language', lang, 'channel', channel)
+  local st, escalated, why = f[1], 0, nil
+  if st == 'reported' and trust == 'trusted' then why = 'trusted reporter'
+  elseif st == 'reported' and n >= corroborate_at then why = n .. ' distinct reporters' end
+  if why then
+    local believed = cjson.decode(f[4] or '[]'); table.insert(believed, why)
+    st, escalated = 'corroborated', 1
+    redis.call('HSET', ikey, 'status', st, 'believed', cjson.encode(believed))
+    redis.call('XADD', k(tline, found), '*', 'event', 'status', 'at', at, 'status', st, 'reason', why)
+  end
+  changed(found, 'report')
+  return {found, 0, n, st, 0, escalated}
+end
+
+-- 3b. or open a new one
+local id = tostring(redis.call('INCR', seq))
+local ikey = k(tinc, id)
+local st, believed, reason = 'reported', {}, 'one report'
+if trust == 'trusted' then st = 'corroborated'; reason = 'trusted reporter'; table.insert(believed, reason) end
+if blocked then st = 'unfounded'; reason = 'blocked contact' end
+redis.call('HSET', ikey, 'id', id, 'status', st, 'kind', kind, 'precision_m', prec_m, 'lat', lat, 'lon', lon,
+  'created_at', at, 'last_at', at, 'reports', 1, 'believed', cjson.encode(believed),
+  'details', details, 'language', lang, 'channel', channel)
+local n = 0
+if blocked then
+  redis.call('HSET', ikey, 'closed_at', at, 'closed_reason', reason)
+  redis.call('ZADD', closed, now, id)
+else
+  n = redis.call('SADD', k(trep, id), cid)
+  redis.call('ZADD', tkey, now, id)
+  if placed then
+    redis.call('GEOADD', geo, lon, lat, id)
+    redis.call('GEOADD', class_key(prec), lon, lat, id)
+  end
+end
+redis.call('XADD', k(tline, id), '*', 'event', 'created', 'at', at, 'status', st, 'reason', reason)
+redis.call('XADD', k(tline, id), '*', 'event', 'report', 'at', at, 'reporter', cid, 'new_reporter', n,
+  'kind', kind, 'lat', lat, 'lon', lon, 'precision_m', prec_m, 'details', details, 'language', lang,
+  'channel', channel)
+changed(id, 'created')
+local dispatch = 1; if blocked then dispatch = 0 end
+return {id, 1, n, st, dispatch, 0}
