@@ -21,7 +21,7 @@ import redis
 from rq import SimpleWorker
 from rq.timeouts import TimerDeathPenalty
 
-from bot import dispatch, runtime
+from bot import dispatch, errors, runtime, store
 from bot.config import Settings
 from bot.errors import SendError
 
@@ -61,8 +61,11 @@ def _beat_forever(rt, stop: threading.Event) -> None:
             if beats % HOUSEKEEPING_EVERY == 0:
                 dispatch.ensure_watchdog(rt)
                 dispatch.warn_if_uncovered(rt, now)
-        except (redis.RedisError, SendError):  # a hiccup must not stop the beat; the next one retries
-            log.warning("heartbeat round failed", exc_info=True)
+        except (redis.RedisError, SendError) as exc:  # a hiccup must not stop the beat; the next one retries
+            log.warning("heartbeat round failed: %s", type(exc).__name__)
+            runtime.supervise_embedded(rt)
+        except Exception as exc:  # noqa: BLE001 -- nor may a bug: the beat is what re-drives dispatch
+            log.error("heartbeat round failed: %s", errors.where(exc))
         beats += 1
         stop.wait(HEARTBEAT_EVERY_S)
 
@@ -72,20 +75,74 @@ GIL_SWITCH_S = 0.0005
 a shorter slice hands it the interpreter within a fraction of a millisecond."""
 
 
+RECONNECT_FIRST_S = 0.5
+"""First wait before building a new RQ worker after Redis went away; doubled up to RECONNECT_MAX_S."""
+
+RECONNECT_MAX_S = 8.0
+"""Longest wait between reconnection attempts: a restarted Redis is used within seconds."""
+
+
+def _serve(rt, make_worker, work_kwargs: dict, stop: threading.Event, label: str) -> None:
+    """Run RQ workers one after another until asked to stop; a Redis error ends a worker, never the process.
+
+    RQ retries a lost connection only while it waits for a job: an error while a
+    job runs (or in its teardown) ends `work()`. A job cut short that way is left
+    in RQ's started registry; dispatch jobs are resumed within seconds by the
+    heartbeat thread's re-drive, others by RQ's own abandoned-job handling.
+    """
+    generation = 0
+    while not stop.is_set():
+        worker = make_worker(generation)
+        try:
+            worker.work(**work_kwargs)
+        except redis.RedisError as exc:  # register_birth/teardown/maintenance with Redis gone
+            log.warning("%s worker: redis unavailable (%s); reconnecting", label, type(exc).__name__)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 -- a bug in one job's cleanup must not end the worker
+            log.error("%s worker stopped on %s; restarting it", label, type(exc).__name__)
+        if work_kwargs.get("burst") or getattr(worker, "_stop_requested", False):
+            return  # done (burst) or asked to stop (SIGTERM/SIGINT): a warm shutdown, as RQ does it
+        _wait_for_redis(rt, stop, label)
+        generation += 1
+
+
+def _wait_for_redis(rt, stop: threading.Event, label: str) -> None:
+    """Back off until Redis answers again (restarting the embedded server if it is ours and died)."""
+    delay = RECONNECT_FIRST_S
+    while not stop.is_set():
+        runtime.supervise_embedded(rt)
+        if store.ping(rt.r_raw):
+            log.warning("%s worker: redis answers again", label)
+            return
+        log.warning("%s worker: waiting %.1f s for redis", label, delay)
+        stop.wait(delay)
+        delay = min(delay * 2, RECONNECT_MAX_S)
+
+
 def main(burst: bool = False) -> None:
     """Configure from the environment and work the queues until stopped."""
     sys.setswitchinterval(GIL_SWITCH_S)
     rt = runtime.configure(Settings.from_env())
-    name = f"hotline-{socket.gethostname()}-{os.getpid()}"
+    host, pid = socket.gethostname(), os.getpid()
     stop = threading.Event()
     threading.Thread(target=_beat_forever, args=(rt, stop), daemon=True, name="heartbeat").start()
-    bulk = ThreadWorker([rt.queue("broadcast")], connection=rt.r_raw, name=name + "-broadcast")
+
+    def bulk(gen: int) -> ThreadWorker:  # names end in the pid (bench/recovery.py finds workers by it)
+        return ThreadWorker([rt.queue("broadcast")], connection=rt.r_raw, name=f"hotline-{host}-broadcast-g{gen}-{pid}")
+
+    def urgent(gen: int) -> SimpleWorker:
+        queues = [rt.queue("dispatch"), rt.queue("default")]
+        return SimpleWorker(queues, connection=rt.r_raw, name=f"hotline-{host}-g{gen}-{pid}")
+
     threading.Thread(
-        target=bulk.work, kwargs={"burst": burst, "logging_level": "WARNING"}, daemon=True, name="broadcast"
+        target=_serve,
+        args=(rt, bulk, {"burst": burst, "logging_level": "WARNING"}, stop, "broadcast"),
+        daemon=True,
+        name="broadcast",
     ).start()
-    main_worker = SimpleWorker([rt.queue("dispatch"), rt.queue("default")], connection=rt.r_raw, name=name)
     try:
-        main_worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+        _serve(rt, urgent, {"burst": burst, "with_scheduler": True, "logging_level": "WARNING"}, stop, "dispatch")
     finally:
         stop.set()  # the broadcast thread is a daemon: a chunk cut short resumes from its send records
 

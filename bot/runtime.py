@@ -78,14 +78,39 @@ def _shared_embedded(data_dir: str) -> str:
     port_file = folder / "port"
     with open(folder / "lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two processes starting at once must not start two servers
+        port = None
         if port_file.exists():
-            url = f"redis://127.0.0.1:{port_file.read_text().strip()}/0"
+            port = int(port_file.read_text().strip())
+            url = f"redis://127.0.0.1:{port}/0"
             if store.ping(store.connect(url)):
                 return url
-        server = store.start_embedded(data_dir, detach=True)
+        try:  # the same port again, so every client already connected to it reconnects by itself
+            server = store.start_embedded(data_dir, port=port, detach=True)
+        except RuntimeError:  # the old port is taken by something else now
+            server = store.start_embedded(data_dir, detach=True)
         port_file.write_text(str(server.port))
-        log.info("started embedded redis-server on port %s (data in %s)", server.port, folder)
+        log.warning("started embedded redis-server on port %s (data in %s)", server.port, folder)
         return server.url
+
+
+def supervise_embedded(rt: Runtime) -> bool:
+    """Restart the embedded Redis if this runtime uses it and it died; True if it was restarted.
+
+    Without REDIS_URL the server is ours to keep alive: a worker's heartbeat and
+    each web process's spool thread call this when Redis stops answering. It comes
+    back on the same port with the same append-only file, so nothing acknowledged
+    is lost and no client needs a new URL.
+    """
+    if rt.settings.redis_url or "url" not in rt.__dict__ or store.ping(rt.r):
+        return False
+    try:
+        url = _shared_embedded(rt.settings.data_dir)
+    except (OSError, RuntimeError) as exc:
+        log.error("could not restart the embedded redis-server: %s", type(exc).__name__)
+        return False
+    if url != rt.url:
+        log.error("embedded redis-server came back on another port; restart this process to use it")
+    return True
 
 
 def configure(settings: Settings, redis_url: str | None = None) -> Runtime:

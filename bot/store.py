@@ -21,6 +21,9 @@ import redis
 PREFIX = "hotline"
 """Every key the hotline writes starts with this, so a shared Redis stays tidy."""
 
+APPENDFSYNC = "always"
+"""The embedded server's fsync policy; production Redis needs the same or `everysec` (README, "If Redis goes down")."""
+
 STARTUP_TIMEOUT_S = 10.0
 """How long to wait for an embedded redis-server to answer PING."""
 
@@ -298,6 +301,10 @@ def start_embedded(
         "",
         "--appendonly",
         "yes" if appendonly else "no",
+        # Acknowledged means durable: every write is fsynced before its reply leaves Redis, so a
+        # "we got your report" survives even a power cut (everysec would risk the last second).
+        "--appendfsync",
+        APPENDFSYNC,
         "--protected-mode",
         "yes",
         "--loglevel",

@@ -45,3 +45,33 @@ def test_web_and_worker_without_redis_url_share_one_embedded_server(tmp_path):
         assert store.ping(store.connect(first))
     finally:
         store.connect(first).shutdown(nosave=True)
+
+
+def test_a_dead_embedded_server_is_restarted_on_its_port_with_its_data(tmp_path):
+    import os
+    import signal
+
+    from bot import runtime
+    from bot.config import Settings
+
+    settings = Settings(data_dir=str(tmp_path), twilio_api_base="http://127.0.0.1:9", secret="s").resolved()
+    rt = runtime.Runtime(settings=settings)
+    url = rt.url
+    try:
+        rt.r.set("hotline:kept", "yes")  # fsynced before the reply (appendfsync always)
+        pid = int((tmp_path / "redis" / "redis.pid").read_text())
+        os.kill(pid, signal.SIGKILL)
+        probe = store.connect(url)
+        while store.ping(probe):  # the kernel takes a moment to close its socket
+            pass
+        probe.close()
+        other = runtime.Runtime(settings=settings.replace(redis_url=url))
+        assert not runtime.supervise_embedded(other), "a server named by REDIS_URL is not ours to start"
+        other.r.close()
+        assert runtime.supervise_embedded(rt), "this runtime's own server died: it is started again"
+        assert rt.url == url and store.ping(rt.r)
+        assert rt.r.get("hotline:kept") == "yes", "the append-only file brought the data back"
+        assert not runtime.supervise_embedded(rt), "a live server is left alone"
+    finally:
+        rt.r.shutdown(nosave=True)
+        rt.r.close()

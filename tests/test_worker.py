@@ -28,7 +28,7 @@ def spawn(settings, tmp_path):
     """Start `python worker.py` processes configured like the test's settings; kill them afterwards."""
     started: list[subprocess.Popen] = []
 
-    def start(**extra) -> subprocess.Popen:
+    def start(log_to: Path | None = None, **extra) -> subprocess.Popen:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "TWILIO_", "REDIS_"))}
         env.update(
             {
@@ -47,14 +47,17 @@ def spawn(settings, tmp_path):
                 **extra,
             }
         )
+        log_file = open(log_to, "ab") if log_to else None  # noqa: SIM115 -- closed once the child has it
         proc = subprocess.Popen(
             [sys.executable, str(ROOT / "worker.py")],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=log_file or subprocess.DEVNULL,
             start_new_session=True,
         )
+        if log_file:
+            log_file.close()
         started.append(proc)
         return proc
 

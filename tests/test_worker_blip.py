@@ -1,0 +1,90 @@
+"""`python worker.py` rides out a Redis restart: a real worker, a real redis-server stopped and started under it.
+
+The Redis here is the test's own (its own port and data dir, append-only file on),
+so stopping it disturbs no other test. Marked `slow`: it spawns a worker process.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import pytest
+from test_worker import add_observers, new_incident, spawn  # noqa: F401 -- spawn is a fixture
+
+from bot import create_app, dispatch, observers, store
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def blip_redis(tmp_path):
+    """A redis-server of this test only, which `restart()` stops and starts again on the same port and data."""
+
+    class Blip:
+        def __init__(self):
+            self.folder = tmp_path / "blip"
+            self.server = store.start_embedded(self.folder, appendonly=True)
+            self.url = self.server.url
+
+        def stop(self):
+            self.server.stop()  # SIGTERM: Redis flushes its append-only file and exits
+
+        def start(self):
+            self.server = store.start_embedded(self.folder, port=self.server.port, appendonly=True)
+
+    blip = Blip()
+    yield blip
+    blip.server.stop()
+
+
+@pytest.fixture
+def wait_until():
+    """Poll a condition with a deadline (the fixture-side helper the tests wait with; never a bare sleep)."""
+
+    def wait(condition, timeout_s: float = 30.0) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if condition():
+                return True
+            time.sleep(0.05)
+        return bool(condition())
+
+    return wait
+
+
+def test_worker_keeps_running_through_a_redis_restart_mid_job_and_finishes_the_wave(
+    settings,
+    blip_redis,
+    spawn,  # noqa: F811 -- the fixture imported above
+    twilio_outbox,
+    fake_twilio,
+    wait_until,
+    tmp_path,  # noqa: F811
+):
+    rt = create_app(settings.replace(redis_url=blip_redis.url, wave_size=8, observers_needed=8)).extensions["hotline"]
+    rt.r.flushdb()
+    ids = add_observers(rt, 8)
+    numbers = {observers.number_of(rt.settings, observers.get(rt.r, oid)) for oid in ids}
+    fake_twilio.recorder.latency_s = 0.25  # a slow API, so Redis goes away while the job runs
+    log = tmp_path / "worker.log"
+    worker = spawn(log_to=log, REDIS_URL=blip_redis.url, HOTLINE_WAVE_SIZE="8", HOTLINE_OBSERVERS_NEEDED="8")
+    incident_id = new_incident(rt)
+    dispatch.enqueue_start(rt, incident_id)
+    twilio_outbox.wait_for(2, timeout_s=30)
+
+    blip_redis.stop()
+    saw_it = wait_until(lambda: worker.poll() is not None or "waiting" in log.read_text(errors="replace"))
+    assert saw_it, "the worker noticed Redis was gone"
+    assert worker.poll() is None, "the worker process is still running with Redis down"
+    blip_redis.start()
+
+    arrived = twilio_outbox.wait_for(8, timeout_s=60)
+    counts = Counter(m["to"] for m in arrived if m["to"] in numbers)
+    assert set(counts) == numbers, "every observer of the interrupted wave was texted"
+    assert max(counts.values()) == 1, "nobody texted twice"
+    assert worker.poll() is None
+
+    job = rt.queue("default").enqueue("bot.store.free_port")  # a job queued after the restart
+    assert wait_until(lambda: job.get_status(refresh=True) == "finished"), "the same process serves new jobs"
+    assert worker.poll() is None
