@@ -16,7 +16,7 @@ from pathlib import Path
 import redis
 from rq import Queue
 
-from . import store
+from . import geo, store
 from .config import Settings
 from .privacy import install_log_redaction
 
@@ -117,6 +117,7 @@ def configure(settings: Settings, redis_url: str | None = None) -> Runtime:
     """Build this process's Runtime from settings and make it current."""
     global _current
     install_log_redaction()
+    geo.osm_index.use(Path(settings.data_dir) / geo.osm_index.INDEX_FILE)  # `hotline places import` writes it
     with _lock:
         _current = Runtime(settings=settings, redis_url=redis_url)
     return _current

@@ -37,6 +37,7 @@ def _register() -> None:
     from .flows import chat_command, flows_group
     from .incidents import contacts_group, incidents_command
     from .observers import observers_group
+    from .places import places_group
 
     for command in (
         demo_command,
@@ -46,6 +47,7 @@ def _register() -> None:
         incidents_command,
         contacts_group,
         observers_group,
+        places_group,
     ):
         cli.add_command(command)
 

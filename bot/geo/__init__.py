@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import osm_index
 from .location import (
     CLEAR_CONFIDENCE,
     KIND_PRECISION_M,
@@ -26,7 +27,9 @@ from .location import (
     distance_m,
     precision_class,
 )
-from .places import DEFAULT_PLACES, Gazetteer, Place, check_places, from_names, load_places, us_places
+from .match import from_names
+from .places import DEFAULT_PLACES, Gazetteer, Place, load_places, us_places
+from .places_check import check_places
 from .points import _URL_RE, from_coordinates, from_link, from_pin, from_zip, is_short_link
 from .words import fold, words
 
@@ -49,6 +52,7 @@ __all__ = [
     "is_short_link",
     "load_places",
     "locate",
+    "osm_index",
     "precision_class",
     "us_places",
     "warm",

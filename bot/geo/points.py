@@ -9,7 +9,8 @@ from urllib.parse import parse_qs, unquote_plus, urlsplit
 import zipcodes
 
 from .location import PRECISION_M, Location, _in_bounds, _point, _valid
-from .places import Gazetteer, from_names
+from .match import from_names
+from .places import Gazetteer
 
 
 def from_pin(lat, lon) -> Location | None:
