@@ -205,7 +205,7 @@ def _landmarks(db: sqlite3.Connection, staged: Staged, cities: _Nearest) -> int:
         if street:  # "the Home Depot on Slauson", "Slauson Home Depot"
             skey = street_key(street)
             keys += [f"{k} {skey}" for k in keys[:3]] + [f"{skey} {k}" for k in keys[:3]]
-        _add_aliases(db, keys, "p", int(pid))
+        _add_aliases(db, keys, "p", int(pid or 0))
         count += 1
     return count
 

@@ -94,15 +94,14 @@ def _street(way: osmium.osm.Way, staged: Staged, bounds: Bounds | None, rows: li
     samples.extend((cell_id(lat, lon), sid, lat, lon) for lat, lon in _along(points))
 
 
-def _centre(obj: osmium.osm.OSMObject) -> tuple[float, float] | None:
-    if obj.is_node():
-        loc = obj.location  # type: ignore[attr-defined]
-        return (loc.lat, loc.lon) if loc.valid() else None
-    if obj.is_way():
-        points = [(n.location.lat, n.location.lon) for n in obj.nodes if n.location.valid()]  # type: ignore[attr-defined]
-        if points:  # the mean of the outline: inside any building or park of ordinary shape
-            return sum(p[0] for p in points) / len(points), sum(p[1] for p in points) / len(points)
-    return None
+def _centre(obj: osmium.osm.Node | osmium.osm.Way) -> tuple[float, float] | None:
+    if isinstance(obj, osmium.osm.Node):
+        return (obj.location.lat, obj.location.lon) if obj.location.valid() else None
+    points = [(n.location.lat, n.location.lon) for n in obj.nodes if n.location.valid()]
+    if not points:
+        return None
+    # the mean of the outline: inside any building or park of ordinary shape
+    return sum(p[0] for p in points) / len(points), sum(p[1] for p in points) / len(points)
 
 
 def _read(path: Path, bounds: Bounds | None, db: sqlite3.Connection, index_dir: str) -> Staged:
@@ -116,18 +115,20 @@ def _read(path: Path, bounds: Bounds | None, db: sqlite3.Connection, index_dir: 
     )
     locations = processor.node_location_storage
     for obj in processor:
+        if not isinstance(obj, osmium.osm.Node | osmium.osm.Way | osmium.osm.Relation):
+            continue
         tags = obj.tags
         name = tags.get("name")
         if not name:
             continue
-        if obj.is_way() and "highway" in tags and tags.get("highway") not in SKIPPED_HIGHWAYS:
-            _street(obj, staged, bounds, rows, samples)  # type: ignore[arg-type]
+        if isinstance(obj, osmium.osm.Way) and "highway" in tags and tags.get("highway") not in SKIPPED_HIGHWAYS:
+            _street(obj, staged, bounds, rows, samples)
             if len(rows) >= BATCH or len(samples) >= BATCH:
                 _flush(db, rows, samples)
             continue
-        if obj.is_relation():
+        if isinstance(obj, osmium.osm.Relation):
             if tags.get("boundary") == "administrative" and tags.get("admin_level", "") in AREA_KINDS:
-                centre = _label_point(obj, locations)  # type: ignore[arg-type]
+                centre = _label_point(obj, locations)
                 if centre and _in(*centre, bounds):
                     staged.areas.append((name, AREA_KINDS[tags["admin_level"]], *centre, tag_names(tags)[1:]))
             continue
@@ -135,7 +136,7 @@ def _read(path: Path, bounds: Bounds | None, db: sqlite3.Connection, index_dir: 
         if centre is None or not _in(*centre, bounds):
             continue
         place = tags.get("place")
-        if place in AREA_KINDS and obj.is_node():
+        if place in AREA_KINDS and isinstance(obj, osmium.osm.Node):
             staged.areas.append((name, AREA_KINDS[place], *centre, tag_names(tags)[1:]))
         elif place == "square" or any(k in tags for k in LANDMARK_KEYS):
             staged.landmarks.append((name, *centre, tag_names(tags)[1:], tags.get("brand"), tags.get("addr:street")))

@@ -184,8 +184,9 @@ def current() -> OsmIndex | None:
         if _open is not None and _open.identity == identity:
             return _open
         try:
-            _swap(OsmIndex(path))
-            log.info("map index %s loaded (%s)", path.name, os.path.basename(_open.meta.get("source", "")))
+            fresh = OsmIndex(path)
+            _swap(fresh)
+            log.info("map index %s loaded (%s)", path.name, os.path.basename(fresh.meta.get("source", "")))
         except (sqlite3.Error, ValueError) as exc:  # a broken file never replaces a working one
             log.error("map index %s not usable: %s", path, exc)
         return _open

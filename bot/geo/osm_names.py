@@ -7,7 +7,7 @@ so both sides agree on what "the same street" is.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from typing import Any
 
 from .words import words
 
@@ -50,11 +50,11 @@ def street_key(name: str) -> str:
     return " ".join(words(plain_name(name)))
 
 
-def tag_names(tags: Mapping[str, str] | object) -> list[str]:
+def tag_names(tags: Any) -> list[str]:
     """Every name an object carries, `name` first, without repeats (`a;b` lists split)."""
     out: list[str] = []
     for key in NAME_TAGS:
-        value = tags.get(key)  # type: ignore[attr-defined]
+        value = tags.get(key)  # an osmium TagList or a dict
         if not value:
             continue
         for part in str(value).split(";"):
