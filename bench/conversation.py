@@ -87,7 +87,7 @@ def run(url: str, tmp: str, conversations: int) -> None:
         e164 = f"+1323{n:07d}"
         cid = privacy.contact_id(settings.secret, e164)
         for i, body in enumerate(SCRIPTS[n % len(SCRIPTS)]):
-            inbound = Inbound(channel="sms", e164=e164, body=body, message_sid=f"SM{n}-{i}")
+            inbound = Inbound(channel="sms", address=e164, body=body, message_sid=f"SM{n}-{i}")
             before = CountingConnection.trips
             t0 = time.perf_counter()
             respond(rt, cid, inbound, now, actions)

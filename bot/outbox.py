@@ -1,9 +1,10 @@
 """Sending a text the hotline starts itself (dispatch, escalation, reminder, alert).
 
-Webhook replies go back as TwiML; everything else leaves through `send`, which
-honours opt-outs for every message type, treats Twilio's 21610 as an opt-out
-(courier's rule), and remembers what each outbound sid was for so a status
-callback can find it.
+Webhook replies go back in the webhook's answer; everything else leaves through
+`send`, which honours opt-outs for every message type, hands the text to the
+channel its address belongs to (`channels.registry`), treats Twilio's 21610 as
+an opt-out (courier's rule), and remembers what each outbound sid was for so a
+status callback can find it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import time
 
 from . import contacts, lua, store
+from .channels import registry as channels
 from .channels import twilio as twilio_channel
 from .errors import PermanentSend, RetryableSend
 from .privacy import contact_id as make_contact_id
@@ -23,20 +25,18 @@ OUTBOUND_TTL_S = 3 * 24 * 3600
 """Keep sid → purpose for three days: Twilio's late status callbacks arrive within hours."""
 
 
-def send(rt, e164: str, body: str, *, purpose: str, ref: dict | None = None) -> str | None:
-    """Send one text unless its recipient opted out; return Twilio's sid or None if suppressed.
+def send(rt, address: str, body: str, *, purpose: str, ref: dict | None = None) -> str | None:
+    """Send one text on its address's channel unless its recipient opted out; return the sid or None if suppressed.
 
     Raises RetryableSend for a failure worth retrying (the caller's RQ Retry decides)
     and PermanentSend for one that is not; 21610 also records the opt-out.
     """
-    cid = make_contact_id(rt.settings.secret, e164)
+    cid = make_contact_id(rt.settings.secret, address)
     if contacts.is_opted_out(rt.r, cid):
         log.info("suppressed %s text to an opted-out contact", purpose)
         return None
     try:
-        sid = twilio_channel.send(
-            rt.twilio, rt.settings, e164, body, status_callback=twilio_channel.status_callback_url(rt.settings)
-        )
+        sid = channels.for_address(address).send(rt, address, body)
     except PermanentSend as exc:
         if exc.code == twilio_channel.OPTED_OUT:
             rt.r.sadd(store.optout_key(), cid)
@@ -89,7 +89,7 @@ def send_once(
     rt,
     records_key: str,
     recipient: str,
-    e164: str,
+    address: str,
     body: str,
     *,
     purpose: str,
@@ -113,7 +113,7 @@ def send_once(
             return record
         if record["state"] == CLAIMED and time.time() - record["at"] < rt.settings.twilio_timeout_s + 1:
             return record  # another attempt is inside its HTTP call right now
-        sid = twilio_channel.find_sent(rt.twilio, e164, body) if record["state"] != RELEASED else None
+        sid = channels.for_address(address).find_sent(rt, address, body) if record["state"] != RELEASED else None
         if sid:
             done = _record(SENT, now, sid=sid, **extra)
             lua.run(rt.r, "send_claim", [records_key], recipient=recipient, record=done, takeover=stale)
@@ -122,7 +122,7 @@ def send_once(
         if not won:  # another worker took the stale claim over a moment ago
             return record
     try:
-        sid = send(rt, e164, body, purpose=purpose, ref=ref)
+        sid = send(rt, address, body, purpose=purpose, ref=ref)
     except RetryableSend as exc:
         if exc.http_status == 429 or exc.code == 20429:
             # Certainly not sent: the retry may send without asking Twilio first.

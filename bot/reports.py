@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from . import dispatch, i18n, incidents, privacy, runtime, store
+from .channels import registry as channels
 from .dispatch import coordinators
 from .geo import online as online_geocoder
 
@@ -112,7 +113,7 @@ def _keep_reply_to(rt, call) -> None:
 
     The only reporter number kept past the conversation, and only when they asked.
     """
-    if call.channel != "web":
+    if channels.can_text_later(call.channel):
         rt.r.set(store.reply_to_key(call.contact_id), privacy.seal(rt.settings.secret, call.e164), ex=REPLY_TO_TTL_S)
 
 
@@ -121,8 +122,8 @@ def request_callback(rt, call) -> dict:
 
     Someone who asks for a call also hears when an observer is on the way.
     """
-    if call.channel == "web":
-        return {"ok": False}
+    if not channels.can_text_later(call.channel):
+        return {"ok": False}  # nobody could call a web chat page back
     _keep_reply_to(rt, call)
     coordinators.enqueue(
         rt,

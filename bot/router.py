@@ -79,7 +79,7 @@ def _sorry(rt, inbound: Inbound) -> str:
     settings = rt.settings
     lang = None
     try:
-        cid = privacy.contact_id(settings.secret, inbound.e164)
+        cid = privacy.contact_id(settings.secret, inbound.address)
         lang = rt.r.hget(store.session_key(cid), "lang") or rt.r.hget(store.contact_key(cid), "lang")
     except Exception:  # noqa: BLE001 -- the apology must not fail too; guess from the words instead
         lang = None
@@ -98,7 +98,7 @@ def _sorry(rt, inbound: Inbound) -> str:
 def process(rt, inbound: Inbound, now: float, actions: dict | None = None) -> list[str]:
     """Claim the MessageSid, route the message, remember the replies; Redis errors propagate."""
     r = rt.r
-    cid = privacy.contact_id(rt.settings.secret, inbound.e164)
+    cid = privacy.contact_id(rt.settings.secret, inbound.address)
     key = store.message_key(inbound.message_sid)
     pipe = r.pipeline(transaction=False)
     pipe.set(key, PENDING, nx=True, ex=MESSAGE_TTL_S)
@@ -112,8 +112,8 @@ def process(rt, inbound: Inbound, now: float, actions: dict | None = None) -> li
         replies = None
         if is_observer:
             replies = dispatch.handle_reply(rt, cid, inbound.body, now)
-        elif inbound.channel != "web":  # `JOIN CODE` enrolls a volunteer (issue 5); None otherwise
-            replies = dispatch.handle_join(rt, inbound.e164, inbound.body, now)
+        elif inbound.can_text_later:  # `JOIN CODE` enrolls a volunteer who can be texted; None otherwise
+            replies = dispatch.handle_join(rt, inbound.address, inbound.body, now)
         if replies is None:
             replies = conversation.respond(rt, cid, inbound, now, ACTIONS if actions is None else actions)
     except BaseException:
@@ -169,15 +169,15 @@ def replay_spool(rt) -> int:
                 for later, at in items[index:]:
                     spool.append(rt.settings, later, at)
                 break
-            if inbound.channel != "web":  # a web chat page cannot be reached afterwards
+            if inbound.can_text_later:  # a web chat page cannot be reached afterwards
                 for body in replies:
-                    _send_quietly(rt, inbound.e164, body)
+                    _send_quietly(rt, inbound.address, body)
             done += 1
         return done
 
 
-def _send_quietly(rt, e164: str, body: str) -> None:
+def _send_quietly(rt, address: str, body: str) -> None:
     try:
-        outbox.send(rt, e164, body, purpose="reply")
+        outbox.send(rt, address, body, purpose="reply")
     except SendError as exc:  # the report itself is saved; a lost late reply is logged
         log.warning("could not text a replayed reply: %s", type(exc).__name__)

@@ -75,6 +75,8 @@ def take(settings) -> list[tuple[Inbound, float]]:
         record = json.loads(unseal_bytes(settings.secret, line))
         data = record["inbound"]
         data["media"] = tuple(Media(**m) for m in data.get("media", ()))
+        if "e164" in data:  # spooled before `Inbound.e164` became `Inbound.address`
+            data["address"] = data.pop("e164")
         items.append((Inbound(**data), record["received_at"]))
     claimed.unlink()
     return items

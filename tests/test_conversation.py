@@ -61,7 +61,7 @@ class Recorder:
 
 def text(rt, body: str, actions=None, e164: str = E164, now: float = NOW, **extra) -> list[str]:
     inbound = Inbound(
-        channel=extra.pop("channel", "sms"), e164=e164, body=body, message_sid=f"SM{next(_sids)}", **extra
+        channel=extra.pop("channel", "sms"), address=e164, body=body, message_sid=f"SM{next(_sids)}", **extra
     )
     cid = privacy.contact_id(rt.settings.secret, e164)
     return respond(rt, cid, inbound, now, actions if actions is not None else Recorder().table())

@@ -338,7 +338,7 @@ def test_token_of_one_chat_does_not_work_for_another(client, app):
 # ---- the wire format alone ----------------------------------------------------------
 def test_parse_inbound_builds_a_web_inbound():
     inbound = webchat.parse_inbound(b'{"id": "abcdefgh1", "text": "hi", "lat": 34.05, "lon": -118.25}', CHAT_ID, "es")
-    assert inbound.channel == "web" and inbound.e164 == "web:" + CHAT_ID
+    assert inbound.channel == "web" and inbound.address == "web:" + CHAT_ID
     assert inbound.body == "hi" and inbound.has_pin and inbound.profile_language == "es"
     assert inbound.message_sid == webchat.message_sid(CHAT_ID, "abcdefgh1")
     assert CHAT_ID not in inbound.message_sid and "abcdefgh1" not in inbound.message_sid

@@ -1,13 +1,21 @@
 """Wire-neutral messages: what every channel turns its traffic into.
 
 `Inbound` is the one shape the router sees, whether the text came by SMS,
-WhatsApp or the web chat. The raw address (`e164`) exists only here and in
-`privacy`; everything past the router uses `contact_id`.
+WhatsApp or the web chat; `Channel` is what the rest of the hotline may ask of
+a channel (can it text this person later, how long may a body be, send one,
+did one go out). Each channel is one module here (`twilio.py` holds SMS and
+WhatsApp, `webchat.py` the web chat) registered once in `registry.py`, with
+its HTTP routes in `bot/webhook.py` or `bot/chat.py`. The raw address
+(`Inbound.address`) exists only here and in `privacy`; everything past the
+router uses `contact_id`, and a text the hotline starts unseals an address
+just before `outbox.send` hands it back to its channel.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from ..errors import PermanentSend
 
 
 @dataclass(frozen=True)
@@ -22,8 +30,8 @@ class Media:
 class Inbound:
     """One message to the hotline, already verified and parsed."""
 
-    channel: str  # "sms" | "whatsapp" | "web"
-    e164: str  # sender address; "whatsapp:+1..." for WhatsApp, a web id for chat
+    channel: str  # a registered channel's name: "sms" | "whatsapp" | "web"
+    address: str  # the sender as their channel knows them: "+1...", "whatsapp:+1...", "web:<chat id>"
     body: str
     message_sid: str
     to: str = ""
@@ -35,3 +43,36 @@ class Inbound:
     @property
     def has_pin(self) -> bool:
         return self.lat is not None and self.lon is not None
+
+    @property
+    def can_text_later(self) -> bool:
+        """Whether the hotline can text this sender after this message (reminders, replays, follow-ups)."""
+        from .registry import can_text_later  # the registry imports every channel module, and they import this one
+
+        return can_text_later(self.channel)
+
+
+class Channel:
+    """What the hotline may ask of one channel; a new channel subclasses this in its own module.
+
+    `can_text_later`: the hotline may start a text to this address after the
+    conversation (dispatch, follow-ups, reminders, alerts, enrollment as an
+    observer); a web chat page cannot be reached once closed.
+    """
+
+    name: str = ""
+    can_text_later: bool = False
+    max_body_chars: int = 1600
+    """Longest body one message carries; longer inbound text is cut, not refused."""
+
+    def owns(self, address: str) -> bool:
+        """Tell whether an address (`Inbound.address`) belongs to this channel."""
+        raise NotImplementedError
+
+    def send(self, rt, address: str, body: str) -> str:
+        """Send one text the hotline starts; return the message id. Raise Retryable/PermanentSend."""
+        raise PermanentSend(f"{self.name} cannot be texted later")
+
+    def find_sent(self, rt, address: str, body: str) -> str | None:
+        """The status of an uncertain send: the id of a message already sent with this body, or None."""
+        return None

@@ -18,7 +18,7 @@ from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
 from ..errors import BadRequest, ConfigError, Forbidden, PermanentSend, RetryableSend, SendError
-from . import Inbound, Media
+from . import Channel, Inbound, Media
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +112,8 @@ def parse_inbound(form: Mapping[str, str]) -> Inbound:
     if (lat is None) != (lon is None):
         raise BadRequest("Latitude and Longitude come together")
     return Inbound(
-        channel="whatsapp" if sender.startswith("whatsapp:") else "sms",
-        e164=sender,
+        channel=WHATSAPP.name if WHATSAPP.owns(sender) else SMS.name,
+        address=sender,
         body=(form.get("Body") or "")[:MAX_BODY_CHARS],
         message_sid=sid,
         to=form.get("To", ""),
@@ -255,7 +255,38 @@ def status_callback_url(settings) -> str | None:
     return settings.public_url.rstrip("/") + "/twilio/status" if settings.public_url else None
 
 
+WHATSAPP_PREFIX = "whatsapp:"
+"""Twilio's prefix of a WhatsApp address; the same number without it is an SMS address."""
+
+
+class TwilioChannel(Channel):
+    """SMS or WhatsApp through Twilio's Messages API (same client, same status callbacks)."""
+
+    can_text_later = True
+    max_body_chars = MAX_BODY_CHARS
+
+    def __init__(self, name: str, prefix: str = ""):
+        self.name, self.prefix = name, prefix
+
+    def owns(self, address: str) -> bool:
+        # A bare number is SMS; every other channel's address carries a `name:` prefix.
+        return address.startswith(self.prefix) if self.prefix else ":" not in address
+
+    def send(self, rt, address: str, body: str) -> str:
+        return send(rt.twilio, rt.settings, address, body, status_callback=status_callback_url(rt.settings))
+
+    def find_sent(self, rt, address: str, body: str) -> str | None:
+        return find_sent(rt.twilio, address, body)
+
+
+SMS = TwilioChannel("sms")
+WHATSAPP = TwilioChannel("whatsapp", WHATSAPP_PREFIX)
+
+
 __all__ = [
+    "SMS",
+    "WHATSAPP",
+    "TwilioChannel",
     "verify_signature",
     "parse_inbound",
     "render_twiml",

@@ -15,7 +15,7 @@ import re
 import secrets
 
 from ..errors import BadRequest
-from . import Inbound
+from . import Channel, Inbound
 
 CHANNEL = "web"
 """`Inbound.channel` of every web chat message."""
@@ -116,13 +116,27 @@ def parse_inbound(raw: bytes, chat_id: str, language_hint: str | None = None) ->
         raise BadRequest("text or a location is required")
     return Inbound(
         channel=CHANNEL,
-        e164=ADDRESS_PREFIX + chat_id,
+        address=ADDRESS_PREFIX + chat_id,
         body=text,
         message_sid=message_sid(chat_id, client_id),
         lat=lat,
         lon=lon,
         profile_language=language_hint,
     )
+
+
+class WebChatChannel(Channel):
+    """The web chat: answers go back in the HTTP response; nothing can reach the page later."""
+
+    name = CHANNEL
+    can_text_later = False
+    max_body_chars = MAX_TEXT_CHARS
+
+    def owns(self, address: str) -> bool:
+        return address.startswith(ADDRESS_PREFIX)
+
+
+WEB = WebChatChannel()
 
 
 def render_replies(replies: list[str] | tuple[str, ...]) -> dict:

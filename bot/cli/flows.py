@@ -58,7 +58,7 @@ def chat_command(lang: str | None, from_: str) -> None:
             break
         inbound = Inbound(
             channel="sms",
-            e164=from_,
+            address=from_,
             body=line.rstrip("\n"),
             message_sid=f"SMchat{uuid.uuid4().hex}{n}",
             to=rt.settings.twilio_number or "",

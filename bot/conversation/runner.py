@@ -110,7 +110,7 @@ def _respond(rt, contact_id: str, inbound, now: float, actions: dict[str, Callab
     folded = fold(text)
     languages = settings.languages
     pref = prefs.get("lang") if prefs else None
-    ctx = make_context(settings, reg, now, inbound.e164)
+    ctx = make_context(settings, reg, now, inbound.address)
     cmd = keywords.match_command(reg.globals, folded, ctx, languages)
     turn_state = _State(rt, reg, ctx, contact_id, inbound, now, actions, session or Session(), pref)
     turn_state.expected = "*" if force else (stored or {}).get("counter", "")
@@ -254,7 +254,7 @@ class _State:
         return ActionCall(
             name=name,
             contact_id=self.contact_id,
-            e164=self.inbound.e164,
+            e164=self.inbound.address,
             answers=dict(s.answers),
             language=s.lang,
             channel=self.inbound.channel,
@@ -281,10 +281,10 @@ class _State:
         ttl = flow.expire_s if flow and flow.expire_s else settings.session_ttl_s
         if flow is not None and flow.on_expire:
             ttl += sessions.EXPIRE_GRACE_S
-        if self.inbound.channel == "web":
-            self.timers = []  # a web chat cannot be texted later: no reminders, no expiry message
+        if not self.inbound.can_text_later:
+            self.timers = []  # e.g. a web chat cannot be texted later: no reminders, no expiry message
         if self.timers and session.active and not session.reply_to:
-            session.reply_to = privacy.seal(settings.secret, self.inbound.e164)
+            session.reply_to = privacy.seal(settings.secret, self.inbound.address)
         pipe = self.rt.r.pipeline(transaction=True)
         sessions.queue_save_if_unchanged(pipe, self.contact_id, session, ttl, "*" if self.acted else self.expected)
         if self.new_lang and self.new_lang != self.pref:
