@@ -21,7 +21,7 @@ import redis
 from rq import SimpleWorker
 from rq.timeouts import TimerDeathPenalty
 
-from bot import dispatch, errors, runtime, store
+from bot import dispatch, errors, router, runtime, store
 from bot.config import Settings
 from bot.errors import SendError
 
@@ -127,6 +127,7 @@ def main(burst: bool = False) -> None:
     host, pid = socket.gethostname(), os.getpid()
     stop = threading.Event()
     threading.Thread(target=_beat_forever, args=(rt, stop), daemon=True, name="heartbeat").start()
+    router.start_replayer(rt)  # a worker replays the outage spool too (the web may be idle after an outage)
 
     def bulk(gen: int) -> ThreadWorker:  # names end in the pid (bench/recovery.py finds workers by it)
         return ThreadWorker([rt.queue("broadcast")], connection=rt.r_raw, name=f"hotline-{host}-broadcast-g{gen}-{pid}")

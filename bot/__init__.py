@@ -27,6 +27,9 @@ def create_app(settings: Settings | None = None, redis_url: str | None = None) -
     app.extensions["hotline"] = rt
 
     _warm_places(settings)
+    from . import router
+
+    router.start_replayer(rt)  # replays the outage spool as soon as Redis answers
 
     from . import health, webhook
 

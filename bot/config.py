@@ -90,6 +90,14 @@ VARIABLES: tuple[Variable, ...] = (
         "HOTLINE_DATA_DIR", "data_dir", "./var", _str, "where the embedded Redis and local state (dev secret) live"
     ),
     Variable(
+        "HOTLINE_SPOOL_DIR",
+        "spool_dir",
+        "",
+        _str,
+        "where messages received while Redis is down wait for replay; unset = `HOTLINE_DATA_DIR/spool`. "
+        "With several web machines, a folder they all mount (with `flock`), or each machine replays its own",
+    ),
+    Variable(
         "TWILIO_ACCOUNT_SID",
         "twilio_account_sid",
         "",
@@ -236,6 +244,7 @@ class Settings:
     env: str = "development"
     redis_url: str | None = None
     data_dir: str = "./var"
+    spool_dir: str = ""
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = field(default=None, repr=False)
     twilio_number: str | None = None

@@ -20,15 +20,14 @@ bp = Blueprint("health", __name__)
 def check(rt, now: float) -> dict:
     """Gather health facts into one JSON-able dict with an overall `ok`."""
     report: dict = {"ok": True, "redis": store.ping(rt.r)}
+    _spool(report, rt, now)
     if not report["redis"]:
         report["ok"] = False
-        report["spooled"] = spool.pending(rt.settings)
         return report
     try:
         report["queues"] = {name: len(q) for name, q in rt.queues.items()}
     except redis.RedisError:  # Redis went away between the ping and here
         report.update(ok=False, queues=None)
-    report["spooled"] = spool.pending(rt.settings)
     try:
         from . import dispatch
     except ModuleNotFoundError:  # dispatch not built: nothing more to say
@@ -37,6 +36,16 @@ def check(rt, now: float) -> dict:
         report["dispatch"] = dispatch.health(rt, now)
         report["ok"] = report["ok"] and bool(report["dispatch"].get("ok", True))
     return report
+
+
+def _spool(report: dict, rt, now: float) -> None:
+    """Messages waiting in the outage spool; one waiting over a minute means replay is stuck."""
+    state = spool.status(rt.settings, now)
+    report["spooled"] = state["pending"]
+    report["spool"] = state
+    if state["pending"] and state["oldest_s"] > spool.STALE_AFTER_S:
+        report["ok"] = False
+        report.setdefault("problems", []).append("spool not draining")
 
 
 @bp.get("/healthz")

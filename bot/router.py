@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import redis
 
-from . import alerts, conversation, dispatch, errors, i18n, outbox, privacy, reports, spool, store
+from . import alerts, conversation, dispatch, errors, i18n, outbox, privacy, reports, runtime, spool, store
 from .channels import Inbound
 from .errors import SendError
 from .i18n import N_
@@ -55,23 +55,31 @@ def handle(rt, inbound: Inbound, now: float, actions: dict | None = None) -> lis
     the caller's language, so one message can never take down a web process.
     """
     inbound = replace(inbound, body=i18n.ascii_digits(inbound.body or ""))
+    cid = privacy.contact_id(rt.settings.secret, inbound.address)
     try:
+        if spool.files(rt.settings) and cid in spool.contacts(rt.settings):
+            # Their earlier texts are still in the spool: this one queues behind them, so the
+            # conversation sees them in the order they were sent (the replay thread runs soon).
+            return _spool(rt, inbound, now, cid)
         replies = process(rt, inbound, now, ACTIONS if actions is None else actions)
     except spool.OUTAGE_ERRORS:
-        try:
-            spool.append(rt.settings, inbound, now)
-        except OSError:  # no disk either: say nothing we cannot keep; Twilio redelivers on 5xx
-            log.error("redis and the spool are both unavailable")
-            raise
-        return [OUTAGE_REPLY]
+        return _spool(rt, inbound, now, cid)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # noqa: B036 -- native panics (pyo3 PanicException) are BaseExceptions
         log.error("inbound message failed: %s", errors.where(exc))
         return [_sorry(rt, inbound)]
-    if spool.path(rt.settings).exists():
-        _replay_in_background(rt)
     return replies
+
+
+def _spool(rt, inbound: Inbound, now: float, cid: str) -> list[str]:
+    """Keep the message on disk (fsynced) and only then say it was received."""
+    try:
+        spool.append(rt.settings, inbound, now, cid)
+    except OSError:  # no disk either: claim nothing we cannot keep; Twilio redelivers on a 5xx
+        log.error("redis and the spool are both unavailable")
+        raise
+    return [OUTAGE_REPLY]
 
 
 def _sorry(rt, inbound: Inbound) -> str:
@@ -97,6 +105,16 @@ def _sorry(rt, inbound: Inbound) -> str:
 
 def process(rt, inbound: Inbound, now: float, actions: dict | None = None) -> list[str]:
     """Claim the MessageSid, route the message, remember the replies; Redis errors propagate."""
+    return _process(rt, inbound, now, ACTIONS if actions is None else actions)[1]
+
+
+def _process(rt, inbound: Inbound, now: float, actions: dict, takeover: bool = False) -> tuple[bool, list[str]]:
+    """`process`, also telling whether this call did the work (False: an earlier delivery had).
+
+    `takeover` is the replay's: a claim still "pending" was left by the delivery
+    that failed and spooled this very message, so the replay runs it instead of
+    skipping it.
+    """
     r = rt.r
     cid = privacy.contact_id(rt.settings.secret, inbound.address)
     key = store.message_key(inbound.message_sid)
@@ -105,9 +123,9 @@ def process(rt, inbound: Inbound, now: float, actions: dict | None = None) -> li
     pipe.get(key)
     pipe.exists(store.observer_key(cid))
     claimed, stored, is_observer = pipe.execute()
-    if not claimed:
+    if not claimed and not (takeover and stored == PENDING):
         # A redelivery: answer what the first delivery answered (nothing while it is in flight).
-        return [] if stored in (None, PENDING) else json.loads(stored)
+        return False, [] if stored in (None, PENDING) else json.loads(stored)
     try:
         replies = None
         if is_observer:
@@ -115,12 +133,12 @@ def process(rt, inbound: Inbound, now: float, actions: dict | None = None) -> li
         elif inbound.can_text_later:  # `JOIN CODE` enrolls a volunteer who can be texted; None otherwise
             replies = dispatch.handle_join(rt, inbound.address, inbound.body, now)
         if replies is None:
-            replies = conversation.respond(rt, cid, inbound, now, ACTIONS if actions is None else actions)
+            replies = conversation.respond(rt, cid, inbound, now, actions)
     except BaseException:
         _release(r, key)  # let Twilio's redelivery (or the spool replay) run it again
         raise
     r.set(key, json.dumps(replies), ex=MESSAGE_TTL_S)
-    return replies
+    return True, replies
 
 
 def _release(r, key: str) -> None:
@@ -145,35 +163,75 @@ def handle_status(rt, update, now: float) -> None:
 
 
 _replaying = threading.Lock()
+"""One replay at a time in a process; across processes and machines the spool files' flocks decide."""
+
+REPLAY_POLL_S = 0.5
+"""How often each process looks for spool files: replay starts within this of Redis answering."""
+
+REPLAY_BACKOFF_MAX_S = 5.0
+"""Longest pause between replay attempts while Redis still refuses (down, or out of memory)."""
 
 
-def _replay_in_background(rt) -> None:
-    """Replay the spool off the request thread; the spool is on this machine's disk."""
-    if _replaying.locked():
-        return
-    threading.Thread(target=replay_spool, args=(rt,), daemon=True).start()
+def start_replayer(rt) -> threading.Thread:
+    """Start this process's replay thread (web processes and the worker each run one).
+
+    It replays as soon as Redis answers -- nobody has to text first -- and ends
+    when another Runtime becomes current (tests build many apps in one process).
+    """
+    thread = threading.Thread(target=_replay_forever, args=(rt,), daemon=True, name="spool-replay")
+    thread.start()
+    return thread
+
+
+def _replay_forever(rt) -> None:
+    delay = REPLAY_POLL_S
+    stop = threading.Event()
+    while runtime.is_current(rt):
+        stop.wait(delay)
+        try:
+            if not spool.files(rt.settings):
+                delay = REPLAY_POLL_S
+                continue
+            runtime.supervise_embedded(rt)
+            progressed = store.ping(rt.r) and replay_spool(rt) > 0
+            left = spool.files(rt.settings)
+            delay = REPLAY_POLL_S if progressed or not left else min(delay * 2, REPLAY_BACKOFF_MAX_S)
+        except Exception as exc:  # noqa: BLE001 -- the thread must outlive any one bad round
+            log.error("spool replay round failed: %s", errors.where(exc))
+            delay = min(delay * 2, REPLAY_BACKOFF_MAX_S)
 
 
 def replay_spool(rt) -> int:
-    """Process messages spooled during a Redis outage and text their replies.
+    """Process every spooled message in arrival order and text its replies; return how many were replayed.
 
-    Returns how many were replayed; any left when Redis fails again are re-spooled.
+    A message an earlier attempt already processed is not texted again. If Redis
+    fails again mid-way, the rest goes back to the spool, still in order.
     """
     with _replaying:
-        items = spool.take(rt.settings)
-        done = 0
-        for index, (inbound, received_at) in enumerate(items):
-            try:
-                replies = process(rt, inbound, received_at)
-            except redis.RedisError:
-                for later, at in items[index:]:
-                    spool.append(rt.settings, later, at)
-                break
-            if inbound.can_text_later:  # a web chat page cannot be reached afterwards
-                for body in replies:
-                    _send_quietly(rt, inbound.address, body)
-            done += 1
-        return done
+        held = spool.claim(rt.settings)
+        if held is None:
+            return 0
+        try:
+            for item in held.items:
+                inbound = item.inbound
+                try:
+                    fresh, replies = _process(rt, inbound, item.received_at, ACTIONS, takeover=True)
+                except spool.OUTAGE_ERRORS:
+                    break
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except BaseException as exc:  # noqa: B036 -- as in handle(): answer, and go on with the rest
+                    log.error("replayed message failed: %s", errors.where(exc))
+                    fresh, replies = True, [_sorry(rt, inbound)]
+                if fresh and inbound.can_text_later:  # a web chat page cannot be reached afterwards
+                    for body in replies:
+                        _send_quietly(rt, inbound.address, body)
+                held.done += 1
+        finally:
+            held.finish(rt.settings)
+        if held.done:
+            log.warning("spool: replayed %d message(s)", held.done)
+        return held.done
 
 
 def _send_quietly(rt, address: str, body: str) -> None:

@@ -123,6 +123,11 @@ def configure(settings: Settings, redis_url: str | None = None) -> Runtime:
     return _current
 
 
+def is_current(rt: Runtime) -> bool:
+    """Tell whether rt is still this process's Runtime (background threads end when it is replaced)."""
+    return _current is rt
+
+
 def get() -> Runtime:
     """Return the current Runtime, configuring from the environment on first use (RQ jobs)."""
     if _current is None:

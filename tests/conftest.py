@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -209,3 +210,39 @@ def release_scheduled(rt):
         return released
 
     return release
+
+
+@pytest.fixture
+def blip_redis(tmp_path):
+    """A redis-server of this test only, `stop()` and `start()` (same port and data)."""
+
+    class Blip:
+        def __init__(self):
+            self.folder = tmp_path / "blip"
+            self.server = store.start_embedded(self.folder, appendonly=True)
+            self.url = self.server.url
+
+        def stop(self):
+            self.server.stop()  # SIGTERM: Redis flushes its append-only file and exits
+
+        def start(self):
+            self.server = store.start_embedded(self.folder, port=self.server.port, appendonly=True)
+
+    blip = Blip()
+    yield blip
+    blip.server.stop()
+
+
+@pytest.fixture
+def wait_until():
+    """Poll a condition with a deadline (the fixture-side helper the tests wait with; never a bare sleep)."""
+
+    def wait(condition, timeout_s: float = 30.0) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if condition():
+                return True
+            time.sleep(0.05)
+        return bool(condition())
+
+    return wait

@@ -1,37 +1,137 @@
-"""A Redis outage must not drop a report: the message is spooled sealed and replayed later."""
+"""A Redis outage must not drop a report: messages are spooled sealed and replayed, in order, by themselves.
+
+The Redis here is each test's own (`blip_redis`: a real redis-server on its own
+port and data dir) so it can be stopped and started; replay is done by the
+app's own replay thread, never by the test.
+"""
 
 from __future__ import annotations
 
+import time
+
 from conftest import Phone, replies_of
 
-from bot import create_app, router, spool, store
+from bot import create_app, privacy, router, spool, store
+from bot.channels import Inbound
+
+ROSA = "+13235550177"
 
 
-def _dead_redis_url() -> str:
-    return f"redis://127.0.0.1:{store.free_port()}/0"  # nothing listens there
+def _app(settings, url: str):
+    app = create_app(settings.replace(redis_url=url))
+    app.config["TESTING"] = True
+    return app
 
 
-def test_message_during_outage_is_spooled_sealed_and_replayed(settings, r, twilio_outbox):
-    down = create_app(settings.replace(redis_url=_dead_redis_url()))
-    phone = Phone(down.test_client(), settings)
-    response = phone.send("hay migra en 90255", from_="+13235550177")
+def _texts_to(twilio_outbox, number: str) -> list[str]:
+    return [m["body"] for m in twilio_outbox.messages() if m["to"] == number]
+
+
+def _control(phone: Phone, bodies: list[str], sender: str) -> list[str]:
+    replies: list[str] = []
+    for body in bodies:
+        replies += phone.text(body, from_=sender)
+    return replies
+
+
+def test_message_during_outage_is_spooled_sealed_and_replayed_once_redis_answers(
+    settings, blip_redis, twilio_outbox, wait_until
+):
+    app = _app(settings, blip_redis.url)
+    phone = Phone(app.test_client(), settings)
+    blip_redis.stop()
+    response = phone.send("hay migra en 90255", from_=ROSA)
     assert response.status_code == 200
     assert replies_of(response.get_data(as_text=True)) == [router.OUTAGE_REPLY]
     assert spool.pending(settings) == 1
-    raw = spool.path(settings).read_bytes()
+    raw = b"".join(p.read_bytes() for p in spool.files(settings))
     assert b"3235550177" not in raw and b"migra" not in raw, "the spool is sealed"
 
-    up = create_app(settings)
-    assert router.replay_spool(up.extensions["hotline"]) == 1
-    assert spool.pending(settings) == 0
-    sent = twilio_outbox.messages()
-    assert sent and sent[0]["to"] == "+13235550177", "the caller gets the real reply by text"
-    assert r.keys(store.message_key("*")), "the replayed message was processed"
+    blip_redis.start()  # nobody texts again: the replay thread notices Redis by itself
+    assert wait_until(lambda: _texts_to(twilio_outbox, ROSA)), "the caller gets the next question by text"
+    assert wait_until(lambda: spool.pending(settings) == 0)
+    assert store.connect(blip_redis.url).keys(store.message_key("*")), "the replayed message was processed"
 
 
-def test_health_reports_redis_down_as_503(settings, r):
-    down = create_app(settings.replace(redis_url=_dead_redis_url()))
-    response = down.test_client().get("/healthz")
+def test_spooled_texts_replay_in_order_and_before_a_later_live_text(
+    settings, blip_redis, twilio_outbox, wait_until, phone
+):
+    expected = _control(phone, ["hola", "1", "redada"], "+13235550100")
+    app = _app(settings, blip_redis.url)
+    down = Phone(app.test_client(), settings)
+    blip_redis.stop()
+    assert down.text("hola", from_=ROSA) == [router.OUTAGE_REPLY]
+    assert down.text("1", from_=ROSA) == [router.OUTAGE_REPLY]
+    with router._replaying:  # keep this process's replay thread out until another replayer holds them
+        blip_redis.start()
+        held = spool.claim(settings)  # another machine is replaying these right now
+    assert held and len(held.items) == 2
+    later = down.text("redada", from_=ROSA)
+    assert later == [router.OUTAGE_REPLY], "a live text waits behind the same contact's spooled ones"
+    held.finish(settings)  # that replayer gave up before processing anything: all goes back, in order
+
+    assert wait_until(lambda: len(_texts_to(twilio_outbox, ROSA)) >= len(expected))
+    assert _texts_to(twilio_outbox, ROSA) == expected, "the conversation saw hola, 1, redada in that order"
+
+
+def test_a_claim_left_pending_by_the_failed_delivery_does_not_make_replay_skip(
+    settings, r, twilio_outbox, rt, wait_until
+):
+    sid = "SM" + "5" * 32
+    # The live delivery claimed the MessageSid, then lost Redis before finishing and spooled it.
+    r.set(store.message_key(sid), router.PENDING)
+    spool.append(settings, Inbound("sms", ROSA, "hola", sid), 1.0, privacy.contact_id(settings.secret, ROSA))
+    assert wait_until(lambda: _texts_to(twilio_outbox, ROSA)), "the message was processed, not skipped"
+    assert r.get(store.message_key(sid)) != router.PENDING
+
+
+def test_a_torn_line_is_kept_aside_and_the_rest_of_the_file_replayed(settings, blip_redis, twilio_outbox, wait_until):
+    app = _app(settings, blip_redis.url)
+    down = Phone(app.test_client(), settings)
+    blip_redis.stop()
+    down.text("hola", from_=ROSA)
+    with open(spool.files(settings)[0], "ab") as fh:
+        fh.write(b"1700000000.000000 abc gAAAAABtorn-in-the-middle-of-a-write\n")
+    down.text("hola", from_="+13235550178")
+    blip_redis.start()
+    assert wait_until(lambda: _texts_to(twilio_outbox, "+13235550178") and _texts_to(twilio_outbox, ROSA))
+    assert wait_until(lambda: spool.pending(settings) == 0)
+    state = spool.status(settings, 0)
+    assert state["corrupt"] == 1, "the unreadable line is kept for an operator"
+    health = app.test_client().get("/healthz").get_json()
+    assert health["spool"]["corrupt"] == 1
+
+
+def test_redis_out_of_memory_spools_like_an_outage(settings, blip_redis, twilio_outbox, wait_until):
+    app = _app(settings, blip_redis.url)
+    admin = store.connect(blip_redis.url)
+    admin.config_set("maxmemory-policy", "noeviction")
+    admin.config_set("maxmemory", "1")  # every write is now refused with OOM
+    response = Phone(app.test_client(), settings).send("hay migra en 90255", from_=ROSA)
+    assert response.status_code == 200, "not a 500"
+    assert replies_of(response.get_data(as_text=True)) == [router.OUTAGE_REPLY]
+    admin.config_set("maxmemory", "0")
+    assert wait_until(lambda: _texts_to(twilio_outbox, ROSA)), "replayed once Redis takes writes again"
+    admin.close()
+
+
+def test_a_spool_older_than_a_minute_is_unhealthy(settings, r, client):
+    inbound = Inbound("sms", ROSA, "hola", "SM" + "7" * 32)
+    with router._replaying:  # this process's replay thread must not drain it first
+        spool.append(settings, inbound, time.time() - 2 * spool.STALE_AFTER_S, "cid")
+        held = spool.claim(settings)  # a replayer that is stuck holds it
+    try:
+        response = client.get("/healthz")
+        assert response.status_code == 503
+        assert "spool not draining" in response.get_json()["problems"]
+    finally:
+        held.finish(settings)
+
+
+def test_health_reports_redis_down_as_503(settings, blip_redis):
+    app = _app(settings, blip_redis.url)
+    blip_redis.stop()
+    response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.get_json()["redis"] is False
 

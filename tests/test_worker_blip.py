@@ -6,51 +6,14 @@ so stopping it disturbs no other test. Marked `slow`: it spawns a worker process
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 import pytest
 from test_worker import add_observers, new_incident, spawn  # noqa: F401 -- spawn is a fixture
 
-from bot import create_app, dispatch, observers, store
+from bot import create_app, dispatch, observers
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def blip_redis(tmp_path):
-    """A redis-server of this test only, which `restart()` stops and starts again on the same port and data."""
-
-    class Blip:
-        def __init__(self):
-            self.folder = tmp_path / "blip"
-            self.server = store.start_embedded(self.folder, appendonly=True)
-            self.url = self.server.url
-
-        def stop(self):
-            self.server.stop()  # SIGTERM: Redis flushes its append-only file and exits
-
-        def start(self):
-            self.server = store.start_embedded(self.folder, port=self.server.port, appendonly=True)
-
-    blip = Blip()
-    yield blip
-    blip.server.stop()
-
-
-@pytest.fixture
-def wait_until():
-    """Poll a condition with a deadline (the fixture-side helper the tests wait with; never a bare sleep)."""
-
-    def wait(condition, timeout_s: float = 30.0) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if condition():
-                return True
-            time.sleep(0.05)
-        return bool(condition())
-
-    return wait
 
 
 def test_worker_keeps_running_through_a_redis_restart_mid_job_and_finishes_the_wave(
