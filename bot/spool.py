@@ -244,7 +244,9 @@ def claim(settings) -> Claim | None:
 
 def _read(settings, line: bytes) -> Item | None:
     try:
-        at, contact_id, token = line.split(b" ", 2)
+        parts = line.split(b" ", 2)
+        token = parts[-1]  # a line of a spool written before the time and id prefix is the token alone
+        contact_id = parts[1] if len(parts) == 3 else b""
         record = json.loads(unseal_bytes(settings.secret, token))
         data = record["inbound"]
         data["media"] = tuple(Media(**m) for m in data.get("media", ()))

@@ -50,6 +50,10 @@ def test_a_message_spooled_before_the_address_rename_still_replays(settings):
     path = spool.path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(seal_bytes(settings.secret, json.dumps({"inbound": old, "received_at": 1.0}).encode()) + b"\n")
-    [(inbound, at)] = spool.take(settings)
+    held = spool.claim(settings)
+    [item] = held.items
+    held.done = 1
+    held.finish(settings)
+    inbound, at = item.inbound, item.received_at
     assert (inbound.address, inbound.body, at) == ("+13235550103", "hola", 1.0)
     assert isinstance(inbound, Inbound)
