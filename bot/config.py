@@ -177,6 +177,13 @@ VARIABLES: tuple[Variable, ...] = (
         "base radius in metres within which exact reports merge",
     ),
     Variable(
+        "HOTLINE_STATS_MIN_CELL",
+        "stats_min_cell",
+        "5",
+        _pos_int,
+        "in `hotline stats` breakdowns, counts below this (but above 0) are shown as `<N`",
+    ),
+    Variable(
         "HOTLINE_INCIDENT_TTL_MIN",
         "incident_ttl_min",
         "240",
@@ -260,6 +267,7 @@ class Settings:
     observers_needed: int = 2
     dedupe_window_min: int = 30
     dedupe_radius_m: int = 400
+    stats_min_cell: int = 5
     incident_ttl_min: int = 240
     default_region: str = "US"
     send_rate: float = 10.0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from . import dispatch, i18n, incidents, privacy, runtime, store
+from . import dispatch, i18n, incidents, privacy, runtime, stats, store
 from .channels import registry as channels
 from .dispatch import coordinators
 from .geo import online as online_geocoder
@@ -62,6 +62,7 @@ def submit(rt, call) -> dict:
                 description=f"place_online {ref}",
             )  # RQ logs descriptions: no words
         else:
+            _count_unplaced(rt, call.contact_id, details, call.now)
             coordinators.enqueue(
                 rt,
                 escalate_unplaced,
@@ -101,11 +102,19 @@ def place_online(
     rt = runtime.get()
     found = online_geocoder.geocode(rt.r, raw_place, rt.settings.geocoder, bounds=rt.settings.bounds)
     if found is None:
+        _count_unplaced(rt, contact_id, details, now)
         escalate_unplaced(ref, raw_place, details.get("activity", "other"))
         return ""
     merge = _merge(rt, contact_id, found.as_dict(), details, language, channel, now)
     incidents.add_event(rt.r, merge.incident_id, "placed_online", now, report_ref=ref, label=found.label)
     return merge.incident_id
+
+
+def _count_unplaced(rt, contact_id: str, details: dict, now: float) -> None:
+    """Count a report nothing could place (a placed one is counted when it merges into an incident)."""
+    kind = str(details.get("activity", "other"))
+    kind = kind if kind in incidents.KINDS else "other"
+    stats.record_report(rt.r, rt.settings, contact_id=contact_id, kind=kind, now=now)
 
 
 def _keep_reply_to(rt, call) -> None:

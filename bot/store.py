@@ -49,6 +49,21 @@ def reply_to_key(contact_id: str) -> str:
     return f"{PREFIX}:replyto:{contact_id}"
 
 
+def audit_key() -> str:
+    """Who did what to the network's data, and when: coordinators' actions, exports (stream)."""
+    return f"{PREFIX}:audit"
+
+
+def stats_day_key(day: str) -> str:
+    """De-identified counts of one local day, field "area\tkind\tmetric" → int (hash; outlives retention)."""
+    return f"{PREFIX}:stats:day:{day}"
+
+
+def stats_days_key() -> str:
+    """The days that have counts, scored by their ordinal (sorted set), so a range is one query."""
+    return f"{PREFIX}:stats:days"
+
+
 def incident_key(incident_id: str) -> str:
     """One incident (hash)."""
     return f"{PREFIX}:{{inc:{incident_id}}}"

@@ -38,6 +38,7 @@ def _register() -> None:
     from .incidents import contacts_group, incidents_command
     from .observers import observers_group
     from .places import places_group
+    from .stats import export_command, stats_command
 
     for command in (
         demo_command,
@@ -48,6 +49,8 @@ def _register() -> None:
         contacts_group,
         observers_group,
         places_group,
+        stats_command,
+        export_command,
     ):
         cli.add_command(command)
 

@@ -268,17 +268,17 @@ def scene_update(
         if command == "verified":
             facts = verification_facts(rest)
             incidents.add_event(r, incident_id, "observer_verified", now, observer=observer_id, **facts)
-            _set_status(r, incident_id, "verified", now, f"observer verified: {facts['agency'] or 'agency?'}")
+            _set_status(rt, incident_id, "verified", now, f"observer verified: {facts['agency'] or 'agency?'}")
             alerts.enqueue_broadcast(rt, incident_id, now)
             return [texts.say(s, lang, texts.VERIFIED, code=code)]
         if command == "unfounded":
             incidents.add_event(r, incident_id, "observer_unfounded", now, observer=observer_id, note=note)
-            _set_status(r, incident_id, "unfounded", now, "observer found nothing")
+            _set_status(rt, incident_id, "unfounded", now, "observer found nothing")
             finish(rt, incident_id, CLOSED)
             rt.queue("dispatch").enqueue(notify_covered, incident_id, True, job_timeout=JOB_TIMEOUT_S)
             return [texts.say(s, lang, texts.UNFOUNDED, code=code)]
         incidents.add_event(r, incident_id, "observer_clear", now, observer=observer_id, note=note)
-        _set_status(r, incident_id, "closed", now, "observer reported clear")
+        _set_status(rt, incident_id, "closed", now, "observer reported clear")
         finish(rt, incident_id, CLOSED)
         r.hdel(store.observer_open_key(observer_id), code)
         return [texts.say(s, lang, texts.CLEARED, code=code)]
@@ -287,9 +287,9 @@ def scene_update(
         return [texts.say(s, lang, texts.CLOSED, code=code)]
 
 
-def _set_status(r, incident_id: str, status: str, now: float, reason: str) -> None:
+def _set_status(rt, incident_id: str, status: str, now: float, reason: str) -> None:
     try:
-        incidents.set_status(r, incident_id, status, now, reason)
+        incidents.set_status(rt.r, incident_id, status, now, reason, settings=rt.settings)
     except incidents.BadTransition:  # already there, or closed: the timeline still has the report
         log.info("status %s refused for incident %s", status, incident_id)
 

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 import redis
 
-from .. import lua, store
+from .. import lua, stats, store
 from ..errors import HotlineError, NoSuchIncident
 from ..geo import PRECISION_M, precision_class
 
@@ -168,6 +168,8 @@ def merge_report(r: redis.Redis, report: Report, settings, now: float) -> Merge:
         *_class_keys(),
         store.incident_feed_key(),
     ]
+    slot = stats.slot(settings, kind, report.lat if placed else None, report.lon if placed else None, now)
+    keys += [slot.day_key, store.stats_days_key()]
     incident_id, is_new, reporters, status, dispatch, escalated = lua.run(
         r,
         "incident_merge",
@@ -194,6 +196,10 @@ def merge_report(r: redis.Redis, report: Report, settings, now: float) -> Merge:
         expire_batch=EXPIRE_BATCH,
         open_statuses=OPEN_STATUSES,
         feed_cap=FEED_CAP,
+        stats_prefix=slot.prefix,
+        reported_ttl_s=stats.REPORTED_TTL_S,
+        stats_ordinal=slot.ordinal,
+        stats_day=slot.day,
     )
     incident_id = str(incident_id)
     return Merge(
@@ -251,7 +257,7 @@ def expire_stale(r: redis.Redis, settings, now: float) -> list[str]:
     stale = r.zrangebyscore(store.incidents_time_key(), "-inf", f"({cutoff!r}")
     for incident_id in stale:
         try:
-            set_status(r, incident_id, "closed", now, "expired")
+            set_status(r, incident_id, "closed", now, "expired", settings=settings)
         except (BadTransition, NoSuchIncident):  # raced with another closer: already gone
             r.zrem(store.incidents_time_key(), incident_id)
     return stale
@@ -293,8 +299,11 @@ def add_event(r: redis.Redis, incident_id: str, kind: str, now: float, **fields)
     return incident_id
 
 
-def set_status(r: redis.Redis, incident_id: str, status: str, now: float, reason: str) -> str:
-    """Move an incident to a new status if the lifecycle allows it; return the previous status."""
+def set_status(r: redis.Redis, incident_id: str, status: str, now: float, reason: str, settings=None) -> str:
+    """Move an incident to a new status if the lifecycle allows it; return the previous status.
+
+    With settings, a finding (verified, unfounded) is counted in the statistics that outlive retention.
+    """
     if status not in TRANSITIONS:
         raise BadTransition(f"unknown status {status!r}")
     keys = [
@@ -324,6 +333,8 @@ def set_status(r: redis.Redis, incident_id: str, status: str, now: float, reason
         raise NoSuchIncident(f"no incident {incident_id}")
     if outcome == "refused":
         raise BadTransition(f"incident {incident_id} is {previous}; cannot become {status}")
+    if settings is not None and status in VERDICT_STATUSES:
+        stats.record_status(r, settings, get(r, incident_id), previous, status)
     return previous
 
 

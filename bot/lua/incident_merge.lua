@@ -1,10 +1,12 @@
 -- Merge one report into the nearest open, compatible incident, or open a new one: one atomic step,
 -- so two reports at the same instant can never both open an incident (docs/incidents.md has the rule).
--- KEYS: geo, time, seq, contact, closed, one GEO set per precision class (KEYS[6..]), then the feed.
+-- KEYS: geo, time, seq, contact, closed, one GEO set per precision class (KEYS[6..]), the feed,
+--   then the day's stats hash and the stats days index (bot/stats.py).
 -- args: now (string, stored verbatim), lon, lat ('' when unplaced), precision_m (string), kind,
 --   compatible (kinds), radius_m, window_s, ttl_s, class_metres (ascending), incident_tpl,
 --   reporters_tpl, timeline_tpl (`@ID@` is the id), contact_id, details (JSON), language, channel,
---   corroborate_at, search_count, expire_batch, open_statuses, feed_cap
+--   corroborate_at, search_count, expire_batch, open_statuses, feed_cap,
+--   stats_prefix ('area<tab>kind<tab>'), reported_ttl_s, stats_ordinal, stats_day
 -- Returns {id, is_new, reporters, status, dispatch, escalated}.
 local a = cjson.decode(ARGV[1])
 local geo, tkey, seq, contact, closed = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -25,7 +27,15 @@ local tinc, trep, tline = a.incident_tpl, a.reporters_tpl, a.timeline_tpl
 local cid, details, lang, channel = a.contact_id, a.details, a.language, a.channel
 local corroborate_at, count, expire_batch = a.corroborate_at, a.search_count, a.expire_batch
 local function k(tpl, id) return (string.gsub(tpl, '@ID@', id)) end
-local feed, feed_cap = KEYS[#KEYS], a.feed_cap
+local feed, feed_cap = KEYS[#KEYS - 2], a.feed_cap
+local function counted(is_new)  -- statistics that outlive retention: counts only, never an id
+  local skey, pre = KEYS[#KEYS - 1], a.stats_prefix
+  redis.call('HINCRBY', skey, pre .. 'reports', 1)
+  if is_new then redis.call('HINCRBY', skey, pre .. 'incidents', 1) end
+  if redis.call('HSETNX', contact, 'reported', '1') == 1 then redis.call('HINCRBY', skey, pre .. 'reporters', 1) end
+  if redis.call('TTL', contact) == -1 then redis.call('EXPIRE', contact, a.reported_ttl_s) end
+  redis.call('ZADD', KEYS[#KEYS], a.stats_ordinal, a.stats_day)
+end
 local function changed(id, what)  -- the console's change feed: which incident, what kind of change; no words
   redis.call('XADD', feed, 'MAXLEN', '~', feed_cap, '*', 'id', id, 'kind', what)
 end
@@ -113,6 +123,7 @@ if found then
     redis.call('XADD', k(tline, found), '*', 'event', 'status', 'at', at, 'status', st, 'reason', why)
   end
   changed(found, 'report')
+  counted(false)
   return {found, 0, n, st, 0, escalated}
 end
 
@@ -142,5 +153,6 @@ redis.call('XADD', k(tline, id), '*', 'event', 'report', 'at', at, 'reporter', c
   'kind', kind, 'lat', lat, 'lon', lon, 'precision_m', prec_m, 'details', details, 'language', lang,
   'channel', channel)
 changed(id, 'created')
+if not blocked then counted(true) end
 local dispatch = 1; if blocked then dispatch = 0 end
 return {id, 1, n, st, dispatch, 0}
