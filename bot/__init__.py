@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None, redis_url: str | None = None) -
     @app.errorhandler(HotlineError)
     def handle_hotline_error(exc: HotlineError):
         if exc.status >= 500:
-            log.error("internal error: %s", type(exc).__name__)
+            log.error("internal error", exc_info=exc)
         return {"error": str(exc) if exc.status < 500 else "internal error"}, exc.status
 
     return app

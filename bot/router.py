@@ -238,4 +238,4 @@ def _send_quietly(rt, address: str, body: str) -> None:
     try:
         outbox.send(rt, address, body, purpose="reply")
     except SendError as exc:  # the report itself is saved; a lost late reply is logged
-        log.warning("could not text a replayed reply: %s", type(exc).__name__)
+        log.warning("could not text a replayed reply", exc_info=exc)

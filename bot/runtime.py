@@ -106,7 +106,7 @@ def supervise_embedded(rt: Runtime) -> bool:
     try:
         url = _shared_embedded(rt.settings.data_dir)
     except (OSError, RuntimeError) as exc:
-        log.error("could not restart the embedded redis-server: %s", type(exc).__name__)
+        log.error("could not restart the embedded redis-server", exc_info=exc)
         return False
     if url != rt.url:
         log.error("embedded redis-server came back on another port; restart this process to use it")

@@ -105,7 +105,7 @@ class Registry:
         try:
             source = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:  # removed or half-written: keep the last good globals
-            log.error("keeping previous globals: %s", type(exc).__name__)
+            log.error("keeping previous globals", exc_info=exc)
             return
         found, issues = load_globals_text(str(path), source)
         self.globals_mtime = mtime
@@ -127,7 +127,7 @@ class Registry:
         try:
             source = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:  # removed or half-written: keep serving the last good one
-            log.error("keeping the working version of %s: %s", name, type(exc).__name__)
+            log.error("keeping the working version of %s", name, exc_info=exc)
             return
         if not is_flow_source(source):
             entry.mtime = mtime

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import contacts, i18n, privacy
+from .. import contacts, errors, i18n, privacy
 from ..i18n import N_, fold
 from . import engine, keywords, registry, sessions, templates, timers
 from .engine import Context, Session, Turn
@@ -271,7 +271,8 @@ class _State:
         try:
             return True, fn(self.rt, self._call(name)) or {}
         except Exception as exc:  # any failure of an action must take the flow's on_error path, never drop a report
-            log.error("flow action %s failed: %s", name, type(exc).__name__)
+            # Type and place, not the message: an action's error can quote the caller's answers.
+            log.error("flow action %s failed: %s", name, errors.where(exc))
             return False, None
 
     def _save(self) -> list[str]:

@@ -96,7 +96,7 @@ def geocode(
     try:
         found = coder.geocode(text, **options)
     except GeopyError as exc:  # timeout, refusal, outage: no answer this time, and nothing cached
-        log.warning("online geocoder failed: %s", type(exc).__name__)
+        log.warning("online geocoder failed", exc_info=exc)  # the log filter blanks the URL's ?q= words
         return None
     if found is None or not _in_bounds(found.latitude, found.longitude, bounds):
         r.set(key, "none", ex=MISS_TTL_S)
