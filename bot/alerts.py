@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from rq import Retry
 
-from . import i18n, incidents, outbox, privacy, runtime, store
-from .errors import NoSuchIncident, PermanentSend, RetryableSend
+from . import i18n, incidents, outbox, privacy, runtime, sending, store
+from .errors import NoSuchIncident, PermanentSend, RetryableSend, SendingPaused
 from .geo import areas
 from .i18n import N_
 
@@ -90,6 +91,10 @@ CHUNK_TIMEOUT_S = 3600
 CHUNK_RETRY = Retry(max=3, interval=[5, 30, 120])
 """A chunk that failed or whose worker died runs again; its send records skip who already got it."""
 
+ALERT_VALIDITY_S = 3600
+"""An alert Twilio could not hand to the carrier within an hour is dropped (30036): agents seen
+an hour ago are most likely gone, and a stale alert teaches people to ignore the next one."""
+
 CONCURRENCY = 8
 """Sends in flight at once in one broadcast chunk: hides API latency (~50-200 ms) within the rate limit."""
 
@@ -140,6 +145,8 @@ def broadcast_chunk(broadcast_id: str, zip_index: int, cursor: int) -> int:
     r, _s = rt.r, rt.settings
     meta = r.hgetall(store.broadcast_key(broadcast_id))
     zips = [z for z in meta.get("zips", "").split(",") if z]
+    if sending.paused(r):
+        return _later(rt, broadcast_id, zip_index, cursor)
     if zip_index >= len(zips):
         r.hset(store.broadcast_key(broadcast_id), "finished_at", f"{time.time():.3f}")
         return 0
@@ -148,10 +155,15 @@ def broadcast_chunk(broadcast_id: str, zip_index: int, cursor: int) -> int:
     for contact_id in members:
         pipe.hgetall(store.subscriber_key(contact_id))
     subs = [(cid, sub) for cid, sub in zip(members, pipe.execute()) if sub]
+    start_cursor = cursor
     sent = 0
-    with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
-        for ok in pool.map(lambda item: _alert_one(rt, broadcast_id, meta, *item), subs):
-            sent += ok
+    try:
+        with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
+            for ok in pool.map(lambda item: _alert_one(rt, broadcast_id, meta, *item), subs):
+                sent += ok
+    except SendingPaused:  # our account broke mid-chunk: run this chunk again later (records skip the sent)
+        r.hincrby(store.broadcast_key(broadcast_id), "sent", sent)
+        return _later(rt, broadcast_id, zip_index, start_cursor)
     r.hincrby(store.broadcast_key(broadcast_id), "sent", sent)
     next_zip, next_cursor = (zip_index, cursor) if cursor else (zip_index + 1, 0)
     rt.queue("broadcast").enqueue(
@@ -164,6 +176,21 @@ def broadcast_chunk(broadcast_id: str, zip_index: int, cursor: int) -> int:
         retry=CHUNK_RETRY,
     )
     return sent
+
+
+def _later(rt, broadcast_id: str, zip_index: int, cursor: int) -> int:
+    """Queue this chunk again after the pause's first probe: the queue is kept, nothing is dropped."""
+    rt.queue("broadcast").enqueue_in(
+        timedelta(seconds=sending.PROBE_FIRST_S),
+        broadcast_chunk,
+        broadcast_id,
+        zip_index,
+        cursor,
+        job_timeout=CHUNK_TIMEOUT_S,
+        result_ttl=600,
+        retry=CHUNK_RETRY,
+    )
+    return 0
 
 
 def _alert_one(rt, broadcast_id: str, meta: dict, contact_id: str, sub: dict) -> int:
@@ -195,9 +222,12 @@ def _alert_one(rt, broadcast_id: str, meta: dict, contact_id: str, sub: dict) ->
             purpose="alert",
             now=time.time(),
             ref={"broadcast_id": broadcast_id},
+            validity_s=ALERT_VALIDITY_S,
         )
     except PermanentSend:  # a dead number: recorded as failed, the rest go on
         return 0
+    except SendingPaused:
+        raise  # not this subscriber's doing: the chunk waits for the pause to lift
     except RetryableSend:  # left claimed/unclaimed; a re-run of the chunk decides it
         return 0
     return 1 if record["state"] == outbox.SENT else 0

@@ -47,9 +47,9 @@ class NoSuchIncident(HotlineError):
 class SendError(HotlineError):
     """An outbound message was not accepted by Twilio."""
 
-    def __init__(self, message: str, code: int | None = None, http_status: int | None = None):
+    def __init__(self, message: str, code: int | None = None, http_status: int | None = None, kind: str = ""):
         super().__init__(message)
-        self.code, self.http_status = code, http_status
+        self.code, self.http_status, self.kind = code, http_status, kind
 
 
 class RetryableSend(SendError):
@@ -57,7 +57,7 @@ class RetryableSend(SendError):
 
 
 class PermanentSend(SendError):
-    """Twilio will never deliver this send (21610 opted out, 21211 invalid number, ...)."""
+    """Twilio will never deliver this send: `kind` says whose fault (recipient or content)."""
 
 
 def where(exc: BaseException) -> str:
@@ -71,3 +71,11 @@ def where(exc: BaseException) -> str:
         return type(exc).__qualname__
     last = frames[-1]
     return f"{type(exc).__qualname__} at {os.path.basename(last.filename)}:{last.lineno} in {last.name}"
+
+
+class SendingPaused(RetryableSend):
+    """Nothing can be sent until the hotline's Twilio account or sender is fixed (20003, 21606, ...).
+
+    Raised for the sender error itself and for every send while the pause lasts; the
+    caller keeps its work queued and never blames the recipient.
+    """

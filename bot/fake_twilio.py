@@ -1,8 +1,25 @@
 """A local stand-in for Twilio's REST API, for the demo, the tests and the benchmarks.
 
-It answers `POST /2010-04-01/Accounts/{sid}/Messages.json` the way Twilio does
-(201 with a `sid`), records every message, and can be told to fail the next N
-calls (opsdroid's `ExternalAPIMockServer.add_response` idea) or to add latency.
+It answers the Messages resource the way Twilio does, strictly enough that tests
+see what production will (https://www.twilio.com/docs/messaging/api/message-resource):
+
+- `POST .../Messages.json`: 201 with a `sid`; `status` is `accepted` through a
+  Messaging Service and `queued` from a number; `num_segments` and `encoding`
+  counted as Twilio bills (channels/sms.py); `ValidityPeriod` checked (1..36000,
+  else 90007), bodies over 1600 characters refused (21617), `ContentSid` accepted
+  instead of a body.
+- errors in Twilio's JSON shape `{code, message, more_info, status}`
+  (https://www.twilio.com/docs/usage/twilios-response), or RFC 9457 problem details
+  (`{type, title, status, code, detail}`, what twilio-python raises as
+  TwilioServiceException) when a scripted failure asks for it.
+- HTTP Basic auth checked against the account SID *and* the auth token it was
+  told to accept (`set_auth_token`): a rotated token answers 401/20003.
+- `GET .../Messages.json` (list by To), `GET .../Accounts/{sid}.json` (the probe),
+  `DELETE .../Messages/{sid}.json` and `DELETE .../Messages/{sid}/Media/{sid}.json`,
+  `GET .../Messages/{sid}/Media.json`; inbound messages with media are seeded by tests.
+- told to fail the next calls with any status and code (opsdroid's
+  `ExternalAPIMockServer.add_response` idea), per method if asked, or to add latency.
+
 The real `twilio` client talks to it over HTTP; nothing is patched.
 """
 
@@ -16,6 +33,14 @@ from datetime import UTC, datetime
 from flask import Flask, abort, jsonify, request
 from werkzeug.serving import make_server
 
+from .channels.sms import segments
+
+MAX_BODY = 1600
+"""Twilio refuses a longer body with 21617."""
+
+MAX_VALIDITY_S = 36000
+"""Twilio's ValidityPeriod ceiling (10 hours); outside 1..36000 is error 90007."""
+
 
 class Recorder:
     """What the fake received, and the failures it was told to answer with."""
@@ -25,11 +50,29 @@ class Recorder:
         self.messages: list[dict] = []
         self.script: list[dict] = []
         self.latency_s = 0.0
+        self.auth_token: str | None = None  # None: any password (the demo); else only this one
+        self.account_status = "active"
+        self.inbound: dict[str, dict] = {}  # sid -> message Twilio received (with its media)
+        self.deleted: list[str] = []  # message and media sids deleted, in order
         self.arrived = threading.Condition(self.lock)
 
-    def next_failure(self) -> dict | None:
+    def next_failure(self, method: str = "POST") -> dict | None:
+        """The next scripted failure that applies to this method (items may name one with `method`)."""
         with self.lock:
-            return self.script.pop(0) if self.script else None
+            for index, item in enumerate(self.script):
+                if item.get("method", "POST").upper() == method:
+                    return self.script.pop(index)
+            return None
+
+    def reset(self) -> None:
+        with self.lock:
+            self.messages.clear()
+            self.script.clear()
+            self.inbound.clear()
+            self.deleted.clear()
+            self.latency_s = 0.0
+            self.auth_token = None
+            self.account_status = "active"
 
     def record(self, message: dict) -> None:
         with self.lock:
@@ -43,52 +86,166 @@ def create_fake_app(recorder: Recorder | None = None) -> Flask:
     rec = recorder or Recorder()
     app.extensions["recorder"] = rec
 
+    def error(status: int, code: int, message: str, problem: bool = False):
+        """Twilio's error JSON (or RFC 9457 problem details when asked), with its HTTP status."""
+        if problem:
+            body = {
+                "type": f"https://www.twilio.com/docs/api/errors/{code}",
+                "title": message,
+                "status": status,
+                "code": code,
+                "detail": message,
+            }
+            return jsonify(body), status, {"Content-Type": "application/problem+json"}
+        more = f"https://www.twilio.com/docs/errors/{code}"
+        return jsonify(code=code, message=message, more_info=more, status=status), status
+
+    def refused(account_sid: str):
+        """401/20003 unless Basic auth names this account with the token the fake accepts."""
+        auth = request.authorization
+        if not auth or auth.username != account_sid:
+            return error(401, 20003, "Authenticate")
+        if rec.auth_token is not None and auth.password != rec.auth_token:
+            return error(401, 20003, "Authenticate")
+        return None
+
+    def scripted(method: str):
+        failure = rec.next_failure(method)
+        if not failure:
+            return None
+        return error(
+            int(failure.get("status", 500)),
+            int(failure.get("code") or 20500),
+            failure.get("message", "scripted failure"),
+            bool(failure.get("problem")),
+        )
+
     @app.post("/2010-04-01/Accounts/<account_sid>/Messages.json")
     def create_message(account_sid: str):
-        if not request.authorization or request.authorization.username != account_sid:
-            return jsonify(code=20003, message="Authenticate", status=401), 401
         if rec.latency_s:
             time.sleep(rec.latency_s)  # simulated network latency, the point of this knob
-        failure = rec.next_failure()
-        if failure:
-            status = int(failure.get("status", 500))
-            return jsonify(
-                code=failure.get("code"),
-                message=failure.get("message", "scripted failure"),
-                status=status,
-                more_info="",
-            ), status
+        denied = refused(account_sid) or scripted("POST")
+        if denied:
+            return denied
         form = request.form
-        to, body = form.get("To"), form.get("Body")
-        if not to or (not form.get("From") and not form.get("MessagingServiceSid")):
-            return jsonify(code=21604, message="A 'To' and 'From' are required", status=400), 400
-        if body is None and not form.get("MediaUrl"):
-            return jsonify(code=21602, message="Message body is required", status=400), 400
+        to, body, content_sid = form.get("To"), form.get("Body"), form.get("ContentSid")
+        if not to:
+            return error(400, 21604, "A 'To' phone number is required.")
+        if not form.get("From") and not form.get("MessagingServiceSid"):
+            return error(400, 21603, "A 'From' phone number is required.")
+        if body is None and not form.get("MediaUrl") and not content_sid:
+            return error(400, 21602, "Message body is required.")
+        if body is not None and len(body) > MAX_BODY:
+            return error(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
+        validity = form.get("ValidityPeriod")
+        if validity is not None and (not validity.isdigit() or not 1 <= int(validity) <= MAX_VALIDITY_S):
+            return error(400, 90007, "Invalid validity period value")
+        count, encoding = segments(body or "")
         now = datetime.now(UTC)
+        sid = "SM" + uuid.uuid4().hex
         message = {
-            "sid": "SM" + uuid.uuid4().hex,
+            "sid": sid,
             "account_sid": account_sid,
             "to": to,
             "from": form.get("From"),
             "messaging_service_sid": form.get("MessagingServiceSid"),
             "body": body,
-            "status": "queued",
+            "content_sid": content_sid,
+            "content_variables": form.get("ContentVariables"),
+            "validity_period": int(validity) if validity else None,
+            "smart_encoded": form.get("SmartEncoded"),
+            # A Messaging Service first answers `accepted` (it picks the sender later).
+            "status": "accepted" if form.get("MessagingServiceSid") else "queued",
             "status_callback": form.get("StatusCallback"),
             "date_created": now.strftime("%a, %d %b %Y %H:%M:%S +0000"),
             "received_at": time.time(),
-            "num_segments": "1",
+            "num_segments": str(count),
+            "encoding": encoding,
+            "num_media": "0",
             "direction": "outbound-api",
             "api_version": "2010-04-01",
-            "uri": f"/2010-04-01/Accounts/{account_sid}/Messages/x.json",
+            "error_code": None,
+            "error_message": None,
+            "uri": f"/2010-04-01/Accounts/{account_sid}/Messages/{sid}.json",
         }
         rec.record(message)
         return jsonify(message), 201
 
+    @app.get("/2010-04-01/Accounts/<account_sid>.json")
+    def fetch_account(account_sid: str):
+        """The Account resource: what a sending pause's probe asks for."""
+        denied = refused(account_sid) or scripted("GET")
+        if denied:
+            return denied
+        return jsonify(sid=account_sid, status=rec.account_status, friendly_name="fake", type="Full")
+
+    @app.delete("/2010-04-01/Accounts/<account_sid>/Messages/<sid>.json")
+    def delete_message(account_sid: str, sid: str):
+        """Delete a message and its media, as Twilio does since 2020 (204; 404/20404 if unknown)."""
+        denied = refused(account_sid) or scripted("DELETE")
+        if denied:
+            return denied
+        with rec.lock:
+            before = len(rec.messages)
+            rec.messages[:] = [m for m in rec.messages if m["sid"] != sid]
+            known = rec.inbound.pop(sid, None)
+            if known is None and len(rec.messages) == before:
+                return error(404, 20404, f"The requested resource {request.path} was not found")
+            rec.deleted.extend([*(m["sid"] for m in (known or {}).get("media", [])), sid])
+        return "", 204
+
+    @app.get("/2010-04-01/Accounts/<account_sid>/Messages/<sid>/Media.json")
+    def list_media(account_sid: str, sid: str):
+        denied = refused(account_sid) or scripted("GET")
+        if denied:
+            return denied
+        with rec.lock:
+            media = [
+                {k: v for k, v in m.items() if k != "_content"} for m in (rec.inbound.get(sid) or {}).get("media", [])
+            ]
+        return jsonify(
+            media_list=media,
+            page=0,
+            page_size=50,
+            start=0,
+            end=len(media),
+            uri=request.path,
+            first_page_uri=request.path,
+            next_page_uri=None,
+            previous_page_uri=None,
+        )
+
+    @app.get("/2010-04-01/Accounts/<account_sid>/Messages/<sid>/Media/<media_sid>")
+    def fetch_media_content(account_sid: str, sid: str, media_sid: str):
+        """A photo's bytes (Twilio serves them at the media URI without `.json`), behind the same auth."""
+        denied = refused(account_sid)
+        if denied:
+            return denied
+        with rec.lock:
+            for item in (rec.inbound.get(sid) or {}).get("media", []):
+                if item["sid"] == media_sid:
+                    return item["_content"], 200, {"Content-Type": item["content_type"]}
+        return error(404, 20404, "The requested resource was not found")
+
+    @app.delete("/2010-04-01/Accounts/<account_sid>/Messages/<sid>/Media/<media_sid>.json")
+    def delete_media(account_sid: str, sid: str, media_sid: str):
+        denied = refused(account_sid) or scripted("DELETE")
+        if denied:
+            return denied
+        with rec.lock:
+            media = (rec.inbound.get(sid) or {}).get("media", [])
+            if not any(m["sid"] == media_sid for m in media):
+                return error(404, 20404, "The requested resource was not found")
+            media[:] = [m for m in media if m["sid"] != media_sid]
+            rec.deleted.append(media_sid)
+        return "", 204
+
     @app.get("/2010-04-01/Accounts/<account_sid>/Messages.json")
     def read_messages(account_sid: str):
         """List sent messages newest first, filtered by `To` like Twilio (used to reconcile a retry)."""
-        if not request.authorization or request.authorization.username != account_sid:
-            return jsonify(code=20003, message="Authenticate", status=401), 401
+        denied = refused(account_sid) or scripted("GET")
+        if denied:
+            return denied
         to, size = request.args.get("To"), int(request.args.get("PageSize", 50))
         with rec.lock:
             found = [m for m in reversed(rec.messages) if not to or m["to"] == to][:size]
@@ -111,10 +268,7 @@ def create_fake_app(recorder: Recorder | None = None) -> Flask:
 
     @app.delete("/_fake/messages")
     def clear_messages():
-        with rec.lock:
-            rec.messages.clear()
-            rec.script.clear()
-            rec.latency_s = 0.0
+        rec.reset()
         return "", 204
 
     @app.post("/_fake/script")
@@ -162,10 +316,44 @@ class FakeTwilioServer:
             return list(self.recorder.messages)
 
     def clear(self) -> None:
+        self.recorder.reset()
+
+    def set_auth_token(self, token: str | None) -> None:
+        """Accept only this auth token from now on (None: any), as after a rotation at Twilio."""
         with self.recorder.lock:
-            self.recorder.messages.clear()
-            self.recorder.script.clear()
-            self.recorder.latency_s = 0.0
+            self.recorder.auth_token = token
+
+    def set_account_status(self, status: str) -> None:
+        with self.recorder.lock:
+            self.recorder.account_status = status
+
+    def add_inbound(self, account_sid: str, media: list[tuple[str, bytes]] = ()) -> dict:
+        """Seed a message Twilio received (with photos: (content type, bytes)); return sid and media URLs."""
+        sid = "SM" + uuid.uuid4().hex
+        items = []
+        for content_type, content in media:
+            media_sid = "ME" + uuid.uuid4().hex
+            uri = f"/2010-04-01/Accounts/{account_sid}/Messages/{sid}/Media/{media_sid}"
+            items.append(
+                {
+                    "sid": media_sid,
+                    "parent_sid": sid,
+                    "content_type": content_type,
+                    "uri": uri + ".json",
+                    "_content": content,
+                }
+            )
+        with self.recorder.lock:
+            self.recorder.inbound[sid] = {"sid": sid, "media": items}
+        return {"sid": sid, "media_urls": [self.url + m["uri"][: -len(".json")] for m in items]}
+
+    def deleted(self) -> list[str]:
+        with self.recorder.lock:
+            return list(self.recorder.deleted)
+
+    def inbound_left(self) -> list[str]:
+        with self.recorder.lock:
+            return list(self.recorder.inbound)
 
     def fail_next(self, *failures: dict) -> None:
         with self.recorder.lock:

@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import timedelta
 
-from . import contacts, lua, store
+from . import contacts, lua, sending, store
 from .channels import registry as channels
 from .channels import twilio as twilio_channel
-from .errors import PermanentSend, RetryableSend
+from .channels.twilio_errors import classify
+from .errors import PermanentSend, RetryableSend, SendingPaused
 from .privacy import contact_id as make_contact_id
 
 log = logging.getLogger(__name__)
@@ -25,28 +27,65 @@ OUTBOUND_TTL_S = 3 * 24 * 3600
 """Keep sid → purpose for three days: Twilio's late status callbacks arrive within hours."""
 
 
-def send(rt, address: str, body: str, *, purpose: str, ref: dict | None = None) -> str | None:
+def send(
+    rt,
+    address: str,
+    body: str,
+    *,
+    purpose: str,
+    ref: dict | None = None,
+    validity_s: int | None = None,
+    force: bool = False,
+) -> str | None:
     """Send one text on its address's channel unless its recipient opted out; return the sid or None if suppressed.
 
-    Raises RetryableSend for a failure worth retrying (the caller's RQ Retry decides)
-    and PermanentSend for one that is not; 21610 also records the opt-out.
+    Raises RetryableSend for a failure worth retrying (the caller's RQ Retry decides),
+    PermanentSend for one that is not (21610 also records the opt-out), and
+    SendingPaused while the hotline's own account or sender is broken — without
+    calling Twilio at all once a pause is on (`force` tries anyway: the page that
+    tells coordinators about the pause).
     """
     cid = make_contact_id(rt.settings.secret, address)
     if contacts.is_opted_out(rt.r, cid):
         log.info("suppressed %s text to an opted-out contact", purpose)
         return None
+    if not force:
+        info = sending.paused(rt.r)
+        if info:
+            raise SendingPaused("sending paused", code=int(info.get("code") or 0) or None, kind="sender")
     try:
-        sid = channels.for_address(address).send(rt, address, body)
+        sid = channels.for_address(address).send(rt, address, body, validity_s=validity_s)
+    except SendingPaused as exc:
+        on_sender_error(rt, exc.code)
+        raise
     except PermanentSend as exc:
         if exc.code == twilio_channel.OPTED_OUT:
             rt.r.sadd(store.optout_key(), cid)
         raise
-    fields = {"purpose": purpose, "contact_id": cid, **{k: str(v) for k, v in (ref or {}).items()}}
+    remember(rt, sid, purpose, cid, ref)
+    return sid
+
+
+def remember(rt, sid: str, purpose: str, contact_id: str, ref: dict | None = None) -> None:
+    """Keep what an outbound sid was for, so its status callbacks find it (and expire with it)."""
+    fields = {"purpose": purpose, "contact_id": contact_id, **{k: str(v) for k, v in (ref or {}).items()}}
     pipe = rt.r.pipeline(transaction=False)
     pipe.hset(store.outbound_key(sid), mapping=fields)
     pipe.expire(store.outbound_key(sid), OUTBOUND_TTL_S)
     pipe.execute()
-    return sid
+
+
+def on_sender_error(rt, code: int | None) -> None:
+    """Pause sending for an error of our own account/sender; the first one schedules the probe and the page.
+
+    The jobs are named by dotted path: they live in `dispatch`, a layer above this one.
+    """
+    if not sending.pause(rt.r, code, classify(code, 401 if code is None else None).reason, time.time()):
+        return
+    delay = sending.next_probe_delay(rt.r)
+    queue = rt.queue("dispatch")
+    queue.enqueue_in(timedelta(seconds=delay), "bot.dispatch.resume.probe", delay, job_timeout=60, result_ttl=600)
+    queue.enqueue("bot.dispatch.resume.page_coordinators", code, job_timeout=60, result_ttl=600)
 
 
 # ---- exactly-once sends for dispatch and broadcasts ---------------------------------
@@ -96,6 +135,7 @@ def send_once(
     now: float,
     ref: dict | None = None,
     extra: dict | None = None,
+    validity_s: int | None = None,
 ) -> dict:
     """Text a recipient at most once per records hash; return the send record (`new` if this call settled it).
 
@@ -122,16 +162,16 @@ def send_once(
         if not won:  # another worker took the stale claim over a moment ago
             return record
     try:
-        sid = send(rt, address, body, purpose=purpose, ref=ref)
+        sid = send(rt, address, body, purpose=purpose, ref=ref, validity_s=validity_s)
     except RetryableSend as exc:
-        if exc.http_status == 429 or exc.code == 20429:
-            # Certainly not sent: the retry may send without asking Twilio first.
+        if exc.http_status == 429 or exc.code == 20429 or isinstance(exc, SendingPaused):
+            # Certainly not sent (rate-limited, refused as ours, or never tried): the retry just sends.
             rt.r.hset(records_key, recipient, _record(RELEASED, now, **extra))
         else:  # a 5xx or a broken connection may have sent: a retry asks Twilio first
             rt.r.hset(records_key, recipient, _record(UNCERTAIN, now, **extra))
         raise
     except PermanentSend as exc:
-        done = _record(FAILED, now, code=exc.code or 0, **extra)
+        done = _record(FAILED, now, code=exc.code or 0, kind=exc.kind, **extra)
         rt.r.hset(records_key, recipient, done)
         raise
     done = _record(SENT if sid else SUPPRESSED, now, sid=sid or "", **extra)

@@ -15,7 +15,21 @@ from dataclasses import replace
 
 import redis
 
-from . import alerts, conversation, dispatch, errors, i18n, outbox, privacy, reports, runtime, spool, store
+from . import (
+    alerts,
+    contacts,
+    conversation,
+    dispatch,
+    errors,
+    i18n,
+    observers,
+    outbox,
+    privacy,
+    reports,
+    runtime,
+    spool,
+    store,
+)
 from .channels import Inbound
 from .errors import SendError
 from .i18n import N_
@@ -133,12 +147,28 @@ def _process(rt, inbound: Inbound, now: float, actions: dict, takeover: bool = F
         elif inbound.can_text_later:  # `JOIN CODE` enrolls a volunteer who can be texted; None otherwise
             replies = dispatch.handle_join(rt, inbound.address, inbound.body, now)
         if replies is None:
+            if is_observer:
+                _prefer_observer_language(rt, cid)
             replies = conversation.respond(rt, cid, inbound, now, actions)
     except BaseException:
         _release(r, key)  # let Twilio's redelivery (or the spool replay) run it again
         raise
     r.set(key, json.dumps(replies), ex=MESSAGE_TTL_S)
     return True, replies
+
+
+def _prefer_observer_language(rt, cid: str) -> None:
+    """An observer who has not picked a language by text is answered in their roster language.
+
+    Their START, HELP or question then reads in the language the coordinator recorded,
+    not the one guessed from a single keyword.
+    """
+    if rt.r.hexists(store.contact_key(cid), "lang"):
+        return
+    observer = observers.get(rt.r, cid) or {}
+    pipe = rt.r.pipeline(transaction=False)
+    contacts.queue_set_language(pipe, cid, observers.language_of(observer))
+    pipe.execute()
 
 
 def _release(r, key: str) -> None:

@@ -229,6 +229,21 @@ def incident_feed_key() -> str:
     return f"{PREFIX}:incidents:feed"
 
 
+def sending_paused_key() -> str:
+    """Why sending is paused after a sender/account error from Twilio (hash; absent = sending)."""
+    return f"{PREFIX}:sending:paused"
+
+
+def sending_probe_key() -> str:
+    """Guard so only one probe of a sending pause is scheduled at a time."""
+    return f"{PREFIX}:sending:probe"
+
+
+def warned_once_key(scope: str) -> str:
+    """A warning coordinators got once for this scope (e.g. filtered text of one incident)."""
+    return f"{PREFIX}:warned:{scope}"
+
+
 # ---- connections ----------------------------------------------------------
 def connect(url: str) -> redis.Redis:
     """Open a Redis client on a URL; answers come back as str."""

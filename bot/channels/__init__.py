@@ -69,8 +69,11 @@ class Channel:
         """Tell whether an address (`Inbound.address`) belongs to this channel."""
         raise NotImplementedError
 
-    def send(self, rt, address: str, body: str) -> str:
-        """Send one text the hotline starts; return the message id. Raise Retryable/PermanentSend."""
+    def send(self, rt, address: str, body: str, validity_s: int | None = None) -> str:
+        """Send one text the hotline starts; return the message id. Raise Retryable/PermanentSend.
+
+        `validity_s`: drop the text rather than deliver it later than this (where the channel can).
+        """
         raise PermanentSend(f"{self.name} cannot be texted later")
 
     def find_sent(self, rt, address: str, body: str) -> str | None:

@@ -6,19 +6,21 @@ Everything that knows Twilio's parameter names lives here (courier's
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import requests
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
-from ..errors import BadRequest, ConfigError, Forbidden, PermanentSend, RetryableSend, SendError
-from . import Channel, Inbound, Media
+from ..errors import BadRequest, ConfigError, Forbidden, PermanentSend, RetryableSend, SendError, SendingPaused
+from . import Channel, Inbound, Media, twilio_errors
+from .twilio_errors import CONTENT, RECIPIENT, SENDER, TwilioError, classify
 
 log = logging.getLogger(__name__)
 
@@ -31,25 +33,11 @@ MAX_BODY_CHARS = 1600
 MAX_MEDIA = 10
 """Twilio sends at most 10 media items per MMS."""
 
-PERMANENT_CODES: dict[int, str] = {
-    21610: "opted_out",  # recipient replied STOP
-    21211: "invalid_number",
-    21614: "not_mobile",  # landline or unreachable carrier
-    21612: "unroutable",
-    21408: "region_disabled",
-    30003: "unreachable",
-    30005: "unknown_destination",
-    30006: "landline_or_unreachable",
-    30004: "blocked",
-    30007: "filtered",
-}
-"""Twilio error codes that no retry will fix (courier's errors.json + errorStopped)."""
-
-OPTED_OUT = 21610
+OPTED_OUT = twilio_errors.OPTED_OUT
 """Twilio error code for a recipient who replied STOP."""
 
-RETRYABLE_CODES = {20429, 20500, 20503, 30001, 30002}
-"""Codes worth trying again later (too many requests, Twilio-side trouble)."""
+MAX_VALIDITY_S = 36000
+"""Twilio's ceiling for ValidityPeriod (10 hours; https://www.twilio.com/docs/api/errors/90007)."""
 
 STATUS_ORDER = {
     "accepted": 0,
@@ -64,6 +52,7 @@ STATUS_ORDER = {
     "undelivered": 4,
     "failed": 4,
     "canceled": 4,
+    "partially_delivered": 5,
 }
 """Rank of Twilio message statuses; callbacks arrive unordered and never downgrade."""
 
@@ -140,9 +129,26 @@ class StatusUpdate:
     error_code: int | None
 
     @property
+    def failed(self) -> bool:
+        """Twilio gave up on this message (it will never arrive)."""
+        return self.status in ("undelivered", "failed", "canceled")
+
+    @property
+    def error(self) -> TwilioError | None:
+        """What the failure means (twilio_errors), or None when it did not fail.
+
+        `canceled` without a code is a message Twilio dropped before sending; it is
+        classified like an expired one (not the recipient's fault).
+        """
+        if not self.failed:
+            return None
+        return classify(self.error_code or (twilio_errors.EXPIRED if self.status == "canceled" else None))
+
+    @property
     def permanent_failure(self) -> str | None:
-        """The reason a failure is permanent, or None."""
-        return PERMANENT_CODES.get(self.error_code or 0) if self.status in ("undelivered", "failed") else None
+        """The reason this recipient can never get texts (recipient-permanent codes only), or None."""
+        err = self.error
+        return err.reason if err is not None and err.kind == RECIPIENT else None
 
 
 def parse_status(form: Mapping[str, str]) -> StatusUpdate:
@@ -202,9 +208,36 @@ def make_client(settings) -> Client:
     return Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http_client)
 
 
-def send(client: Client, settings, to: str, body: str, status_callback: str | None = None) -> str:
-    """Send one message through Twilio and return its sid; raise Retryable/PermanentSend."""
-    kwargs = {"to": to, "body": body}
+def send(
+    client: Client,
+    settings,
+    to: str,
+    body: str,
+    status_callback: str | None = None,
+    *,
+    validity_s: int | None = None,
+    content_sid: str | None = None,
+    content_variables: dict | None = None,
+) -> str:
+    """Send one message through Twilio and return its sid.
+
+    `validity_s` makes Twilio drop the message (error 30036) rather than deliver it
+    later than it is useful. `content_sid` sends an approved template instead of a
+    body (WhatsApp outside the 24-hour window). Raises SendingPaused for an error of
+    the hotline's own account or sender, PermanentSend (with `.kind` recipient or
+    content) for one no retry fixes, RetryableSend for the rest.
+    """
+    kwargs: dict = {"to": to}
+    if content_sid:
+        kwargs["content_sid"] = content_sid
+        if content_variables:
+            kwargs["content_variables"] = json.dumps({str(k): str(v) for k, v in content_variables.items()})
+    else:
+        kwargs["body"] = body
+    if validity_s:
+        kwargs["validity_period"] = max(1, min(int(validity_s), MAX_VALIDITY_S))
+    if getattr(settings, "twilio_smart_encoded", False) and not to.startswith("whatsapp:"):
+        kwargs["smart_encoded"] = True
     if settings.twilio_messaging_service_sid:
         kwargs["messaging_service_sid"] = settings.twilio_messaging_service_sid
     else:
@@ -216,16 +249,41 @@ def send(client: Client, settings, to: str, body: str, status_callback: str | No
         kwargs["status_callback"] = status_callback
     try:
         message = client.messages.create(**kwargs)
-    except TwilioRestException as exc:
-        code = exc.code if isinstance(exc.code, int) else None
-        if code in PERMANENT_CODES or (
-            exc.status and 400 <= exc.status < 500 and exc.status != 429 and code not in RETRYABLE_CODES
-        ):
-            raise PermanentSend(f"twilio refused: {code}", code=code, http_status=exc.status) from None
-        raise RetryableSend(f"twilio error: {code or exc.status}", code=code, http_status=exc.status) from None
+    except (TwilioRestException, TwilioServiceException) as exc:
+        raise send_error(exc) from None
     except requests.RequestException as exc:  # timeout, refused, reset: may or may not have sent
         raise RetryableSend(f"twilio unreachable: {type(exc).__name__}") from None
     return message.sid
+
+
+def send_error(exc: TwilioRestException | TwilioServiceException) -> SendError:
+    """Turn a twilio-python exception (either kind) into the hotline's SendError for its class."""
+    code = exc.code if isinstance(exc.code, int) else None
+    status = exc.status if isinstance(exc.status, int) else None
+    err = classify(code, status)
+    label = f"twilio {err.kind} error {code or status}: {err.reason}"
+    if err.kind == SENDER:
+        return SendingPaused(label, code=code, http_status=status, kind=SENDER)
+    if err.kind in (RECIPIENT, CONTENT):
+        return PermanentSend(label, code=code, http_status=status, kind=err.kind)
+    return RetryableSend(label, code=code, http_status=status, kind=err.kind)
+
+
+def check_account(client: Client, account_sid: str) -> TwilioError | None:
+    """Ask Twilio whether the account and credentials work now; None if they do, else the error.
+
+    The probe of a sending pause: one GET of the Account resource, no text to anyone.
+    """
+    try:
+        account = client.api.v2010.accounts(account_sid).fetch()
+    except (TwilioRestException, TwilioServiceException) as exc:
+        err = classify(exc.code if isinstance(exc.code, int) else None, exc.status)
+        return err if err.kind in (SENDER, RECIPIENT, CONTENT) else TwilioError(err.code, SENDER, err.reason)
+    except requests.RequestException:
+        return TwilioError(None, SENDER, "unreachable")
+    if account.status != "active":
+        return TwilioError(30002, SENDER, f"account_{account.status}")
+    return None
 
 
 LOOKUP_LIMIT = 20
@@ -242,9 +300,11 @@ def find_sent(client: Client, to: str, body: str) -> str | None:
         for message in client.messages.list(to=to, limit=LOOKUP_LIMIT):
             if message.body == body:
                 return message.sid
-    except TwilioRestException as exc:
-        code = exc.code if isinstance(exc.code, int) else None
-        raise RetryableSend(f"twilio lookup error: {code or exc.status}", code=code, http_status=exc.status) from None
+    except (TwilioRestException, TwilioServiceException) as exc:
+        error = send_error(exc)
+        if isinstance(error, SendingPaused):
+            raise error from None
+        raise RetryableSend(str(error), code=error.code, http_status=error.http_status) from None
     except requests.RequestException as exc:  # cannot tell yet: the caller retries later
         raise RetryableSend(f"twilio unreachable: {type(exc).__name__}") from None
     return None
@@ -272,8 +332,15 @@ class TwilioChannel(Channel):
         # A bare number is SMS; every other channel's address carries a `name:` prefix.
         return address.startswith(self.prefix) if self.prefix else ":" not in address
 
-    def send(self, rt, address: str, body: str) -> str:
-        return send(rt.twilio, rt.settings, address, body, status_callback=status_callback_url(rt.settings))
+    def send(self, rt, address: str, body: str, validity_s: int | None = None) -> str:
+        return send(
+            rt.twilio,
+            rt.settings,
+            address,
+            body,
+            status_callback=status_callback_url(rt.settings),
+            validity_s=validity_s,
+        )
 
     def find_sent(self, rt, address: str, body: str) -> str | None:
         return find_sent(rt.twilio, address, body)
@@ -297,6 +364,8 @@ __all__ = [
     "find_sent",
     "status_callback_url",
     "SendError",
-    "PERMANENT_CODES",
+    "send_error",
+    "check_account",
+    "classify",
     "OPTED_OUT",
 ]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from babel.messages.pofile import PoFileError, read_po
 
+from ..channels.sms import GSM7, GSM7_EXT, LOOKALIKES, segments
 from ..i18n import fold
 from . import inputs
 from .model import Flow, Globals, Issue, Text
@@ -19,16 +20,8 @@ from .model import Flow, Globals, Issue, Text
 MAX_SEGMENTS = 3
 """More than three SMS segments costs money and arrives out of order on some phones."""
 
-GSM7 = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-GSM7_EXT = set("^{}\\[~]|€\f")
-"""The GSM 03.38 basic set and extension table: anything else forces UCS-2 for the whole text."""
-
-LOOKALIKES = {"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-", "…": "...", "\u00a0": " "}
-"""Characters that force UCS-2 but have a GSM-7 twin a coordinator can type instead."""
-
+# The GSM-7 tables and segment counting live in channels/sms.py (one home for the sender,
+# the fake Twilio and these checks).
 _ANY_BRACE_RE = re.compile(r"\{[^{}]*\}")
 
 
@@ -131,15 +124,6 @@ def check_code_strings(po_path: str, lang: str, catalog) -> list[Issue]:
         elif sorted(_ANY_BRACE_RE.findall(msg.id)) != sorted(_ANY_BRACE_RE.findall(msg.string)):
             issues.append(Issue(po_path, line, 0, f"placeholders differ in {lang}: {msg.id[:60]!r}"))
     return issues
-
-
-def segments(body: str) -> tuple[int, str]:
-    """Return how many SMS segments a body takes and its encoding (GSM-7 or UCS-2)."""
-    if all(ch in GSM7 or ch in GSM7_EXT for ch in body):
-        units = sum(2 if ch in GSM7_EXT else 1 for ch in body)
-        return (1 if units <= 160 else -(-units // 153)), "GSM-7"
-    units = sum(2 if ord(ch) > 0xFFFF else 1 for ch in body)
-    return (1 if units <= 70 else -(-units // 67)), "UCS-2"
 
 
 def _sms_issues(text: Text, body: str, lang: str) -> list[Issue]:

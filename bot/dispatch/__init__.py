@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 
-from .. import observers, store
+from .. import observers, sending, store
 from . import texts
 from .coordinators import text_coordinators
 from .drive import advance, enqueue_start, start_dispatch, wave_timeout
@@ -77,6 +77,9 @@ def health(rt, now: float | None = None) -> dict:
         problems.append("scheduler stopped (watchdog not running)")
     if overdue:
         problems.append("dispatch overdue")
+    paused = sending.problem(r)
+    if paused:
+        problems.append(paused)
     report["problems"] = problems
     report["ok"] = not problems
     if any("stopped" in p for p in problems):

@@ -65,6 +65,23 @@ def text_coordinators(rt, body: str, records_key: str | None = None, tag: str = 
     return sent
 
 
+CONTENT_WARNING_TTL_S = 24 * 3600
+"""Coordinators hear about a refused (filtered) text once per incident."""
+
+
+def warn_content_refused(rt, incident: dict, code, purpose: str) -> bool:
+    """Tell coordinators (once per incident) that Twilio or the carrier refuses this text as content.
+
+    30007 (filtered) and its kin hit every recipient of the same text: one warning,
+    not one per observer, and the observers stay on the roster.
+    """
+    key = store.warned_once_key(f"content:{incident['id']}")
+    if not rt.r.set(key, str(code), nx=True, ex=CONTENT_WARNING_TTL_S):
+        return False
+    body = texts.say(rt.settings, "en", texts.FILTERED, ref=incident.get("ref", ""), purpose=purpose, code=code)
+    return text_coordinators(rt, body) > 0
+
+
 def job_records_key() -> str:
     """The send-records hash of the RQ job running now (stable across its retries), with a TTL."""
     job = get_current_job()

@@ -14,8 +14,8 @@ import logging
 import time
 from dataclasses import dataclass
 
-from .. import incidents, observers, outbox, runtime, store
-from ..errors import NoSuchIncident
+from .. import incidents, observers, outbox, runtime, sending, store
+from ..errors import NoSuchIncident, SendingPaused
 from . import coordinators, fanout
 from .lease import LEASE_S, Lease
 from .plan import (
@@ -97,6 +97,8 @@ def advance(rt, incident_id: str, now: float, timed_out_wave: int | None = None)
     caller that finds it busy leaves a note the holder picks up before leaving.
     """
     r = rt.r
+    if sending.paused(r):
+        return "paused"  # the incident stays due; the pause's probe drives it again when sending resumes
     plan_key = store.incident_plan_key(incident_id)
     with Lease(r, incident_id) as held:
         if not held:
@@ -106,7 +108,12 @@ def advance(rt, incident_id: str, now: float, timed_out_wave: int | None = None)
             return "busy"
         outcome = "idle"
         for _ in range(MAX_PASSES):
-            outcome = _drive_once(rt, incident_id, now, timed_out_wave)
+            try:
+                outcome = _drive_once(rt, incident_id, now, timed_out_wave)
+            except SendingPaused:
+                # Our account or sender is broken, not the observers: nothing is marked, the
+                # unsent texts stay `texted` with a released send record, and resume re-drives.
+                return "paused"
             pipe = r.pipeline(transaction=True)
             pipe.hget(plan_key, "again")
             pipe.hget(plan_key, "timed_out")

@@ -11,9 +11,10 @@ import logging
 import time
 
 from .. import geo, incidents, observers, outbox, store
+from ..channels.twilio_errors import OPTED_OUT, RECIPIENT
 from ..errors import PermanentSend
 from . import coordinators, texts
-from .plan import TEXTED, UNREACHABLE
+from .plan import TEXTED, UNDELIVERED, UNREACHABLE
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +81,14 @@ def text_one(rt, incident: dict, plan: dict, observer_id: str, km: float, observ
             now=now,
             ref={"incident_id": incident_id, "observer_id": observer_id},
             extra={"wave": wave, "km": f"{km:.1f}"},
+            validity_s=int(plan["timeout_s"]),  # later than the wave is worse than never: Twilio drops it (30036)
         )
     except PermanentSend as exc:
-        return set_unreachable(rt, incident_id, observer_id, observer, str(exc.code or "refused"), now)
+        if exc.code == OPTED_OUT:  # the opt-out set is the record: a later START makes them eligible again
+            return set_unreachable(rt, incident_id, observer_id, observer, "opted out", now, tell=False)
+        if exc.kind == RECIPIENT:
+            return set_unreachable(rt, incident_id, observer_id, observer, str(exc.code or "refused"), now)
+        return not_delivered(rt, incident, observer_id, observer, exc.code, now)
     if record["state"] == outbox.SUPPRESSED:
         return set_unreachable(rt, incident_id, observer_id, observer, "opted out", now, tell=False)
     if record["state"] == outbox.FAILED:
@@ -124,3 +130,17 @@ def set_unreachable(
             rt, texts.say(rt.settings, "en", texts.UNREACHABLE, name=observer.get("name", "?"), reason=reason)
         )
     return UNREACHABLE
+
+
+def not_delivered(rt, incident: dict, observer_id: str, observer: dict, code, now: float) -> str:
+    """A text refused for its content (not the person): the slot moves on, nobody leaves the roster.
+
+    It would be refused for every observer, so coordinators are warned once per incident.
+    """
+    incident_id = incident["id"]
+    rt.r.hset(store.incident_dispatch_key(incident_id), observer_id, UNDELIVERED)
+    incidents.add_event(
+        rt.r, incident_id, "dispatch_undelivered", now, observer=observer_id, name=observer.get("name", ""), code=code
+    )
+    coordinators.warn_content_refused(rt, incident, code, "dispatch")
+    return UNDELIVERED

@@ -1,45 +1,75 @@
 """Twilio status callbacks for dispatch texts: delivered, or a slot to hand to someone else.
 
 Callbacks arrive unordered and sometimes twice; a later `sent` must never
-overwrite `delivered`, so each update is applied by rank in one Lua call. An
-undelivered dispatch text frees its slot for the next observer; a permanent
-error code marks the observer unreachable and tells coordinators.
+overwrite `delivered`, so each update is applied by rank in one Lua call. What
+a failure does depends on its class (`channels/twilio_errors.py`):
+
+- recipient (21211, 30006, ...): the observer is marked unreachable, coordinators told;
+  21610 (opted out) only records the opt-out, so a later START brings them back.
+- transient (30003, 30008, 30036 expired, `canceled`): the slot moves on now; the
+  observer stays on the roster.
+- content (30007 filtered, 63016): the slot moves on; coordinators are warned once
+  per incident, since every observer's copy will be refused the same way.
+- sender (30002, 30032, 30034, ...): sending pauses (bot/sending.py) and the observer
+  is put back as not yet texted, so the re-drive after the pause texts them again.
+
+A callback for a sid the hotline never recorded (or forgot) gets a short TTL, so
+stray callbacks cannot pile up in Redis.
 """
 
 from __future__ import annotations
 
 import logging
 
-from .. import incidents, lua, observers, runtime, store
+from .. import incidents, lua, observers, outbox, runtime, store
 from ..channels.twilio import STATUS_ORDER
+from ..channels.twilio_errors import CONTENT, OPTED_OUT, RECIPIENT, SENDER
+from ..errors import NoSuchIncident
 from . import coordinators, drive, plan, texts
 
 log = logging.getLogger(__name__)
 
+STRAY_TTL_S = 3600
+"""A status callback for a sid we never sent is kept an hour (a redelivery within it is a no-op), then gone."""
+
 
 def record_status(rt, update, now: float) -> str:
-    """Apply one status callback; for a failed dispatch text, free the slot or mark the observer unreachable."""
+    """Apply one status callback; for a failed dispatch text, act on its error class (module docstring)."""
     r = rt.r
     key = store.outbound_key(update.message_sid)
     # By rank in one Lua call (`bot/lua/status_rank.lua`): a later `sent` never overwrites `delivered`.
-    changed = lua.run(
-        r,
+    pipe = r.pipeline(transaction=False)
+    lua.run(
+        pipe,
         "status_rank",
         [key],
         status=update.status,
         rank=str(STATUS_ORDER.get(update.status, 0)),
         error_code=str(update.error_code or ""),
     )
+    pipe.hget(key, "purpose")
+    pipe.ttl(key)
+    changed, purpose, ttl = pipe.execute()
+    if purpose is None and ttl == -1:
+        r.expire(key, STRAY_TTL_S)  # not ours (or long forgotten): do not keep it forever
     if not changed:
         return "unchanged"
     ref = r.hgetall(key)
-    if ref.get("purpose") != "dispatch" or update.status not in ("undelivered", "failed"):
+    error = update.error
+    if error is not None and error.kind == SENDER:
+        outbox.on_sender_error(rt, update.error_code)
+    if ref.get("purpose") != "dispatch" or error is None:
         return update.status
     incident_id, observer_id = ref.get("incident_id", ""), ref.get("observer_id", "")
     if not incident_id or not observer_id:
         return update.status
-    permanent = update.permanent_failure
-    new_state = plan.UNREACHABLE if permanent else plan.UNDELIVERED
+    if error.kind == SENDER:
+        keys = [store.incident_dispatch_key(incident_id), store.incident_sends_key(incident_id)]
+        lua.run(r, "dispatch_forget", keys, observer=observer_id)
+        return "paused"
+    opted_out = update.error_code == OPTED_OUT
+    permanent = error.kind == RECIPIENT and not opted_out
+    new_state = plan.UNREACHABLE if error.kind == RECIPIENT else plan.UNDELIVERED
     moved = lua.run(
         r,
         "dispatch_move",
@@ -59,14 +89,29 @@ def record_status(rt, update, now: float) -> str:
         observer=observer_id,
         name=observer.get("name", ""),
         code=update.error_code or "",
+        reason=error.reason,
     )
+    if opted_out:
+        r.sadd(store.optout_key(), ref.get("contact_id") or observer_id)
     if permanent:
-        observers.mark_unreachable(r, observer_id, permanent, now)
+        observers.mark_unreachable(r, observer_id, error.reason, now)
         coordinators.enqueue(
-            rt, tell_coordinators_unreachable, observer.get("name", "?"), permanent, description="tell unreachable"
+            rt, tell_coordinators_unreachable, observer.get("name", "?"), error.reason, description="tell unreachable"
         )
+    if error.kind == CONTENT:
+        coordinators.enqueue(rt, tell_coordinators_refused, incident_id, update.error_code, description="tell refused")
     drive.enqueue_refill(rt, incident_id)
     return new_state
+
+
+def tell_coordinators_refused(incident_id: str, code) -> bool:
+    """RQ job. Warn coordinators once per incident that the carrier refuses its dispatch text."""
+    rt = runtime.get()
+    try:
+        incident = incidents.get(rt.r, incident_id)
+    except NoSuchIncident:  # purged meanwhile: nobody to warn about
+        return False
+    return coordinators.warn_content_refused(rt, incident, code, "dispatch")
 
 
 def tell_coordinators_unreachable(name: str, reason: str) -> int:

@@ -54,6 +54,14 @@ ESCALATE = N_(
 )
 UNREACHABLE = N_("Hotline: observer {name} cannot be texted ({reason}). Please check their number.")
 WORKER_DOWN = N_("Hotline warning: {problem}. Dispatch texts are not going out; restart the worker.")
+SENDING_PAUSED = N_(
+    "Hotline warning: Twilio refused our account or number (error {code}). Texts are paused and queued; "
+    "they go out by themselves once it is fixed."
+)
+FILTERED = N_(
+    "Hotline {ref}: the carrier refused a {purpose} text (error {code}); it will likely refuse it for everyone. "
+    "Please reach observers by phone."
+)
 NOBODY_ON_DUTY = N_("Hotline warning: no observer is on duty right now.")
 FOLLOW_UP = N_("An observer from the rapid-response network is on the way. Stay safe and keep your distance.")
 NONE = N_("none")

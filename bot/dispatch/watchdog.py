@@ -13,7 +13,7 @@ import time
 
 from rq import get_current_job
 
-from .. import runtime, store
+from .. import runtime, sending, store
 from . import lease
 from .drive import refill
 from .plan import JOB_TIMEOUT_S, SEND_RETRY, seconds
@@ -44,6 +44,8 @@ def beat(r, name: str, now: float) -> None:
 
 def redrive_due(rt, now: float) -> list[str]:
     """Enqueue a drive for every incident whose lease or wave deadline has lapsed and nobody holds."""
+    if sending.paused(rt.r):
+        return []  # nothing could be sent; the pause's probe re-drives everything when it lifts
     due = rt.r.zrangebyscore(store.dispatch_due_key(), "-inf", now, start=0, num=REDRIVE_BATCH)
     driven = []
     for incident_id in due:
