@@ -59,6 +59,7 @@ def _beat_forever(rt, stop: threading.Event) -> None:
             dispatch.beat(rt.r, "worker", now)
             dispatch.redrive_due(rt, now)
             if beats % HOUSEKEEPING_EVERY == 0:
+                store.ensure_marker(rt.r, rt.settings.data_dir)  # first start: mark this Redis as ours
                 dispatch.ensure_watchdog(rt)
                 dispatch.warn_if_uncovered(rt, now)
         except (redis.RedisError, SendError) as exc:  # a hiccup must not stop the beat; the next one retries

@@ -226,6 +226,13 @@ VARIABLES: tuple[Variable, ...] = (
         "empty = off (a reporter's words stay in the network)",
     ),
     Variable(
+        "HOTLINE_HEALTH_TOKEN",
+        "health_token",
+        "",
+        _opt_str,
+        "operators who send it (`X-Health-Token` header or `?token=`) get /healthz details; others get status only",
+    ),
+    Variable(
         "HOTLINE_DASHBOARD_PASSWORD",
         "dashboard_password",
         "",
@@ -278,6 +285,7 @@ class Settings:
     geo_bounds: str = "33.2,-119.0,34.9,-116.9"
     geocoder: str = ""
     dashboard_password: str | None = field(default=None, repr=False)
+    health_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

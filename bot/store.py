@@ -244,6 +244,11 @@ def warned_once_key(scope: str) -> str:
     return f"{PREFIX}:warned:{scope}"
 
 
+def marker_key() -> str:
+    """Written when the hotline first meets a Redis (and by a roster import): gone means Redis lost its data."""
+    return f"{PREFIX}:marker"
+
+
 # ---- connections ----------------------------------------------------------
 def connect(url: str) -> redis.Redis:
     """Open a Redis client on a URL; answers come back as str."""
@@ -261,6 +266,37 @@ def ping(r: redis.Redis) -> bool:
         return bool(r.ping())
     except redis.RedisError:  # an outage is an answer here, not a crash
         return False
+
+
+MARKER_SEEN_FILE = "redis-marker-seen"
+"""A file under HOTLINE_DATA_DIR saying this machine has seen the marker (so a missing one is a loss)."""
+
+
+def ensure_marker(r: redis.Redis, data_dir: str | os.PathLike) -> bool:
+    """Keep the empty-Redis marker; False when Redis came back without it (data lost), True otherwise.
+
+    On the first start of a deployment (no marker, and this machine never saw
+    one) the marker is written. Afterwards its absence means Redis restarted
+    without its data: the roster, opt-outs and blocks are gone, and health
+    says so until an operator re-imports the roster (`write_marker`).
+    """
+    seen = Path(data_dir) / MARKER_SEEN_FILE
+    if r.exists(marker_key()):
+        if not seen.exists():
+            seen.parent.mkdir(parents=True, exist_ok=True)
+            seen.write_text("1\n")
+        return True
+    if seen.exists():
+        return False
+    write_marker(r, time.time())
+    seen.parent.mkdir(parents=True, exist_ok=True)
+    seen.write_text("1\n")
+    return True
+
+
+def write_marker(r: redis.Redis, now: float) -> None:
+    """Mark this Redis as holding the hotline's data (first start, roster import)."""
+    r.set(marker_key(), f"{now:.0f}")
 
 
 # ---- the embedded server --------------------------------------------------

@@ -25,6 +25,7 @@ from bot.fake_twilio import FakeTwilioServer
 ROOT = Path(__file__).resolve().parent.parent
 PUBLIC_URL = "https://hotline.test"
 TOKEN = "test-auth-token"
+HEALTH_TOKEN = "test-health-token"
 
 
 def pytest_addoption(parser):
@@ -89,6 +90,7 @@ def settings(tmp_path, fake_twilio, redis_server) -> Settings:
         human_number="+13105550111",
         flows_dir=str(ROOT / "flows"),
         locales_dir=str(ROOT / "locales"),
+        health_token=HEALTH_TOKEN,
     ).resolved()
 
 
