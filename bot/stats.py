@@ -40,7 +40,21 @@ OUTCOME_METRICS = (
 )
 """Counted when an observer or coordinator settles an incident (in the day the incident began)."""
 
-METRICS = REPORT_METRICS + OUTCOME_METRICS
+DISPATCH_METRICS = ("escalations", "two_observers")
+"""Counted as dispatch goes (in the day the incident began): nobody (enough) accepted; the pair was complete."""
+
+DURATION_EDGES_MIN = (2, 5, 10, 20, 40, 60)
+"""Upper edges of the minutes buckets for time to first accept and to first arrival; the last bucket is open."""
+
+
+def _buckets(what: str) -> tuple[str, ...]:
+    return tuple(f"{what}_le_{m}m" for m in DURATION_EDGES_MIN) + (f"{what}_over_{DURATION_EDGES_MIN[-1]}m",)
+
+
+DURATIONS = {"first_accept": _buckets("first_accept"), "first_arrival": _buckets("first_arrival")}
+"""Distributions kept as bucket counts (never a list of times), named by what they measure."""
+
+METRICS = REPORT_METRICS + OUTCOME_METRICS + DISPATCH_METRICS + DURATIONS["first_accept"] + DURATIONS["first_arrival"]
 """Every count `hotline stats` knows, in the order it prints them."""
 
 HEADLINE = ("reports", "reporters", "incidents", "verified", "arrest_operations", "detained")
@@ -138,22 +152,47 @@ def record_status(r, settings, incident: dict, previous: str, status: str) -> No
     """Count an incident's move to verified or unfounded (and undo a count an observer corrected)."""
     if status not in ("verified", "unfounded") or previous == status:
         return  # closing keeps what the incident was found to be; only a finding (or its correction) counts
-    created = incident.get("created_at")
-    if not created:
-        return
-    day = day_of(settings, datetime.fromisoformat(created).timestamp())
-    area = area_code(settings, incident.get("lat"), incident.get("lon"))
-    kind = incident.get("kind", "other")
-    key = store.stats_day_key(day)
+    key, day, ordinal, prefix = _incident_field(settings, incident, "")
     pipe = r.pipeline(transaction=False)
     for sign, state in ((-1, previous), (1, status)):  # undo the finding an observer corrected, if any
         if state == "verified":
             for metric, n in _outcomes(incident).items():
                 if n:
-                    pipe.hincrby(key, _field(area, kind, metric), sign * n)
+                    pipe.hincrby(key, prefix + metric, sign * n)
         elif state == "unfounded":
-            pipe.hincrby(key, _field(area, kind, "unfounded"), sign)
-    pipe.zadd(store.stats_days_key(), {day: date.fromisoformat(day).toordinal()})
+            pipe.hincrby(key, prefix + "unfounded", sign)
+    pipe.zadd(store.stats_days_key(), {day: ordinal})
+    pipe.execute()
+
+
+def _incident_field(settings, incident: dict, metric: str) -> tuple[str, str, int, str]:
+    """Where an incident's own counts go: the day and area it began in."""
+    day = day_of(settings, datetime.fromisoformat(incident["created_at"]).timestamp())
+    area = area_code(settings, incident.get("lat"), incident.get("lon"))
+    field = _field(area, incident.get("kind", "other"), metric)
+    return store.stats_day_key(day), day, date.fromisoformat(day).toordinal(), field
+
+
+def _bucket(what: str, seconds: float) -> str:
+    for edge, name in zip(DURATION_EDGES_MIN, DURATIONS[what]):
+        if seconds <= edge * 60:
+            return name
+    return DURATIONS[what][-1]
+
+
+def record_dispatch(r, settings, incident: dict, event: str, now: float | None = None) -> None:
+    """Count a dispatch milestone: `escalations`, `two_observers`, or `first_accept`/`first_arrival` at now."""
+    if event in DURATIONS:
+        created = datetime.fromisoformat(incident["created_at"]).timestamp()
+        metric = _bucket(event, max(0.0, float(now or created) - created))
+    elif event in DISPATCH_METRICS:
+        metric = event
+    else:
+        raise ValueError(f"unknown dispatch milestone {event!r}")
+    key, day, ordinal, field = _incident_field(settings, incident, metric)
+    pipe = r.pipeline(transaction=False)
+    pipe.hincrby(key, field, 1)
+    pipe.zadd(store.stats_days_key(), {day: ordinal})
     pipe.execute()
 
 
@@ -221,6 +260,8 @@ def totals(r, settings, since: date | None = None, until: date | None = None, by
     # of the verified operations, the share where agents did not identify themselves (observers' debriefs)
     share = round(total["unidentified"] / total["verified"], 3) if total["verified"] else None
     result: dict = {**total, "unidentified_share": share}
+    for what, names in DURATIONS.items():  # "time to first accept: 12 within 2 min, 30 within 5 min, ..."
+        result[what] = {name.removeprefix(what + "_"): total[name] for name in names}
     if by:
         result["by"] = by
         result["rows"] = [Cell(label, counts) for label, counts in sorted(groups.items())]

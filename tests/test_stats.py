@@ -240,3 +240,53 @@ def test_closing_a_verified_incident_keeps_it_verified(r, settings):
     incidents.set_status(r, merge.incident_id, "verified", T0 + 60, "observer", settings=settings)
     incidents.set_status(r, merge.incident_id, "closed", T0 + 3600, "clear", settings=settings)
     assert stats.totals(r, settings)["verified"] == 1
+
+
+def _two_observers(runner, tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        "name,phone,languages,location,radius_km,on_call\n"
+        'Ana,+12135550101,en,"33.9772,-118.2253",10,yes\n'
+        'Ben,+12135550102,en,"33.9780,-118.2250",10,yes\n'
+    )
+    assert runner.invoke(observers_group, ["import", str(roster)]).exit_code == 0
+
+
+def test_dispatch_milestones_are_counted_as_they_happen(rt, r, settings, phone, worker, runner, tmp_path):
+    """First accept and first arrival land in minute buckets; the second YES completes a pair."""
+    import time
+
+    from bot import dispatch
+
+    _two_observers(runner, tmp_path)
+    merge = incidents.merge_report(r, _report("a", *SPOTS[0]), settings, time.time())
+    dispatch.enqueue_start(rt, merge.incident_id)
+    worker()
+    phone.text("YES", from_="+12135550101")
+    phone.text("YES", from_="+12135550102")
+    phone.text("ARRIVED", from_="+12135550101")
+    phone.text("ARRIVED", from_="+12135550102")  # a second arrival is not a first arrival
+    result = stats.totals(r, settings)
+    assert result["first_accept"]["le_2m"] == 1 and sum(result["first_accept"].values()) == 1
+    assert result["first_arrival"]["le_2m"] == 1 and sum(result["first_arrival"].values()) == 1
+    assert result["two_observers"] == 1 and result["escalations"] == 0
+
+
+def test_an_escalation_is_counted_once(rt, r, settings, worker):
+    from bot import dispatch
+
+    merge = incidents.merge_report(r, _report("a", *SPOTS[0]), settings, T0)  # nobody on the roster
+    dispatch.enqueue_start(rt, merge.incident_id)
+    worker()
+    dispatch.enqueue_start(rt, merge.incident_id)
+    worker()
+    assert stats.totals(r, settings)["escalations"] == 1
+
+
+def test_durations_fall_in_their_buckets(r, settings):
+    incident = {"created_at": "2026-07-01T17:00:00+00:00", "lat": SPOTS[0][0], "lon": SPOTS[0][1], "kind": "raid"}
+    created = 1_782_925_200.0
+    for minutes in (1, 4, 4, 90):
+        stats.record_dispatch(r, settings, incident, "first_accept", created + minutes * 60)
+    buckets = stats.totals(r, settings)["first_accept"]
+    assert (buckets["le_2m"], buckets["le_5m"], buckets["over_60m"]) == (1, 2, 1)

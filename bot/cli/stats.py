@@ -63,6 +63,9 @@ def stats_command(since: str | None, until: str | None, by: str | None, as_json:
         value = result[key]
         shown = "—" if value is None else (f"{value:.0%}" if key == "unidentified_share" else f"{value:,}")
         click.echo(f"{label:<50} {shown:>8}")
+    for what, label in (("first_accept", "Time to first accept"), ("first_arrival", "Time to first arrival")):
+        buckets = ", ".join(f"{name.replace('_', ' ')}: {n}" for name, n in result[what].items() if n)
+        click.echo(f"{label:<50} {buckets or '—'}")
     for cell in result.get("rows", []):
         counts = stats.suppress(cell.counts, min_cell)
         parts = [f"{m}={'<' + str(min_cell) if counts[m] is None else counts[m]}" for m in stats.HEADLINE]

@@ -20,7 +20,7 @@ import time
 
 from rq import get_current_job
 
-from .. import incidents, observers, outbox, store
+from .. import incidents, observers, outbox, stats, store
 from ..errors import PermanentSend, RetryableSend
 from . import texts
 from .plan import ACCEPTED, DECLINED, JOB_TIMEOUT_S, SEND_RETRY, TEXTED, UNDELIVERED, UNREACHABLE
@@ -143,6 +143,7 @@ def escalate(rt, incident: dict, plan: dict, states: dict, now: float) -> None:
     sent = text_coordinators(rt, body, store.incident_sends_key(incident_id), "escalated")
     if not r.hsetnx(store.incident_plan_key(incident_id), "escalated", "1"):
         return  # a concurrent drive escalated too; the send records kept it to one text each
+    stats.record_dispatch(r, rt.settings, incident, "escalations")
     incidents.add_event(
         r,
         incident_id,

@@ -15,7 +15,7 @@ import unicodedata
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from .. import alerts, incidents, lua, observers, outbox, privacy, runtime, store
+from .. import alerts, incidents, lua, observers, outbox, privacy, runtime, stats, store
 from ..errors import NoSuchIncident
 from . import drive, texts
 from .plan import ACCEPTED, CLOSED, COVERED, DECLINED, JOB_TIMEOUT_S, SEND_RETRY, TEXTED, UNDELIVERED, finish
@@ -190,6 +190,10 @@ def accept(rt, incident_id: str, observer_id: str, code: str, lang: str, now: fl
     plan = rt.r.hgetall(store.incident_plan_key(incident_id))
     needed = int(plan.get("needed") or 1)
     incidents.add_event(rt.r, incident_id, "dispatch_accepted", now, observer=observer_id, accepted=n, needed=needed)
+    if n == 1:
+        stats.record_dispatch(rt.r, s, incident, "first_accept", now)
+    elif n == 2:  # the network's rule: never work alone
+        stats.record_dispatch(rt.r, s, incident, "two_observers")
     queue = rt.queue("dispatch")
     if n == 1:
         queue.enqueue(follow_up_reporters, incident_id, retry=SEND_RETRY, job_timeout=JOB_TIMEOUT_S)
@@ -264,6 +268,8 @@ def scene_update(
     try:
         if command == "arrived":
             incidents.add_event(r, incident_id, "observer_arrived", now, observer=observer_id)
+            if r.hsetnx(store.incident_plan_key(incident_id), "first_arrival_at", repr(now)):
+                stats.record_dispatch(r, s, incidents.get(r, incident_id), "first_arrival", now)
             return [texts.say(s, lang, texts.ARRIVED, code=code)]
         if command == "verified":
             facts = verification_facts(rest)
