@@ -205,7 +205,9 @@ def _alert_one(rt, broadcast_id: str, meta: dict, contact_id: str, sub: dict) ->
         lang,
         ALERT,
         area=meta.get("area", ""),
-        kind=i18n.gettext(s.locales_dir, lang, _KINDS.get(meta.get("kind", ""), _KINDS["other"])),
+        kind=i18n.gettext(
+            s.locales_dir, lang, incidents.KIND_NAMES.get(meta.get("kind", ""), incidents.KIND_NAMES["other"])
+        ),
     )
     while True:  # pace to HOTLINE_SEND_RATE per sending number, shared by every worker through Redis
         wait = outbox.take_send_slot(rt.r, outbox.sender_of(s), s.send_rate, time.time())
@@ -231,12 +233,3 @@ def _alert_one(rt, broadcast_id: str, meta: dict, contact_id: str, sub: dict) ->
     except RetryableSend:  # left claimed/unclaimed; a re-run of the chunk decides it
         return 0
     return 1 if record["state"] == outbox.SENT else 0
-
-
-_KINDS = {
-    "raid": N_("a raid"),
-    "arrest": N_("an arrest"),
-    "checkpoint": N_("a checkpoint"),
-    "agents": N_("agents seen"),
-    "other": N_("immigration activity"),
-}

@@ -9,20 +9,12 @@ from __future__ import annotations
 
 from rq.job import Job
 from rq.registry import FailedJobRegistry
+from test_reports import CALL
 
 from bot import reports, runtime
 from bot.conversation import ActionCall
 
 COORDINATORS = ("+13105550199", "+13105550198")
-
-CALL = dict(
-    name="report.submit",
-    contact_id="c-unplaced",
-    e164="+13235550140",
-    language="en",
-    channel="sms",
-    now=1_800_000_000.0,
-)
 
 
 def _unplaced(where_raw: str) -> ActionCall:

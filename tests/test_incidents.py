@@ -390,3 +390,7 @@ def test_contacts_refuses_an_invalid_number(runner, r):
 def test_set_trust_refuses_unknown_levels(r):
     with pytest.raises(ValueError):
         incidents.set_trust(r, "c1", "vip")
+
+
+def test_every_kind_has_one_name_for_texts():
+    assert tuple(incidents.KIND_NAMES) == incidents.KINDS

@@ -7,17 +7,8 @@ modules free of prose.
 
 from __future__ import annotations
 
-from .. import i18n
+from .. import i18n, incidents
 from ..i18n import N_
-
-KIND_NAMES = {
-    "raid": N_("a raid"),
-    "arrest": N_("an arrest"),
-    "checkpoint": N_("a checkpoint"),
-    "agents": N_("agents seen"),
-    "other": N_("immigration activity"),
-}
-"""How an incident's kind code reads in a text."""
 
 DISPATCH = N_(
     "Hotline {code}: {kind} reported near {place}, {km} km from you. Can you go? Reply YES {code} or NO {code}."
@@ -73,7 +64,8 @@ def say(settings, lang: str, msgid: str, **values) -> str:
 
 
 def kind_name(settings, lang: str, kind: str) -> str:
-    return say(settings, lang, KIND_NAMES.get(kind, KIND_NAMES["other"]))
+    """How an incident's kind reads in a text, in lang (`incidents.KIND_NAMES`)."""
+    return say(settings, lang, incidents.KIND_NAMES.get(kind, incidents.KIND_NAMES["other"]))
 
 
 def place(incident: dict) -> str:

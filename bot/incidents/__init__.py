@@ -24,9 +24,19 @@ import redis
 from .. import lua, stats, store
 from ..errors import HotlineError, NoSuchIncident
 from ..geo import PRECISION_M, precision_class
+from ..i18n import N_
 
 KINDS = ("raid", "arrest", "checkpoint", "agents", "other")
 """Activity codes a report carries (the `activity` answer of the report flow)."""
+
+KIND_NAMES = {
+    "raid": N_("a raid"),
+    "arrest": N_("an arrest"),
+    "checkpoint": N_("a checkpoint"),
+    "agents": N_("agents seen"),
+    "other": N_("immigration activity"),
+}
+"""How a kind reads in a text (a gettext msgid), for dispatch, escalation and alerts alike."""
 
 COMPATIBLE = {
     "raid": {"raid", "arrest", "agents", "other"},
