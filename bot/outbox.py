@@ -16,7 +16,6 @@ from datetime import timedelta
 
 from . import contacts, lua, sending, store
 from .channels import registry as channels
-from .channels import twilio as twilio_channel
 from .channels.twilio_errors import classify
 from .errors import PermanentSend, RetryableSend, SendingPaused
 from .privacy import contact_id as make_contact_id
@@ -53,13 +52,14 @@ def send(
         info = sending.paused(rt.r)
         if info:
             raise SendingPaused("sending paused", code=int(info.get("code") or 0) or None, kind="sender")
+    channel = channels.for_address(address)
     try:
-        sid = channels.for_address(address).send(rt, address, body, validity_s=validity_s)
+        sid = channel.send(rt, address, body, validity_s=validity_s)
     except SendingPaused as exc:
         on_sender_error(rt, exc.code)
         raise
     except PermanentSend as exc:
-        if exc.code == twilio_channel.OPTED_OUT:
+        if channel.is_opt_out(exc):  # Twilio's 21610
             rt.r.sadd(store.optout_key(), cid)
         raise
     remember(rt, sid, purpose, cid, ref)

@@ -79,3 +79,7 @@ class Channel:
     def find_sent(self, rt, address: str, body: str) -> str | None:
         """The status of an uncertain send: the id of a message already sent with this body, or None."""
         return None
+
+    def is_opt_out(self, exc: PermanentSend) -> bool:
+        """Whether a refused send means the recipient opted out (the outbox then records it)."""
+        return False

@@ -345,6 +345,9 @@ class TwilioChannel(Channel):
     def find_sent(self, rt, address: str, body: str) -> str | None:
         return find_sent(rt.twilio, address, body)
 
+    def is_opt_out(self, exc: PermanentSend) -> bool:
+        return exc.code == OPTED_OUT
+
 
 SMS = TwilioChannel("sms")
 WHATSAPP = TwilioChannel("whatsapp", WHATSAPP_PREFIX)
