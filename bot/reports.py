@@ -11,7 +11,7 @@ import logging
 
 from . import dispatch, i18n, incidents, privacy, runtime, stats, store
 from .channels import registry as channels
-from .dispatch import coordinators
+from .dispatch import coordinators, updates
 from .geo import online as online_geocoder
 
 log = logging.getLogger(__name__)
@@ -37,11 +37,18 @@ ONLINE_TIMEOUT_S = 30
 """RQ timeout for an online geocoding job (the geocoder's own HTTP timeout is 5 s)."""
 
 
+def _details(answers: dict) -> dict:
+    return {k: answers[k] for k in DETAIL_FIELDS if answers.get(k) not in (None, "", [])}
+
+
 def submit(rt, call) -> dict:
-    """Fold a finished sighting report into an incident; enqueue dispatch if it is new."""
+    """Fold a sighting report into an incident as soon as it has a place; enqueue dispatch if it is new.
+
+    The flow runs this early (place + activity) and `update` after each later answer.
+    """
     answers = call.answers
     where = answers.get("where") or {}
-    details = {k: answers[k] for k in DETAIL_FIELDS if answers.get(k) not in (None, "", [])}
+    details = _details(answers)
     if answers.get("callback") == "yes":
         _keep_reply_to(rt, call)
     if "lat" not in where:
@@ -75,6 +82,27 @@ def submit(rt, call) -> dict:
         return {"ref": ref, "incident_id": ""}
     merge = _merge(rt, call.contact_id, where, details, call.language, call.channel, call.now)
     return {"ref": merge.ref, "incident_id": merge.incident_id}
+
+
+def update(rt, call) -> dict:
+    """The `report.update` action: fold the answers given since `report.submit` into its incident.
+
+    Details and a sharper place (cross streets after a ZIP) go on the incident
+    and its timeline in one atomic step; observers who already accepted get one
+    batched update text (`dispatch.updates`), those still deciding read the
+    details in their accept reply. A report nothing could place has no incident
+    to update: coordinators already have the caller's words.
+    """
+    report = call.answers.get("report") or {}
+    incident_id = str(report.get("incident_id") or "")
+    if not incident_id:
+        return dict(report)
+    places = [p for p in (call.answers.get("cross_streets"), call.answers.get("where")) if isinstance(p, dict)]
+    place = next((p for p in places if "lat" in p), None)  # cross streets asked after a ZIP come first
+    changed = incidents.update_report(rt.r, incident_id, call.contact_id, _details(call.answers), place, call.now)
+    if changed:
+        updates.enqueue(rt, incident_id, call.now)
+    return dict(report)
 
 
 def _merge(rt, contact_id: str, where: dict, details: dict, language: str, channel: str, now: float):
@@ -129,19 +157,30 @@ def _keep_reply_to(rt, call) -> None:
 def request_callback(rt, call) -> dict:
     """Ask coordinators to call this person back (the `handoff.callback` action).
 
-    Someone who asks for a call also hears when an observer is on the way.
+    Returns `status`: `queued` (a coordinator is being texted the sealed number),
+    `need_number` (a web chat visitor: nobody can call a web page, so the flow
+    asks for a number) or `no_coordinator` (nobody to tell: the flow must show
+    the human number instead of promising a call). Someone who asks for a call
+    by text also hears when an observer is on the way.
     """
+    if not rt.settings.coordinators:
+        return {"status": "no_coordinator"}
     if not channels.can_text_later(call.channel):
-        return {"ok": False}  # nobody could call a web chat page back
-    _keep_reply_to(rt, call)
+        # Nobody can call a web chat page back: the flow asks for a number (sealed like any other).
+        sealed = (call.answers.get("callback_number") or {}).get("sealed")
+        if not sealed:
+            return {"status": "need_number"}
+    else:
+        _keep_reply_to(rt, call)
+        sealed = privacy.seal(rt.settings.secret, call.e164)
     coordinators.enqueue(
         rt,
         text_coordinators_callback,
-        privacy.seal(rt.settings.secret, call.e164),
+        sealed,
         call.language,
         description="text_coordinators_callback",
     )
-    return {"ok": True}
+    return {"status": "queued"}
 
 
 def escalate_unplaced(ref: str, raw_place: str, activity: str) -> int:

@@ -44,6 +44,7 @@ PENDING = "\x00pending"
 
 ACTIONS = {
     "report.submit": reports.submit,
+    "report.update": reports.update,
     "handoff.callback": reports.request_callback,
     "alerts.subscribe": alerts.subscribe,
     "alerts.unsubscribe": alerts.unsubscribe,

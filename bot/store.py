@@ -79,6 +79,11 @@ def incident_timeline_key(incident_id: str) -> str:
     return f"{PREFIX}:{{inc:{incident_id}}}:timeline"
 
 
+def incident_update_key(incident_id: str) -> str:
+    """Set while an incident's batched update text to accepted observers is scheduled (string, TTL)."""
+    return f"{PREFIX}:{{inc:{incident_id}}}:update"
+
+
 def incident_dispatch_key(incident_id: str) -> str:
     """Per-observer dispatch state of an incident (hash observer_id → state)."""
     return f"{PREFIX}:{{inc:{incident_id}}}:dispatch"

@@ -46,13 +46,18 @@ class Recorder:
         self.calls.append(call)
         return {"ref": "R7", "incident_id": "7"}
 
+    def update(self, rt, call):
+        self.calls.append(call)
+        return dict(call.answers.get("report") or {})
+
     def callback(self, rt, call):
         self.calls.append(call)
-        return {}
+        return {"status": "queued"}
 
     def table(self) -> dict:
         return {
             "report.submit": self.submit,
+            "report.update": self.update,
             "handoff.callback": self.callback,
             "alerts.subscribe": alerts.subscribe,
             "alerts.unsubscribe": alerts.unsubscribe,
@@ -84,62 +89,61 @@ def edit(path: Path, old: str, new: str) -> None:
 
 def test_full_report_calls_submit_with_the_contract_answer_names(hot, r):
     rec = Recorder()
-    for body in ("migra en Pacific y Florence hace 10 min", "3 agentes 1 carro", "1 6", "no"):
-        replies = text(hot, body, rec.table())
-    assert replies[0].startswith("Reporte R7 enviado")
+    replies = text(hot, "migra en Pacific y Florence hace 10 min", rec.table())
+    assert replies[0].startswith("Reporte R7 enviado")  # place + activity: submitted on the first text
     (call,) = rec.calls
     assert call.name == "report.submit" and call.language == "es" and call.e164 == E164
     a = call.answers
-    assert (a["activity"], a["agents"], a["vehicles"], a["identifiers"], a["detained"]) == (
-        "agents",
-        3,
-        1,
-        ["ice", "masks"],
-        "no",
-    )
-    assert a["started_at"] == int(NOW - 600)
+    assert (a["activity"], a["started_at"], a["identifiers"]) == ("agents", int(NOW - 600), ["ice"])
     assert a["where"]["precision"] == "street" and {"lat", "lon", "label", "source", "precision_m"} <= set(a["where"])
+    for body in ("3 agentes 1 carro", "no"):
+        replies = text(hot, body, rec.table())
+    assert replies[0].startswith("Gracias, los observadores ya lo tienen todo")
+    assert {c.name for c in rec.calls[1:]} == {"report.update"}
+    a = rec.calls[-1].answers
+    assert (a["agents"], a["vehicles"], a["detained"], a["report"]["ref"]) == (3, 1, "no", "R7")
     text(hot, "2", rec.table())
-    assert [c.name for c in rec.calls] == ["report.submit", "handoff.callback"]
-    assert rec.calls[1].answers["safe"] == "yes" and rec.calls[1].answers["callback"] == "yes"
+    assert rec.calls[-1].name == "handoff.callback"
+    assert rec.calls[-1].answers["safe"] == "yes" and rec.calls[-1].answers["callback"] == "yes"
 
 
 def test_waiting_caller_finishes_on_the_version_they_started(hot, flows_dir, r):
-    assert text(hot, "report")[0].startswith("Hotline: what do you see?")
-    edit(flows_dir / "sighting.yaml", '"Where? Send cross streets', '"WHERE NOW? Send cross streets')
-    assert text(hot, "1")[0].startswith("Where? Send cross streets")
-    assert text(hot, "report", e164="+13235550143") and text(hot, "1", e164="+13235550143")[0].startswith("WHERE NOW?")
+    assert text(hot, "report")[0].startswith("Hotline: where is it happening?")
+    edit(flows_dir / "sighting.yaml", '"What do you see? Reply 1', '"WHAT NOW? Reply 1')
+    assert text(hot, "90011")[0].startswith("What do you see? Reply 1")
+    assert text(hot, "report", e164="+13235550143")
+    assert text(hot, "90011", e164="+13235550143")[0].startswith("WHAT NOW?")
 
 
 def test_pinned_version_is_read_from_redis_by_a_fresh_process(hot, flows_dir, r):
     text(hot, "report")
-    edit(flows_dir / "sighting.yaml", '"Where? Send cross streets', '"WHERE NOW? Send cross streets')
+    edit(flows_dir / "sighting.yaml", '"What do you see? Reply 1', '"WHAT NOW? Reply 1')
     registry._registries.clear()  # a new process: it never saw the old file
-    assert text(hot, "1")[0].startswith("Where? Send cross streets")
+    assert text(hot, "90011")[0].startswith("What do you see? Reply 1")
 
 
 def test_a_broken_edit_never_replaces_the_working_flow(hot, flows_dir, r):
     text(hot, "report", e164="+13235550144")
     touch(flows_dir / "sighting.yaml", "flow: sighting\nsteps: [oops\n")
-    assert text(hot, "report")[0].startswith("Hotline: what do you see?")
+    assert text(hot, "report")[0].startswith("Hotline: where is it happening?")
     edit_target = flows_dir / "sighting.yaml"
     shutil.copy(ROOT / "flows" / "sighting.yaml", edit_target)
     edit(edit_target, "next: who\n", "next: nowhere\n")  # a next naming no step fails the check
-    assert text(hot, "report", e164="+13235550145")[0].startswith("Hotline: what do you see?")
+    assert text(hot, "report", e164="+13235550145")[0].startswith("Hotline: where is it happening?")
 
 
 def test_reload_picks_up_a_good_edit_for_new_conversations(hot, flows_dir, r):
-    edit(flows_dir / "sighting.yaml", '"Hotline: what do you see?', '"Hotline v2: what do you see?')
-    assert text(hot, "report")[0].startswith("Hotline v2: what do you see?")
+    edit(flows_dir / "sighting.yaml", '"Hotline: where is it', '"Hotline v2: where is it')
+    assert text(hot, "report")[0].startswith("Hotline v2: where is it")
 
 
 def test_draft_flow_runs_only_for_its_test_numbers(hot, flows_dir, r):
     draft = (ROOT / "flows" / "sighting.yaml").read_text(encoding="utf-8")
     draft = draft.replace("languages: [en, es]\n", "languages: [en, es]\ndraft: true\ntest_numbers: ['+13235550199']\n")
-    draft = draft.replace('"Hotline: what do you see?', '"DRAFT: what do you see?')
+    draft = draft.replace('"Hotline: where is it', '"DRAFT: where is it')
     touch(flows_dir / "sighting.draft.yaml", draft)
-    assert text(hot, "report", e164="+13235550199")[0].startswith("DRAFT: what do you see?")
-    assert text(hot, "report")[0].startswith("Hotline: what do you see?")
+    assert text(hot, "report", e164="+13235550199")[0].startswith("DRAFT: where is it")
+    assert text(hot, "report")[0].startswith("Hotline: where is it happening?")
 
 
 def test_stop_is_recorded_where_outbox_reads_it_and_silences_everything(hot, r):
@@ -172,7 +176,7 @@ def test_first_message_language_is_remembered_for_the_next_conversation(hot, r):
     text(hot, "hola, hay migra")
     text(hot, "STOP")
     text(hot, "START")
-    assert text(hot, "report")[0].startswith("Línea: ¿qué ve?")
+    assert text(hot, "report")[0].startswith("Línea: ¿dónde está pasando?")
 
 
 def test_a_failing_action_takes_the_on_error_step(hot, r):
@@ -180,22 +184,19 @@ def test_a_failing_action_takes_the_on_error_step(hot, r):
         raise RuntimeError("incident store down")
 
     actions = {**Recorder().table(), "report.submit": broken}
-    for body in ("ICE at 90011 now", "2", "9", "yes"):
-        replies = text(hot, body, actions)
+    replies = text(hot, "ICE at 90011 now", actions)
     assert replies == ["Sorry, we couldn't send your report. Please call +13105550111 now."]
     assert sessions.load(r, privacy.contact_id(hot.settings.secret, E164)) is None
 
 
 def test_a_missing_action_takes_the_on_error_step(hot, r):
-    for body in ("ICE at 90011 now", "2", "9", "yes"):
-        replies = text(hot, body, {})
+    replies = text(hot, "ICE at 90011 now", {})
     assert replies == ["Sorry, we couldn't send your report. Please call +13105550111 now."]
 
 
 def test_a_pin_answers_the_location_step_and_photos_are_kept(hot, r):
     text(hot, "report", channel="whatsapp")
-    text(hot, "1", channel="whatsapp")
-    assert text(hot, "", channel="whatsapp", lat=33.9755, lon=-118.2250)[0].startswith("When did it start?")
+    assert text(hot, "", channel="whatsapp", lat=33.9755, lon=-118.2250)[0].startswith("What do you see?")
     assert text(hot, "", media=(Media("https://api.twilio.com/m/1", "image/jpeg"),)) == ["Photo received, thank you."]
     session = sessions.load(r, privacy.contact_id(hot.settings.secret, E164))
     assert session.answers["where"]["source"] == "pin" and session.answers["media"] == ["https://api.twilio.com/m/1"]
@@ -213,10 +214,9 @@ intersections:
 def test_an_ambiguous_place_gets_one_short_question(hot, flows_dir, r):
     touch(flows_dir / "places.yaml", AMBIGUOUS_PLACES)
     text(hot, "report")
-    text(hot, "1")
     (question,) = text(hot, "Main and 1st")
     assert question.startswith("Which one? Reply 1 ") and "2 " in question
-    assert text(hot, "2")[0].startswith("When did it start?")
+    assert text(hot, "2")[0].startswith("What do you see?")
     where = sessions.load(r, privacy.contact_id(hot.settings.secret, E164)).answers["where"]
     assert round(where["lat"], 2) in (34.05, 34.10)
 
@@ -241,7 +241,7 @@ def test_a_message_mid_flow_costs_two_redis_round_trips_with_its_timers(hot, r):
     text(counted, "report")
     text(counted, "report", e164="+13235550150")  # connections are open from here on
     before = CountingConnection.trips
-    assert text(counted, "1")[0].startswith("Where?")  # where has a reminder timer: scheduled in the same pipeline
+    assert text(counted, "90011")[0].startswith("What do you see?")  # a reminder timer, in the same pipeline
     assert CountingConnection.trips - before == 2
     assert len(ScheduledJobRegistry(queue=counted.queue("default")).get_job_ids()) == 3
 
@@ -314,7 +314,6 @@ def test_two_texts_answered_at_once_never_lose_an_answer(hot, r):
     for n in range(8):
         e164 = f"+1323555{n:04d}"
         text(hot, "report", e164=e164)
-        text(hot, "1", e164=e164)
         gate = threading.Barrier(2)
 
         def send(body, e164=e164, gate=gate):
@@ -327,7 +326,7 @@ def test_two_texts_answered_at_once_never_lose_an_answer(hot, r):
         for t in threads:
             t.join()
         session = sessions.load(r, privacy.contact_id(hot.settings.secret, e164))
-        assert session.step == "when" and session.answers["where"]["source"] == "zip"
+        assert session.step == "what" and session.answers["where"]["source"] == "zip"
 
 
 def test_save_if_unchanged_refuses_a_stale_counter(r):
@@ -350,17 +349,17 @@ def test_a_broken_catalog_never_replaces_the_working_translations(hot, tmp_path,
     locales = tmp_path / "locales"
     shutil.copytree(ROOT / "locales", locales)
     spanish = runtime.Runtime(settings=hot.settings.replace(locales_dir=str(locales)), redis_url=hot.redis_url)
-    assert text(spanish, "hola")[0].startswith("Línea: ¿qué ve?")
+    assert text(spanish, "hola")[0].startswith("Línea: ¿dónde está pasando?")
     po = locales / "es" / "LC_MESSAGES" / "messages.po"
     whole = po.read_text(encoding="utf-8")
     touch(po, "garbage here\n" + whole)  # unreadable
-    assert text(spanish, "hola", e164="+13235550160")[0].startswith("Línea: ¿qué ve?")
+    assert text(spanish, "hola", e164="+13235550160")[0].startswith("Línea: ¿dónde está pasando?")
     touch(po, whole[: len(whole) // 5])  # saved half-way
-    assert text(spanish, "hola", e164="+13235550161")[0].startswith("Línea: ¿qué ve?")
+    assert text(spanish, "hola", e164="+13235550161")[0].startswith("Línea: ¿dónde está pasando?")
 
 
 def test_a_photo_as_the_first_message_is_kept_with_the_report(hot, r):
     photo = (Media("https://api.twilio.com/m/first", "image/jpeg"),)
-    assert text(hot, "", media=photo)[0].startswith("Hotline: what do you see?")
+    assert text(hot, "", media=photo)[0].startswith("Hotline: where is it happening?")
     session = sessions.load(r, privacy.contact_id(hot.settings.secret, E164))
     assert session.answers["media"] == ["https://api.twilio.com/m/first"]

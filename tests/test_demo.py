@@ -12,9 +12,7 @@ SCRIPT = (
     "\n".join(
         [
             "hay migra deteniendo a alguien",
-            "2",
             "33.9769, -118.2161",
-            "ahora",
             "4 agentes 2 carros",
             "1 6",
             "/as Ana SI",
@@ -39,7 +37,7 @@ def test_demo_takes_a_report_and_shows_the_observer_texts(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     out = result.stdout
-    assert "enviado al equipo de observadores" in out, out
+    assert "ya estamos avisando a los observadores" in out, out
     assert "📱 to Ana:" in out, "the nearest demo observer's dispatch text is shown"
     assert "📱 to Dev" not in out, "the Santa Monica observer is too far"
     assert "[Ana]> SI" in out and "Ref" in out, "Ana's acceptance is answered with the details"

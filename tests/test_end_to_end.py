@@ -27,6 +27,7 @@ def _roster(tmp_path, settings, r):
 
 ANSWERS = (  # (words in the hotline's question, the reporter's answer), English and Spanish
     (("what do you see", "qué ve"), {"Body": "2"}),
+    (("which cross streets", "entre qué calles"), {"Body": "Pacific and Florence"}),
     (("where", "dónde"), {"Body": "", **PIN}),
     (("when", "cuándo"), {"Body": "now"}),
     (("how many", "cuántos"), {"Body": "4 agents 2 cars"}),
@@ -35,13 +36,17 @@ ANSWERS = (  # (words in the hotline's question, the reporter's answer), English
 )
 
 
-def _report(phone, first: str = "I see agents detaining someone", from_: str = REPORTER) -> list[str]:
-    """Answer whatever the sighting flow asks, until it says the report was sent."""
+SENT = ("observers are being alerted", "avisando a los observadores")
+"""What the flow says when the report went to observers (it keeps asking details after)."""
+
+
+def _report(phone, first: str = "I see agents detaining someone", from_: str = REPORTER, until=SENT) -> list[str]:
+    """Answer whatever the sighting flow asks, until it says `until` (by default: the report was sent)."""
     replies = phone.text(first, from_=from_)
     for _ in range(10):
-        last = replies[-1].lower()
-        if "observer team" in last or "equipo de observadores" in last:
+        if any(word in reply.lower() for reply in replies[-2:] for word in until):
             return replies
+        last = replies[-1].lower()
         answer = next((a for words, a in ANSWERS if any(w in last for w in words)), None)
         assert answer, f"unexpected question: {replies[-1]}"
         extra = {k: v for k, v in answer.items() if k != "Body"}
@@ -54,7 +59,7 @@ def test_a_text_reaches_the_nearest_on_call_observer_and_yes_is_recorded(
 ):
     _roster(tmp_path, settings, r)
     replies = _report(phone)
-    assert any("sent to our observer team" in reply for reply in replies), replies
+    assert any("observers are being alerted" in reply for reply in replies), replies
 
     open_incidents = incidents.list_open(r)
     assert len(open_incidents) == 1
@@ -114,7 +119,7 @@ def test_reporter_number_is_not_stored_in_clear(tmp_path, settings, r, phone, wo
 def test_second_report_of_the_same_scene_joins_the_incident(settings, r, phone, worker):
     _report(phone)
     replies = _report(phone, first="hola, hay migra deteniendo a alguien", from_="+13235550124")
-    assert "enviado" in replies[-1], "the second reporter is answered in Spanish"
+    assert any("enviado" in reply for reply in replies), "the second reporter is answered in Spanish"
     open_incidents = incidents.list_open(r)
     assert len(open_incidents) == 1
     assert open_incidents[0]["reporters"] == 2
@@ -124,7 +129,7 @@ def test_reporter_who_asks_for_a_call_hears_an_observer_is_on_the_way_without_wh
     tmp_path, settings, r, phone, worker, twilio_outbox
 ):
     _roster(tmp_path, settings, r)
-    _report(phone)
+    _report(phone, until=("are you safe",))
     phone.text("2", from_=REPORTER)  # "yes, and please call me"
     worker()  # dispatch + the coordinators' call-back text
     phone.text("YES", from_=NEAR)

@@ -25,9 +25,9 @@ def test_each_text_has_its_line_context_and_note_in_file_order():
     source = (ROOT / "flows" / "sighting.yaml").read_text(encoding="utf-8")
     found = _extract("sighting.yaml", source)
     line, func, (ctx, msgid), notes = found[0]
-    assert (func, ctx) == ("pgettext", "sighting.what.ask")
+    assert (func, ctx) == ("pgettext", "sighting.where.ask")
     assert source.splitlines()[line - 1].strip().startswith(f'ask: "{msgid[:20]}')
-    assert notes == ["First message a reporter gets. Keep the numbers: they are the reply keys."]
+    assert notes == ["First message most reporters get. Short: people text from the scene."]
     assert [f[0] for f in found] == sorted(f[0] for f in found)
     assert ("sighting.what.choice.raid", "1 | raid | redada | operativo") in [f[2] for f in found]
 

@@ -22,7 +22,7 @@ def test_flows_check_prints_file_line_and_exits_1(runner):
 
 
 def test_chat_runs_the_real_flow_in_spanish(runner):
-    result = runner.invoke(chat_command, ["--lang", "es"], input="reporte\n1\n")
+    result = runner.invoke(chat_command, ["--lang", "es"], input="reporte\n90011\n")
     assert result.exit_code == 0, result.output
-    assert "hotline> Línea: ¿qué ve?" in result.output
-    assert "hotline> ¿Dónde?" in result.output
+    assert "hotline> Línea: ¿dónde está pasando?" in result.output
+    assert "hotline> ¿Qué ve?" in result.output

@@ -39,6 +39,7 @@ class Inbound:
     lat: float | None = None
     lon: float | None = None
     profile_language: str | None = None  # a hint only (web chat's browser language)
+    place_name: str = ""  # what a shared WhatsApp location calls itself (Twilio's Label / Address)
 
     @property
     def has_pin(self) -> bool:

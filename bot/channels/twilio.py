@@ -109,7 +109,18 @@ def parse_inbound(form: Mapping[str, str]) -> Inbound:
         media=media,
         lat=lat,
         lon=lon,
+        place_name=_place_name(form) if lat is not None else "",
     )
+
+
+PLACE_NAME_MAX = 120
+"""Characters of a shared location's name kept: a business name and a street address."""
+
+
+def _place_name(form: Mapping[str, str]) -> str:
+    """Name a WhatsApp location pin the way the sender's app did: `Label, Address` (either may be absent)."""
+    parts = [" ".join((form.get(k) or "").split()) for k in ("Label", "Address")]
+    return ", ".join(p for p in parts if p)[:PLACE_NAME_MAX]
 
 
 def render_twiml(replies: list[str] | tuple[str, ...]) -> str:

@@ -54,6 +54,7 @@ class Answer:
     region: str = "US"
     bounds: tuple[float, float, float, float] | None = None
     places: str | None = None  # the coordinators' gazetteer (flows/places.yaml)
+    place_name: str = ""  # a shared pin's own name (WhatsApp Label/Address): what observers read
 
     @property
     def folded(self) -> str:

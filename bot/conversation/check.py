@@ -30,7 +30,7 @@ from .loader import is_flow_source, load_flow_text
 from .model import Flow, Globals, Issue, Pos, Step, Text
 from .templates import BUILTIN_VALUES
 
-KNOWN_ACTIONS = ("report.submit", "alerts.subscribe", "alerts.unsubscribe", "handoff.callback")
+KNOWN_ACTIONS = ("report.submit", "report.update", "alerts.subscribe", "alerts.unsubscribe", "handoff.callback")
 """The `do:` actions the router provides (docs/architecture.md "Flow actions")."""
 
 _PLACEHOLDER_RE = re.compile(r"\{([a-z_][a-z0-9_]*)(?:\.[a-z_][a-z0-9_]*)?\}")

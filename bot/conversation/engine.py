@@ -250,8 +250,9 @@ def parse(ctx: Context, step: Step, answer: Answer, lang: str, scan: bool = Fals
     if expect.kind == "choice":
         options = [(o.code, words_for(ctx, o.words, lang)) for o in expect.choices]
         return inputs.choice(answer, options, multiple=bool(opts.get("multiple")), scan=scan)
-    if "skip" in opts:
-        opts["skip"] = words_for(ctx, opts["skip"], lang)
+    for key in ("skip", "signs"):
+        if key in opts:
+            opts[key] = words_for(ctx, opts[key], lang)
     return inputs.PARSERS[expect.kind](answer, scan=scan, **opts)
 
 
@@ -260,23 +261,36 @@ def _scan(ctx: Context, session: Session, flow: Flow, step: Step, answer: Answer
         return  # found in an earlier text already
     result = parse(ctx, step, answer, session.lang, scan=True)
     if isinstance(result, Parsed):
-        _save(ctx, session, step, result)
+        _save(ctx, session, step, result, keep_raw=False)  # a sentence is not this question's own answer
         session.given += [name for name in step.save if name not in session.given]
 
 
-def _save(ctx: Context, session: Session, step: Step, result: Parsed) -> None:
+def lookup(answers: dict, name: str | None) -> Any:
+    """Return a saved answer by name, or a field of one by `name.field` ("where.precision")."""
+    if not name:
+        return None
+    head, _, field_name = name.partition(".")
+    value = answers.get(head)
+    if field_name:
+        return value.get(field_name) if isinstance(value, dict) else None
+    return value
+
+
+def _save(ctx: Context, session: Session, step: Step, result: Parsed, keep_raw: bool = True) -> None:
     value = result.value
     if step.expect is not None and step.expect.kind == "phone" and isinstance(value, str):
         value = {"sealed": ctx.seal(value)}  # a number is never kept clear (docs/privacy.md)
     if len(step.save) > 1 and isinstance(value, list):
         for name, item in zip(step.save, value):
+            if item is None and session.answers.get(name) is not None:
+                continue  # "5 agents" after "two vans" keeps the vans
             session.answers[name] = item
     else:
         for name in step.save:
             session.answers[name] = value
     for name in step.save:
         session.raw[name] = result.raw[: inputs.MAX_TEXT]
-    if step.keep_raw:
+    if step.keep_raw and keep_raw:
         session.answers[step.keep_raw] = result.raw[: inputs.MAX_TEXT]
 
 
@@ -321,7 +335,7 @@ def _walk(ctx: Context, session: Session, flow: Flow, step_id: str | None, turn:
             return
         session.step = step.id
         if step.kind == "ask":
-            if step.save and all(name in session.given and name in session.answers for name in step.save):
+            if step.save and all(name in session.given for name in step.save):
                 value = session.answers[step.save[0]]
                 step_id = _target(step, str(value), value)
                 continue
@@ -345,7 +359,7 @@ def _walk(ctx: Context, session: Session, flow: Flow, step_id: str | None, turn:
             step_id = step.next
             continue
         if step.kind == "branch":
-            value = session.answers.get(step.branch_on)
+            value = lookup(session.answers, step.branch_on)
             if isinstance(value, list):
                 value = value[0] if value else None
             # `any` matches every saved value ("a ZIP was given"); codes match themselves.

@@ -61,6 +61,7 @@ def choice(
     if not scan and folded in exact:
         return _picked([exact[folded]], multiple, answer.text)
     found: list[tuple[int, str]] = []
+    negated = False
     # Longest phrases first so "not sure" wins over "no" (and "no se" over "no").
     for word in sorted(exact, key=len, reverse=True):
         if scan and word.isdigit():
@@ -69,13 +70,16 @@ def choice(
             continue  # cannot match: skip two regex searches per option word (most of a first message's scan)
         pattern = _word_re(word)
         for match in pattern.finditer(folded):
+            if _NEGATED_RE.search(folded, 0, match.start()):
+                negated = True  # "no plates", "sin mascaras": the option is denied, not picked
+                continue
             found.append((match.start(), exact[word]))
         folded = pattern.sub(lambda m: " " * len(m.group(0)), folded)
     codes: list[str] = []
     for _, code in sorted(found):  # in the order the texter wrote them
         if code not in codes:
             codes.append(code)
-    if not codes and not scan:
+    if not codes and not scan and not negated:
         vocabulary = [w for w in exact if len(w) >= 4 and not w.isdigit()]
         for token in tokens(folded):
             if len(token) < 4:
@@ -91,6 +95,13 @@ def choice(
         order = [code for code, _ in options]
         codes = [min(codes, key=order.index)]
     return _picked(codes, multiple, answer.text)
+
+
+NEGATORS = ("no", "not", "sin", "without", "never", "nunca", "ni", "no hay", "there are no", "there is no")
+"""Words that deny the option right after them ("no plates", "sin mascaras")."""
+
+_NEGATED_RE = re.compile(r"(?<![a-z0-9])(?:" + "|".join(re.escape(w) for w in NEGATORS) + r")\s+\Z")
+"""Matches a negator at the end of the text before an option word (searched with endpos = the word's start)."""
 
 
 @functools.lru_cache(maxsize=4096)
@@ -152,9 +163,44 @@ UNKNOWN_WORDS = (
 """Built-in yes/no/unknown words in English and Spanish (folded)."""
 
 
-def yes_no(answer: Answer, unknown: bool = False, scan: bool = False) -> Parsed | Rejected:
-    """Read yes, no (and optionally not sure) in English or Spanish."""
-    options = [("yes", [clean(w) for w in YES_WORDS]), ("no", [clean(w) for w in NO_WORDS])]
+HEDGED_YES = (
+    "creo que si",
+    "parece que si",
+    "pienso que si",
+    "si creo",
+    "creo",
+    "i think so",
+    "i think yes",
+    "yes i think",
+    "i think they did",
+    "probably",
+    "probablemente",
+    "looks like it",
+    "seems so",
+)
+HEDGED_NO = ("creo que no", "parece que no", "no creo", "i dont think so", "i think not", "probably not", "seems not")
+"""A guess people send with a doubt in front ("no se, creo que si"): the guess is the answer, and it wins."""
+
+
+def yes_no(
+    answer: Answer, unknown: bool = False, signs: list[str] | None = None, scan: bool = False
+) -> Parsed | Rejected:
+    """Read yes, no (and optionally not sure) in English or Spanish.
+
+    `signs` are phrases that mean yes for this question ("se llevaron a" for
+    "is anyone detained?"). Reading a first text (`scan`) only signs count: a
+    stray "si" or "no" in a sighting is not an answer to a question not asked.
+    """
+    sign_words = [w for w in (signs or []) if w]
+    if scan:
+        if not sign_words:
+            return Rejected(N_("Please reply YES or NO."), answer.text)
+        found = choice(answer, [("yes", sign_words)], scan=True)
+        return found if isinstance(found, Parsed) else Rejected(N_("Please reply YES or NO."), answer.text)
+    hedge = choice(answer, [("no", [clean(w) for w in HEDGED_NO]), ("yes", [clean(w) for w in HEDGED_YES])], scan=True)
+    if isinstance(hedge, Parsed):
+        return hedge
+    options = [("yes", [clean(w) for w in YES_WORDS] + sign_words), ("no", [clean(w) for w in NO_WORDS])]
     if unknown:
         options.insert(0, ("unknown", [clean(w) for w in UNKNOWN_WORDS if clean(w)]))
     result = choice(answer, options, scan=scan)
@@ -168,6 +214,10 @@ _PLACE_LEAD_RE = re.compile(r"\b(?:en|at|on|in|near|by|cerca de|por|sobre|frente
 _TIME_TAIL_RE = re.compile(r"\s+(?:ahora|ahorita|now|right now|hace .*|\d+\s*min.*|just now)$")
 
 
+SCAN_CONFIDENCE = 0.75
+"""Least confidence for a place found in a first text without "at"/"en" before it."""
+
+
 def location(answer: Answer, scan: bool = False) -> Parsed | Rejected | Ambiguous:
     """Place a pin, coordinates, a ZIP, an address or cross streets with geo.locate."""
     text = answer.text[:MAX_TEXT]
@@ -176,18 +226,24 @@ def location(answer: Answer, scan: bool = False) -> Parsed | Rejected | Ambiguou
         folded = fold(text)
         match = _PLACE_LEAD_RE.search(folded)
         tries = [_TIME_TAIL_RE.sub("", match.group(1)).strip()] if match else []
+        tries.append(text)  # "Pacific y Florence, migra": a place with no "at"/"en" before it
     if answer.lat is not None and answer.lon is not None:
         tries = [text or ""]
-    for attempt in tries:
+    for n, attempt in enumerate(tries):
         found = geo.locate(attempt, lat=answer.lat, lon=answer.lon, bounds=answer.bounds, places=answer.places)
         if found is None:
             continue
+        if scan and answer.lat is None and n == len(tries) - 1 and found.confidence < SCAN_CONFIDENCE:
+            continue  # a whole sentence read as a place must be a clear match ("migraa" is not La Mirada)
         candidates = getattr(found, "candidates", ()) or ()
         if len(candidates) > 1:
             if scan:
                 return Rejected(N_("I couldn't place that."), answer.text)
             return Ambiguous(tuple(_location_dict(c) for c in candidates[:4]), answer.text)
-        return Parsed(_location_dict(found), found.precision, answer.text)
+        value = _location_dict(found)
+        if value.get("source") == "pin" and answer.place_name:
+            value["label"] = answer.place_name  # "Home Depot, 5600 Slauson Ave", not the coordinates again
+        return Parsed(value, found.precision, answer.text)
     return Rejected(
         N_(
             "I couldn't place that. Try cross streets like 'Pacific and Florence', a ZIP code, or share a location pin."

@@ -62,7 +62,7 @@ STEP_KEYS = {
 
 EXPECT_OPTIONS = {
     "choice": {"multiple"},
-    "yes_no": {"unknown"},
+    "yes_no": {"unknown", "signs"},
     "number": {"min", "max", "count"},
     "datetime": {"past_only", "max_age", "timezone"},
     "location": set(),
@@ -426,12 +426,11 @@ def _read_expect(rd: Reader, ctx: str, node: Node) -> Expect | None:
             options.pop("pattern")
     if kind == "datetime" and "max_age" in options and parse_duration(options["max_age"]) is None:
         rd.err(knode, f"max_age must be a duration like 24h, got '{options['max_age']}'")
-    for key in ("skip",):
+    notes = {
+        "skip": "Words meaning 'nothing to send', separated by |.",
+        "signs": "Phrases that mean yes to this question when found in a first text, separated by |.",
+    }
+    for key, note in notes.items():
         if key in options:
-            options[key] = Text(
-                str(options[key]),
-                f"{ctx}.{kind}.{key}",
-                rd.pos(knode),
-                "Words meaning 'nothing to send', separated by |.",
-            )
+            options[key] = Text(str(options[key]), f"{ctx}.{kind}.{key}", rd.pos(knode), note)
     return Expect(kind, options, rd.pos(knode), tuple(choices))

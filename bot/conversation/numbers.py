@@ -105,18 +105,60 @@ _SOLO_ARTICLES = {"a", "an", "un", "una"}
 
 def find_numbers(text: str) -> list[int]:
     """Return the whole numbers written in a text, as digits or words, in order."""
+    return [value for value, _ in _numbers_at(_NUMBER_TOKEN_RE.findall(fold(text)))]
+
+
+PEOPLE_WORDS = frozenset(
+    "agents agent officers officer cops cop agentes agente oficiales oficial policias policia migras".split()
+)
+"""Words after a number that make it a count of agents ("5 agentes"); not "guys", "men" or "señores":
+in a sighting those are usually the people being detained."""
+
+VEHICLE_WORDS = frozenset(
+    "cars car vans van trucks truck suvs suv vehicles vehicle suburbans suburban pickups pickup buses bus "
+    "carros carro camionetas camioneta trocas troca vehiculos vehiculo patrullas patrulla autos auto".split()
+)
+"""Words after a number that make it a count of vehicles ("two vans", "3 unmarked SUVs")."""
+
+_BETWEEN = 2
+"""Words that may sit between a number and its noun ("3 unmarked black SUVs")."""
+
+
+def find_counts(text: str) -> tuple[int | None, int | None, list[int]]:
+    """Return (agents, vehicles, other numbers) from a text: each number counts what the noun after it names."""
     tokens = _NUMBER_TOKEN_RE.findall(fold(text))
-    out: list[int] = []
+    agents = vehicles = None
+    loose: list[int] = []
+    for value, end in _numbers_at(tokens):
+        noun = None
+        for t in tokens[end : end + _BETWEEN + 1]:
+            if t.isdigit() or t in UNITS or t in TENS:
+                break  # the next number owns what follows ("90255, como 5 agentes")
+            if t in PEOPLE_WORDS or t in VEHICLE_WORDS:
+                noun = t
+                break
+        if noun in PEOPLE_WORDS and agents is None:
+            agents = value
+        elif noun in VEHICLE_WORDS and vehicles is None:
+            vehicles = value
+        else:
+            loose.append(value)
+    return agents, vehicles, loose
+
+
+def _numbers_at(tokens: list[str]) -> list[tuple[int, int]]:
+    """Return (number, index of the token after it) for each number written in tokens."""
+    out: list[tuple[int, int]] = []
     i = 0
     while i < len(tokens):
         tok = tokens[i]
         pair = f"{tok} {tokens[i + 1]}" if i + 1 < len(tokens) else ""
         if tok.isdigit():
-            out.append(int(tok))
+            out.append((int(tok), i + 1))
             i += 1
             continue
         if pair in UNITS or pair in TENS:
-            out.append(UNITS.get(pair, TENS.get(pair, 0)))
+            out.append((UNITS.get(pair, TENS.get(pair, 0)), i + 2))
             i += 2
             continue
         if tok in TENS:
@@ -129,16 +171,16 @@ def find_numbers(text: str) -> list[int]:
                 i = j + 1
             else:
                 i += 1
-            out.append(value)
+            out.append((value, i))
             continue
         if tok in UNITS and tok not in _SOLO_ARTICLES:
-            out.append(UNITS[tok])
+            out.append((UNITS[tok], i + 1))
         elif (
             tok in _SOLO_ARTICLES
             and i + 1 < len(tokens)
             and tokens[i + 1] in ("agent", "officer", "car", "van", "truck", "agente", "oficial", "carro", "camioneta")
         ):
-            out.append(1)
+            out.append((1, i + 1))
         i += 1
     return out
 
@@ -147,8 +189,25 @@ def number(
     answer: Answer, min: float | None = None, max: float | None = None, count: int = 1, scan: bool = False
 ) -> Parsed | Rejected:
     """Read one number (or the first `count` numbers) written as digits or words."""
-    found = find_numbers(answer.text[:MAX_TEXT])
-    if not found:
+    text = answer.text[:MAX_TEXT]
+    if count == 2:
+        # Two counts (agents, vehicles): a number followed by a vehicle word is the second one
+        # ("two vans"); in a first text only numbers with such a word count (not "2 guys", not an address).
+        agents, vehicles, loose = find_counts(text)
+        if agents is None and vehicles is None and scan:
+            return Rejected(N_("Please reply with a number, like 3."), answer.text)
+        if agents is not None or vehicles is not None:
+            if not scan:
+                if agents is None and loose and vehicles is not None:
+                    agents = loose.pop(0)
+                elif vehicles is None and loose and agents is not None:
+                    vehicles = loose.pop(0)
+            for value in (agents, vehicles):
+                if value is not None and ((min is not None and value < min) or (max is not None and value > max)):
+                    return Rejected(N_("That number looks out of range. Please reply with a number."), answer.text)
+            return Parsed([agents, vehicles], "number", answer.text)
+    found = find_numbers(text)
+    if not found or (scan and count == 1):
         return Rejected(N_("Please reply with a number, like 3."), answer.text)
     values = found[:count]
     for value in values:
@@ -169,15 +228,22 @@ NOW_WORDS = (
     "currently",
     "ahora",
     "ahorita",
+    "orita",
+    "horita",
     "ahora mismo",
+    "rn",
     "ya",
     "en este momento",
     "justo ahora",
     "now now",
 )
+_HEDGE = r"(?:(?:como|unos|unas|casi|like|about|around|maybe|almost|approx)\s+)?"
+"""A guess in front of the number ("hace como 10 min", "like 20 min ago") is still the number."""
 _AGO_RE = re.compile(
-    r"(?:(?P<n>\d+|[a-z]+(?: y [a-z]+)?)\s*(?P<u>min|mins|minute|minutes|m|hr|hrs|hour|hours|h)\s*ago)"
-    r"|(?:hace\s+(?P<n2>\d+|[a-z]+(?: y [a-z]+)?)\s*(?P<u2>min|mins|minuto|minutos|m|hr|hrs|hora|horas|h))"
+    r"(?:" + _HEDGE + r"(?P<n>\d+|[a-z]+(?: y [a-z]+)?)\s*(?P<u>min|mins|minute|minutes|m|hr|hrs|hour|hours|h)\s*ago)"
+    r"|(?:hace\s+"
+    + _HEDGE
+    + r"(?P<n2>\d+|[a-z]+(?: y [a-z]+)?)\s*(?P<u2>min|mins|minuto|minutos|m|hr|hrs|hora|horas|h))"
 )
 _HALF_RE = re.compile(r"\b(half an hour ago|hace media hora|media hora)\b")
 _CLOCK_RE = re.compile(r"(?<![\d:])(?P<h>\d{1,2})(?::(?P<m>\d{2}))?\s*(?P<ap>a\.?m\.?|p\.?m\.?)?(?![\d:])")

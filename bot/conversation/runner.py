@@ -21,8 +21,9 @@ from .inputs import MAX_TEXT, Answer
 
 log = logging.getLogger(__name__)
 
-MAX_ACTIONS_PER_TURN = 4
-"""A turn runs at most this many `do:` steps (submit, then a call-back request, ...)."""
+MAX_ACTIONS_PER_TURN = 10
+"""A turn runs at most this many `do:` steps: a first text that says everything runs the early
+`report.submit` and then each `report.update` its pre-filled answers pass."""
 
 
 @dataclass(frozen=True)
@@ -209,6 +210,7 @@ class _State:
             ctx.region,
             ctx.bounds,
             ctx.places,
+            place_name=inbound.place_name,
         )
         reg_globals = self.reg.globals
         if start is None and session.active:

@@ -68,7 +68,7 @@ def text_one(rt, incident: dict, plan: dict, observer_id: str, km: float, observ
         code=code,
         km=f"{km:.1f}",
         kind=texts.kind_name(settings, lang, incident.get("kind", "other")),
-        place=texts.place(incident),
+        place=texts.place(incident, settings, lang),
     )
     try:
         record = outbox.send_once(

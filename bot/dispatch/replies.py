@@ -12,12 +12,12 @@ import logging
 import re
 import time
 import unicodedata
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from .. import alerts, incidents, lua, observers, outbox, privacy, runtime, stats, store
 from ..errors import NoSuchIncident
-from . import drive, texts
+from . import drive, texts, updates
 from .plan import ACCEPTED, CLOSED, COVERED, DECLINED, JOB_TIMEOUT_S, SEND_RETRY, TEXTED, UNDELIVERED, finish
 
 log = logging.getLogger(__name__)
@@ -205,11 +205,11 @@ def accept(rt, incident_id: str, observer_id: str, code: str, lang: str, now: fl
             lang,
             texts.ACCEPTED,
             code=code,
-            place=texts.place(incident),
+            place=texts.place(incident, s, lang),
             map=texts.map_link(incident),
             ref=incident["ref"],
             kind=texts.kind_name(s, lang, incident.get("kind", "other")),
-            details=_details(incident),
+            details=_details(s, lang, incident, observer_id, rt.r),
         )
     ]
     if n < needed:
@@ -217,21 +217,11 @@ def accept(rt, incident_id: str, observer_id: str, code: str, lang: str, now: fl
     return replies
 
 
-def _details(incident: dict) -> str:
-    d = incident.get("details") or {}
-    parts = []
-    for name in ("agents", "vehicles", "markings"):
-        if d.get(name) not in (None, "", 0):
-            parts.append(f"{name} {d[name]}")
-    if d.get("identifiers"):
-        ids = d["identifiers"]
-        parts.append(", ".join(ids) if isinstance(ids, list) else str(ids))
-    if d.get("started_at"):
-        try:
-            parts.append(datetime.fromtimestamp(float(d["started_at"]), UTC).strftime("%H:%MZ"))
-        except (TypeError, ValueError):  # a free-text time stays out rather than garbled
-            pass
-    return (" (" + "; ".join(parts) + ")") if parts else ""
+def _details(settings, lang: str, incident: dict, observer_id: str, r) -> str:
+    """The report's details for an accept reply, in the observer's language and time zone."""
+    observer = observers.get(r, observer_id) or {}
+    line = updates.describe(settings, lang, incident, observer.get("timezone"))
+    return f" ({line})" if line else ""
 
 
 def decline(rt, incident_id: str, observer_id: str, code: str, lang: str, now: float) -> list[str]:

@@ -11,13 +11,33 @@ from .. import i18n, incidents
 from ..i18n import N_
 
 DISPATCH = N_(
-    "Hotline {code}: {kind} reported near {place}, {km} km from you. Can you go? Reply YES {code} or NO {code}."
+    "Hotline {code}: report of {kind} near {place}, {km} km from you. Can you go? Reply YES {code} or NO {code}."
 )
+AREA_ONLY = N_("{place} (area only, cross streets to follow)")
+"""How a ZIP- or city-precision place reads: observers must know the point is not the scene."""
 ACCEPTED = N_(
     "Thank you, you're going ({code}). Place: {place} {map}. Reported: {kind}{details}. "
     "Ref {ref}. From the scene reply ARRIVED {code}, VERIFIED {code} + agency/ID/plates, "
     "UNFOUNDED {code} or CLEAR {code}."
 )
+UPDATE = N_("Hotline {code} update: {details}. Place: {place} {map}")
+"""The one batched text accepted observers get when the caller adds details after dispatch."""
+AGENTS = N_("agents: {n}")
+VEHICLES = N_("vehicles: {n}")
+SINCE = N_("since {time}")
+IDENTIFIER_NAMES = {
+    "ice": N_("ICE"),
+    "police": N_("police"),
+    "hsi": N_("HSI"),
+    "fbi": N_("FBI"),
+    "cbp": N_("CBP/Border Patrol"),
+    "masks": N_("masks"),
+    "unmarked": N_("unmarked cars"),
+    "no_plates": N_("no plates"),
+    "plates": N_("plates seen"),
+}
+"""How the sighting flow's identifier codes read in an observer's text (`none` is left out)."""
+DETAINED = {"yes": N_("someone detained"), "no": N_("nobody detained"), "unknown": N_("detention not known")}
 STILL_LOOKING = N_("We are still looking for a second observer; never work alone.")
 PARTNER_FOUND = N_("Hotline {code}: a second observer accepted. You are not alone.")
 COVERED = N_("Hotline {code} is covered, thank you. No need to go.")
@@ -68,13 +88,24 @@ def kind_name(settings, lang: str, kind: str) -> str:
     return say(settings, lang, incidents.KIND_NAMES.get(kind, incidents.KIND_NAMES["other"]))
 
 
-def place(incident: dict) -> str:
-    """Where an incident is, as a text shows it: its label and coordinates (observers need the exact place)."""
+def place(incident: dict, settings=None, lang: str = "en") -> str:
+    """Where an incident is, as a text shows it: its label and coordinates (observers need the exact place).
+
+    A pin's label is its coordinates already: they are not repeated. A ZIP or
+    city point says it is only the area (with settings to translate that).
+    """
     label = (incident.get("details") or {}).get("label") or ""
     if incident.get("lat") is None:
         return label or "?"
     coords = f"{incident['lat']:.5f},{incident['lon']:.5f}"
-    return f"{label} ({coords})" if label else coords
+    shown = f"{label} ({coords})" if label and not _is_coordinates(label) else coords
+    if settings is not None and incident.get("precision") in ("zip", "city"):
+        return say(settings, lang, AREA_ONLY, place=label or coords)
+    return shown
+
+
+def _is_coordinates(label: str) -> bool:
+    return all(part.strip().lstrip("-").replace(".", "", 1).isdigit() for part in label.split(",")) and "," in label
 
 
 def map_link(incident: dict) -> str:

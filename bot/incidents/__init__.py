@@ -25,6 +25,7 @@ from .. import lua, stats, store
 from ..errors import HotlineError, NoSuchIncident
 from ..geo import PRECISION_M, precision_class
 from ..i18n import N_
+from . import updates
 
 KINDS = ("raid", "arrest", "checkpoint", "agents", "other")
 """Activity codes a report carries (the `activity` answer of the report flow)."""
@@ -376,3 +377,8 @@ def timeline(r: redis.Redis, incident_id: str) -> list[dict]:
         item["at"] = float(item.get("at", 0))
         entries.append(item)
     return entries
+
+
+def update_report(r: redis.Redis, incident_id: str, contact_id: str, details: dict, place: dict | None, now: float):
+    """Merge a report's later answers (and a sharper place) into its open incident; return what changed."""
+    return updates.update_report(r, incident_id, contact_id, details, place, now, FEED_CAP)
