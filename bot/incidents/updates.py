@@ -14,11 +14,8 @@ import json
 
 import redis
 
-from .. import store
+from .. import lua, store
 from ..geo import PRECISION_M, precision_class
-from .. import lua
-
-
 
 
 def update_report(
