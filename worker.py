@@ -21,7 +21,7 @@ import redis
 from rq import SimpleWorker
 from rq.timeouts import TimerDeathPenalty
 
-from bot import dispatch, errors, router, runtime, store
+from bot import dispatch, errors, retention, router, runtime, store
 from bot.config import Settings
 from bot.errors import SendError
 
@@ -34,6 +34,9 @@ The re-drive also runs here, not only as RQ's scheduled watchdog job: RQ's
 scheduler lock outlives a dead host by a minute, and a stalled dispatch must
 resume within seconds.
 """
+
+RETENTION_EVERY_S = 3600.0
+"""How often a worker applies the retention policy (`hotline purge` does the same on demand)."""
 
 HOUSEKEEPING_EVERY = 5
 """Beats between restarting the scheduled watchdog chain and the nobody-on-duty check."""
@@ -53,6 +56,7 @@ class ThreadWorker(SimpleWorker):
 
 def _beat_forever(rt, stop: threading.Event) -> None:
     beats = 0
+    purged_at = 0.0
     while not stop.is_set():
         now = time.time()
         try:
@@ -62,6 +66,9 @@ def _beat_forever(rt, stop: threading.Event) -> None:
                 store.ensure_marker(rt.r, rt.settings.data_dir)  # first start: mark this Redis as ours
                 dispatch.ensure_watchdog(rt)
                 dispatch.warn_if_uncovered(rt, now)
+            if now - purged_at >= RETENTION_EVERY_S:
+                retention.purge(rt, now)
+                purged_at = now
         except (redis.RedisError, SendError) as exc:  # a hiccup must not stop the beat; the next one retries
             log.warning("heartbeat round failed: %s", type(exc).__name__)
             runtime.supervise_embedded(rt)

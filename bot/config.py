@@ -191,6 +191,20 @@ VARIABLES: tuple[Variable, ...] = (
         "minutes with nothing new after which an incident leaves the open set",
     ),
     Variable(
+        "HOTLINE_RETENTION_DETAIL_H",
+        "retention_detail_h",
+        "24",
+        _pos_int,
+        "hours after closing that reporter ids, exact points, free text and timeline details are kept",
+    ),
+    Variable(
+        "HOTLINE_RETENTION_DAYS",
+        "retention_days",
+        "30",
+        _pos_int,
+        "days after closing that the coarse incident record (area, kind, counts, timeline) is kept",
+    ),
+    Variable(
         "HOTLINE_DEFAULT_REGION", "default_region", "US", _region, "region for reading numbers written without `+`"
     ),
     Variable("HOTLINE_SEND_RATE", "send_rate", "10", _pos_float, "broadcast messages per second per sending number"),
@@ -276,6 +290,8 @@ class Settings:
     dedupe_radius_m: int = 400
     stats_min_cell: int = 5
     incident_ttl_min: int = 240
+    retention_detail_h: int = 24
+    retention_days: int = 30
     default_region: str = "US"
     send_rate: float = 10.0
     session_ttl_s: int = 7200

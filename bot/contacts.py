@@ -60,3 +60,24 @@ def erase(r, contact_id: str) -> None:
     if blocked:
         pipe.hset(key, "trust", "blocked")
     pipe.execute()
+    forget_in_open_incidents(r, contact_id)
+
+
+def forget_in_open_incidents(r, contact_id: str) -> int:
+    """Take a contact's id out of every open incident (reporter set and timeline); the count stays.
+
+    Closed incidents lose every reporter id at thinning anyway (retention); an
+    open one would otherwise keep it for as long as it stays open.
+    """
+    forgotten = 0
+    for incident_id in r.zrange(store.incidents_time_key(), 0, -1):
+        if not r.srem(store.incident_reporters_key(incident_id), contact_id):
+            continue
+        r.hincrby(store.incident_key(incident_id), "reporters_forgotten", 1)  # incidents adds it to the count
+        store.rewrite_stream(
+            r,
+            store.incident_timeline_key(incident_id),
+            lambda fields: {k: ("" if k == "reporter" and v == contact_id else v) for k, v in fields.items()},
+        )
+        forgotten += 1
+    return forgotten

@@ -273,6 +273,28 @@ def ping(r: redis.Redis) -> bool:
         return False
 
 
+def rewrite_stream(r: redis.Redis, key: str, change) -> int:
+    """Rewrite every entry of a stream through `change(fields) -> fields` keeping its ids; return entries changed.
+
+    Streams are append-only, so forgetting a field means writing the stream again:
+    a copy under a sibling key (same hash tag) renamed over the original in one
+    transaction, so readers see either the old or the new timeline.
+    """
+    entries = r.xrange(key)
+    new = [(entry_id, change(dict(fields))) for entry_id, fields in entries]
+    changed = sum(1 for (entry_id, fields), (_, after) in zip(entries, new) if fields != after)
+    if not changed:
+        return 0
+    tmp = key + ":rewrite"
+    pipe = r.pipeline(transaction=True)
+    pipe.delete(tmp)
+    for entry_id, fields in new:
+        pipe.xadd(tmp, fields or {"event": "forgotten"}, id=entry_id)
+    pipe.rename(tmp, key)
+    pipe.execute()
+    return changed
+
+
 MARKER_SEEN_FILE = "redis-marker-seen"
 """A file under HOTLINE_DATA_DIR saying this machine has seen the marker (so a missing one is a loss)."""
 

@@ -26,8 +26,8 @@ def _incident(r, settings, contact="c1", lat=33.97691234, lon=-118.21612345):
 def test_closed_incident_is_thinned_after_a_day(rt, r, settings):
     incident_id = _incident(r, settings)
     incidents.set_status(r, incident_id, "closed", T0 + 60, "clear")
-    assert retention.purge(rt, T0 + 60 + 23 * 3600) == {"thinned": 0, "deleted": 0}
-    assert retention.purge(rt, T0 + 60 + 25 * 3600) == {"thinned": 1, "deleted": 0}
+    assert retention.purge(rt, T0 + 60 + 23 * 3600) == {"closed": 0, "thinned": 0, "deleted": 0}
+    assert retention.purge(rt, T0 + 60 + 25 * 3600) == {"closed": 0, "thinned": 1, "deleted": 0}
     data = r.hgetall(store.incident_key(incident_id))
     assert data["lat"] == "33.98" and data["lon"] == "-118.22"
     details = json.loads(data["details"])
@@ -42,14 +42,48 @@ def test_closed_incident_is_deleted_after_thirty_days(rt, r, settings):
     assert not r.exists(store.incident_key(incident_id), store.incident_timeline_key(incident_id))
 
 
-def test_open_incident_is_never_purged(rt, r, settings):
+def test_an_active_open_incident_is_left_alone(rt, r, settings):
     incident_id = _incident(r, settings)
-    assert retention.purge(rt, T0 + 365 * 86400) == {"thinned": 0, "deleted": 0}
+    assert retention.purge(rt, T0 + 60) == {"closed": 0, "thinned": 0, "deleted": 0}
     assert r.hget(store.incident_key(incident_id), "lat").startswith("33.9769")
+
+
+def test_a_stale_incident_nobody_closed_is_closed_then_thinned_and_deleted(rt, r, settings):
+    incident_id = _incident(r, settings)
+    quiet = settings.incident_ttl_min * 60 + 1
+    assert retention.purge(rt, T0 + quiet)["closed"] == 1
+    assert r.hget(store.incident_key(incident_id), "status") == "closed"
+    assert retention.purge(rt, T0 + quiet + settings.retention_detail_h * 3600)["thinned"] == 1
+    assert retention.purge(rt, T0 + quiet + settings.retention_days * 86400)["deleted"] == 1
+    assert not r.exists(store.incident_key(incident_id))
+
+
+def test_thinning_empties_the_timeline_of_who_where_and_words(rt, r, settings):
+    incident_id = _incident(r, settings)
+    incidents.add_event(r, incident_id, "observer_clear", T0 + 30, observer="o1", note="2 trucks at 1234 Main St")
+    incidents.set_status(r, incident_id, "closed", T0 + 60, "clear")
+    before = incidents.get(r, incident_id)["reporters"]
+    retention.purge(rt, T0 + 60 + 25 * 3600)
+    timeline = json.dumps(r.xrange(store.incident_timeline_key(incident_id)))
+    for leaked in ("c1", "33.9769", "-118.2161", "7ABC123", "Main St", "2 trucks"):
+        assert leaked not in timeline, leaked
+    assert [e["event"] for e in incidents.timeline(r, incident_id)][:2] == ["created", "report"]
+    assert incidents.get(r, incident_id)["reporters"] == before, "the count outlives the ids"
+
+
+def test_delete_takes_the_id_out_of_open_incidents_and_keeps_the_count(rt, r, settings, phone):
+    from bot import privacy
+
+    cid = privacy.contact_id(settings.secret, "+13235550123")
+    incident_id = _incident(r, settings, contact=cid)
+    assert phone.text("BORRAR", from_="+13235550123")
+    assert not r.sismember(store.incident_reporters_key(incident_id), cid)
+    assert cid not in json.dumps(r.xrange(store.incident_timeline_key(incident_id)))
+    assert incidents.get(r, incident_id)["reporters"] == 1
 
 
 def test_purge_command_prints_what_it_did(runner, r):
     from bot.cli import purge_command
 
     result = runner.invoke(purge_command)
-    assert result.exit_code == 0 and json.loads(result.output) == {"thinned": 0, "deleted": 0}
+    assert result.exit_code == 0 and json.loads(result.output) == {"closed": 0, "thinned": 0, "deleted": 0}

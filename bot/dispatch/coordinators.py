@@ -27,9 +27,9 @@ from .plan import ACCEPTED, DECLINED, JOB_TIMEOUT_S, SEND_RETRY, TEXTED, UNDELIV
 
 log = logging.getLogger(__name__)
 
-FAILED_JOB_TTL_S = 24 * 3600
-"""A coordinator job that failed every retry is kept a day for the operator to see, then forgotten:
-its arguments may hold a sealed number or a caller's words."""
+FAILED_JOB_TTL_S = 12 * 3600
+"""A coordinator job that failed every retry is kept 12 h for the operator to see, then forgotten:
+its arguments may hold a sealed number (kept 12 h as a reply-to, reports.REPLY_TO_TTL_S) or a caller's words."""
 
 RECORDS_TTL_S = 24 * 3600
 """Send records of a job without an incident outlive every retry (SEND_RETRY spans about a minute)."""

@@ -248,7 +248,7 @@ def _view(data: dict, reporters: int, states: list[str]) -> dict:
         "lon": float(data["lon"]) if placed else None,
         "precision": precision_class(precision_m) if placed else "unknown",
         "precision_m": precision_m if placed else None,
-        "reporters": int(reporters),
+        "reporters": int(reporters) + int(data.get("reporters_forgotten") or 0),  # DELETE and thinning keep the count
         "reports": int(data.get("reports", 0)),
         # every observer in the dispatch hash was texted, except where the text never arrived
         "texted": sum(1 for s in states if s != "undelivered"),
