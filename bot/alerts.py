@@ -104,6 +104,29 @@ def area_of(settings, lat: float, lon: float) -> tuple[list[str], str]:
     return areas.area_of(settings.bounds, lat, lon, ALERT_RADIUS_KM)
 
 
+def alert_text(settings, lang: str, area: str, kind: str) -> str:
+    """The public alert one subscriber gets, in their language."""
+    kind_text = i18n.gettext(settings.locales_dir, lang, incidents.KIND_NAMES.get(kind, incidents.KIND_NAMES["other"]))
+    return i18n.gettext(settings.locales_dir, lang, ALERT, area=area, kind=kind_text)
+
+
+def preview(rt, incident: dict) -> dict:
+    """What a broadcast of this (placed) incident would send, where, and to how many subscribers."""
+    zips, area = area_of(rt.settings, incident["lat"], incident["lon"])
+    pipe = rt.r.pipeline(transaction=False)
+    for z in zips:
+        pipe.scard(store.subscribers_key(z))
+    total = sum(pipe.execute()) if zips else 0
+    sent_before = rt.r.hexists(store.broadcast_key(incident["id"]), "started_at")
+    return {
+        "area": area,
+        "zips": zips,
+        "subscribers": total,
+        "text": alert_text(rt.settings, "en", area, incident.get("kind", "other")),
+        "already_sent": bool(sent_before),
+    }
+
+
 def broadcast(incident_id: str) -> int:
     """RQ job. Start the public alert of a verified incident; return how many subscribers it will reach."""
     rt = runtime.get()
@@ -199,16 +222,7 @@ def _alert_one(rt, broadcast_id: str, meta: dict, contact_id: str, sub: dict) ->
     e164 = privacy.unseal(s.secret, sub.get("phone", ""))
     if not e164:
         return 0
-    lang = sub.get("language") or "en"
-    body = i18n.gettext(
-        s.locales_dir,
-        lang,
-        ALERT,
-        area=meta.get("area", ""),
-        kind=i18n.gettext(
-            s.locales_dir, lang, incidents.KIND_NAMES.get(meta.get("kind", ""), incidents.KIND_NAMES["other"])
-        ),
-    )
+    body = alert_text(s, sub.get("language") or "en", meta.get("area", ""), meta.get("kind", ""))
     while True:  # pace to HOTLINE_SEND_RATE per sending number, shared by every worker through Redis
         wait = outbox.take_send_slot(rt.r, outbox.sender_of(s), s.send_rate, time.time())
         if wait <= 0:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
 
@@ -56,6 +57,15 @@ def _region(name: str, raw: str) -> str:
     value = raw.strip().upper()
     if len(value) != 2 or not value.isalpha():
         raise ConfigError(f"{name} must be a two-letter region code like US, got {raw!r}")
+    return value
+
+
+def _timezone(name: str, raw: str) -> str:
+    value = raw.strip()
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{name} must be an IANA time zone like America/Los_Angeles, got {raw!r}") from None
     return value
 
 
@@ -247,11 +257,11 @@ VARIABLES: tuple[Variable, ...] = (
         "operators who send it (`X-Health-Token` header or `?token=`) get /healthz details; others get status only",
     ),
     Variable(
-        "HOTLINE_DASHBOARD_PASSWORD",
-        "dashboard_password",
-        "",
-        _opt_str,
-        "password for /dashboard (user `coordinator`); unset disables it",
+        "HOTLINE_TIMEZONE",
+        "timezone",
+        "America/Los_Angeles",
+        _timezone,
+        "the network's time zone (IANA name): times on the console and in texts",
     ),
 )
 """The single table of configuration; README's configuration section mirrors it."""
@@ -300,8 +310,8 @@ class Settings:
     languages: tuple[str, ...] = ("en", "es")
     geo_bounds: str = "33.2,-119.0,34.9,-116.9"
     geocoder: str = ""
-    dashboard_password: str | None = field(default=None, repr=False)
     health_token: str | None = field(default=None, repr=False)
+    timezone: str = "America/Los_Angeles"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -17,9 +17,12 @@ import re
 import threading
 import time
 import unicodedata
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from babel import UnknownLocaleError
+from babel.dates import format_datetime, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import PoFileError, read_po
 from babel.support import NullTranslations, Translations
@@ -167,3 +170,18 @@ def detect_language(text: str, default: str = SOURCE_LANGUAGE) -> str:
     if english > spanish:
         return "en"
     return default
+
+
+def local_time(settings, epoch: float, lang: str, seconds: bool = False, day: bool = False, tz: str = "") -> str:
+    """Format a moment in the network's time zone (HOTLINE_TIMEZONE) for a language: "8:02 AM PST", "8:02 p. m."
+
+    Babel's format_time/format_datetime: never a raw epoch or a bare UTC "Z" for people to convert.
+    """
+    moment = datetime.fromtimestamp(float(epoch), ZoneInfo(tz or settings.timezone))
+    locale = lang or SOURCE_LANGUAGE
+    # English has short zone names ("PST"); CLDR's Spanish has none (it would print "-0800"): local time alone.
+    clock = "h:mm:ss a" if seconds else "h:mm a"
+    pattern = clock + " z" if locale == SOURCE_LANGUAGE else clock.replace("h:", "H:").replace(" a", "")
+    if day:
+        return format_datetime(moment, "EEE " + pattern, locale=locale)
+    return format_time(moment, pattern, locale=locale)

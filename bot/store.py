@@ -247,6 +247,39 @@ def sending_probe_key() -> str:
 def warned_once_key(scope: str) -> str:
     """A warning coordinators got once for this scope (e.g. filtered text of one incident)."""
     return f"{PREFIX}:warned:{scope}"
+def coordinator_key(name: str) -> str:
+    """One coordinator account: role, password hash, created (hash)."""
+    return f"{PREFIX}:coordinator:{name}"
+
+
+def coordinators_key() -> str:
+    """Every coordinator account name (set)."""
+    return f"{PREFIX}:coordinators"
+
+
+def coordinator_sessions_key(name: str) -> str:
+    """A coordinator's live console sessions (sorted set token → expiry epoch s); deleting it logs them out."""
+    return f"{PREFIX}:coordinator:{name}:sessions"
+
+
+def audit_key() -> str:
+    """Who did what in the console and CLI, and when (stream, trimmed by age)."""
+    return f"{PREFIX}:audit"
+
+
+def login_limit_prefix() -> str:
+    """Prefix of Flask-Limiter's login counters (the limits library builds the rest of the key)."""
+    return f"{PREFIX}:limits"
+
+
+def handoff_key(handoff_id: str) -> str:
+    """One item of the coordinators' queue: an unplaced report or a call-back request (hash with TTL)."""
+    return f"{PREFIX}:handoff:{handoff_id}"
+
+
+def handoffs_key() -> str:
+    """The coordinators' queue by arrival (sorted set handoff id → epoch s)."""
+    return f"{PREFIX}:handoffs"
 
 
 def marker_key() -> str:

@@ -248,3 +248,61 @@ def wait_until():
         return bool(condition())
 
     return wait
+COORDINATOR_PASSWORD = "correct horse battery staple"
+
+
+class Console:
+    """A logged-in coordinator's browser: the Flask test client with the session cookie and CSRF token."""
+
+    def __init__(self, client, csrf: str, name: str):
+        self.client, self.csrf, self.name = client, csrf, name
+
+    def action(self, ref: str, action: str, **fields):
+        """POST one incident action as the console's JavaScript does (JSON + X-CSRFToken)."""
+        return self.client.post(
+            f"/dashboard/api/incidents/{ref}/actions",
+            json={"action": action, **fields},
+            headers={"X-CSRFToken": self.csrf},
+        )
+
+    def post(self, path: str, **json):
+        return self.client.post(path, json=json, headers={"X-CSRFToken": self.csrf})
+
+    def get(self, path: str, **kwargs):
+        return self.client.get(path, **kwargs)
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a console page carries (<meta name="csrf-token"> or the form's hidden field)."""
+    import re
+
+    found = re.search(r'name="csrf-token" content="([^"]+)"', html) or re.search(
+        r'name="csrf_token"[^>]*value="([^"]+)"', html
+    )
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+def log_in(app, name: str, password: str = COORDINATOR_PASSWORD):
+    """A fresh test client logged in through the real login form; returns (client, response)."""
+    client = app.test_client()
+    token = csrf_of(client.get("/dashboard/login").get_data(as_text=True))
+    response = client.post("/dashboard/login", data={"username": name, "password": password, "csrf_token": token})
+    return client, response
+
+
+@pytest.fixture
+def coordinator(app, rt):
+    """Make a coordinator account and return a function logging one in: console(name="maria", role=...)."""
+    import time as _time
+
+    from bot import coordinators
+
+    def make(name: str = "maria", role: str = "dispatcher") -> Console:
+        coordinators.add(rt.r, name, COORDINATOR_PASSWORD, role, _time.time())
+        client, response = log_in(app, name)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        page = client.get("/dashboard").get_data(as_text=True)
+        return Console(client, csrf_of(page), name)
+
+    return make

@@ -33,6 +33,7 @@ def runtime():
 
 
 def _register() -> None:
+    from .coordinators import coordinators_group
     from .demo import demo_command, fake_twilio_command
     from .flows import chat_command, flows_group
     from .incidents import contacts_group, incidents_command
@@ -51,6 +52,7 @@ def _register() -> None:
         places_group,
         stats_command,
         export_command,
+        coordinators_group,
     ):
         cli.add_command(command)
 

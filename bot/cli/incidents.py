@@ -16,6 +16,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from .. import incidents, privacy
+from ..dispatch import board, lifecycle
 
 COLUMNS = ("id", "ref", "status", "kind", "precision", "reporters", "texted", "accepted", "created_at", "where")
 """Columns of the human-readable table, in order."""
@@ -34,11 +35,14 @@ def _where(incident: dict) -> str:
     return f"{incident['lat']:.5f},{incident['lon']:.5f}"
 
 
-@click.command("incidents")
+@click.group("incidents", cls=AppGroup, invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+@click.pass_context
 @with_appcontext
-def incidents_command(as_json: bool):
-    """List open incidents, most recently active first."""
+def incidents_command(ctx, as_json: bool):
+    """List open incidents, most recently active first (or act on one: verify, unfounded, close, dispatch)."""
+    if ctx.invoked_subcommand is not None:
+        return
     rt = _rt()
     rows = incidents.list_open(rt.r, time.time(), rt.settings)
     if as_json:
@@ -94,3 +98,80 @@ def block_command(number: str):
 def clear_command(number: str):
     """Make a reporter ordinary again."""
     _mark(number, None)
+
+
+def _incident_id(ref: str) -> str:
+    found = board.resolve(_rt().r, ref)
+    if found is None:
+        raise click.ClickException(f"no incident {ref}")
+    return found
+
+
+def _act(action, ref: str, note: str, **kwargs) -> None:
+    rt = _rt()
+    incident_id = _incident_id(ref)
+    try:
+        action(rt, incident_id, "cli", time.time(), note=note, **kwargs)
+    except incidents.BadTransition as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{incidents.ref_for(incident_id)}: {incidents.get(rt.r, incident_id)['status']}")
+
+
+_NOTE = click.option("--note", default="", help="Why, for the timeline.")
+
+
+@incidents_command.command("verify")
+@click.argument("ref")
+@_NOTE
+@click.option("--yes", is_flag=True, help="Send the community alert without asking.")
+def verify_command(ref: str, note: str, yes: bool):
+    """Mark an incident verified and send the community alert (shown first, then asked)."""
+    rt = _rt()
+    preview = lifecycle.verify_preview(rt, _incident_id(ref))
+    if preview["subscribers"]:
+        click.echo(f"The alert goes to {preview['subscribers']} subscriber(s) in {preview['area']}:")
+        click.echo(f"  {preview['text']}")
+    else:
+        click.echo("No alert subscribers near this incident: nothing is sent to the public.")
+    if not yes and not click.confirm("Verify?", default=False):
+        raise click.ClickException("not verified")
+    _act(lifecycle.verify, ref, note)
+
+
+@incidents_command.command("unfounded")
+@click.argument("ref")
+@_NOTE
+def unfounded_command(ref: str, note: str):
+    """Mark an incident unfounded: seeking stops, observers asked stand down."""
+    _act(lifecycle.unfounded, ref, note)
+
+
+@incidents_command.command("close")
+@click.argument("ref")
+@_NOTE
+def close_command(ref: str, note: str):
+    """Close an incident; observers still asked or going hear it closed."""
+    _act(lifecycle.close, ref, note)
+
+
+@incidents_command.command("dispatch")
+@click.argument("ref")
+@click.option("--observer", "names", multiple=True, required=True, help="Roster name (or id); repeat for several.")
+def dispatch_command(ref: str, names: tuple[str, ...]):
+    """Text named observers the dispatch for an incident; their YES counts like any other."""
+    rt = _rt()
+    incident_id = _incident_id(ref)
+    ids = []
+    for name in names:
+        observer_id = board.find_observer(rt, name)
+        if observer_id is None:
+            raise click.ClickException(f"no observer named {name!r} on the roster")
+        ids.append(observer_id)
+    try:
+        result = lifecycle.dispatch_to(rt, incident_id, ids, "cli", time.time())
+    except (incidents.BadTransition, lifecycle.BadAction) as exc:
+        raise click.ClickException(str(exc)) from None
+    if result["queued"]:
+        click.echo(f"texting {', '.join(result['queued'])} (code {result['code']})")
+    for name, why in result["skipped"].items():
+        click.echo(f"not texted: {name} ({why})")

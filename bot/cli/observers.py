@@ -12,6 +12,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from .. import observers, store
+from ..dispatch import board, roster
 
 observers_group = AppGroup("observers", help="Manage the roster of legal observers.")
 
@@ -84,3 +85,15 @@ def list_command():
                 f"{obs.get('name')}\t{obs.get('languages')}\t{obs.get('radius_km')} km\t{duty}"
                 f"\t{obs.get('place', '')}{'  UNREACHABLE' if obs.get('unreachable') else ''}"
             )
+
+
+@observers_group.command("remove")
+@click.argument("name")
+def remove_command(name: str):
+    """Take a volunteer off the roster by name; their sealed number is erased with their record."""
+    rt = _rt()
+    observer_id = board.find_observer(rt, name)
+    if observer_id is None:
+        raise click.ClickException(f"no single observer named {name!r} on the roster (`hotline observers list`)")
+    result = roster.apply(rt, observer_id, "remove", "cli", time.time())
+    click.echo(f"removed {result['name']} from the roster")

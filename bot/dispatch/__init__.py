@@ -69,6 +69,10 @@ def health(rt, now: float | None = None) -> dict:
         "watchdog_age_s": round(now - float(watchdog_at), 1) if watchdog_at else None,
     }
     problems = []
+    if not roster:
+        problems.append("no observers on the roster")  # nobody can be dispatched: not `ok` (hotline observers import)
+    if not (rt.settings.twilio_account_sid and rt.settings.twilio_auth_token):
+        problems.append("no Twilio credentials")  # nothing can be sent (TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN)
     if roster and not on_duty:
         problems.append("no observer on duty")
     if worker_seen and not worker:

@@ -12,13 +12,11 @@ import logging
 import re
 import time
 import unicodedata
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from .. import alerts, incidents, lua, observers, outbox, privacy, runtime, stats, store
+from .. import i18n, incidents, lua, observers, outbox, privacy, runtime, stats, store
 from ..errors import NoSuchIncident
-from . import drive, texts, updates
-from .plan import ACCEPTED, CLOSED, COVERED, DECLINED, JOB_TIMEOUT_S, SEND_RETRY, TEXTED, UNDELIVERED, finish
+from . import drive, lifecycle, texts, updates
+from .plan import ACCEPTED, COVERED, DECLINED, JOB_TIMEOUT_S, SEND_RETRY, TEXTED, UNDELIVERED
 
 log = logging.getLogger(__name__)
 
@@ -241,8 +239,7 @@ def _duty(rt, observer_id: str, on: bool, lang: str, now: float) -> str:
     s = rt.settings
     if until:
         observer = observers.get(rt.r, observer_id) or {}
-        tz = ZoneInfo(observer.get("timezone") or observers.DEFAULT_TIMEZONE)
-        when = datetime.fromtimestamp(until, tz).strftime("%a %H:%M")
+        when = i18n.local_time(s, until, lang, day=True, tz=observer.get("timezone") or s.timezone)
         return texts.say(s, lang, texts.DUTY_ON_UNTIL if on else texts.DUTY_OFF_UNTIL, until=when)
     return texts.say(s, lang, texts.DUTY_ON if on else texts.DUTY_OFF)
 
@@ -261,21 +258,19 @@ def scene_update(
             if r.hsetnx(store.incident_plan_key(incident_id), "first_arrival_at", repr(now)):
                 stats.record_dispatch(r, s, incidents.get(r, incident_id), "first_arrival", now)
             return [texts.say(s, lang, texts.ARRIVED, code=code)]
+        by = (observers.get(r, observer_id) or {}).get("name") or "observer"
         if command == "verified":
             facts = verification_facts(rest)
             incidents.add_event(r, incident_id, "observer_verified", now, observer=observer_id, **facts)
-            _set_status(rt, incident_id, "verified", now, f"observer verified: {facts['agency'] or 'agency?'}")
-            alerts.enqueue_broadcast(rt, incident_id, now)
+            reason = f"observer verified: {facts['agency'] or 'agency?'}"
+            _lifecycle(lifecycle.verify, rt, incident_id, by, now, reason=reason)
             return [texts.say(s, lang, texts.VERIFIED, code=code)]
         if command == "unfounded":
             incidents.add_event(r, incident_id, "observer_unfounded", now, observer=observer_id, note=note)
-            _set_status(rt, incident_id, "unfounded", now, "observer found nothing")
-            finish(rt, incident_id, CLOSED)
-            rt.queue("dispatch").enqueue(notify_covered, incident_id, True, job_timeout=JOB_TIMEOUT_S)
+            _lifecycle(lifecycle.unfounded, rt, incident_id, by, now, note=note, reason="observer found nothing")
             return [texts.say(s, lang, texts.UNFOUNDED, code=code)]
         incidents.add_event(r, incident_id, "observer_clear", now, observer=observer_id, note=note)
-        _set_status(rt, incident_id, "closed", now, "observer reported clear")
-        finish(rt, incident_id, CLOSED)
+        _lifecycle(lifecycle.close, rt, incident_id, by, now, note=note, reason="observer reported clear", tell=False)
         r.hdel(store.observer_open_key(observer_id), code)
         return [texts.say(s, lang, texts.CLEARED, code=code)]
     except NoSuchIncident:
@@ -283,11 +278,12 @@ def scene_update(
         return [texts.say(s, lang, texts.CLOSED, code=code)]
 
 
-def _set_status(rt, incident_id: str, status: str, now: float, reason: str) -> None:
+def _lifecycle(action, rt, incident_id: str, by: str, now: float, **kwargs) -> None:
+    """Run a lifecycle action for an observer's scene report; a refused change leaves the report on the timeline."""
     try:
-        incidents.set_status(rt.r, incident_id, status, now, reason, settings=rt.settings)
+        action(rt, incident_id, by, now, **kwargs)
     except incidents.BadTransition:  # already there, or closed: the timeline still has the report
-        log.info("status %s refused for incident %s", status, incident_id)
+        log.info("%s refused for incident %s", action.__name__, incident_id)
 
 
 def verification_facts(text: str) -> dict:

@@ -52,6 +52,7 @@ ARRIVED = N_("Noted: you are on scene for {code}. Stay safe. Reply VERIFIED {cod
 VERIFIED = N_("Verified recorded for {code}. Subscribers near the area will get an alert.")
 UNFOUNDED = N_("Unfounded recorded for {code}. Thank you for checking.")
 CLEARED = N_("Clear recorded for {code}. Thank you. Get home safe.")
+MERGED = N_("Hotline {code} is the same scene as {new_code}: it now goes by {new_code}. Reply with {new_code}.")
 STAND_DOWN = N_("Hotline {code}: the report was unfounded. Stand down, thank you.")
 DUTY_ON = N_("You are ON duty. We'll text you about reports near you. Reply OFF to stop.")
 DUTY_ON_UNTIL = N_("You are ON duty until {until}. Reply OFF to stop.")

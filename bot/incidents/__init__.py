@@ -55,10 +55,10 @@ TRANSITIONS = {
     "reported": {"corroborated", "verified", "unfounded", "closed"},
     "corroborated": {"verified", "unfounded", "closed"},
     "verified": {"unfounded", "closed"},
-    "unfounded": {"verified", "closed"},
-    "closed": set(),
+    "unfounded": {"verified", "closed", "reported", "corroborated"},
+    "closed": {"reported", "corroborated"},
 }
-"""Status changes allowed (observers may correct verified/unfounded; closed is final)."""
+"""Status changes allowed (observers may correct verified/unfounded; a coordinator may reopen a closed one)."""
 
 OPEN_STATUSES = ("reported", "corroborated", "verified")
 """Statuses that keep an incident in the open set (joinable, listed)."""

@@ -25,7 +25,7 @@ if closing[status] then
   for i = 1, #metres do redis.call('ZREM', KEYS[5 + i], id) end
   redis.call('ZADD', closed, tonumber(at), id)
   redis.call('HSET', ikey, 'closed_at', at, 'closed_reason', reason)
-elseif closing[cur] then  -- an observer's correction puts it back in the open set
+elseif closing[cur] then  -- a correction or a coordinator's reopen puts it back in the open set
   redis.call('ZREM', closed, id)
   redis.call('ZADD', tkey, tonumber(at), id)
   local f = redis.call('HMGET', ikey, 'lat', 'lon', 'precision_m')

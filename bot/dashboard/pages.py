@@ -1,44 +1,26 @@
-"""The coordinators' dashboard at `/dashboard`: open incidents and one incident's timeline.
+"""The console's HTML pages: open incidents and one incident's timeline.
 
-Read-only and behind a login (user `coordinator`, `HOTLINE_DASHBOARD_PASSWORD`),
-so a coordinator can watch the network from a phone without the command line.
-It shows places and counts, never a phone number (incidents hold none) and no
-third-party content: no map tiles, no CDN, no analytics.
+A coordinator can watch the network from a phone without the command line.
+The pages show places and counts, never a phone number (incidents hold none).
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 import re
 import time
 from datetime import UTC, datetime
 
 from babel.dates import format_timedelta
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import abort, render_template
 
-from . import incidents
-from .errors import NoSuchIncident
-from .privacy import redact
-
-bp = Blueprint("dashboard", __name__)
-
-USER = "coordinator"
-"""The one dashboard login name; the password is HOTLINE_DASHBOARD_PASSWORD."""
+from .. import i18n, incidents
+from ..errors import NoSuchIncident
+from ..privacy import redact
+from . import bp, runtime
 
 REFRESH_S = 15
 """Auto-refresh period: fresh enough to follow a dispatch wave (120 s), light on a phone."""
-
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; "
-        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-    ),
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",  # incident places must not linger in shared caches
-}
-"""Headers on every dashboard page."""
 
 _INCIDENT_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _PERSON_KEYS = ("reporter", "contact_id", "observer", "observer_id")
@@ -47,45 +29,7 @@ _TIME_KEYS = ("at", "ts", "time", "created_at")
 
 
 def _runtime():
-    return current_app.extensions["hotline"]
-
-
-def _authorized(password: str) -> bool:
-    """Tell whether the request carries the coordinator's HTTP Basic credentials."""
-    auth = request.authorization
-    if auth is None or auth.type != "basic":
-        return False
-    # compare_digest on both parts: no timing hint about which one was wrong.
-    user_ok = hmac.compare_digest((auth.username or "").encode(), USER.encode())
-    password_ok = hmac.compare_digest((auth.password or "").encode(), password.encode())
-    return user_ok and password_ok
-
-
-@bp.before_request
-def require_login():
-    password = _runtime().settings.dashboard_password
-    if not password:
-        return (
-            "The dashboard is off. Set HOTLINE_DASHBOARD_PASSWORD to turn it on (login: coordinator).\n",
-            404,
-            {"Content-Type": "text/plain; charset=utf-8"},
-        )
-    if not _authorized(password):
-        return (
-            "Login required.\n",
-            401,
-            {
-                "WWW-Authenticate": 'Basic realm="hotline dashboard", charset="UTF-8"',
-                "Content-Type": "text/plain; charset=utf-8",
-            },
-        )
-    return None
-
-
-@bp.after_request
-def secure(response):
-    response.headers.update(SECURITY_HEADERS)
-    return response
+    return runtime()
 
 
 def _epoch(value) -> float | None:
@@ -116,7 +60,7 @@ def _clock(value) -> str:
     at = _epoch(value)
     if at is None:
         return ""
-    return datetime.fromtimestamp(at, UTC).strftime("%H:%M:%S UTC")
+    return i18n.local_time(runtime().settings, at, "en", seconds=True)
 
 
 def _place(incident: dict) -> str:

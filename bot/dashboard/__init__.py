@@ -1,0 +1,82 @@
+"""The coordinators' console at `/dashboard`: named logins, the board, the API, the incident actions.
+
+One blueprint, `bp`, carries every console route; each concern is its own module:
+`auth` (accounts' login/logout, sessions, the login rate limit), `api` (JSON for
+the pages and outside tools), `pages` (HTML). Flask-Login keeps who is logged in,
+Flask-WTF checks a CSRF token on every state change, Flask-Limiter (on the
+hotline's Redis) slows password guessing. Everything here is a thin layer over
+`bot.coordinators`, `bot.dispatch.lifecycle` and `bot.dispatch.board`.
+
+Every response carries a strict CSP: no third-party content at all (no tiles, no
+CDN, no analytics), so nothing outside learns where the network's incidents are.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, redirect, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+
+from .extensions import csrf, init_app
+
+bp = Blueprint("dashboard", __name__)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "Referrer-Policy": "same-origin",  # Flask-WTF's https check needs a same-origin Referer; nothing leaves
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",  # incident places must not linger in shared caches
+}
+"""Headers on every console response."""
+
+PUBLIC_ENDPOINTS = {"dashboard.login"}
+"""The only console endpoints open without a login."""
+
+STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def runtime():
+    """The Runtime of the running app."""
+    return current_app.extensions["hotline"]
+
+
+def is_api() -> bool:
+    """Tell whether this request is for the JSON API (401 JSON instead of a redirect)."""
+    return request.path.startswith("/dashboard/api/")
+
+
+@bp.record_once
+def _setup(state) -> None:
+    init_app(state.app)
+
+
+@bp.before_request
+def require_login():
+    if request.method in STATE_CHANGING:
+        csrf.protect()  # raises CSRFError → 403 below, before anything is read or done
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if current_user.is_authenticated:
+        return None
+    if is_api():
+        return jsonify(error="login required"), 401
+    return redirect(url_for("dashboard.login", next=request.full_path if request.query_string else request.path))
+
+
+@bp.errorhandler(CSRFError)
+def csrf_refused(exc: CSRFError):
+    if is_api() or request.mimetype == "application/json":
+        return jsonify(error="missing or invalid CSRF token"), 403
+    return "Missing or invalid CSRF token: reload the page and try again.\n", 403, {"Content-Type": "text/plain"}
+
+
+@bp.after_request
+def secure(response):
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+from . import api, auth, pages  # noqa: E402,F401  (modules that add routes to bp)
