@@ -14,6 +14,7 @@ import io
 import json
 from datetime import date, datetime
 
+from . import audit as audit_log
 from . import incidents, stats, store
 from .errors import NoSuchIncident
 from .geo import areas
@@ -107,7 +108,4 @@ def as_geojson(rows: list[dict], free_text: bool) -> str:
 
 def audit(r, who: str, fmt: str, count: int, free_text: bool, now: float) -> None:
     """Record an export in the audit log: who, when, what format, how many, whether free text left."""
-    r.xadd(
-        store.audit_key(),
-        {"at": repr(now), "by": who, "action": "export", "format": fmt, "count": count, "free_text": int(free_text)},
-    )
+    audit_log.record(r, "export", who, now, format=fmt, count=count, free_text=int(free_text))

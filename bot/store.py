@@ -247,6 +247,8 @@ def sending_probe_key() -> str:
 def warned_once_key(scope: str) -> str:
     """A warning coordinators got once for this scope (e.g. filtered text of one incident)."""
     return f"{PREFIX}:warned:{scope}"
+
+
 def coordinator_key(name: str) -> str:
     """One coordinator account: role, password hash, created (hash)."""
     return f"{PREFIX}:coordinator:{name}"
@@ -260,11 +262,6 @@ def coordinators_key() -> str:
 def coordinator_sessions_key(name: str) -> str:
     """A coordinator's live console sessions (sorted set token → expiry epoch s); deleting it logs them out."""
     return f"{PREFIX}:coordinator:{name}:sessions"
-
-
-def audit_key() -> str:
-    """Who did what in the console and CLI, and when (stream, trimmed by age)."""
-    return f"{PREFIX}:audit"
 
 
 def login_limit_prefix() -> str:

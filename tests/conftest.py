@@ -248,6 +248,8 @@ def wait_until():
         return bool(condition())
 
     return wait
+
+
 COORDINATOR_PASSWORD = "correct horse battery staple"
 
 
