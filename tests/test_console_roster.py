@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from conftest import HEALTH_TOKEN
 from test_console_actions import ANA, BETO, enroll, kinds_by, open_incident
 
 from bot import audit, dispatch, observers, store
@@ -84,9 +85,16 @@ def test_the_cli_acts_on_incidents_as_cli(rt, runner, worker, twilio_outbox, coo
 
 
 def test_healthz_is_unhealthy_with_no_observers_on_the_roster(client, rt):
-    report = client.get("/healthz")
+    report = client.get("/healthz", headers={"X-Health-Token": HEALTH_TOKEN})
     assert report.status_code == 503
     assert "no observers on the roster" in report.get_json()["dispatch"]["problems"]
     enroll(rt, "Ana", ANA)
     dispatch.beat(rt.r, "worker", time.time())
-    assert "no observers on the roster" not in client.get("/healthz").get_json()["dispatch"]["problems"]
+    later = client.get("/healthz", headers={"X-Health-Token": HEALTH_TOKEN}).get_json()
+    assert "no observers on the roster" not in later["dispatch"]["problems"]
+
+
+def test_healthz_is_unhealthy_without_twilio_credentials(rt):
+    settings = rt.settings.replace(twilio_account_sid=None, twilio_auth_token=None)
+    assert "no Twilio credentials" in dispatch.health(rt.__class__(settings=settings, redis_url=rt.url))["problems"]
+    assert "no Twilio credentials" not in dispatch.health(rt)["problems"]
