@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from . import dispatch, i18n, incidents, privacy, runtime, stats, store
+from . import dispatch, handoffs, i18n, incidents, privacy, runtime, stats, store
 from .channels import registry as channels
 from .dispatch import coordinators, updates
 from .geo import online as online_geocoder
@@ -70,6 +70,7 @@ def submit(rt, call) -> dict:
             )  # RQ logs descriptions: no words
         else:
             _count_unplaced(rt, call.contact_id, details, call.now)
+            _queue_unplaced(rt, ref, where.get("raw", ""), details, call.language, call.now)
             coordinators.enqueue(
                 rt,
                 escalate_unplaced,
@@ -131,6 +132,7 @@ def place_online(
     found = online_geocoder.geocode(rt.r, raw_place, rt.settings.geocoder, bounds=rt.settings.bounds)
     if found is None:
         _count_unplaced(rt, contact_id, details, now)
+        _queue_unplaced(rt, ref, raw_place, details, language, now)
         escalate_unplaced(ref, raw_place, details.get("activity", "other"))
         return ""
     merge = _merge(rt, contact_id, found.as_dict(), details, language, channel, now)
@@ -143,6 +145,19 @@ def _count_unplaced(rt, contact_id: str, details: dict, now: float) -> None:
     kind = str(details.get("activity", "other"))
     kind = kind if kind in incidents.KINDS else "other"
     stats.record_report(rt.r, rt.settings, contact_id=contact_id, kind=kind, now=now)
+
+
+def _queue_unplaced(rt, ref: str, raw_place: str, details: dict, language: str, now: float) -> None:
+    """Put a report nothing could place on the coordinators' queue, with the caller's words."""
+    handoffs.add(
+        rt.r,
+        "unplaced",
+        now,
+        ref=ref,
+        words=raw_place,
+        activity=str(details.get("activity", "other")),
+        language=language,
+    )
 
 
 def _keep_reply_to(rt, call) -> None:
@@ -173,6 +188,7 @@ def request_callback(rt, call) -> dict:
     else:
         _keep_reply_to(rt, call)
         sealed = privacy.seal(rt.settings.secret, call.e164)
+    handoffs.add(rt.r, "callback", call.now, sealed=sealed, language=call.language)
     coordinators.enqueue(
         rt,
         text_coordinators_callback,
