@@ -82,15 +82,13 @@ def warn_content_refused(rt, incident: dict, code, purpose: str) -> bool:
     return text_coordinators(rt, body) > 0
 
 
-def job_records_key() -> str:
-    """The send-records hash of the RQ job running now (stable across its retries), with a TTL."""
-    job = get_current_job()
-    return store.job_sends_key(job.id if job else "inline")
-
-
 def text_coordinators_once(rt, body: str) -> int:
-    """`text_coordinators` for a job with no incident: records under the job's id, kept a day."""
-    key = job_records_key()
+    """`text_coordinators` for a job with no incident: records under the RQ job's id (stable across its
+    retries), kept a day. Called outside a job (a shell, a test) it just sends, best effort."""
+    job = get_current_job()
+    if job is None:
+        return text_coordinators(rt, body)
+    key = store.job_sends_key(job.id)
     try:
         return text_coordinators(rt, body, key, tag="job")
     finally:
