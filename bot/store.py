@@ -189,6 +189,11 @@ def dispatch_code_seq_key() -> str:
     return f"{PREFIX}:dispatch:codeseq"
 
 
+def dispatch_codes_key() -> str:
+    """Dispatch codes held by incidents (hash code -> incident id); a code is reused only once its incident closed."""
+    return f"{PREFIX}:dispatch:codes"
+
+
 def watchdog_token_key() -> str:
     """Id of the one scheduled watchdog job allowed to reschedule itself (string with TTL)."""
     return f"{PREFIX}:dispatch:watchdog"

@@ -539,3 +539,39 @@ def test_a_big_roster_is_searched_nearest_first_in_batches(rt, worker, twilio_ou
     dispatch.enqueue_start(rt, incident_id)
     worker()
     assert [m["to"] for m in twilio_outbox.messages()] == ["+12135552040", "+12135552041"]
+
+
+def test_dispatch_codes_stay_unique_among_open_incidents_past_ninety(rt, worker):
+    """After 90 incidents the two-digit codes are all held: the next ones get three digits, never a repeat."""
+    from bot.dispatch import plan
+
+    ids = [new_incident(rt, where=(33.9 + n * 0.01, -118.2)) for n in range(95)]
+    codes = [plan.snapshot_plan(rt.r, rt.settings, i, time.time())["code"] for i in ids]
+    assert len(set(codes)) == 95
+    assert sum(1 for c in codes if len(c) == 2) == 90 and all(len(c) == 3 for c in codes[90:])
+    assert plan.snapshot_plan(rt.r, rt.settings, ids[0], time.time())["code"] == codes[0], "a plan keeps its code"
+
+
+def test_a_closed_incidents_code_is_reused_only_after_it_closed(rt):
+    from bot.dispatch import plan
+
+    first = new_incident(rt)
+    code = plan.snapshot_plan(rt.r, rt.settings, first, time.time())["code"]
+    rt.r.set(store.dispatch_code_seq_key(), int(code) - 10 - 1)  # the sequence comes round to that code again
+    second = new_incident(rt, where=(34.05, -118.25))
+    assert plan.snapshot_plan(rt.r, rt.settings, second, time.time())["code"] != code
+    incidents.set_status(rt.r, first, "closed", time.time(), "clear")
+    rt.r.set(store.dispatch_code_seq_key(), int(code) - 10 - 1)
+    third = new_incident(rt, where=(34.10, -118.30))
+    assert plan.snapshot_plan(rt.r, rt.settings, third, time.time())["code"] == code
+
+
+def test_a_stale_code_answers_no_open_dispatch_instead_of_another_incident(rt, roster, worker):
+    incident_id = new_incident(rt)
+    dispatch.enqueue_start(rt, incident_id)
+    worker()
+    code = rt.r.hget(store.incident_plan_key(incident_id), "code")
+    incidents.set_status(rt.r, incident_id, "closed", time.time(), "clear")
+    reply = dispatch.handle_reply(rt, roster["A"], f"yes {code}", time.time())
+    assert reply and "no open dispatch" in reply[0].lower()
+    assert rt.r.hget(store.incident_dispatch_key(incident_id), roster["A"]) != "accepted"

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from rq import Retry
 
-from .. import store
+from .. import incidents, lua, store
 
 TEXTED, ACCEPTED, DECLINED, COVERED, UNDELIVERED, UNREACHABLE = (
     "texted",
@@ -36,14 +36,17 @@ SEND_RETRY = Retry(max=6, interval=[1, 2, 4, 8, 16, 30])
 JOB_TIMEOUT_S = 120
 """RQ timeout for one dispatch job: a wave is a few texts, each with an HTTP timeout."""
 
-CODE_MIN, CODE_SPAN = 10, 90
-"""Short per-dispatch codes run 10..99: two digits to type, unique among an observer's open ones."""
+CODE_RANGES = ((10, 90), (100, 900))
+"""Dispatch codes: 10..99 (two digits to type), then 100..999 if ninety incidents are open at once.
+
+A code is unique among open incidents, so it is unique among any observer's open dispatches:
+"YES 11" can never accept another incident than the one texted as 11."""
 
 
 def snapshot_plan(r, settings, incident_id: str, now: float) -> dict:
     """Freeze the dispatch plan (wave size, timeout, needed) and a short code, once per incident."""
     key = store.incident_plan_key(incident_id)
-    code = str(CODE_MIN + r.incr(store.dispatch_code_seq_key()) % CODE_SPAN)
+    code = r.hget(key, "code") or allocate_code(r, incident_id)
     fields = {
         "wave_size": settings.wave_size,
         "timeout_s": settings.wave_timeout_s,
@@ -61,6 +64,25 @@ def snapshot_plan(r, settings, incident_id: str, now: float) -> dict:
     pipe.hgetall(key)
     plan = pipe.execute()[-1]
     return plan
+
+
+def allocate_code(r, incident_id: str) -> str:
+    """Take the next dispatch code no open incident holds (freeing the codes of closed ones first)."""
+    held = r.hgetall(store.dispatch_codes_key())
+    if held:
+        pipe = r.pipeline(transaction=False)
+        for holder in held.values():
+            pipe.hget(store.incident_key(holder), "status")
+        for (code, holder), status in zip(held.items(), pipe.execute()):
+            if status not in incidents.OPEN_STATUSES:
+                lua.run(r, "code_release", [store.dispatch_codes_key()], code=code, incident_id=holder)
+    start = r.incr(store.dispatch_code_seq_key())
+    for low, span in CODE_RANGES:
+        for step in range(span):
+            code = str(low + (start + step) % span)
+            if r.hsetnx(store.dispatch_codes_key(), code, incident_id):
+                return code
+    raise RuntimeError("every dispatch code up to 999 is held by an open incident")
 
 
 def seconds(s: float) -> timedelta:

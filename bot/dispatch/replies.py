@@ -131,8 +131,11 @@ def _resolve(rt, observer_id: str, code: str | None, wanted: tuple, command: str
     s = rt.settings
     open_map = rt.r.hgetall(store.observer_open_key(observer_id))
     if code is not None:
-        if code in open_map:
+        if code in open_map and rt.r.hget(store.incident_key(open_map[code]), "status") in incidents.OPEN_STATUSES:
             return open_map[code], code
+        if code in open_map:  # a code kept from an incident that closed: it never means another one
+            rt.r.hdel(store.observer_open_key(observer_id), code)
+            del open_map[code]
         if not open_map:
             return texts.say(s, lang, texts.NO_OPEN)
         return texts.say(s, lang, texts.UNKNOWN_CODE, code=code, codes=", ".join(sorted(open_map)))
