@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from . import store
 from .contacts import PREFS_TTL_S
 from .geo import areas
+from .i18n import N_
 
 REPORT_METRICS = ("reports", "reporters", "incidents", "unplaced")
 """Counted when a report arrives (in the day it arrived)."""
@@ -59,6 +60,18 @@ METRICS = REPORT_METRICS + OUTCOME_METRICS + DISPATCH_METRICS + DURATIONS["first
 
 HEADLINE = ("reports", "reporters", "incidents", "verified", "arrest_operations", "detained")
 """The table a network reports to its community and council."""
+
+HEADLINE_LABELS = {
+    "reports": N_("Sightings reported"),
+    "reporters": N_("Distinct reporters"),
+    "incidents": N_("Incidents (reports of one scene merged)"),
+    "verified": N_("Verified by an observer"),
+    "unfounded": N_("Found unfounded"),
+    "arrest_operations": N_("Verified operations with arrests"),
+    "detained": N_("People detained (observers' count)"),
+    "unidentified_share": N_("Share where agents did not identify themselves"),
+}
+"""The headline table's rows, in the words a network's report uses (CLI and console)."""
 
 UNPLACED = "-"
 """The area of a report nothing could place on the map."""

@@ -290,3 +290,24 @@ def test_durations_fall_in_their_buckets(r, settings):
         stats.record_dispatch(r, settings, incident, "first_accept", created + minutes * 60)
     buckets = stats.totals(r, settings)["first_accept"]
     assert (buckets["le_2m"], buckets["le_5m"], buckets["over_60m"]) == (1, 2, 1)
+
+
+def test_console_stats_page_shows_the_headline_and_weekly_bars(rt, r, settings, coordinator, client):
+    for k in range(6):
+        merge = incidents.merge_report(r, _report(f"hp{k}", *SPOTS[0], detained="yes"), settings, T0 + k * DAY)
+        incidents.set_status(r, merge.incident_id, "verified", T0 + k * DAY + 60, "observer", settings=settings)
+    incidents.merge_report(r, _report("bell", *SPOTS[1]), settings, T0)
+    assert client.get("/dashboard/stats").status_code in (302, 401), "anonymous: no statistics"
+    console = coordinator()
+    page = console.client.get("/dashboard/stats")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "script" not in page.headers["Content-Security-Policy"].split("script-src")[0]
+    assert "Sightings reported" in html and "<svg" in html and html.count('class="reports"') >= 1
+    assert "Huntington Park" in html and "&lt;5" in html  # Bell's single report is suppressed
+    assert "bell" not in html and "hp0" not in html  # no contact id ever reaches the page
+
+
+def test_console_stats_page_in_spanish(r, coordinator):
+    console = coordinator()
+    html = console.client.get("/dashboard/stats", headers={"Accept-Language": "es"}).get_data(as_text=True)
+    assert "Avistamientos reportados" in html

@@ -28,19 +28,6 @@ def _day(value: str | None, name: str) -> date | None:
         raise click.BadParameter(f"{value!r} is not a date like 2026-07-01", param_hint=name) from None
 
 
-HEADLINE_LABELS = {
-    "reports": "Sightings reported",
-    "reporters": "Distinct reporters",
-    "incidents": "Incidents (reports of one scene merged)",
-    "verified": "Verified by an observer",
-    "unfounded": "Found unfounded",
-    "arrest_operations": "Verified operations with arrests",
-    "detained": "People detained (observers' count)",
-    "unidentified_share": "Share where agents did not identify themselves",
-}
-"""The headline table's rows, in the words a network's report uses."""
-
-
 @click.command("stats")
 @click.option("--since", help="First day (YYYY-MM-DD, the network's local date); default: the first recorded.")
 @click.option("--until", help="Last day, inclusive; default: today.")
@@ -59,7 +46,7 @@ def stats_command(since: str | None, until: str | None, by: str | None, as_json:
     if as_csv:
         click.echo(stats.as_csv(result, min_cell), nl=False)
         return
-    for key, label in HEADLINE_LABELS.items():
+    for key, label in stats.HEADLINE_LABELS.items():
         value = result[key]
         shown = "—" if value is None else (f"{value:.0%}" if key == "unidentified_share" else f"{value:,}")
         click.echo(f"{label:<50} {shown:>8}")

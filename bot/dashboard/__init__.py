@@ -79,4 +79,4 @@ def secure(response):
     return response
 
 
-from . import api, auth, pages, queue  # noqa: E402,F401  (modules that add routes to bp)
+from . import api, auth, pages, queue, stats_page  # noqa: E402,F401  (modules that add routes to bp)
