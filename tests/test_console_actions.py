@@ -194,6 +194,7 @@ def test_merge_combines_reporters_timelines_and_dispatches_and_tells_the_observe
     assert told["to"] == ANA and old_code in told["body"] and new_code in told["body"]
     assert [r["ref"] for r in console.get("/dashboard/api/incidents").get_json()] == [second.ref]
     assert "on scene" in phone.text(f"ARRIVED {new_code}", from_=ANA)[0]  # her new code works
+    assert console.get("/dashboard/api/incidents").get_json()[0]["arrived_by"] == ["Ana"]
 
 
 def test_an_observers_verified_by_sms_goes_through_the_same_service(rt, phone, worker, coordinator):

@@ -23,13 +23,23 @@ from . import plan as waves
 _PERSON_FIELDS = ("observer", "observer_id")
 
 
-def _plans_and_states(r, ids: list[str]) -> tuple[list[dict], list[dict]]:
+def _plans_and_states(r, ids: list[str]) -> tuple[list[dict], list[dict], list[list[str]]]:
+    """Each incident's plan, per-observer states and the observers who reported arriving (one round trip)."""
     pipe = r.pipeline(transaction=False)
     for incident_id in ids:
         pipe.hgetall(store.incident_plan_key(incident_id))
         pipe.hgetall(store.incident_dispatch_key(incident_id))
+        pipe.xrange(store.incident_timeline_key(incident_id))  # short streams: a few dozen events
     replies = pipe.execute()
-    return replies[0::2], replies[1::2]
+    arrived = [
+        [
+            fields["observer"]
+            for _id, fields in events
+            if fields.get("event") == "observer_arrived" and "observer" in fields
+        ]
+        for events in replies[2::3]
+    ]
+    return replies[0::3], replies[1::3], arrived
 
 
 def _names(r, observer_ids) -> dict[str, str]:
@@ -67,13 +77,13 @@ def _rank(row: dict) -> tuple:
 
 
 def summarize(rt, rows: list[dict], now: float) -> list[dict]:
-    """Add `ref`, `code`, `needs_action`, `reasons`, `accepted_by`, `arrived_by` to incidents and sort by urgency."""
+    """Add `ref`, `code`, `needs_action`, `reasons`, `accepted_by`, `arrived_by` (names) and sort by urgency."""
     r = rt.r
     ids = [row["id"] for row in rows]
-    plans, states = _plans_and_states(r, ids)
-    names = _names(r, [oid for st in states for oid in st])
+    plans, states, arrivals = _plans_and_states(r, ids)
+    names = _names(r, [oid for st in states for oid in st] + [oid for a in arrivals for oid in a])
     out = []
-    for row, plan, state in zip(rows, plans, states):
+    for row, plan, state, arrived in zip(rows, plans, states, arrivals):
         reasons = needs_action(row, plan, state, now)
         out.append(
             {
@@ -83,6 +93,7 @@ def summarize(rt, rows: list[dict], now: float) -> list[dict]:
                 "needs_action": bool(reasons),
                 "reasons": reasons,
                 "accepted_by": sorted(names[o] for o, s in state.items() if s == waves.ACCEPTED),
+                "arrived_by": sorted({names[o] for o in arrived}),
                 "dispatch_state": plan.get("state", ""),
                 "wave": int(plan.get("wave") or 0),
                 "needed": int(plan.get("needed") or 0),
