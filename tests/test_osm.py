@@ -232,3 +232,38 @@ def test_cli_refuses_a_file_that_is_not_osm_data(runner, tmp_path):
     assert result.exit_code != 0 and "could not be read" in result.output
     wrong = runner.invoke(places_group, ["import", str(EDGES), "--bounds", "34,-118,33,-117"])
     assert wrong.exit_code == 2 and "south<north" in wrong.output
+
+
+def test_a_reporter_texting_a_map_corner_is_placed_and_a_twin_corner_asks_which(app, settings, phone):
+    """Through the signed webhook: the running app uses an import made after it started."""
+    import_osm(EDGES, Path(settings.data_dir) / osm_index.INDEX_FILE, settings.bounds)
+    osm_index.refresh()
+    try:
+        phone.text("report", from_="+13235550177")
+        assert phone.text("1", from_="+13235550177")[0].startswith("Where?")
+        placed = phone.text("Brooklyn and Soto", from_="+13235550177")
+        assert not any("couldn't place" in r or "Which one?" in r for r in placed), placed
+        phone.text("report", from_="+13235550178")
+        phone.text("1", from_="+13235550178")
+        (ask,) = phone.text("Main and 1st", from_="+13235550178")
+        assert ask.startswith("Which one?") and "Alhambra" in ask and "El Segundo" in ask
+    finally:
+        osm_index.use(None)
+
+
+def test_the_maps_real_corner_beats_the_gazetteers_estimate(edges_index, use_index, tmp_path):
+    yaml = tmp_path / "places.yaml"
+    yaml.write_text(
+        "streets:\n  pacific: [Pacific Blvd]\n  slauson: [Slauson Ave]\n  a: [Alpha St]\n  b: [Beta St]\n"
+        "intersections:\n"
+        "  - {at: [pacific, a], city: Huntington Park, lat: 33.97550, lon: -118.22505, source: test}\n"
+        "  - {at: [pacific, b], city: Huntington Park, lat: 33.98150, lon: -118.22505, source: test}\n"
+        "  - {at: [slauson, a], city: Huntington Park, lat: 33.98903, lon: -118.23500, source: test}\n"
+        "  - {at: [slauson, b], city: Huntington Park, lat: 33.98903, lon: -118.21500, source: test}\n",
+        encoding="utf-8",
+    )
+    estimate = geo.locate("Pacific y Slauson", bounds=LA, places=yaml)
+    assert estimate is not None and estimate.source == "gazetteer~"  # no map: the straight-line estimate
+    use_index(edges_index)
+    found = geo.locate("Pacific y Slauson", bounds=LA, places=yaml)
+    assert found is not None and found.source == "osm" and found.precision == "street"

@@ -251,8 +251,9 @@ def from_names(
     hits = _street_hits(tokens, g, lookup.streets)
     between = bool(re.search(r"\b(between|entre|btwn)\b", fold(text)))
     found = _crossing(tokens, g, bounds, hits, between)
-    if found:
+    if found and not (osm is not None and found.source.endswith("~")):  # the map's real corner beats an estimate
         return found
+    estimated = found
     mapped, map_hits = Gazetteer({}, (), ()), {}
     if osm is not None:  # the coordinators' aliases of a street lend themselves to the map's street of that name
         lent = {" ".join(a): g.streets[sid][1] for sid in hits for a in g.streets[sid][1]}
@@ -260,8 +261,8 @@ def from_names(
         mapped = _map_gazetteer(hit)
         map_hits = _street_hits(tokens, mapped)
         found = _crossing(tokens, mapped, bounds, map_hits, between, source="osm")
-        if found:
-            return found
+        if found or estimated:
+            return found or estimated
     named = {**hits, **map_hits}
     if len(hits) >= 2 or len(map_hits) >= 2:  # cross streets we cannot place: "Whittier & Atlantic" is not Whittier
         used = {i for start, n, _ in named.values() for i in range(start, start + n)}

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from .location import _dist_m
 from .osm_names import CITY_KINDS, alias_keys, plain_name, street_key
-from .osm_schema import SCHEMA, SCHEMA_VERSION, cell_id, deletions
+from .osm_schema import SCHEMA, SCHEMA_VERSION, cell_id, deletions, flat_m2
 
 if TYPE_CHECKING:
     from .osm_import import Staged
@@ -64,7 +64,7 @@ class _Nearest:
             cells = [(y + dy, x + dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1)]
             near = [a for c in cells for a in self.grid.get(c, ())]
             if near:
-                best = min(near, key=lambda a: _dist_m((lat, lon), (a[1], a[2])))
+                best = min(near, key=lambda a: flat_m2((lat, lon), (a[1], a[2])))
                 return best[0] if _dist_m((lat, lon), (best[1], best[2])) <= within_m else ""
         return ""
 
@@ -169,7 +169,7 @@ def _street_near(db: sqlite3.Connection, lat: float, lon: float) -> int | None:
     here = cell_id(lat, lon)
     cells = [here + dy * 10_000_000 + dx for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
     rows = db.execute(f"SELECT street, lat, lon FROM samples WHERE cell IN ({','.join('?' * 9)})", cells).fetchall()
-    best = min(rows, key=lambda r: _dist_m((lat, lon), (r[1], r[2])), default=None)
+    best = min(rows, key=lambda r: flat_m2((lat, lon), (r[1], r[2])), default=None)
     if best is None or _dist_m((lat, lon), (best[1], best[2])) > LANDMARK_STREET_M:
         return None
     return int(best[0])

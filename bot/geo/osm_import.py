@@ -12,6 +12,7 @@ renamed over it, so a running hotline never sees half an import.
 
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
 import tempfile
@@ -22,10 +23,10 @@ from pathlib import Path
 
 import osmium
 
-from .location import _dist_m, _in_bounds
+from .location import _in_bounds
 from .osm_build import finish
 from .osm_names import AREA_KINDS, street_key, tag_names
-from .osm_schema import cell_id
+from .osm_schema import cell_id, flat_m2
 
 Bounds = tuple[float, float, float, float]
 
@@ -70,7 +71,7 @@ def _along(points: list[tuple[int, float, float]]) -> list[tuple[float, float]]:
     """The way's nodes plus a point every SAMPLE_M along each longer segment (for "the street nearest a shop")."""
     out = [(points[0][1], points[0][2])]
     for (_, la1, lo1), (_, la2, lo2) in zip(points, points[1:]):
-        steps = int(_dist_m((la1, lo1), (la2, lo2)) // SAMPLE_M)
+        steps = int(math.sqrt(flat_m2((la1, lo1), (la2, lo2))) // SAMPLE_M)
         out += [(la1 + (la2 - la1) * i / (steps + 1), lo1 + (lo2 - lo1) * i / (steps + 1)) for i in range(1, steps + 1)]
         out.append((la2, lo2))
     return out
@@ -111,7 +112,7 @@ def _read(path: Path, bounds: Bounds | None, db: sqlite3.Connection, index_dir: 
     processor = (
         osmium.FileProcessor(str(path))
         .with_locations(f"sparse_file_array,{index_dir}/locations.idx")
-        .with_filter(osmium.filter.EmptyTagFilter())
+        .with_filter(osmium.filter.KeyFilter("name"))  # in C++: unnamed objects never reach Python
     )
     locations = processor.node_location_storage
     for obj in processor:

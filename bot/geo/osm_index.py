@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 INDEX_FILE = "places.sqlite"
 """The index's file name under HOTLINE_DATA_DIR."""
 
+MAX_SAME_ALIAS = 12
+"""Places kept per alias a text says: more that answer to the same words ("McDonald's" alone, 300 of them
+in a county) can only be asked back as "which one?" with a few options, so the rest are not read."""
+
 CHECK_INTERVAL_S = 1.0
 """Look at the index file's identity at most this often per process (as the flow registry does)."""
 
@@ -96,13 +100,16 @@ class OsmIndex:
         with self.lock:
             firsts = sorted(set(tokens) | self._typo_words(tokens))
             rows = self.db.execute(
-                f"SELECT words, kind, ref FROM aliases WHERE first IN ({_marks(len(firsts))})", firsts
+                f"SELECT words, kind, GROUP_CONCAT(ref) FROM aliases WHERE first IN ({_marks(len(firsts))})"
+                " GROUP BY words, kind",
+                firsts,
             ).fetchall()
             said: dict[tuple[str, int], list[tuple[str, ...]]] = {}
-            for text, kind, ref in rows:
+            for text, kind, refs in rows:  # each distinct alias once, however many places share it
                 alias = tuple(text.split())
                 if _find(alias, tokens):
-                    said.setdefault((kind, ref), []).append(alias)
+                    for ref in refs.split(",")[:MAX_SAME_ALIAS]:
+                        said.setdefault((kind, int(ref)), []).append(alias)
             if street_keys:
                 keys = sorted(street_keys)
                 for ref, key in self.db.execute(f"SELECT id, key FROM names WHERE key IN ({_marks(len(keys))})", keys):

@@ -6,6 +6,7 @@ so both sides agree on what "the same street" is.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -39,12 +40,14 @@ _LEADING_RE = re.compile(rf"^{_DIRECTION}\s+(?=\S)", re.IGNORECASE)
 _TRAILING_RE = re.compile(rf"(?<=\S)\s+{_DIRECTION}$", re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=65536)  # names repeat: every way of a street, every branch of a chain
 def plain_name(name: str) -> str:
     """Drop a leading or trailing compass word: "West Slauson Avenue" is the Slauson people say."""
     stripped = _TRAILING_RE.sub("", _LEADING_RE.sub("", name.strip()))
     return stripped if words(stripped) else name.strip()
 
 
+@functools.lru_cache(maxsize=65536)
 def street_key(name: str) -> str:
     """The words that identify a street: East 7th St and West 7th St are one street, 7th."""
     return " ".join(words(plain_name(name)))
