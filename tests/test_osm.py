@@ -9,6 +9,7 @@ chains, one corner name in two cities, East/West halves of a street).
 
 from __future__ import annotations
 
+import bz2
 import math
 from importlib.metadata import distribution
 from pathlib import Path
@@ -267,3 +268,42 @@ def test_the_maps_real_corner_beats_the_gazetteers_estimate(edges_index, use_ind
     use_index(edges_index)
     found = geo.locate("Pacific y Slauson", bounds=LA, places=yaml)
     assert found is not None and found.source == "osm" and found.precision == "street"
+
+
+SCRIPTS_OSM = """<?xml version="1.0" encoding="UTF-8"?>
+<osm version="0.6" generator="hand">
+  <node id="1" version="1" lat="33.7600" lon="-117.9900"/>
+  <node id="2" version="1" lat="33.7600" lon="-117.9800"/>
+  <node id="3" version="1" lat="33.7600" lon="-117.9700"/>
+  <node id="4" version="1" lat="33.7500" lon="-117.9800"/>
+  <node id="5" version="1" lat="33.7700" lon="-117.9800"/>
+  <node id="6" version="1" lat="33.8600" lon="-117.9900"/>
+  <node id="7" version="1" lat="33.8600" lon="-117.9800"/>
+  <node id="8" version="1" lat="33.8600" lon="-117.9700"/>
+  <node id="9" version="1" lat="33.8500" lon="-117.9800"/>
+  <node id="10" version="1" lat="33.8700" lon="-117.9800"/>
+  <way id="1" version="1"><nd ref="1"/><nd ref="2"/><nd ref="3"/><tag k="highway" v="residential"/>
+    <tag k="name" v="Đường Lê Lợi"/></way>
+  <way id="2" version="1"><nd ref="4"/><nd ref="2"/><nd ref="5"/><tag k="highway" v="residential"/>
+    <tag k="name" v="Nguyễn Huệ"/></way>
+  <way id="3" version="1"><nd ref="6"/><nd ref="7"/><nd ref="8"/><tag k="highway" v="residential"/>
+    <tag k="name" v="Улица Ленина"/></way>
+  <way id="4" version="1"><nd ref="9"/><nd ref="7"/><nd ref="10"/><tag k="highway" v="residential"/>
+    <tag k="name" v="Проспект Мира"/></way>
+</osm>
+"""
+
+
+def test_names_in_other_scripts_match_with_or_without_their_marks(tmp_path, use_index, no_yaml):
+    source = tmp_path / "scripts.osm.bz2"  # the compressed XML form is read too
+    source.write_bytes(bz2.compress(SCRIPTS_OSM.encode("utf-8")))
+    import_osm(source, tmp_path / "scripts.sqlite", LA)
+    use_index(tmp_path / "scripts.sqlite")
+    for text, corner in (
+        ("Đường Lê Lợi y Nguyễn Huệ", (33.76, -117.98)),
+        ("duong le loi and nguyen hue", (33.76, -117.98)),
+        ("улица ленина и проспект мира", (33.86, -117.98)),
+    ):
+        found = geo.locate(text, bounds=LA, places=no_yaml)
+        assert found is not None and found.precision == "street", text
+        assert metres((found.lat, found.lon), corner) < 5, text

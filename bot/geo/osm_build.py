@@ -113,9 +113,8 @@ def _areas(db: sqlite3.Connection, staged: Staged) -> tuple[_Nearest, _Nearest]:
 
 
 def _add_aliases(db: sqlite3.Connection, keys: list[str], kind: str, ref: int) -> None:
-    db.executemany(
-        "INSERT INTO aliases (first, words, kind, ref) VALUES (?,?,?,?)", [(k.split()[0], k, kind, ref) for k in keys]
-    )
+    rows = [((k.split() + [""])[0], (k.split() + [""])[1], k, kind, ref) for k in keys]
+    db.executemany("INSERT INTO aliases (first, second, words, kind, ref) VALUES (?,?,?,?,?)", rows)
 
 
 def _crossings(db: sqlite3.Connection, cities: _Nearest, hoods: _Nearest) -> int:
@@ -211,7 +210,11 @@ def _landmarks(db: sqlite3.Connection, staged: Staged, cities: _Nearest) -> int:
 
 
 def _typos(db: sqlite3.Connection) -> None:
-    firsts = [w for (w,) in db.execute("SELECT DISTINCT first FROM aliases") if len(w) >= 5 and not w.isdigit()]
+    firsts = [
+        w
+        for (w,) in db.execute("SELECT first FROM aliases UNION SELECT second FROM aliases")
+        if len(w) >= 5 and not w.isdigit()
+    ]
     db.executemany("INSERT INTO typos VALUES (?,?)", [(v, w) for w in firsts for v in {w, *deletions(w)}])
 
 
@@ -228,7 +231,7 @@ def finish(db: sqlite3.Connection, staged: Staged, source: Path, bounds) -> dict
     landmarks = _landmarks(db, staged, cities)
     _typos(db)
     db.executescript(
-        "CREATE INDEX aliases_first ON aliases (first); CREATE INDEX typos_variant ON typos (variant);"
+        "CREATE INDEX aliases_first ON aliases (first, second); CREATE INDEX typos_variant ON typos (variant);"
         "CREATE INDEX crossings_ab ON crossings (a, b); CREATE INDEX streets_name ON streets (name);"
     )
     counts = {

@@ -85,7 +85,7 @@ class OsmIndex:
             self.db.close()
 
     def _typo_words(self, tokens: list[str]) -> set[str]:
-        """Alias first words one typo away from a token (checked with the same rule as everywhere)."""
+        """Alias first or second words one typo away from a token (checked with the same rule as everywhere)."""
         long = [t for t in set(tokens) if len(t) >= 5 and not t.isdigit()]
         if not long:
             return set()
@@ -99,10 +99,11 @@ class OsmIndex:
         street_keys = street_keys or {}
         with self.lock:
             firsts = sorted(set(tokens) | self._typo_words(tokens))
+            marks = _marks(len(firsts))
             rows = self.db.execute(
-                f"SELECT words, kind, GROUP_CONCAT(ref) FROM aliases WHERE first IN ({_marks(len(firsts))})"
-                " GROUP BY words, kind",
-                firsts,
+                f"SELECT words, kind, GROUP_CONCAT(ref) FROM aliases WHERE first IN ({marks})"
+                f" AND (second = '' OR second IN ({marks})) GROUP BY words, kind",
+                firsts + firsts,
             ).fetchall()
             said: dict[tuple[str, int], list[tuple[str, ...]]] = {}
             for text, kind, refs in rows:  # each distinct alias once, however many places share it

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Bumped when the tables change; an index of another version is ignored (re-run the import)."""
 
 SCHEMA = """
@@ -16,13 +16,17 @@ CREATE TABLE streets (
 );
 CREATE TABLE crossings (a INTEGER NOT NULL, b INTEGER NOT NULL, lat REAL, lon REAL, city TEXT, area TEXT);
 CREATE TABLE places (id INTEGER PRIMARY KEY, name TEXT, kind TEXT, lat REAL, lon REAL, precision_m INTEGER);
-CREATE TABLE aliases (first TEXT NOT NULL, words TEXT NOT NULL, kind TEXT NOT NULL, ref INTEGER NOT NULL);
+CREATE TABLE aliases (
+    first TEXT NOT NULL, second TEXT NOT NULL, words TEXT NOT NULL, kind TEXT NOT NULL, ref INTEGER NOT NULL
+);
 CREATE TABLE typos (variant TEXT NOT NULL, word TEXT NOT NULL);
 """
 """names: one row per street name (its key: the words without a compass word); streets: each stretch of
 one name (its extent and a point on it); aliases: every word run that names a street ('s' → names.id)
-or a place ('p' → places.id), by its first word; typos: every alias first word of 5+ letters under
-itself and each one-letter deletion of it, so a misspelt word finds its candidates with one lookup."""
+or a place ('p' → places.id), by its first two words (second '' for a one-word alias: a text reads
+only the aliases whose first two words it says, however many shops line the street it names);
+typos: every alias first or second word of 5+ letters under itself and each one-letter deletion
+of it, so a misspelt word finds its candidates with one lookup."""
 
 CELL_PER_DEGREE = 500
 """Grid cells per degree for "the nearest street" at import: about 220 m × 180 m at LA's latitude."""

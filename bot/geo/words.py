@@ -40,6 +40,8 @@ _ORDINAL_WORDS = {
     "tenth": 10,
     "decima": 10,
 }
+_WORD_RE = re.compile(r"[^\W_]+")
+"""Runs of letters or digits in any script: Đường, Улица and 대로 are words too, not just a-z."""
 _ORDINAL_RE = re.compile(r"^(\d{1,3})(?:st|nd|rd|th|a|o|va|ma|ra|da|ta)$")
 _STOPWORDS = frozenset(
     """
@@ -52,16 +54,20 @@ _STOPWORDS = frozenset(
 )
 
 
+_UNDECOMPOSED = str.maketrans({"đ": "d", "ł": "l", "ø": "o", "ß": "ss", "æ": "ae", "œ": "oe", "ı": "i", "þ": "th"})
+"""Letters Unicode does not split into a base letter and a mark, written plainly by people without them."""
+
+
 def fold(text: str) -> str:
-    """Lower-case and strip accents (Ávila → avila) so spelling variants compare equal."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
+    """Lower-case and strip accents (Ávila → avila, Đường → duong) so spelling variants compare equal."""
+    decomposed = unicodedata.normalize("NFKD", text.lower().translate(_UNDECOMPOSED))
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def words(text: str) -> list[str]:
     """Split text into the words places are matched on: folded, ordinals unified, filler dropped."""
     out = []
-    for raw in re.findall(r"[a-z0-9]+", fold(text).replace("'", "")):
+    for raw in _WORD_RE.findall(fold(text).replace("'", "")):
         ordinal = _ORDINAL_RE.match(raw)
         if ordinal:
             raw = f"{int(ordinal.group(1))}th"
