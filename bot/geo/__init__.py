@@ -3,14 +3,18 @@
 Pure and offline (no Redis, no network) so the webhook can call it on its hot
 path. A chain of locators is tried from the most to the least precise: a pin,
 a map link, typed coordinates, the coordinators' gazetteer (flows/places.yaml:
-cross streets, landmarks), a ZIP code, gazetteer areas, then US city names
-from the `zipcodes` package. Names resolve only inside `bounds` so "Florence"
+cross streets, landmarks), then the map imported from OpenStreetMap (its
+crossings and landmarks), a ZIP code, gazetteer and map areas, US city names
+from the `zipcodes` package, and last a street of the map named alone. Names resolve only inside `bounds` so "Florence"
 never lands in Italy or Kentucky; when a name fits more than one place the
 answer carries `candidates` so the conversation can ask which one.
 
 Modules: `location` (Location, precision classes), `points` (pins, links,
-coordinates, ZIPs), `places` (the gazetteer and US place names), `words`
-(forgiving matching).
+coordinates, ZIPs), `places` (the gazetteer and US place names), `places_check`
+(its mistakes, for `hotline flows check`), `match` (names against the gazetteer
+and the map), `words` (forgiving matching); the OpenStreetMap map: `osm_import`
+and `osm_build` (`hotline places import`), `osm_index` (reading it, reloading
+on a new import), `osm_names` and `osm_schema` (what both sides agree on).
 """
 
 from __future__ import annotations
