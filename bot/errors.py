@@ -30,14 +30,6 @@ class Forbidden(HotlineError):
     status = 403
 
 
-class FlowError(HotlineError):
-    """A flow file cannot be loaded; carries where."""
-
-    def __init__(self, path: str, line: int, message: str):
-        super().__init__(f"{path}:{line}: {message}")
-        self.path, self.line, self.message = path, line, message
-
-
 class NoSuchIncident(HotlineError):
     """An incident id names nothing stored."""
 

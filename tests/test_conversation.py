@@ -330,7 +330,7 @@ def test_two_texts_answered_at_once_never_lose_an_answer(hot, r):
 
 
 def test_save_if_unchanged_refuses_a_stale_counter(r):
-    from bot.conversation.engine import Session
+    from bot.conversation.model import Session
 
     session = Session(flow="sighting", version="v1", step="where", counter=5)
     pipe = r.pipeline()

@@ -8,68 +8,16 @@ the terminal chat, the web chat and the tests all drive the same code.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..i18n import N_, fold
 from . import inputs
 from .inputs import Ambiguous, Answer, Parsed, Rejected
-from .model import Flow, Step, Text
+from .model import Context, Flow, Session, Step, Text, Turn
 from .templates import fill, render
 
 MAX_STEPS_PER_TURN = 60
 """A walk longer than this is a loop with no ask; the check forbids it, this stops it anyway."""
-
-
-@dataclass
-class Session:
-    """One contact's live conversation: where it is, what it has saved, its language."""
-
-    flow: str = ""
-    version: str = ""
-    step: str = ""
-    counter: int = 0
-    tries: int = 0
-    lang: str = "en"
-    answers: dict[str, Any] = field(default_factory=dict)
-    raw: dict[str, str] = field(default_factory=dict)
-    stack: list[list] = field(default_factory=list)  # [flow, version, return step] of callers
-    clarify: list[dict] | None = None  # places to pick from after an ambiguous answer
-    given: list[str] = field(default_factory=list)  # names pre-filled from another answer: not asked
-    reminded: int = -1  # counter value a reminder was already sent for
-    started_at: float = 0.0
-    reply_to: str | None = None  # sealed number, only when a timer may text
-
-    @property
-    def active(self) -> bool:
-        return bool(self.flow)
-
-
-@dataclass
-class Turn:
-    """What one advance produced."""
-
-    replies: list[str] = field(default_factory=list)
-    action: str | None = None  # a `do:` action to run, then `resume`
-    ended: bool = False  # the conversation is over: forget the session
-    timers: list[tuple[str, int]] = field(default_factory=list)  # (kind, seconds from now)
-
-
-@dataclass
-class Context:
-    """What the engine may consult: flows, translations, settings values. No I/O beyond lookups."""
-
-    get_flow: Callable[[str, str | None], Flow | None]
-    translate: Callable[[Text, str], str]  # a flow text into a language
-    gettext: Callable[[str, str], str]  # a code msgid into a language
-    now: float
-    values: dict[str, Any] = field(default_factory=dict)  # built-in template values
-    region: str = "US"
-    bounds: tuple[float, float, float, float] | None = None
-    seal: Callable[[str], str] = lambda value: value
-    texts: dict[str, Text] = field(default_factory=dict)  # shared replies from _globals
-    places: str | None = None  # gazetteer path for location answers
 
 
 # ---- public entry points -------------------------------------------------------
@@ -117,7 +65,6 @@ def advance(ctx: Context, session: Session, answer: Answer) -> Turn:
     if flow is None or step is None or step.kind != "ask" or step.expect is None:
         # The flow or step vanished (never for a pinned version, but be safe): end politely.
         turn.replies.append(ctx.gettext(N_("Sorry, that conversation ended. Text again to start over."), session.lang))
-        turn.ended = True
         session.flow = ""
         return turn
     if answer.media and step.expect.kind != "media":
@@ -227,7 +174,6 @@ def expire(ctx: Context, session: Session) -> Turn:
         _walk(ctx, session, flow, flow.on_expire, turn)
     if session.active and not turn.action:
         session.flow = ""
-    turn.ended = not session.active
     turn.timers = []
     return turn
 
@@ -397,7 +343,6 @@ def _return(ctx: Context, session: Session, turn: Turn) -> Flow | None:
 
 def _finish(ctx: Context, session: Session, turn: Turn) -> None:
     session.flow, session.step, session.stack, session.clarify = "", "", [], None
-    turn.ended = True
     turn.timers = []
 
 

@@ -13,9 +13,8 @@ from yaml.nodes import Node, ScalarNode, SequenceNode
 
 from . import inputs
 from .answers import TOKEN_RE
-from .engine import Context
 from .loader import Reader, compose
-from .model import Command, Globals, Issue, Trigger
+from .model import Command, Context, Globals, Issue, Trigger
 
 GLOBAL_KEYS = {"commands", "triggers", "texts", "note"}
 COMMAND_KEYS = {"words", "do", "say", "language", "flow", "note"}

@@ -7,6 +7,7 @@ so a problem can be reported as `file:line:col`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,3 +161,53 @@ class Issue:
         where = f"{self.path}:{self.line}:{self.col}" if self.col else f"{self.path}:{self.line}"
         prefix = "warning: " if self.severity == "warning" else ""
         return f"{where}: {prefix}{self.message}"
+
+
+# ---- a live conversation: what the pure engine reads and returns ---------------
+@dataclass
+class Session:
+    """One contact's live conversation: where it is, what it has saved, its language."""
+
+    flow: str = ""
+    version: str = ""
+    step: str = ""
+    counter: int = 0
+    tries: int = 0
+    lang: str = "en"
+    answers: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, str] = field(default_factory=dict)
+    stack: list[list] = field(default_factory=list)  # [flow, version, return step] of callers
+    clarify: list[dict] | None = None  # places to pick from after an ambiguous answer
+    given: list[str] = field(default_factory=list)  # names pre-filled from another answer: not asked
+    reminded: int = -1  # counter value a reminder was already sent for
+    started_at: float = 0.0
+    reply_to: str | None = None  # sealed number, only when a timer may text
+
+    @property
+    def active(self) -> bool:
+        return bool(self.flow)
+
+
+@dataclass
+class Turn:
+    """What one advance produced."""
+
+    replies: list[str] = field(default_factory=list)
+    action: str | None = None  # a `do:` action to run, then `resume`
+    timers: list[tuple[str, int]] = field(default_factory=list)  # (kind, seconds from now)
+
+
+@dataclass
+class Context:
+    """What the engine may consult: flows, translations, settings values. No I/O beyond lookups."""
+
+    get_flow: Callable[[str, str | None], Flow | None]
+    translate: Callable[[Text, str], str]  # a flow text into a language
+    gettext: Callable[[str, str], str]  # a code msgid into a language
+    now: float
+    values: dict[str, Any] = field(default_factory=dict)  # built-in template values
+    region: str = "US"
+    bounds: tuple[float, float, float, float] | None = None
+    seal: Callable[[str], str] = lambda value: value
+    texts: dict[str, Text] = field(default_factory=dict)  # shared replies from _globals
+    places: str | None = None  # gazetteer path for location answers

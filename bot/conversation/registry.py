@@ -2,7 +2,7 @@
 
 Parsing YAML on every text would cost milliseconds on the webhook's hot path, so
 flows are loaded once per process and re-read only when a file's mtime changes
-(or on `reload()`, e.g. from SIGHUP); the folder is looked at no more than once
+(so no SIGHUP or reload command is needed: saving the file is enough); the folder is looked at no more than once
 a second per process, since listing it on every text was a measurable share of
 the webhook's CPU and a coordinator's edit can wait a second. A file that no
 longer loads or checks cleanly never replaces the working version: the hotline
@@ -91,14 +91,6 @@ class Registry:
                     if table.get(old.name) is old:
                         del table[old.name]
             self.checked_at = clock  # only once loaded: a concurrent first text must not see an empty registry
-
-    def reload(self) -> None:
-        """Forget mtimes so every file is read again on the next refresh."""
-        with self.lock:
-            for entry in self.files.values():
-                entry.mtime = -1.0
-            self.globals_mtime = -1.0
-        self.refresh(force=True)
 
     def _load_globals(self, mtime: float) -> None:
         path = self.folder / GLOBALS_FILE

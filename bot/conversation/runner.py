@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from .. import contacts, errors, i18n, privacy
 from ..i18n import N_, fold
 from . import engine, keywords, registry, sessions, templates, timers
-from .engine import Context, Session, Turn
+from .context import make_context, shared_text
 from .inputs import MAX_TEXT, Answer
+from .model import Session, Turn
 
 log = logging.getLogger(__name__)
 
@@ -38,51 +38,6 @@ class ActionCall:
     channel: str
     now: float
     raw: dict = field(default_factory=dict)
-
-
-def make_context(settings, reg: registry.Registry, now: float, e164: str | None = None) -> Context:
-    """Build the engine's view of flows, catalogs and settings for one message."""
-    locales = settings.locales_dir
-
-    def get_flow(name: str, version: str | None) -> Any:
-        if version:
-            return reg.get(name, version)
-        return reg.current(name, e164)
-
-    catalogs: dict = {}  # one catalog lookup (an mtime check) per language per message
-
-    def catalog(lang: str):
-        if lang not in catalogs:
-            catalogs[lang] = i18n.translations(locales, lang)
-        return catalogs[lang]
-
-    def translate(text, lang: str) -> str:
-        if lang == "en":
-            return text.source
-        return catalog(lang).pgettext(text.context, text.source)
-
-    def gettext(msgid: str, lang: str) -> str:
-        return catalog(lang).gettext(msgid)
-
-    return Context(
-        get_flow=get_flow,
-        translate=translate,
-        gettext=gettext,
-        now=now,
-        values={"human_number": settings.human_number},
-        region=settings.default_region,
-        bounds=settings.bounds,
-        seal=lambda value: privacy.seal(settings.secret, value),
-        texts=reg.globals.texts,
-        places=str(reg.folder / registry.PLACES_FILE),
-    )
-
-
-def shared_text(ctx: Context, key: str, lang: str, fallback: str, session: Session | None = None) -> str:
-    """Return a shared reply from _globals.yaml (or a code fallback), translated and filled."""
-    text = ctx.texts.get(key)
-    template = ctx.translate(text, lang) if text is not None else ctx.gettext(fallback, lang)
-    return templates.fill(ctx, session or Session(lang=lang), None, template)
 
 
 class _Conflict(Exception):
@@ -281,9 +236,7 @@ class _State:
         """Write the session, language and timers in one pipeline; return the replies."""
         session, settings, reg = self.session, self.rt.settings, self.reg
         flow = reg.get(session.flow, session.version) if session.active else None
-        ttl = flow.expire_s if flow and flow.expire_s else settings.session_ttl_s
-        if flow is not None and flow.on_expire:
-            ttl += sessions.EXPIRE_GRACE_S
+        ttl = sessions.ttl_s(flow, settings.session_ttl_s)
         if not self.inbound.can_text_later:
             self.timers = []  # e.g. a web chat cannot be texted later: no reminders, no expiry message
         if self.timers and session.active and not session.reply_to:

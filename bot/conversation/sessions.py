@@ -13,10 +13,20 @@ import json
 import redis
 
 from .. import lua, store
-from .engine import Session
+from .model import Flow, Session
 
 EXPIRE_GRACE_S = 300
 """Keep a session a little past its expiry so the expiry timer can still read it."""
+
+
+def ttl_s(flow: Flow | None, default_ttl_s: int) -> int:
+    """Return how long a session in `flow` lives idle: the flow's `expire`, else the hotline's default.
+
+    A flow with an `on_expire` step keeps it EXPIRE_GRACE_S longer, so the expiry timer
+    still finds it; the one rule for `respond` and the timers alike.
+    """
+    ttl = flow.expire_s if flow is not None and flow.expire_s else default_ttl_s
+    return ttl + EXPIRE_GRACE_S if flow is not None and flow.on_expire else ttl
 
 
 def queue_load(pipe, contact_id: str) -> None:

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from babel.dates import format_time
 
 from .inputs import zone
-from .model import Flow, Step, Text
-
-if TYPE_CHECKING:  # the engine imports this module; its types are only annotations here
-    from .engine import Context, Session
+from .model import Context, Flow, Session, Step, Text
 
 BUILTIN_VALUES = ("human_number", "language")
 """Template values every flow may use without saving them first."""

@@ -4,26 +4,40 @@ Each timer carries the session's step counter from when it was set; any text
 from the contact bumps the counter, so a timer that finds the conversation
 moved on (or gone) does nothing. Nudges were hand-built elsewhere
 (rapidpro#282, #1141); here a step says `timeout: 15m` and `remind: ...`.
+
+The conversation decides and never sends: `due` works out what a timer should
+say and stores the session; the RQ job that texts it (`TIMER_JOB`) lives above
+this package, beside the other senders.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
+from dataclasses import dataclass, field
 
-from rq import Retry
+from rq import Queue, Retry, get_current_job
 
-from .. import outbox, privacy
-from ..errors import PermanentSend
+from .. import privacy
 from . import engine, registry, sessions
-
-log = logging.getLogger(__name__)
+from .context import make_context
 
 QUEUE = "default"
 """Timers are conversation work: below dispatch, above broadcasts."""
 
 RETRY = Retry(max=2, interval=[30, 120])
 """A reminder that Twilio refused with a retryable error is tried twice more."""
+
+TIMER_JOB = "bot.reminders.fire"
+"""The RQ job a timer runs, named as a string: it sits above this package (RQ job paths are public)."""
+
+
+@dataclass(frozen=True)
+class Due:
+    """What a timer found: a status for the job's result, and the texts to send (if any) to whom."""
+
+    status: str
+    e164: str | None = None
+    bodies: list[str] = field(default_factory=list)
 
 
 def timer_job_id(contact_id: str, counter: int, kind: str) -> str:
@@ -36,7 +50,7 @@ def queue_timer(rt, pipe, contact_id: str, counter: int, kind: str, due_at: floa
     when = dt.datetime.fromtimestamp(due_at, tz=dt.UTC)
     rt.queue(QUEUE).enqueue_at(
         when,
-        fire,
+        TIMER_JOB,
         contact_id,
         counter,
         kind,
@@ -49,46 +63,47 @@ def queue_timer(rt, pipe, contact_id: str, counter: int, kind: str, due_at: floa
     )
 
 
-def fire(contact_id: str, counter: int, kind: str, due_at: float) -> str:
-    """RQ job. Send a step's reminder or run the flow's expiry, unless the session moved on."""
-    from .. import runtime
-    from .runner import make_context
+def due(rt, contact_id: str, counter: int, kind: str, due_at: float) -> Due:
+    """Decide a step's reminder or the flow's expiry, unless the session moved on; store the session.
 
-    rt = runtime.get()
+    The session is stored before anything is sent, so a retried job never texts twice.
+    """
     session = sessions.load(rt.r, contact_id)
     if session is None or session.counter != counter:
-        return "stale"
+        return Due("stale")
     reg = registry.for_folder(rt.settings.flows_dir)
     if reg.get(session.flow, session.version) is None:
         reg.fetch_version(rt.r, session.flow, session.version)
     ctx = make_context(rt.settings, reg, due_at)
     e164 = privacy.unseal(rt.settings.secret, session.reply_to) if session.reply_to else None
-    flow = reg.get(session.flow, session.version)
-    ttl = (flow.expire_s if flow and flow.expire_s else rt.settings.session_ttl_s) + sessions.EXPIRE_GRACE_S
+    ttl = sessions.ttl_s(reg.get(session.flow, session.version), rt.settings.session_ttl_s)
     if kind == "remind":
         if session.reminded == counter:
-            return "already reminded"
+            return Due("already reminded")
         body = engine.reminder(ctx, session)
         if not body or not e164:
-            return "nothing to send"
+            return Due("nothing to send")
         session.reminded = counter
         if not sessions.save_if_current(rt.r, contact_id, session, counter, ttl):
-            return "stale"
-        _send(rt, e164, [body])
-        return "reminded"
+            return Due("stale")
+        return Due("reminded", e164, [body])
     if kind == "expire":
         turn = engine.expire(ctx, session)
         if not sessions.save_if_current(rt.r, contact_id, session, counter, ttl):
-            return "stale"
-        if e164 and turn.replies:
-            _send(rt, e164, turn.replies)
-        return "expired"
-    return "unknown timer"
+            return Due("stale")
+        return Due("expired", e164, list(turn.replies) if e164 else [])
+    return Due("unknown timer")
 
 
-def _send(rt, e164: str, bodies: list[str]) -> None:
-    for body in bodies:
-        try:
-            outbox.send(rt, e164, body, purpose="reminder")
-        except PermanentSend as exc:  # opted out or unreachable: a reminder is not worth more
-            log.info("reminder not delivered (code %s)", exc.code)
+def fire(contact_id: str, counter: int, kind: str, due_at: float) -> str:
+    """RQ job of timers scheduled before the sending job moved up: hand them to TIMER_JOB.
+
+    Kept so jobs already queued under this path still run; it enqueues, it never sends.
+    """
+    job = get_current_job()
+    if job is None:  # called outside a worker: nothing queued it, nothing to hand on
+        return "not a job"
+    Queue(QUEUE, connection=job.connection).enqueue(
+        TIMER_JOB, contact_id, counter, kind, due_at, result_ttl=0, retry=RETRY
+    )
+    return "moved"
