@@ -17,6 +17,7 @@ from datetime import timedelta
 from rq import Retry
 
 from . import i18n, incidents, outbox, privacy, runtime, sending, store
+from .actions import ActionCall, action, read
 from .errors import NoSuchIncident, PermanentSend, RetryableSend, SendingPaused
 from .geo import areas
 from .i18n import N_
@@ -32,7 +33,8 @@ CHUNK = 200
 """Subscribers handled per broadcast job; the rest goes to a follow-on job on the same queue."""
 
 
-def subscribe(rt, call) -> dict:
+@action("alerts.subscribe", reads=(read("zip", "text", required=True),), returns=("ok", "zip"))
+def subscribe(rt, call: ActionCall) -> dict:
     """Sign a contact up for alerts in a ZIP code (the `alerts.subscribe` action)."""
     zip_code = str(call.answers.get("zip") or "").strip()[:5]
     if len(zip_code) != 5 or not zip_code.isdigit():
@@ -60,7 +62,8 @@ def add_subscriber(r, settings, contact_id: str, e164: str, zip_code: str, langu
     pipe.execute()
 
 
-def unsubscribe(rt, call) -> dict:
+@action("alerts.unsubscribe", returns=("ok",))
+def unsubscribe(rt, call: ActionCall) -> dict:
     """Stop alerts for a contact (the `alerts.unsubscribe` action)."""
     return {"ok": remove_subscriber(rt.r, call.contact_id)}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from . import dispatch, handoffs, i18n, incidents, privacy, runtime, stats, store
+from .actions import FIXED, ActionCall, action, read
 from .channels import registry as channels
 from .dispatch import coordinators, updates
 from .geo import online as online_geocoder
@@ -41,7 +42,26 @@ def _details(answers: dict) -> dict:
     return {k: answers[k] for k in DETAIL_FIELDS if answers.get(k) not in (None, "", [])}
 
 
-def submit(rt, call) -> dict:
+DETAIL_READS = (
+    read("started_at", "datetime"),
+    read("agents", "number"),
+    read("vehicles", "number"),
+    read("identifiers", "choice"),
+    read("markings", "text"),
+    read("detained", "yes_no", "choice", FIXED),
+    read("media", "media"),
+    read("safe", "yes_no", "choice", FIXED),
+    read("callback", "yes_no", "choice", FIXED),
+)
+"""The details both report actions read (DETAIL_FIELDS beyond the activity), with the types that may save them."""
+
+
+@action(
+    "report.submit",
+    reads=(read("activity", "choice", required=True), read("where", "location", required=True), *DETAIL_READS),
+    returns=("ref", "incident_id"),
+)
+def submit(rt, call: ActionCall) -> dict:
     """Fold a sighting report into an incident as soon as it has a place; enqueue dispatch if it is new.
 
     The flow runs this early (place + activity) and `update` after each later answer.
@@ -85,7 +105,18 @@ def submit(rt, call) -> dict:
     return {"ref": merge.ref, "incident_id": merge.incident_id}
 
 
-def update(rt, call) -> dict:
+@action(
+    "report.update",
+    reads=(
+        read("report", "report.submit", required=True),
+        read("activity", "choice"),
+        read("where", "location"),
+        read("cross_streets", "location"),
+        *DETAIL_READS,
+    ),
+    returns=("ref", "incident_id"),
+)
+def update(rt, call: ActionCall) -> dict:
     """The `report.update` action: fold the answers given since `report.submit` into its incident.
 
     Details and a sharper place (cross streets after a ZIP) go on the incident
@@ -169,7 +200,8 @@ def _keep_reply_to(rt, call) -> None:
         rt.r.set(store.reply_to_key(call.contact_id), privacy.seal(rt.settings.secret, call.e164), ex=REPLY_TO_TTL_S)
 
 
-def request_callback(rt, call) -> dict:
+@action("handoff.callback", returns=("ok",))
+def request_callback(rt, call: ActionCall) -> dict:
     """Ask coordinators to call this person back (the `handoff.callback` action).
 
     Returns `status`: `queued` (a coordinator is being texted the sealed number),

@@ -15,21 +15,7 @@ from dataclasses import replace
 
 import redis
 
-from . import (
-    alerts,
-    contacts,
-    conversation,
-    dispatch,
-    errors,
-    i18n,
-    observers,
-    outbox,
-    privacy,
-    reports,
-    runtime,
-    spool,
-    store,
-)
+from . import actions, contacts, conversation, dispatch, errors, i18n, observers, outbox, privacy, runtime, spool, store
 from .channels import Inbound
 from .errors import SendError
 from .i18n import N_
@@ -42,14 +28,8 @@ MESSAGE_TTL_S = 24 * 3600
 PENDING = "\x00pending"
 """Claim marker while the first delivery of a message is still being processed."""
 
-ACTIONS = {
-    "report.submit": reports.submit,
-    "report.update": reports.update,
-    "handoff.callback": reports.request_callback,
-    "alerts.subscribe": alerts.subscribe,
-    "alerts.unsubscribe": alerts.unsubscribe,
-}
-"""Implementations of the `do:` actions flows may name (conversation.KNOWN_ACTIONS)."""
+ACTIONS = actions.declared()
+"""The `do:` actions flows may name, each declared next to its code (`@actions.action` in reports, alerts)."""
 
 OUTAGE_REPLY = (
     "We got your message. Our system is slow right now; it will be handled shortly. "

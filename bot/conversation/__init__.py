@@ -7,7 +7,8 @@ extractor) serves it or the coordinators' tools.
 
 from __future__ import annotations
 
-from .check import KNOWN_ACTIONS, check_paths
-from .runner import ActionCall, respond
+from ..actions import ActionCall
+from .check import check_paths
+from .runner import respond
 
-__all__ = ["ActionCall", "KNOWN_ACTIONS", "check_paths", "respond"]
+__all__ = ["ActionCall", "check_paths", "respond"]

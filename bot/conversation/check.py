@@ -10,12 +10,14 @@ call `check_paths`; the registry calls `check_flow` before serving a new version
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
 from .. import geo
+from ..actions import FIXED, Action, declared
 from . import inputs
 from .check_texts import (
     check_code_strings,
@@ -29,9 +31,6 @@ from .keywords import load_globals_text
 from .loader import is_flow_source, load_flow_text
 from .model import Flow, Globals, Issue, Pos, Step, Text
 from .templates import BUILTIN_VALUES
-
-KNOWN_ACTIONS = ("report.submit", "report.update", "alerts.subscribe", "alerts.unsubscribe", "handoff.callback")
-"""The `do:` actions the router provides (docs/architecture.md "Flow actions")."""
 
 _PLACEHOLDER_RE = re.compile(r"\{([a-z_][a-z0-9_]*)(?:\.[a-z_][a-z0-9_]*)?\}")
 
@@ -107,8 +106,16 @@ def _is_terminal(step: Step) -> bool:
     return step.kind == "end" or (step.kind == "say" and "end" in step.refs)
 
 
-def check_flow(flow: Flow, globals_: Globals | None = None, flow_names: set[str] | None = None) -> list[Issue]:
-    """Check one loaded flow's structure, templates, actions and keyword collisions."""
+def check_flow(
+    flow: Flow,
+    globals_: Globals | None = None,
+    flow_names: set[str] | None = None,
+    actions: Mapping[str, Action] | None = None,
+) -> list[Issue]:
+    """Check one loaded flow's structure, templates, actions and keyword collisions.
+
+    `actions` are the declared flow actions (default: every one declared, `bot.actions.declared()`).
+    """
     issues: list[Issue] = []
 
     def err(pos: Pos, message: str, severity: str = "error") -> None:
@@ -140,8 +147,6 @@ def check_flow(flow: Flow, globals_: Globals | None = None, flow_names: set[str]
                 err(step.refs.get("also", step.pos), f"also of step '{step.id}' names no ask step: '{other}'")
         _check_exits(step, err)
         _check_expect(step, err)
-        if step.kind == "do" and step.action not in KNOWN_ACTIONS:
-            err(step.refs.get("do", step.pos), f"unknown action '{step.action}' (known: {', '.join(KNOWN_ACTIONS)})")
         if step.kind == "flow" and flow_names is not None and step.subflow not in flow_names:
             err(step.refs.get("flow", step.pos), f"flow step '{step.id}' names no flow: '{step.subflow}'")
         if step.timeout_s and not 60 <= step.timeout_s <= (flow.expire_s or 86400) - 60:
@@ -157,6 +162,7 @@ def check_flow(flow: Flow, globals_: Globals | None = None, flow_names: set[str]
     issues += _check_loops(flow, reachable)
     issues += _check_endings(flow, reachable)
     issues += _check_templates(flow)
+    issues += _check_actions(flow, declared() if actions is None else actions)
     if globals_ is not None:
         issues += _check_collisions(flow, globals_)
     return issues
@@ -303,16 +309,24 @@ def _texts_of(step: Step) -> list[Text]:
     return [t for t in (step.text, step.invalid, step.remind) if t is not None]
 
 
-def _check_templates(flow: Flow) -> list[Issue]:
-    """Flag {names} used where some path from start has not saved them yet."""
+def _gains(step: Step) -> set[str]:
+    """Return the names a step saves when it goes on normally."""
+    return set(step.save) | set(step.values) | ({step.keep_raw} if step.keep_raw else set())
+
+
+def _saved_before(flow: Flow) -> dict[str, frozenset]:
+    """Return, for each step, the names saved on every path from start (or on_expire) to it.
+
+    A must-analysis: a step's set is what every way into it agrees on. An ask's
+    `on_fail` counts as saving (the raw text is kept under its names); a `do:`
+    step's `on_error` does not (the action gave no result).
+    """
     steps = flow.steps
-    all_names = (
-        {n for s in steps.values() for n in s.save}
-        | {k for s in steps.values() for k in s.values}
-        | {s.keep_raw for s in steps.values() if s.keep_raw}
+    universe = frozenset(
+        {n for s in steps.values() for n in _gains(s)}
         | {"media"}
+        | {s.branch_on for s in steps.values() if s.branch_on}
     )
-    universe = frozenset(all_names)
     saved_in: dict[str, frozenset] = {sid: universe for sid in steps}
     starts = [s for s in (flow.start, flow.on_expire) if s in steps]
     for s in starts:
@@ -322,17 +336,24 @@ def _check_templates(flow: Flow) -> list[Issue]:
         changed = False
         for sid, step in steps.items():
             before = saved_in[sid]
-            gained = set(step.save) | set(step.values) | ({step.keep_raw} if step.keep_raw else set())
+            gained = _gains(step)
             for label, target, _ in _edges(step):
                 if target not in steps or target in starts:
                     continue
                 out = before | (set() if (step.kind == "do" and label == "on_error") else gained)
-                if step.kind == "branch" and label.startswith("cases."):
+                if step.kind == "branch" and label.startswith("cases.") and step.branch_on:
                     out = out | {step.branch_on}  # a matched case means the value was saved
                 new = saved_in[target] & out
                 if new != saved_in[target]:
                     saved_in[target] = frozenset(new)
                     changed = True
+    return saved_in
+
+
+def _check_templates(flow: Flow) -> list[Issue]:
+    """Flag {names} used where some path from start has not saved them yet."""
+    steps = flow.steps
+    saved_in = _saved_before(flow)
     issues = []
     reachable = _reachable(flow)
     for sid, step in steps.items():
@@ -352,6 +373,76 @@ def _check_templates(flow: Flow) -> list[Issue]:
                         )
                     )
     return issues
+
+
+def saved_types(flow: Flow, name: str) -> list[tuple[Step, str]]:
+    """Return each step that saves `name` with the type it saves it as (answer type, FIXED, or action)."""
+    out = []
+    for step in flow.steps.values():
+        if name in step.save and step.kind == "ask" and step.expect is not None:
+            out.append((step, step.expect.kind))
+        elif name in step.save and step.kind == "do" and step.action:
+            out.append((step, step.action))
+        if step.keep_raw == name:
+            out.append((step, "text"))
+        if name in step.values:
+            out.append((step, FIXED))
+    return out
+
+
+def _check_actions(flow: Flow, actions: Mapping[str, Action]) -> list[Issue]:
+    """Check every `do:` step against its action's declaration: known, and given what it reads.
+
+    Each answer the action needs must be saved on every path that reaches the
+    step, and every step that saves an answer the action reads must save the type
+    it reads (a ZIP saved as a number would lose its leading zero).
+    """
+    issues: list[Issue] = []
+    saved_in = _saved_before(flow)
+    reachable = _reachable(flow)
+    known = ", ".join(sorted(actions))
+    for step in flow.steps.values():
+        if step.kind != "do":
+            continue
+        pos = step.refs.get("do", step.pos)
+        declared = actions.get(step.action or "")
+        if declared is None:
+            issues.append(Issue(pos.path, pos.line, pos.col, f"unknown action '{step.action}' (known: {known})"))
+            continue
+        for need in declared.reads:
+            savers = saved_types(flow, need.name) if need.name != "media" else []
+            for saver, kind in savers:
+                if kind not in need.types:
+                    where = saver.refs.get("set", saver.pos) if kind == FIXED else saver.pos
+                    issues.append(
+                        Issue(
+                            where.path,
+                            where.line,
+                            where.col,
+                            f"step '{saver.id}' saves '{need.name}' as {_kind_name(kind)}, but {declared.name} "
+                            f"(step '{step.id}') reads it as {' or '.join(_kind_name(t) for t in need.types)}",
+                        )
+                    )
+            if need.required and step.id in reachable and need.name not in saved_in[step.id]:
+                why = "no step saves it" if not savers else "some path from start reaches the step without it"
+                issues.append(
+                    Issue(
+                        pos.path,
+                        pos.line,
+                        pos.col,
+                        f"{declared.name} needs '{need.name}' ({' or '.join(_kind_name(t) for t in need.types)}) "
+                        f"saved before step '{step.id}': {why}",
+                    )
+                )
+    return issues
+
+
+def _kind_name(kind: str) -> str:
+    if kind == FIXED:
+        return "a set: value"
+    if "." in kind:
+        return f"the result of {kind}"
+    return f"a {kind} answer"
 
 
 def _command_words(globals_: Globals, flow: str | None = None) -> dict[str, tuple[str, Pos]]:

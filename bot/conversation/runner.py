@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from .. import contacts, errors, i18n, privacy
+from ..actions import ActionCall
 from ..i18n import N_, fold
 from . import engine, keywords, registry, sessions, templates, timers
 from .context import make_context, shared_text
@@ -24,20 +24,6 @@ log = logging.getLogger(__name__)
 MAX_ACTIONS_PER_TURN = 10
 """A turn runs at most this many `do:` steps: a first text that says everything runs the early
 `report.submit` and then each `report.update` its pre-filled answers pass."""
-
-
-@dataclass(frozen=True)
-class ActionCall:
-    """What a flow action receives: who, what they answered, in which language, when."""
-
-    name: str
-    contact_id: str
-    e164: str  # only so an action that must text later can privacy.seal it
-    answers: dict
-    language: str
-    channel: str
-    now: float
-    raw: dict = field(default_factory=dict)
 
 
 class _Conflict(Exception):
