@@ -124,7 +124,7 @@ def test_owners_lists_every_module_that_declares_an_action():
 
 
 def test_every_type_an_action_reads_is_one_the_checker_knows():
-    from bot.conversation.model import EXPECT_KINDS
+    from bot.conversation.answer_types import EXPECT_KINDS
 
     known = set(EXPECT_KINDS) | {actions.FIXED} | set(actions.declared())
     for act in actions.declared().values():

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.conversation import inputs
+from bot.conversation.answer_types import TYPES
 from bot.conversation.inputs import Ambiguous, Answer, Parsed, Rejected
 
 LA = ZoneInfo("America/Los_Angeles")
@@ -188,9 +189,9 @@ def test_text_trims_caps_and_matches_patterns():
     assert isinstance(inputs.text(ans("   ")), Rejected)
 
 
-@pytest.mark.parametrize("kind", sorted(inputs.PARSERS))
+@pytest.mark.parametrize("kind", sorted(TYPES))
 @pytest.mark.parametrize("text", ["", "\x00\x01", "🙏" * 900, "ñ" * 2000, "{}{0}%s", "'; DROP TABLE"])
 def test_no_parser_raises_on_garbled_text(kind, text):
-    parser = inputs.PARSERS[kind]
+    parser = TYPES[kind].parser
     result = parser(ans(text), [("a", ["1", "a"])]) if kind == "choice" else parser(ans(text))
     assert isinstance(result, (Parsed, Rejected, Ambiguous))

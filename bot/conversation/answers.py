@@ -12,6 +12,16 @@ from typing import Any
 
 from ..i18n import fold
 
+_DURATION_RE = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: str) -> int | None:
+    """Turn "15m", "2h", "30s", "1d" into seconds; None when it is not one (the flows' one duration syntax)."""
+    match = _DURATION_RE.match(str(value))
+    return int(match.group(1)) * _UNITS[match.group(2)] if match else None
+
+
 MAX_TEXT = 1600
 """Twilio's longest inbound body; anything longer is cut before parsing."""
 

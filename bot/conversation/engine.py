@@ -12,6 +12,7 @@ from typing import Any
 
 from ..i18n import N_, fold
 from . import inputs
+from .answer_types import TYPES
 from .inputs import Ambiguous, Answer, Parsed, Rejected
 from .model import Context, Flow, Session, Step, Text, Turn
 from .templates import fill, render
@@ -199,7 +200,7 @@ def parse(ctx: Context, step: Step, answer: Answer, lang: str, scan: bool = Fals
     for key in ("skip", "signs"):
         if key in opts:
             opts[key] = words_for(ctx, opts[key], lang)
-    return inputs.PARSERS[expect.kind](answer, scan=scan, **opts)
+    return TYPES[expect.kind].parser(answer, scan=scan, **opts)
 
 
 def _scan(ctx: Context, session: Session, flow: Flow, step: Step, answer: Answer) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-from collections.abc import Callable
 from typing import Any
 
 import phonenumbers
@@ -26,7 +25,6 @@ __all__ = [
     "MAX_TEXT",
     "Ambiguous",
     "Answer",
-    "PARSERS",
     "Parsed",
     "Rejected",
     "choice",
@@ -299,16 +297,3 @@ def text(
     if max_length and len(body) > max_length:
         body = body[:max_length]
     return Parsed(body, "text", answer.text)
-
-
-PARSERS: dict[str, Callable[..., Parsed | Rejected | Ambiguous]] = {
-    "choice": choice,
-    "yes_no": yes_no,
-    "number": number,
-    "datetime": datetime,
-    "location": location,
-    "phone": phone,
-    "media": media,
-    "text": text,
-}
-"""Expect kind → parser; each takes an Answer plus the kind's options."""

@@ -16,7 +16,9 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from .model import EXPECT_KINDS, STEP_KINDS, Expect, Flow, Issue, Option, Pos, Step, Text
+from .answer_types import EXPECT_KINDS, STEP_KINDS, STEPS, TYPES
+from .answers import parse_duration
+from .model import Expect, Flow, Issue, Option, Pos, Step, Text
 
 FLOW_KEYS = {
     "flow",
@@ -34,54 +36,17 @@ FLOW_KEYS = {
 }
 """Keys a flow file may have at its top."""
 
-STEP_KEYS = {
-    "ask": {
-        "ask",
-        "expect",
-        "save",
-        "keep_raw",
-        "retries",
-        "invalid",
-        "on_fail",
-        "next",
-        "cases",
-        "also",
-        "default",
-        "timeout",
-        "remind",
-        "note",
-    },
-    "say": {"say", "next", "end", "note"},
-    "do": {"do", "save", "on_error", "next", "note"},
-    "flow": {"flow", "next", "note"},
-    "branch": {"branch", "cases", "next", "note"},
-    "set": {"set", "next", "note"},
-    "end": {"end", "note"},
-}
-"""Keys each step kind accepts."""
+STEP_KEYS = {kind.name: kind.keys | {kind.name, "note"} for kind in STEPS.values()}
+"""Keys each step kind accepts (answer_types.STEPS)."""
 
-EXPECT_OPTIONS = {
-    "choice": {"multiple"},
-    "yes_no": {"unknown", "signs"},
-    "number": {"min", "max", "count"},
-    "datetime": {"past_only", "max_age", "timezone"},
-    "location": set(),
-    "phone": {"region"},
-    "media": {"skip"},
-    "text": {"max_length", "skip", "pattern"},
-}
-"""Options each expect kind accepts (beside its kind key, or inside it for non-choices)."""
+EXPECT_OPTIONS = {t.name: set(t.options) for t in TYPES.values()}
+"""Options each expect kind accepts (beside its kind key, or inside it for non-choices): answer_types.TYPES."""
 
 
-_DURATION_RE = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_TYPE_WORDS = {(bool,): "true or false", (int,): "a whole number", (int, float): "a number", (str,): "text"}
+"""How an option's YAML type is named in an error (the tuples answer_types uses)."""
+
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-def parse_duration(value: str) -> int | None:
-    """Turn "15m", "2h", "30s", "1d" into seconds; None when it is not one."""
-    match = _DURATION_RE.match(str(value))
-    return int(match.group(1)) * _UNITS[match.group(2)] if match else None
 
 
 class Reader:
@@ -412,6 +377,11 @@ def _read_expect(rd: Reader, ctx: str, node: Node) -> Expect | None:
             )
         else:
             options[ok.value] = rd.value(ov)
+    for name, value in list(options.items()):
+        accepted = TYPES[kind].options[name]
+        if isinstance(value, bool) and bool not in accepted or not isinstance(value, accepted):
+            rd.err(knode, f"option {name} of {kind} must be {_TYPE_WORDS[accepted]}, got '{value}'")
+            options.pop(name)
     if kind == "number":
         lo, hi = options.get("min"), options.get("max")
         if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and lo > hi:

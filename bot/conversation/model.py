@@ -11,12 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-STEP_KINDS = ("ask", "say", "do", "flow", "branch", "set", "end")
-"""The key that decides what a step is; a step has exactly one of them."""
-
-EXPECT_KINDS = ("choice", "yes_no", "number", "datetime", "location", "phone", "media", "text")
-"""Typed answers an ask can wait for."""
-
 
 @dataclass(frozen=True)
 class Pos:
@@ -61,7 +55,7 @@ class Expect:
 
 @dataclass
 class Step:
-    """One named step of a flow; `kind` is the key that decided it (see STEP_KINDS)."""
+    """One named step of a flow; `kind` is the key that decided it (see answer_types.STEPS)."""
 
     id: str
     kind: str

@@ -10,7 +10,7 @@ import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..i18n import N_, fold
-from .answers import MAX_TEXT, Answer, Parsed, Rejected, has_phrase
+from .answers import MAX_TEXT, Answer, Parsed, Rejected, has_phrase, parse_duration
 
 UNITS = {
     "zero": 0,
@@ -246,6 +246,9 @@ _AGO_RE = re.compile(
     + r"(?P<n2>\d+|[a-z]+(?: y [a-z]+)?)\s*(?P<u2>min|mins|minuto|minutos|m|hr|hrs|hora|horas|h))"
 )
 _HALF_RE = re.compile(r"\b(half an hour ago|hace media hora|media hora)\b")
+CLOCK_SKEW_S = 600
+"""A clock time up to ten minutes ahead of ours is "now": phones' clocks and people round."""
+
 _CLOCK_RE = re.compile(r"(?<![\d:])(?P<h>\d{1,2})(?::(?P<m>\d{2}))?\s*(?P<ap>a\.?m\.?|p\.?m\.?)?(?![\d:])")
 
 
@@ -276,9 +279,12 @@ def zone(name: str | None) -> dt.tzinfo:
 def datetime(
     answer: Answer, past_only: bool = True, max_age: str | None = None, timezone: str | None = None, scan: bool = False
 ) -> Parsed | Rejected:
-    """Read "now", "20 min ago", "hace 20 minutos" or a clock time like "3:15pm"; save epoch seconds."""
-    from .loader import parse_duration  # the loader owns the duration syntax
+    """Read "now", "20 min ago", "hace 20 minutos" or a clock time like "3:15pm"; save epoch seconds.
 
+    A clock time is the most recent past moment it fits (`past_only`, the default:
+    a sighting started before it is reported); with `past_only: false` it is the
+    moment nearest to now, so "at 5pm" asked at noon is today at 5pm (category `future`).
+    """
     folded = answer.folded
     limit = parse_duration(max_age) if max_age else 24 * 3600
     ago = _ago_seconds(folded)
@@ -301,15 +307,20 @@ def datetime(
         candidates = []
         hours = [hour] if hour > 12 or hour == 0 or clock_has_ampm(folded) else [hour, hour + 12 if hour < 12 else 0]
         for h in hours:
-            for day in (0, -1):
+            for day in (0, -1) if past_only else (0, -1, 1):
                 at = (local_now + dt.timedelta(days=day)).replace(hour=h % 24, minute=minute, second=0, microsecond=0)
-                if at.timestamp() <= answer.now + 600:  # ten minutes of clock skew is "now"
+                if not past_only or at.timestamp() <= answer.now + CLOCK_SKEW_S:
                     candidates.append(at.timestamp())
         if not candidates:
             return Rejected(N_("Please say when, like: now, 20 min ago, or 3:15pm."), answer.text)
-        best = max(candidates)  # the most recent past moment that fits
+        if past_only:
+            best = max(candidates)  # the most recent past moment that fits
+        else:  # a time that may be coming ("at 5"): the moment nearest to now, before or after
+            best = min(candidates, key=lambda at: abs(at - answer.now))
         if answer.now - best > limit:
             return Rejected(N_("That is too long ago. When did it start?"), answer.text)
+        if best > answer.now + CLOCK_SKEW_S:
+            return Parsed(int(best), "future", answer.text)
         return Parsed(int(min(best, answer.now)), "past", answer.text)
     return Rejected(N_("Please say when, like: now, 20 min ago, or 3:15pm."), answer.text)
 

@@ -7,13 +7,10 @@ same rules serve the engine, reminders and the checker's list of built-ins.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Any
 
-from babel.dates import format_time
-
-from .inputs import zone
+from .answer_types import TYPES
 from .model import Context, Flow, Session, Step, Text
 
 BUILTIN_VALUES = ("human_number", "language")
@@ -50,19 +47,11 @@ def _show(ctx: Context, session: Session, flow: Flow | None, name: str, value: A
     if value is None:
         return ""
     step = _saver(flow, name) if flow else None
-    kind = step.expect.kind if step and step.expect else None
-    if kind == "choice" and isinstance(value, (str, list)):
-        codes = value if isinstance(value, list) else [value]
-        labels = []
-        for code in codes:
-            option = next((o for o in step.expect.choices if o.code == code), None)
-            words = [w.strip() for w in ctx.translate(option.words, session.lang).split("|")] if option else []
-            label = next((w for w in words if w and not w.isdigit()), code)
-            labels.append(label)
-        return ", ".join(labels)
-    if kind == "datetime" and isinstance(value, (int, float)):
-        moment = dt.datetime.fromtimestamp(value, zone(step.expect.options.get("timezone")))
-        return format_time(moment, "short", locale=session.lang)
+    kind = TYPES.get(step.expect.kind) if step is not None and step.expect is not None else None
+    if step is not None and kind is not None and kind.show is not None:
+        shown = kind.show(step, value, session.lang, ctx.translate)
+        if shown is not None:
+            return shown
     if isinstance(value, dict):
         return str(value.get("label") or value.get("raw") or "")
     if isinstance(value, list):
