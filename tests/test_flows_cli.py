@@ -26,3 +26,36 @@ def test_chat_runs_the_real_flow_in_spanish(runner):
     assert result.exit_code == 0, result.output
     assert "hotline> Línea: ¿dónde está pasando?" in result.output
     assert "hotline> ¿Qué ve?" in result.output
+
+
+CASES = Path(__file__).parent / "flows" / "cases"
+
+
+def test_flows_test_runs_the_cases_outside_pytest_and_says_pass_per_case(runner):
+    result = runner.invoke(flows_group, ["test", str(CASES / "alerts_en_es.yaml"), str(CASES / "timers_reminder.yaml")])
+    assert result.exit_code == 0, result.output
+    assert f"PASS {CASES / 'alerts_en_es.yaml'}" in result.output
+    assert f"PASS {CASES / 'timers_reminder.yaml'}" in result.output  # timers run in its own worker
+    assert "2 passed, 0 failed" in result.output
+
+
+def test_flows_test_fails_a_case_whose_flow_changed(runner, tmp_path):
+    import shutil
+
+    flows = tmp_path / "flows"
+    shutil.copytree(Path(__file__).parent.parent / "flows", flows)
+    sighting = flows / "sighting.yaml"
+    sighting.write_text(
+        sighting.read_text(encoding="utf-8").replace("When did it start?", "What time did it start?"), encoding="utf-8"
+    )
+    result = runner.invoke(flows_group, ["test", "--flows", str(flows), str(CASES / "timers_reminder.yaml")])
+    assert result.exit_code == 1, result.output
+    assert f"FAIL {CASES / 'timers_reminder.yaml'}" in result.output
+    assert "timers_reminder.yaml step 5: expected ['When did it start?*']" in result.output
+    assert "0 passed, 1 failed" in result.output
+
+
+def test_the_sandbox_runs_cases_with_the_settings_the_tests_use(settings):
+    from bot.cli.cases import SANDBOX
+
+    assert {name: getattr(settings, name) for name in SANDBOX} == SANDBOX

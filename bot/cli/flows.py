@@ -1,7 +1,9 @@
-"""`hotline flows check` and `hotline chat`: the coordinators' tools for flows.
+"""`hotline flows check`, `hotline flows test` and `hotline chat`: the coordinators' tools for flows.
 
 Thin commands over `bot.conversation`: the check prints `file:line:col: message`
-and exits 1 on any error; chat runs the real router and engine in the terminal,
+and exits 1 on any error; test runs the YAML conversation cases through the
+real webhook in a sandbox (its own Redis and fake Twilio) and exits 1 if one
+fails; chat runs the real router and engine in the terminal,
 with no Twilio, so a coordinator can try a flow (and a draft) before it ships.
 """
 
@@ -11,6 +13,7 @@ import itertools
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -35,6 +38,33 @@ def check_command(paths: tuple[str, ...], locales_dir: str | None) -> None:
     errors = sum(1 for i in issues if i.severity == "error")
     click.echo(f"{errors} error(s), {len(issues) - errors} warning(s)")
     if errors:
+        raise SystemExit(1)
+
+
+@flows_group.command("test")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option("--flows", "flows_dir", default=None, help="Flows folder to test (default: the configured one).")
+@click.option("--update", is_flag=True, help="Rewrite replies that no longer match (read the diff before committing).")
+def test_command(paths: tuple[str, ...], flows_dir: str | None, update: bool) -> None:
+    """Run conversation cases (YAML) through the real webhook in a sandbox; print pass/fail per case."""
+    from .cases import case_files, run_case, sandbox
+
+    settings = current_app.extensions["hotline"].settings
+    files = case_files(list(paths) or [str(Path(settings.flows_dir).resolve().parent / "tests" / "flows" / "cases")])
+    if not files:
+        click.echo("no case files found", err=True)
+        raise SystemExit(1)
+    failed = 0
+    with sandbox(str(Path(flows_dir or settings.flows_dir).resolve()), settings.locales_dir) as hotline:
+        for path in files:
+            hotline.reset()
+            result = run_case(path, hotline, update=update)
+            click.echo(f"{'PASS' if result.ok else 'FAIL'} {path}" + (" (updated)" if result.changed else ""))
+            for failure in result.failures:
+                click.echo(f"  {failure}", err=True)
+            failed += not result.ok
+    click.echo(f"{len(files) - failed} passed, {failed} failed")
+    if failed:
         raise SystemExit(1)
 
 

@@ -508,7 +508,8 @@ def _check_subflow_cycles(flows: list[Flow]) -> list[Issue]:
 
 
 def _check_globals(globals_: Globals, flow_names: set[str]) -> list[Issue]:
-    issues, seen = [], {}
+    issues: list[Issue] = []
+    seen: dict[str, str] = {}
     for cmd in globals_.commands:
         for w in inputs.split_words(cmd.words.source):
             if w in seen and seen[w] != cmd.name:

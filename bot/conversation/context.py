@@ -6,14 +6,24 @@ the step it repeats.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import i18n, privacy
 from . import registry, templates
 from .model import Context, Session
 
+if TYPE_CHECKING:
+    from ..config import Settings
 
-def make_context(settings, reg: registry.Registry, now: float, e164: str | None = None) -> Context:
+
+def secret(settings: Settings) -> str:
+    """Return the key numbers are sealed with; `Settings.resolved()` always sets one."""
+    if not settings.secret:
+        raise RuntimeError("HOTLINE_SECRET is unset: build Settings with .resolved()")
+    return settings.secret
+
+
+def make_context(settings: Settings, reg: registry.Registry, now: float, e164: str | None = None) -> Context:
     """Build the engine's view of flows, catalogs and settings for one message."""
     locales = settings.locales_dir
 
@@ -45,7 +55,7 @@ def make_context(settings, reg: registry.Registry, now: float, e164: str | None 
         values={"human_number": settings.human_number},
         region=settings.default_region,
         bounds=settings.bounds,
-        seal=lambda value: privacy.seal(settings.secret, value),
+        seal=lambda value: privacy.seal(secret(settings), value),
         texts=reg.globals.texts,
         places=str(reg.folder / registry.PLACES_FILE),
     )

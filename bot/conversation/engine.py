@@ -122,9 +122,9 @@ def advance(ctx: Context, session: Session, answer: Answer) -> Turn:
         return turn
     _save(ctx, session, step, result)
     for other_id in step.also:
-        other = flow.steps.get(other_id)
-        if other is not None and other.expect is not None:
-            _scan(ctx, session, flow, other, answer)
+        also = flow.steps.get(other_id)
+        if also is not None and also.expect is not None:
+            _scan(ctx, session, flow, also, answer)
     _walk(ctx, session, flow, _target(step, result.category, result.value), turn)
     return turn
 
@@ -191,8 +191,10 @@ def words_for(ctx: Context, text: Text, lang: str) -> list[str]:
 
 
 def parse(ctx: Context, step: Step, answer: Answer, lang: str, scan: bool = False):
-    """Run the step's typed parser on an answer."""
+    """Run the step's typed parser on an answer (an ask step: it has an expect)."""
     expect = step.expect
+    if expect is None:
+        return Rejected(N_("Please check the format and try again."), answer.text)
     opts = {k: v for k, v in expect.options.items()}
     if expect.kind == "choice":
         options = [(o.code, words_for(ctx, o.words, lang)) for o in expect.choices]
@@ -243,7 +245,7 @@ def _save(ctx: Context, session: Session, step: Step, result: Parsed, keep_raw: 
 
 def _save_fallback(session: Session, step: Step, answer: Answer) -> None:
     raw = answer.text[: inputs.MAX_TEXT]
-    fallback: Any = {"raw": raw} if step.expect.kind == "location" else None
+    fallback: Any = {"raw": raw} if step.expect is not None and step.expect.kind == "location" else None
     for name in step.save:
         session.answers[name] = fallback
         session.raw[name] = raw
@@ -270,10 +272,10 @@ def _pick_candidate(candidates: list[dict], answer: Answer) -> dict | None:
 def _walk(ctx: Context, session: Session, flow: Flow, step_id: str | None, turn: Turn) -> None:
     for _ in range(MAX_STEPS_PER_TURN):
         if step_id is None:
-            flow = _return(ctx, session, turn)
-            if flow is None:
+            caller = _return(ctx, session, turn)
+            if caller is None:
                 return
-            step_id = session.step
+            flow, step_id = caller, session.step
             continue
         step = flow.steps.get(step_id)
         if step is None:
@@ -306,7 +308,7 @@ def _walk(ctx: Context, session: Session, flow: Flow, step_id: str | None, turn:
             step_id = step.next
             continue
         if step.kind == "branch":
-            value = lookup(session.answers, step.branch_on)
+            value = lookup(session.answers, step.branch_on or "")
             if isinstance(value, list):
                 value = value[0] if value else None
             # `any` matches every saved value ("a ZIP was given"); codes match themselves.
@@ -316,7 +318,7 @@ def _walk(ctx: Context, session: Session, flow: Flow, step_id: str | None, turn:
             turn.action = step.action
             return
         if step.kind == "flow":
-            sub = ctx.get_flow(step.subflow, None)
+            sub = ctx.get_flow(step.subflow or "", None)
             if sub is None:
                 step_id = step.next
                 continue

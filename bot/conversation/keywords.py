@@ -12,7 +12,7 @@ from typing import Any
 from yaml.nodes import Node, ScalarNode, SequenceNode
 
 from . import inputs
-from .answers import TOKEN_RE
+from .answers import TOKEN_RE, has_phrase
 from .loader import Reader, compose
 from .model import Command, Context, Globals, Issue, Trigger
 
@@ -66,7 +66,7 @@ def match_trigger(globals_: Globals, folded: str, ctx: Context, languages, exact
             continue
         if trig.match == "first_word" and tokens and any(message.startswith(w + " ") or tokens[0] == w for w in words):
             return trig
-        if trig.match == "anywhere" and any(inputs.has_phrase(message, w) for w in words):
+        if trig.match == "anywhere" and any(has_phrase(message, w) for w in words):
             return trig
     return None if exact_only else catch_all
 

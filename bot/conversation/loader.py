@@ -178,7 +178,7 @@ def load_flow_text(path: str, source: str) -> tuple[Flow | None, list[Issue]]:
     if name is None:
         rd.err(rd.pos(root), "flow file needs 'flow: <name>'")
         name = stem
-    elif name != stem and not stem.startswith("_"):
+    elif name != stem and not stem.startswith("_") and name_node is not None:
         rd.err(name_node, f"flow name '{name}' must equal the file name '{stem}'")
     steps_node = top.get("steps", (None, None))[1]
     steps: dict[str, Step] = {}

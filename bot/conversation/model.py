@@ -7,9 +7,15 @@ so a problem can be reported as `file:line:col`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:  # annotations only: the model stays free of Redis at run time
+    import redis
+    from rq import Queue
+
+    from ..config import Settings
 
 
 @dataclass(frozen=True)
@@ -205,3 +211,48 @@ class Context:
     seal: Callable[[str], str] = lambda value: value
     texts: dict[str, Text] = field(default_factory=dict)  # shared replies from _globals
     places: str | None = None  # gazetteer path for location answers
+
+
+# ---- what the conversation is handed by the layers above --------------------------
+class Hotline(Protocol):
+    """The runtime object (`bot.runtime.Runtime`) as the conversation uses it: settings, Redis, RQ queues."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def r(self) -> redis.Redis: ...
+
+    def queue(self, name: str) -> Queue: ...
+
+
+class Attachment(Protocol):
+    """A photo or file sent with a message (`channels.Media`)."""
+
+    @property
+    def url(self) -> str: ...
+
+
+class Incoming(Protocol):
+    """One verified inbound message (`channels.Inbound`), as the conversation reads it."""
+
+    @property
+    def channel(self) -> str: ...
+
+    @property
+    def e164(self) -> str: ...
+
+    @property
+    def body(self) -> str: ...
+
+    @property
+    def media(self) -> Sequence[Attachment]: ...
+
+    @property
+    def lat(self) -> float | None: ...
+
+    @property
+    def lon(self) -> float | None: ...
+
+    @property
+    def profile_language(self) -> str | None: ...

@@ -215,8 +215,8 @@ def number(
             return Rejected(N_("That number looks out of range. Please reply with a number."), answer.text)
     if count == 1:
         return Parsed(values[0], "number", answer.text)
-    values += [None] * (count - len(values))
-    return Parsed(values, "number", answer.text)
+    padded: list[int | None] = [*values, *[None] * (count - len(values))]  # "4 agents": vehicles unknown
+    return Parsed(padded, "number", answer.text)
 
 
 # ---- date and time ---------------------------------------------------------
@@ -286,7 +286,7 @@ def datetime(
     moment nearest to now, so "at 5pm" asked at noon is today at 5pm (category `future`).
     """
     folded = answer.folded
-    limit = parse_duration(max_age) if max_age else 24 * 3600
+    limit = (parse_duration(max_age) if max_age else None) or 24 * 3600  # the loader refused a bad max_age
     ago = _ago_seconds(folded)
     if ago is not None:
         if ago > limit:

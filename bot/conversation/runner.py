@@ -9,15 +9,15 @@ in one pipeline with the timers, so the webhook's hot path costs two round trips
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from .. import contacts, errors, i18n, privacy
 from ..actions import ActionCall
 from ..i18n import N_, fold
 from . import engine, keywords, registry, sessions, templates, timers
-from .context import make_context, shared_text
+from .context import make_context, secret, shared_text
 from .inputs import MAX_TEXT, Answer
-from .model import Session, Turn
+from .model import Context, Hotline, Incoming, Session, Turn
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class _Conflict(Exception):
     """Another message of the same contact was answered while this one was being decided."""
 
 
-def respond(rt, contact_id: str, inbound, now: float, actions: dict[str, Callable]) -> list[str]:
+def respond(rt: Hotline, contact_id: str, inbound: Incoming, now: float, actions: Mapping[str, Callable]) -> list[str]:
     """Answer one community message: keywords first, then the contact's flow; return reply bodies."""
     try:
         return _respond(rt, contact_id, inbound, now, actions, force=False)
@@ -38,7 +38,9 @@ def respond(rt, contact_id: str, inbound, now: float, actions: dict[str, Callabl
         return _respond(rt, contact_id, inbound, now, actions, force=True)
 
 
-def _respond(rt, contact_id: str, inbound, now: float, actions: dict[str, Callable], force: bool) -> list[str]:
+def _respond(
+    rt: Hotline, contact_id: str, inbound: Incoming, now: float, actions: Mapping[str, Callable], force: bool
+) -> list[str]:
     settings = rt.settings
     reg = registry.for_folder(settings.flows_dir)
     pipe = rt.r.pipeline(transaction=False)
@@ -76,7 +78,18 @@ def _respond(rt, contact_id: str, inbound, now: float, actions: dict[str, Callab
 class _State:
     """The mutable parts of one respond call."""
 
-    def __init__(self, rt, reg, ctx, contact_id, inbound, now, actions, session, pref):
+    def __init__(
+        self,
+        rt: Hotline,
+        reg: registry.Registry,
+        ctx: Context,
+        contact_id: str,
+        inbound: Incoming,
+        now: float,
+        actions: Mapping[str, Callable],
+        session: Session,
+        pref: str | None,
+    ):
         self.rt, self.reg, self.ctx, self.contact_id, self.inbound = rt, reg, ctx, contact_id, inbound
         self.now, self.actions, self.session, self.pref = now, actions, session, pref
         self.replies: list[str] = []
@@ -226,7 +239,7 @@ class _State:
         if not self.inbound.can_text_later:
             self.timers = []  # e.g. a web chat cannot be texted later: no reminders, no expiry message
         if self.timers and session.active and not session.reply_to:
-            session.reply_to = privacy.seal(settings.secret, self.inbound.address)
+            session.reply_to = privacy.seal(secret(settings), self.inbound.address)
         pipe = self.rt.r.pipeline(transaction=True)
         sessions.queue_save_if_unchanged(pipe, self.contact_id, session, ttl, "*" if self.acted else self.expected)
         if self.new_lang and self.new_lang != self.pref:

@@ -14,12 +14,17 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from rq import Queue, Retry, get_current_job
 
 from .. import privacy
 from . import engine, registry, sessions
-from .context import make_context
+from .context import make_context, secret
+from .model import Hotline
+
+if TYPE_CHECKING:
+    from redis.client import Pipeline
 
 QUEUE = "default"
 """Timers are conversation work: below dispatch, above broadcasts."""
@@ -45,7 +50,7 @@ def timer_job_id(contact_id: str, counter: int, kind: str) -> str:
     return f"hotline-timer-{kind}-{contact_id}-{counter}"
 
 
-def queue_timer(rt, pipe, contact_id: str, counter: int, kind: str, due_at: float) -> None:
+def queue_timer(rt: Hotline, pipe: Pipeline, contact_id: str, counter: int, kind: str, due_at: float) -> None:
     """Queue scheduling a timer on the caller's pipeline (written with the session)."""
     when = dt.datetime.fromtimestamp(due_at, tz=dt.UTC)
     rt.queue(QUEUE).enqueue_at(
@@ -63,7 +68,7 @@ def queue_timer(rt, pipe, contact_id: str, counter: int, kind: str, due_at: floa
     )
 
 
-def due(rt, contact_id: str, counter: int, kind: str, due_at: float) -> Due:
+def due(rt: Hotline, contact_id: str, counter: int, kind: str, due_at: float) -> Due:
     """Decide a step's reminder or the flow's expiry, unless the session moved on; store the session.
 
     The session is stored before anything is sent, so a retried job never texts twice.
@@ -75,7 +80,7 @@ def due(rt, contact_id: str, counter: int, kind: str, due_at: float) -> Due:
     if reg.get(session.flow, session.version) is None:
         reg.fetch_version(rt.r, session.flow, session.version)
     ctx = make_context(rt.settings, reg, due_at)
-    e164 = privacy.unseal(rt.settings.secret, session.reply_to) if session.reply_to else None
+    e164 = privacy.unseal(secret(rt.settings), session.reply_to) if session.reply_to else None
     ttl = sessions.ttl_s(reg.get(session.flow, session.version), rt.settings.session_ttl_s)
     if kind == "remind":
         if session.reminded == counter:
