@@ -12,9 +12,6 @@ from . import store
 PREFS_TTL_S = 180 * 24 * 3600
 """A language preference is forgotten after six months without a text."""
 
-OPT_IN_WORDS = ("start", "unstop", "yes")
-"""Twilio's default opt-in keywords; YES counts only for a contact that opted out."""
-
 
 def queue_load(pipe, contact_id: str) -> None:
     """Queue reading a contact's preferences and opt-out flag on a pipeline (two answers)."""

@@ -91,6 +91,11 @@ def test_an_answer_saved_as_the_wrong_type_fails_the_check(flows_dir):
     ]
 
 
+def test_a_template_naming_a_field_the_action_does_not_return_fails_the_check(flows_dir):
+    edit(flows_dir / "sighting.yaml", "Report {report.ref} sent", "Report {report.number} sent")
+    assert "template variable {report.number}: report.submit returns ref, incident_id" in messages(flows_dir)
+
+
 def test_the_shipped_flows_meet_every_contract():
     assert messages(ROOT / "flows") == []
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import logging
 import re
 import tempfile
 import time
@@ -240,7 +241,9 @@ class Sandbox:
         self.work()
 
     def work(self) -> None:
-        SimpleWorker([self.rt.queue(n) for n in runtime.QUEUE_NAMES], connection=self.rt.r_raw).work(burst=True)
+        SimpleWorker([self.rt.queue(n) for n in runtime.QUEUE_NAMES], connection=self.rt.r_raw).work(
+            burst=True, logging_level="WARNING"
+        )
 
     def messages(self) -> list[dict]:
         return list(self.twilio.messages())
@@ -260,6 +263,10 @@ class Sandbox:
 @contextmanager
 def sandbox(flows_dir: str, locales_dir: str) -> Iterator[Sandbox]:
     """Start a private Redis and fake Twilio, build the app on them, and stop both afterwards."""
+    quiet = [logging.getLogger(), logging.getLogger("werkzeug")]  # an INFO line per job or request
+    levels = [logger.level for logger in quiet]  # would bury the PASS/FAIL lines
+    for logger in quiet:
+        logger.setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="hotline-cases-") as tmp:
         redis_server = store.start_embedded(tmp, appendonly=False)
         twilio = FakeTwilioServer().start()
@@ -277,3 +284,5 @@ def sandbox(flows_dir: str, locales_dir: str) -> Iterator[Sandbox]:
         finally:
             twilio.stop()
             redis_server.stop()
+            for logger, level in zip(quiet, levels):
+                logger.setLevel(level)

@@ -9,7 +9,6 @@ call `check_paths`; the registry calls `check_flow` before serving a new version
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -28,15 +27,9 @@ from .check_texts import (
     read_catalogs,
 )
 from .keywords import load_globals_text
-from .loader import is_flow_source, load_flow_text
+from .loader import PLACES_FILE, is_flow_source, load_flow_text
 from .model import Flow, Globals, Issue, Pos, Step, Text
-from .templates import BUILTIN_VALUES
-
-_PLACEHOLDER_RE = re.compile(r"\{([a-z_][a-z0-9_]*)(?:\.[a-z_][a-z0-9_]*)?\}")
-
-
-PLACES_FILE = "places.yaml"
-"""The coordinators' gazetteer that may sit among the flows (read by the location step)."""
+from .templates import BUILTIN_VALUES, PLACEHOLDER_RE
 
 
 def check_paths(paths: list[str], locales_dir: str | None = None) -> list[Issue]:
@@ -360,7 +353,7 @@ def _check_templates(flow: Flow) -> list[Issue]:
         if sid not in reachable:
             continue
         for text in _texts_of(step):
-            for name in _PLACEHOLDER_RE.findall(text.source):
+            for name, _field in PLACEHOLDER_RE.findall(text.source):
                 if name in BUILTIN_VALUES:
                     continue
                 if name not in saved_in[sid] or (step.kind == "ask" and name in step.save):
@@ -434,6 +427,20 @@ def _check_actions(flow: Flow, actions: Mapping[str, Action]) -> list[Issue]:
                         f"saved before step '{step.id}': {why}",
                     )
                 )
+    for step in flow.steps.values():  # {report.ref}: a field the action returns
+        for text in _texts_of(step):
+            for name, attr in PLACEHOLDER_RE.findall(text.source):
+                results = [actions[k] for _, k in saved_types(flow, name) if k in actions] if attr else []
+                if results and all(attr not in a.returns for a in results):
+                    issues.append(
+                        Issue(
+                            text.pos.path,
+                            text.pos.line,
+                            text.pos.col,
+                            f"template variable {{{name}.{attr}}}: {results[0].name} returns "
+                            f"{', '.join(results[0].returns) or 'no fields'}",
+                        )
+                    )
     return issues
 
 
@@ -530,7 +537,7 @@ def _check_globals(globals_: Globals, flow_names: set[str]) -> list[Issue]:
         if trig.flow not in flow_names:
             issues.append(Issue(trig.pos.path, trig.pos.line, trig.pos.col, f"trigger names no flow: '{trig.flow}'"))
     for text in globals_texts(globals_):
-        for name in _PLACEHOLDER_RE.findall(text.source):
+        for name, _field in PLACEHOLDER_RE.findall(text.source):
             if name not in BUILTIN_VALUES:
                 issues.append(
                     Issue(

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import i18n, privacy
 from . import registry, templates
+from .loader import PLACES_FILE
 from .model import Context, Session
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ def make_context(settings: Settings, reg: registry.Registry, now: float, e164: s
         bounds=settings.bounds,
         seal=lambda value: privacy.seal(secret(settings), value),
         texts=reg.globals.texts,
-        places=str(reg.folder / registry.PLACES_FILE),
+        places=str(reg.folder / PLACES_FILE),
     )
 
 

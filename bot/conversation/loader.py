@@ -43,6 +43,9 @@ EXPECT_OPTIONS = {t.name: set(t.options) for t in TYPES.values()}
 """Options each expect kind accepts (beside its kind key, or inside it for non-choices): answer_types.TYPES."""
 
 
+PLACES_FILE = "places.yaml"
+"""The coordinators' gazetteer that may sit among the flows: data for geo.locate, not a flow."""
+
 _TYPE_WORDS = {(bool,): "true or false", (int,): "a whole number", (int, float): "a number", (str,): "text"}
 """How an option's YAML type is named in an error (the tuples answer_types uses)."""
 

@@ -29,9 +29,6 @@ log = logging.getLogger(__name__)
 GLOBALS_FILE = "_globals.yaml"
 """The file holding keywords and triggers, beside the flows."""
 
-PLACES_FILE = "places.yaml"
-"""The coordinators' gazetteer beside the flows, read by geo.locate."""
-
 CHECK_INTERVAL_S = 1.0
 """Look at the flows folder's mtimes at most this often per registry."""
 

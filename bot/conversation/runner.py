@@ -21,6 +21,11 @@ from .model import Context, Hotline, Incoming, Session, Turn
 
 log = logging.getLogger(__name__)
 
+OPTED_OUT_YES = ("yes",)
+"""Back-in words besides the `opt_in` command's own (flows/_globals.yaml, their one home): Twilio also
+re-subscribes a number that texts YES, so for a contact that opted out YES means START (for anyone else
+it answers a question)."""
+
 MAX_ACTIONS_PER_TURN = 10
 """A turn runs at most this many `do:` steps: a first text that says everything runs the early
 `report.submit` and then each `report.update` its pre-filled answers pass."""
@@ -62,7 +67,7 @@ def _respond(
         guess = pref or i18n.detect_language(text, inbound.profile_language or "en")
         turn_state.session.lang = guess if guess in languages else "en"
     if opted_out:
-        if (cmd is not None and cmd.action == "opt_in") or keywords.bare(folded) in contacts.OPT_IN_WORDS:
+        if (cmd is not None and cmd.action == "opt_in") or keywords.bare(folded) in OPTED_OUT_YES:
             contacts.opt_in(rt.r, contact_id)
             return [
                 shared_text(

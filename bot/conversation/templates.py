@@ -16,7 +16,8 @@ from .model import Context, Flow, Session, Step, Text
 BUILTIN_VALUES = ("human_number", "language")
 """Template values every flow may use without saving them first."""
 
-_PLACEHOLDER_RE = re.compile(r"\{([a-z_][a-z0-9_]*)(?:\.([a-z_][a-z0-9_]*))?\}")
+PLACEHOLDER_RE = re.compile(r"\{([a-z_][a-z0-9_]*)(?:\.([a-z_][a-z0-9_]*))?\}")
+"""A `{name}` or `{name.field}` in a flow text (the checker reads the same pattern)."""
 
 
 def render(ctx: Context, session: Session, flow: Flow | None, text: Text | None) -> str:
@@ -40,7 +41,7 @@ def fill(ctx: Context, session: Session, flow: Flow | None, template: str) -> st
             value = value.get(attr)
         return _show(ctx, session, flow, name, value)
 
-    return _PLACEHOLDER_RE.sub(one, template)
+    return PLACEHOLDER_RE.sub(one, template)
 
 
 def _show(ctx: Context, session: Session, flow: Flow | None, name: str, value: Any) -> str:
