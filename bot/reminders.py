@@ -21,10 +21,10 @@ def fire(contact_id: str, counter: int, kind: str, due_at: float) -> str:
     """RQ job. Send a step's reminder or run the flow's expiry, unless the session moved on."""
     rt = runtime.get()
     found = timers.due(rt, contact_id, counter, kind, due_at)
-    if found.e164:
+    if found.address:
         for body in found.bodies:
             try:
-                outbox.send(rt, found.e164, body, purpose="reminder")
+                outbox.send(rt, found.address, body, purpose="reminder")
             except PermanentSend as exc:  # opted out or unreachable: a reminder is not worth more
                 log.info("reminder not delivered (code %s)", exc.code)
     return found.status

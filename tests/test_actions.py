@@ -60,14 +60,14 @@ def test_renaming_where_to_place_fails_flows_check(runner, flows_dir):
 
 def test_the_live_hotline_keeps_placing_reports_after_that_edit(rt, flows_dir, r):
     hot = runtime.Runtime(settings=rt.settings.replace(flows_dir=str(flows_dir)), redis_url=rt.redis_url)
-    first = Inbound(channel="sms", e164="+13235550176", body="report", message_sid="SMact0")
-    respond(hot, privacy.contact_id(hot.settings.secret, first.e164), first, NOW, router.ACTIONS)  # serving v1
+    first = Inbound(channel="sms", address="+13235550176", body="report", message_sid="SMact0")
+    respond(hot, privacy.contact_id(hot.settings.secret, first.address), first, NOW, router.ACTIONS)  # serving v1
     edit(flows_dir / "sighting.yaml", "    save: where\n", "    save: place\n")
     e164 = "+13235550177"  # a new conversation after the edit
     cid = privacy.contact_id(hot.settings.secret, e164)
     replies: list[str] = []
     for n, body in enumerate(("report", "1", "Pacific and Florence", "now", "4 agents 2 cars", "1", "no"), 1):
-        inbound = Inbound(channel="sms", e164=e164, body=body, message_sid=f"SMact{n}")
+        inbound = Inbound(channel="sms", address=e164, body=body, message_sid=f"SMact{n}")
         replies = respond(hot, cid, inbound, NOW + n, router.ACTIONS)
     ref = re.match(r"Report (\S+) sent", replies[0]).group(1)
     assert not ref.startswith("U"), replies  # U refs are reports no locator could place

@@ -41,7 +41,7 @@ class Due:
     """What a timer found: a status for the job's result, and the texts to send (if any) to whom."""
 
     status: str
-    e164: str | None = None
+    address: str | None = None  # the sealed reply_to, opened: where the texts go
     bodies: list[str] = field(default_factory=list)
 
 
@@ -80,23 +80,23 @@ def due(rt: Hotline, contact_id: str, counter: int, kind: str, due_at: float) ->
     if reg.get(session.flow, session.version) is None:
         reg.fetch_version(rt.r, session.flow, session.version)
     ctx = make_context(rt.settings, reg, due_at)
-    e164 = privacy.unseal(secret(rt.settings), session.reply_to) if session.reply_to else None
+    address = privacy.unseal(secret(rt.settings), session.reply_to) if session.reply_to else None
     ttl = sessions.ttl_s(reg.get(session.flow, session.version), rt.settings.session_ttl_s)
     if kind == "remind":
         if session.reminded == counter:
             return Due("already reminded")
         body = engine.reminder(ctx, session)
-        if not body or not e164:
+        if not body or not address:
             return Due("nothing to send")
         session.reminded = counter
         if not sessions.save_if_current(rt.r, contact_id, session, counter, ttl):
             return Due("stale")
-        return Due("reminded", e164, [body])
+        return Due("reminded", address, [body])
     if kind == "expire":
         turn = engine.expire(ctx, session)
         if not sessions.save_if_current(rt.r, contact_id, session, counter, ttl):
             return Due("stale")
-        return Due("expired", e164, list(turn.replies) if e164 else [])
+        return Due("expired", address, list(turn.replies) if address else [])
     return Due("unknown timer")
 
 
