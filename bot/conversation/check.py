@@ -16,8 +16,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 
 from .. import geo
-from ..actions import FIXED, Action, declared
+from ..actions import Action, declared
 from . import inputs
+from .check_actions import check_actions
 from .check_texts import (
     check_code_strings,
     check_translated_collisions,
@@ -28,7 +29,8 @@ from .check_texts import (
 )
 from .keywords import load_globals_text
 from .loader import PLACES_FILE, is_flow_source, load_flow_text
-from .model import Flow, Globals, Issue, Pos, Step, Text
+from .model import Flow, Globals, Issue, Pos, Step
+from .paths import edges, reachable, saved_before, texts_of
 from .templates import BUILTIN_VALUES, PLACEHOLDER_RE
 
 
@@ -83,18 +85,6 @@ def check_paths(paths: list[str], locales_dir: str | None = None) -> list[Issue]
 
 
 # ---- one flow ------------------------------------------------------------------
-def _edges(step: Step) -> list[tuple[str, str, Pos]]:
-    """Return (label, target, position) of every way out of a step."""
-    out = []
-    for key in ("next", "on_fail", "on_error"):
-        target = getattr(step, key)
-        if target:
-            out.append((key, target, step.refs.get(key, step.pos)))
-    for code, target in step.cases.items():
-        out.append((f"cases.{code}", target, step.refs.get(f"cases.{code}", step.pos)))
-    return out
-
-
 def _is_terminal(step: Step) -> bool:
     return step.kind == "end" or (step.kind == "say" and "end" in step.refs)
 
@@ -132,7 +122,7 @@ def check_flow(
         if not ok:
             err(flow.pos, f"test number '{number}' is not a valid +E.164 number")
     for step in steps.values():
-        for label, target, pos in _edges(step):
+        for label, target, pos in edges(step):
             if target not in steps:
                 err(pos, f"{label} of step '{step.id}' names no step: '{target}'")
         for other in step.also:
@@ -148,14 +138,14 @@ def check_flow(
             err(step.pos, f"step '{step.id}' has a timeout but no remind text")
         if step.remind is not None and not step.timeout_s:
             err(step.remind.pos, f"step '{step.id}' has remind but no timeout")
-    reachable = _reachable(flow)
+    reached = reachable(flow)
     for step in steps.values():
-        if step.id not in reachable:
+        if step.id not in reached:
             err(step.pos, f"step '{step.id}' is unreachable from start '{flow.start}'")
-    issues += _check_loops(flow, reachable)
-    issues += _check_endings(flow, reachable)
+    issues += _check_loops(flow, reached)
+    issues += _check_endings(flow, reached)
     issues += _check_templates(flow)
-    issues += _check_actions(flow, declared() if actions is None else actions)
+    issues += check_actions(flow, declared() if actions is None else actions)
     if globals_ is not None:
         issues += _check_collisions(flow, globals_)
     return issues
@@ -217,23 +207,11 @@ def _check_expect(step: Step, err) -> None:
                 seen[word] = option.code
 
 
-def _reachable(flow: Flow) -> set[str]:
-    todo = [s for s in (flow.start, flow.on_expire) if s and s in flow.steps]
-    seen: set[str] = set()
-    while todo:
-        sid = todo.pop()
-        if sid in seen:
-            continue
-        seen.add(sid)
-        todo += [t for _, t, _ in _edges(flow.steps[sid]) if t in flow.steps]
-    return seen
-
-
 def _check_loops(flow: Flow, reachable: set[str]) -> list[Issue]:
     """Find cycles made only of steps that never wait for an answer (they would spin)."""
     issues = []
     graph = {
-        sid: [t for _, t, _ in _edges(s) if t in flow.steps and not flow.steps[t].waits]
+        sid: [t for _, t, _ in edges(s) if t in flow.steps and not flow.steps[t].waits]
         for sid, s in flow.steps.items()
         if not s.waits
     }
@@ -273,7 +251,7 @@ def _check_endings(flow: Flow, reachable: set[str]) -> list[Issue]:
     ends = {sid for sid, s in flow.steps.items() if _is_terminal(s)}
     preds: dict[str, set[str]] = {sid: set() for sid in flow.steps}
     for sid, s in flow.steps.items():
-        for _, t, _ in _edges(s):
+        for _, t, _ in edges(s):
             if t in preds:
                 preds[t].add(sid)
     can_end, todo = set(ends), list(ends)
@@ -285,7 +263,7 @@ def _check_endings(flow: Flow, reachable: set[str]) -> list[Issue]:
     issues = []
     stuck = [flow.steps[s] for s in reachable - can_end]
     for step in sorted(stuck, key=lambda s: s.pos.line):
-        if any(t in can_end for _, t, _ in _edges(step)):
+        if any(t in can_end for _, t, _ in edges(step)):
             continue
         issues.append(
             Issue(
@@ -298,61 +276,16 @@ def _check_endings(flow: Flow, reachable: set[str]) -> list[Issue]:
     return issues
 
 
-def _texts_of(step: Step) -> list[Text]:
-    return [t for t in (step.text, step.invalid, step.remind) if t is not None]
-
-
-def _gains(step: Step) -> set[str]:
-    """Return the names a step saves when it goes on normally."""
-    return set(step.save) | set(step.values) | ({step.keep_raw} if step.keep_raw else set())
-
-
-def _saved_before(flow: Flow) -> dict[str, frozenset]:
-    """Return, for each step, the names saved on every path from start (or on_expire) to it.
-
-    A must-analysis: a step's set is what every way into it agrees on. An ask's
-    `on_fail` counts as saving (the raw text is kept under its names); a `do:`
-    step's `on_error` does not (the action gave no result).
-    """
-    steps = flow.steps
-    universe = frozenset(
-        {n for s in steps.values() for n in _gains(s)}
-        | {"media"}
-        | {s.branch_on for s in steps.values() if s.branch_on}
-    )
-    saved_in: dict[str, frozenset] = {sid: universe for sid in steps}
-    starts = [s for s in (flow.start, flow.on_expire) if s in steps]
-    for s in starts:
-        saved_in[s] = frozenset()
-    changed = True
-    while changed:
-        changed = False
-        for sid, step in steps.items():
-            before = saved_in[sid]
-            gained = _gains(step)
-            for label, target, _ in _edges(step):
-                if target not in steps or target in starts:
-                    continue
-                out = before | (set() if (step.kind == "do" and label == "on_error") else gained)
-                if step.kind == "branch" and label.startswith("cases.") and step.branch_on:
-                    out = out | {step.branch_on}  # a matched case means the value was saved
-                new = saved_in[target] & out
-                if new != saved_in[target]:
-                    saved_in[target] = frozenset(new)
-                    changed = True
-    return saved_in
-
-
 def _check_templates(flow: Flow) -> list[Issue]:
     """Flag {names} used where some path from start has not saved them yet."""
     steps = flow.steps
-    saved_in = _saved_before(flow)
+    saved_in = saved_before(flow)
     issues = []
-    reachable = _reachable(flow)
+    reached = reachable(flow)
     for sid, step in steps.items():
-        if sid not in reachable:
+        if sid not in reached:
             continue
-        for text in _texts_of(step):
+        for text in texts_of(step):
             for name, _field in PLACEHOLDER_RE.findall(text.source):
                 if name in BUILTIN_VALUES:
                     continue
@@ -366,90 +299,6 @@ def _check_templates(flow: Flow) -> list[Issue]:
                         )
                     )
     return issues
-
-
-def saved_types(flow: Flow, name: str) -> list[tuple[Step, str]]:
-    """Return each step that saves `name` with the type it saves it as (answer type, FIXED, or action)."""
-    out = []
-    for step in flow.steps.values():
-        if name in step.save and step.kind == "ask" and step.expect is not None:
-            out.append((step, step.expect.kind))
-        elif name in step.save and step.kind == "do" and step.action:
-            out.append((step, step.action))
-        if step.keep_raw == name:
-            out.append((step, "text"))
-        if name in step.values:
-            out.append((step, FIXED))
-    return out
-
-
-def _check_actions(flow: Flow, actions: Mapping[str, Action]) -> list[Issue]:
-    """Check every `do:` step against its action's declaration: known, and given what it reads.
-
-    Each answer the action needs must be saved on every path that reaches the
-    step, and every step that saves an answer the action reads must save the type
-    it reads (a ZIP saved as a number would lose its leading zero).
-    """
-    issues: list[Issue] = []
-    saved_in = _saved_before(flow)
-    reachable = _reachable(flow)
-    known = ", ".join(sorted(actions))
-    for step in flow.steps.values():
-        if step.kind != "do":
-            continue
-        pos = step.refs.get("do", step.pos)
-        declared = actions.get(step.action or "")
-        if declared is None:
-            issues.append(Issue(pos.path, pos.line, pos.col, f"unknown action '{step.action}' (known: {known})"))
-            continue
-        for need in declared.reads:
-            savers = saved_types(flow, need.name) if need.name != "media" else []
-            for saver, kind in savers:
-                if kind not in need.types:
-                    where = saver.refs.get("set", saver.pos) if kind == FIXED else saver.pos
-                    issues.append(
-                        Issue(
-                            where.path,
-                            where.line,
-                            where.col,
-                            f"step '{saver.id}' saves '{need.name}' as {_kind_name(kind)}, but {declared.name} "
-                            f"(step '{step.id}') reads it as {' or '.join(_kind_name(t) for t in need.types)}",
-                        )
-                    )
-            if need.required and step.id in reachable and need.name not in saved_in[step.id]:
-                why = "no step saves it" if not savers else "some path from start reaches the step without it"
-                issues.append(
-                    Issue(
-                        pos.path,
-                        pos.line,
-                        pos.col,
-                        f"{declared.name} needs '{need.name}' ({' or '.join(_kind_name(t) for t in need.types)}) "
-                        f"saved before step '{step.id}': {why}",
-                    )
-                )
-    for step in flow.steps.values():  # {report.ref}: a field the action returns
-        for text in _texts_of(step):
-            for name, attr in PLACEHOLDER_RE.findall(text.source):
-                results = [actions[k] for _, k in saved_types(flow, name) if k in actions] if attr else []
-                if results and all(attr not in a.returns for a in results):
-                    issues.append(
-                        Issue(
-                            text.pos.path,
-                            text.pos.line,
-                            text.pos.col,
-                            f"template variable {{{name}.{attr}}}: {results[0].name} returns "
-                            f"{', '.join(results[0].returns) or 'no fields'}",
-                        )
-                    )
-    return issues
-
-
-def _kind_name(kind: str) -> str:
-    if kind == FIXED:
-        return "a set: value"
-    if "." in kind:
-        return f"the result of {kind}"
-    return f"a {kind} answer"
 
 
 def _command_words(globals_: Globals, flow: str | None = None) -> dict[str, tuple[str, Pos]]:
