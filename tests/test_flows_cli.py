@@ -46,12 +46,13 @@ def test_flows_test_fails_a_case_whose_flow_changed(runner, tmp_path):
     shutil.copytree(Path(__file__).parent.parent / "flows", flows)
     sighting = flows / "sighting.yaml"
     sighting.write_text(
-        sighting.read_text(encoding="utf-8").replace("When did it start?", "What time did it start?"), encoding="utf-8"
+        sighting.read_text(encoding="utf-8").replace('ask: "What do you see?', 'ask: "What is going on?'),
+        encoding="utf-8",
     )
     result = runner.invoke(flows_group, ["test", "--flows", str(flows), str(CASES / "timers_reminder.yaml")])
     assert result.exit_code == 1, result.output
     assert f"FAIL {CASES / 'timers_reminder.yaml'}" in result.output
-    assert "timers_reminder.yaml step 5: expected ['When did it start?*']" in result.output
+    assert "timers_reminder.yaml step 4: expected ['What do you see?*']" in result.output
     assert "0 passed, 1 failed" in result.output
 
 

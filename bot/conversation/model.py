@@ -259,3 +259,6 @@ class Incoming(Protocol):
 
     @property
     def profile_language(self) -> str | None: ...
+
+    @property
+    def place_name(self) -> str: ...
