@@ -24,7 +24,7 @@ def test_ttl_rule():
 def test_a_reminder_stores_the_session_with_the_ttl_a_text_gives_it(phone, settings, r, release_scheduled, worker):
     sender = "+13235550188"
     key = store.session_key(privacy.contact_id(settings.secret, sender))
-    assert phone.text("report", from_=sender)[0].startswith("Hotline: what do you see?")
+    assert phone.text("report", from_=sender)[0].startswith("Hotline: where is it happening?")
     assert 0 < r.ttl(key) <= SIGHTING_EXPIRE_S
     assert release_scheduled(11 * 60) == 1
     worker()
