@@ -242,6 +242,15 @@ VARIABLES: tuple[Variable, ...] = (
         "south,west,north,east box that place names are resolved inside",
     ),
     Variable(
+        "HOTLINE_MAP_TILES",
+        "map_tiles",
+        "",
+        _str,
+        "tile URL template of the network's own tile server for the console map "
+        "(`https://tiles.example/{z}/{x}/{y}.png`); empty = the map draws only data the hotline ships "
+        "(no tile server learns where incidents are)",
+    ),
+    Variable(
         "HOTLINE_GEOCODER",
         "geocoder",
         "",
@@ -309,6 +318,7 @@ class Settings:
     locales_dir: str = "locales"
     languages: tuple[str, ...] = ("en", "es")
     geo_bounds: str = "33.2,-119.0,34.9,-116.9"
+    map_tiles: str = ""
     geocoder: str = ""
     health_token: str | None = field(default=None, repr=False)
     timezone: str = "America/Los_Angeles"
@@ -346,6 +356,13 @@ class Settings:
             if self.env == "production":
                 raise ConfigError("HOTLINE_SECRET is required in production")
             changes["secret"] = _dev_secret(Path(self.data_dir))
+        if self.map_tiles and not (
+            self.map_tiles.startswith(("https://", "http://127.0.0.1", "http://localhost"))
+            and all(f"{{{p}}}" in self.map_tiles for p in "zxy")
+        ):
+            raise ConfigError(
+                f"HOTLINE_MAP_TILES must be an https URL with {{z}}, {{x}} and {{y}}, got {self.map_tiles!r}"
+            )
         if self.geocoder and not self.geocoder.split("=", 1)[0] == "nominatim":
             raise ConfigError(f"HOTLINE_GEOCODER must be empty, nominatim or nominatim=URL, got {self.geocoder!r}")
         if "en" not in self.languages:

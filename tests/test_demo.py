@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -41,3 +42,7 @@ def test_demo_takes_a_report_and_shows_the_observer_texts(tmp_path):
     assert "📱 to Ana:" in out, "the nearest demo observer's dispatch text is shown"
     assert "📱 to Dev" not in out, "the Santa Monica observer is too far"
     assert "[Ana]> SI" in out and "Ref" in out, "Ana's acceptance is answered with the details"
+    console = re.search(
+        r"Coordinators' console: (http://127\.0\.0\.1:\d+/dashboard) — log in as 'demo' with password '([^']+)'", out
+    )
+    assert console, "the demo prints the console's URL and a login"

@@ -40,14 +40,16 @@ SENT = ("observers are being alerted", "avisando a los observadores")
 """What the flow says when the report went to observers (it keeps asking details after)."""
 
 
-def _report(phone, first: str = "I see agents detaining someone", from_: str = REPORTER, until=SENT) -> list[str]:
-    """Answer whatever the sighting flow asks, until it says `until` (by default: the report was sent)."""
+def _report(
+    phone, first: str = "I see agents detaining someone", from_: str = REPORTER, until=SENT, answers=ANSWERS
+) -> list[str]:
+    """Answer whatever the sighting flow asks (with `answers`) until it says `until` (default: the report was sent)."""
     replies = phone.text(first, from_=from_)
     for _ in range(10):
         if any(word in reply.lower() for reply in replies[-2:] for word in until):
             return replies
         last = replies[-1].lower()
-        answer = next((a for words, a in ANSWERS if any(w in last for w in words)), None)
+        answer = next((a for words, a in answers if any(w in last for w in words)), None)
         assert answer, f"unexpected question: {replies[-1]}"
         extra = {k: v for k, v in answer.items() if k != "Body"}
         replies += phone.text(answer["Body"], from_=from_, **extra)

@@ -29,6 +29,8 @@ DEMO_TOKEN = "demo-auth-token"
 DEMO_SID = "AC" + "d" * 32
 DEMO_REPORTER = "+13235550999"
 DEMO_COORDINATOR = "+13235550100"
+CONSOLE_LOGIN = "demo"
+"""The demo's coordinator login for the console (an admin, so the roster page can be tried too)."""
 ROSTER = Path(__file__).resolve().parent.parent / "data" / "demo_observers.csv"
 WORKER = Path(__file__).resolve().parent.parent.parent / "worker.py"
 OUTBOX_WAIT_S = 2.0
@@ -114,9 +116,14 @@ def demo_command(data_dir: str | None, outbox_wait: float):
 
         result = observers.import_csv(app.extensions["hotline"].r, settings, str(ROSTER))
         names = _roster_names()
+        password = _console_login(app.extensions["hotline"].r)
         click.echo(
             f"Hotline demo: web on http://127.0.0.1:{web_port} (web chat at /chat), "
             f"fake Twilio on {fake.url}, Redis on {redis_server.url}."
+        )
+        click.echo(
+            f"Coordinators' console: http://127.0.0.1:{web_port}/dashboard — "
+            f"log in as {CONSOLE_LOGIN!r} with password {password!r} (made for this demo only)."
         )
         click.echo(f"{result.imported} demo observers on the roster around Huntington Park / Bell / South Gate.")
         click.echo(
@@ -131,6 +138,18 @@ def demo_command(data_dir: str | None, outbox_wait: float):
         web.shutdown()
         fake.stop()
         redis_server.stop()
+
+
+def _console_login(r) -> str:
+    """Create the demo's console account with a fresh random password; return the password."""
+    import secrets
+    import time
+
+    from .. import coordinators
+
+    password = secrets.token_urlsafe(12)  # printed once: the demo's Redis is thrown away with it
+    coordinators.add(r, CONSOLE_LOGIN, password, "admin", time.time())
+    return password
 
 
 def _roster_names() -> dict[str, str]:

@@ -13,6 +13,8 @@ CDN, no analytics), so nothing outside learns where the network's incidents are.
 
 from __future__ import annotations
 
+from urllib.parse import urlparse
+
 from flask import Blueprint, current_app, jsonify, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -44,8 +46,8 @@ def runtime():
 
 
 def is_api() -> bool:
-    """Tell whether this request is for the JSON API (401 JSON instead of a redirect)."""
-    return request.path.startswith("/dashboard/api/")
+    """Tell whether this request is for the JSON API or the event stream (401 JSON instead of a redirect)."""
+    return request.path.startswith(("/dashboard/api/", "/dashboard/events", "/dashboard/basemap.json"))
 
 
 @bp.record_once
@@ -76,7 +78,12 @@ def csrf_refused(exc: CSRFError):
 @bp.after_request
 def secure(response):
     response.headers.update(SECURITY_HEADERS)
+    tiles = runtime().settings.map_tiles
+    if tiles:  # the network's own tile server (HOTLINE_MAP_TILES), and no other origin, may serve map images
+        origin = "{0.scheme}://{0.netloc}".format(urlparse(tiles))
+        policy = response.headers["Content-Security-Policy"]
+        response.headers["Content-Security-Policy"] = policy.replace("img-src 'self'", f"img-src 'self' {origin}", 1)
     return response
 
 
-from . import api, auth, pages, queue, stats_page  # noqa: E402,F401  (modules that add routes to bp)
+from . import api, auth, basemap, console, events, pages, queue, stats_page  # noqa: E402,F401  (modules that add routes to bp)

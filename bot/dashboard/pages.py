@@ -140,14 +140,6 @@ def timeline_row(event: dict) -> dict:
     return {"time": _clock(when), "kind": kind, "fields": rest}
 
 
-@bp.get("/dashboard")
-def index():
-    rt = _runtime()
-    now = time.time()
-    rows = [incident_row(i, now) for i in incidents.list_open(rt.r, now, rt.settings)]
-    return render_template("dashboard.html", incidents=rows, refresh_s=REFRESH_S, updated=_clock(now))
-
-
 @bp.get("/dashboard/incidents/<incident_id>")
 def incident(incident_id: str):
     rt = _runtime()

@@ -17,7 +17,7 @@ import math
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from .. import i18n, incidents, observers, store
+from .. import i18n, incidents, observers, privacy, store
 from . import plan as waves
 
 _PERSON_FIELDS = ("observer", "observer_id")
@@ -88,6 +88,7 @@ def summarize(rt, rows: list[dict], now: float) -> list[dict]:
         out.append(
             {
                 **row,
+                "details": _redacted(row.get("details") or {}),
                 "ref": row.get("ref") or incidents.ref_for(row["id"]),
                 "code": plan.get("code", ""),
                 "needs_action": bool(reasons),
@@ -101,6 +102,25 @@ def summarize(rt, rows: list[dict], now: float) -> list[dict]:
         )
     out.sort(key=_rank)
     return out
+
+
+def _scrub(value):
+    """Blank anything phone-like in free text (a caller may type a number); numbers and coordinates stay."""
+    if not isinstance(value, str):
+        return value
+    try:
+        float(value)
+        return value
+    except ValueError:
+        return privacy.redact(value)
+
+
+def _redacted(details: dict) -> dict:
+    """A report's answers as the console shows them: the place label as located, the caller's words scrubbed."""
+    return {
+        k: v if k == "label" else [_scrub(x) for x in v] if isinstance(v, list) else _scrub(v)
+        for k, v in details.items()
+    }
 
 
 def board(rt, now: float) -> list[dict]:
@@ -130,7 +150,7 @@ def timeline(rt, incident_id: str, lang: str = "en") -> list[dict]:
                 "at": iso_local(rt.settings, event["at"]),
                 "time": i18n.local_time(rt.settings, event["at"], lang, seconds=True),
                 "by": by,
-                **{k: v for k, v in fields.items() if k not in ("kind", "time")},
+                **{k: _scrub(v) for k, v in fields.items() if k not in ("kind", "time")},
             }
         )
     return shown
@@ -193,6 +213,9 @@ def roster(rt, now: float, near: dict | None = None) -> list[dict]:
             "open_dispatches": int(open_count),
             "radius_km": float(obs.get("radius_km") or 0),
             "place": obs.get("place", ""),
+            # the console's map shows on-duty observers (coordinators only), to ~100 m: enough to pick who is near
+            "lat": round(float(obs["lat"]), 3) if obs.get("lat") else None,
+            "lon": round(float(obs["lon"]), 3) if obs.get("lon") else None,
         }
         if near is not None and near.get("lat") is not None and obs.get("lat"):
             row["km"] = round(_km(near["lat"], near["lon"], float(obs["lat"]), float(obs["lon"])), 1)
