@@ -575,3 +575,18 @@ def test_a_stale_code_answers_no_open_dispatch_instead_of_another_incident(rt, r
     reply = dispatch.handle_reply(rt, roster["A"], f"yes {code}", time.time())
     assert reply and "no open dispatch" in reply[0].lower()
     assert rt.r.hget(store.incident_dispatch_key(incident_id), roster["A"]) != "accepted"
+
+
+def test_a_reopened_incident_whose_code_was_taken_gets_a_fresh_one(rt):
+    from bot.dispatch import lifecycle, plan
+
+    first = new_incident(rt)
+    code = plan.snapshot_plan(rt.r, rt.settings, first, time.time())["code"]
+    lifecycle.close(rt, first, "maria", time.time())
+    rt.r.set(store.dispatch_code_seq_key(), int(code) - 10 - 1)
+    second = new_incident(rt, where=(34.05, -118.25))
+    assert plan.snapshot_plan(rt.r, rt.settings, second, time.time())["code"] == code
+    lifecycle.reopen(rt, first, "maria", time.time())
+    mine = rt.r.hget(store.incident_plan_key(first), "code")
+    assert mine != code and rt.r.hget(store.dispatch_codes_key(), mine) == first
+    assert rt.r.hget(store.dispatch_codes_key(), code) == second

@@ -87,6 +87,7 @@ def reopen(rt, incident_id: str, by: str, now: float, note: str = "") -> None:
     status = "corroborated" if reporters >= incidents.CORROBORATE_AT else "reported"
     _status(rt, incident_id, status, now, f"reopened by {by}")
     rt.r.hdel(store.incident_key(incident_id), "closed_at", "closed_reason")
+    plan.reclaim_code(rt.r, incident_id)  # its old code may name a newer incident by now
     _log(rt, incident_id, "reopened", by, now, note=_clean(note))
 
 

@@ -85,6 +85,20 @@ def allocate_code(r, incident_id: str) -> str:
     raise RuntimeError("every dispatch code up to 999 is held by an open incident")
 
 
+def reclaim_code(r, incident_id: str) -> str | None:
+    """Give a reopened incident its code back, or a fresh one if a newer open incident took it meanwhile."""
+    key = store.incident_plan_key(incident_id)
+    code = r.hget(key, "code")
+    if code is None:
+        return None  # never dispatched: a code comes with its first plan
+    codes = store.dispatch_codes_key()
+    if r.hsetnx(codes, code, incident_id) or r.hget(codes, code) == incident_id:
+        return code
+    fresh = allocate_code(r, incident_id)
+    r.hset(key, "code", fresh)
+    return fresh
+
+
 def seconds(s: float) -> timedelta:
     """A delay for `Queue.enqueue_in`."""
     return timedelta(seconds=s)
