@@ -67,6 +67,25 @@ def translations(locales_dir: str, lang: str) -> NullTranslations:
     return result
 
 
+_PO_LINE_RE = re.compile(r'^(?:(?:msgctxt|msgid|msgid_plural|msgstr(?:\[\d+\])?)\s+)?"(?:[^"\\]|\\.)*"\s*$')
+
+
+def po_syntax_errors(text: str) -> list[tuple[int, str]]:
+    """Return (line, problem) for each line of a .po file that is not a comment, blank or a whole quoted string.
+
+    Hand-written because Babel's reader accepts an unterminated string and
+    silently drops its last character: the live text would be cut.
+    """
+    errors = []
+    for n, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if not _PO_LINE_RE.match(stripped):
+            errors.append((n, "not a keyword and one whole quoted string (a missing or extra quote?)"))
+    return errors
+
+
 def _translations(locales_dir: str, lang: str) -> NullTranslations:
     """Return the catalog of lang as it is on disk now (compiled again only when its mtime changed)."""
     path = catalog_path(locales_dir, lang)
@@ -80,8 +99,11 @@ def _translations(locales_dir: str, lang: str) -> NullTranslations:
         if hit and hit[0] == mtime:
             return hit[1]
     try:
-        with open(path, "rb") as fh:
-            catalog = read_po(fh, locale=lang, abort_invalid=True)
+        raw = path.read_bytes()
+        broken = po_syntax_errors(raw.decode("utf-8"))
+        if broken:
+            raise ValueError(f"line {broken[0][0]}: {broken[0][1]}")
+        catalog = read_po(io.BytesIO(raw), locale=lang, abort_invalid=True)
         translated = sum(1 for m in catalog if m.id and m.string)
         if hit and translated < hit[2] // 2:
             raise ValueError(f"only {translated} of {hit[2]} translations left")

@@ -14,7 +14,7 @@ from rq.registry import ScheduledJobRegistry
 
 from bot import alerts, contacts, create_app, i18n, privacy, runtime, store
 from bot.channels import Inbound, Media
-from bot.conversation import ActionCall, registry, respond, sessions
+from bot.conversation import ActionCall, check_paths, registry, respond, sessions
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = 1_780_000_000.0
@@ -109,6 +109,7 @@ def test_full_report_calls_submit_with_the_contract_answer_names(hot, r):
 
 def test_waiting_caller_finishes_on_the_version_they_started(hot, flows_dir, r):
     assert text(hot, "report")[0].startswith("Hotline: where is it happening?")
+    edit(flows_dir / "sighting.yaml", "languages: [en, es]", "languages: [en]")  # an English-only edit is complete
     edit(flows_dir / "sighting.yaml", '"What do you see? Reply 1', '"WHAT NOW? Reply 1')
     assert text(hot, "90011")[0].startswith("What do you see? Reply 1")
     assert text(hot, "report", e164="+13235550143")
@@ -363,3 +364,36 @@ def test_a_photo_as_the_first_message_is_kept_with_the_report(hot, r):
     assert text(hot, "", media=photo)[0].startswith("Hotline: where is it happening?")
     session = sessions.load(r, privacy.contact_id(hot.settings.secret, E164))
     assert session.answers["media"] == ["https://api.twilio.com/m/first"]
+
+
+def test_an_untranslated_edit_never_replaces_the_working_flow_until_it_is_translated(
+    hot, flows_dir, tmp_path, r, caplog
+):
+    locales = tmp_path / "locales"
+    shutil.copytree(ROOT / "locales", locales)
+    live = runtime.Runtime(settings=hot.settings.replace(locales_dir=str(locales)), redis_url=hot.redis_url)
+    assert text(live, "report")[0].startswith("Hotline: where is it happening?")
+    edit(flows_dir / "sighting.yaml", '"Hotline: where is it happening?', '"Hotline: where are they?')
+    assert text(live, "report", e164="+13235550171")[0].startswith("Hotline: where is it happening?")
+    assert "untranslated in es: sighting.where.ask" in caplog.text  # the log says why
+    po = locales / "es" / "LC_MESSAGES" / "messages.po"
+    whole = po.read_text(encoding="utf-8")
+    touch(
+        po,
+        whole + '\nmsgctxt "sighting.where.ask"\nmsgid "Hotline: where are they? Send cross streets (like '
+        'Pacific & Florence), a ZIP code, or share your location."\nmsgstr "Línea: ¿dónde están? Envíe las calles '
+        '(como Pacific y Florence), un código postal, o comparta su ubicación."\n',
+    )
+    assert text(live, "report", e164="+13235550172")[0].startswith("Hotline: where are they?")
+
+
+def test_a_catalog_with_broken_syntax_is_refused_not_cut(hot, tmp_path, r):
+    locales = tmp_path / "locales"
+    shutil.copytree(ROOT / "locales", locales)
+    spanish = runtime.Runtime(settings=hot.settings.replace(locales_dir=str(locales)), redis_url=hot.redis_url)
+    assert text(spanish, "hola")[0].endswith("ubicación.")
+    po = locales / "es" / "LC_MESSAGES" / "messages.po"
+    whole = po.read_text(encoding="utf-8")
+    touch(po, whole.replace('o comparta su ubicación."', "o comparta su ubicación.", 1))  # a lost closing quote
+    assert text(spanish, "hola", e164="+13235550173")[0].endswith("ubicación."), "the working catalog stays"
+    assert check_paths([str(ROOT / "flows")], str(locales))[0].message.startswith("broken catalog syntax")

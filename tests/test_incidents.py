@@ -91,7 +91,7 @@ def test_radius_grows_with_worse_precision(r, cfg):
     assert beyond.is_new
 
 
-@pytest.mark.parametrize("incident_m,report_m", [(300, 30), (30, 300), (150, 150), (5000, 30), (30, 9999)])
+@pytest.mark.parametrize("incident_m,report_m", [(300, 30), (30, 300), (150, 150), (5000, 30), (2500, 9999)])
 def test_radius_is_base_plus_worse_precision_for_every_class(r, cfg, incident_m, report_m):
     first = incidents.merge_report(r, report("c1", precision_m=incident_m), cfg, T0)
     radius = cfg.dedupe_radius_m + min(max(incident_m, report_m), 5000)
@@ -99,6 +99,16 @@ def test_radius_is_base_plus_worse_precision_for_every_class(r, cfg, incident_m,
     assert inside.incident_id == first.incident_id
     outside = incidents.merge_report(r, report("c3", north(HP, -(radius + 3)), precision_m=report_m), cfg, T0 + 2)
     assert outside.is_new
+
+
+@pytest.mark.parametrize("report_m", [2500, 5000])
+def test_a_city_or_zip_report_never_folds_into_a_sharper_incident_km_away(r, cfg, report_m):
+    street = incidents.merge_report(r, report("c1", precision_m=150), cfg, T0)
+    vague = incidents.merge_report(r, report("c2", north(HP, 2500), precision_m=report_m), cfg, T0 + 1)
+    assert vague.is_new and vague.should_dispatch, "the vague report is its own incident, dispatched"
+    assert incidents.get(r, street.incident_id)["reporters"] == 1
+    close = incidents.merge_report(r, report("c3", north(HP, 400 + 150 - 3), precision_m=report_m), cfg, T0 + 2)
+    assert close.incident_id in (street.incident_id, vague.incident_id) and not close.is_new
 
 
 def test_sharper_report_moves_incident_to_its_point(r, cfg):

@@ -7,13 +7,14 @@ translation; here each problem points at the YAML line the coordinator wrote.
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
 from babel.messages.pofile import PoFileError, read_po
 
 from ..channels.sms import GSM7, GSM7_EXT, LOOKALIKES, segments
-from ..i18n import fold
+from ..i18n import fold, po_syntax_errors
 from . import inputs
 from .model import Flow, Globals, Issue, Text
 
@@ -53,8 +54,13 @@ def read_catalogs(locales_dir: str | None, langs: set[str], issues: list[Issue])
             issues.append(Issue(str(path), 0, 0, f"no catalog for language '{lang}'"))
             continue
         try:
-            with open(path, "rb") as fh:
-                catalogs[lang] = (str(path), read_po(fh, locale=lang, abort_invalid=True))
+            raw = path.read_bytes()
+            broken = po_syntax_errors(raw.decode("utf-8"))
+            for line, problem in broken:
+                issues.append(Issue(str(path), line, 1, f"broken catalog syntax: {problem}"))
+            if broken:
+                continue  # its texts would be read cut: report the syntax, not a cascade
+            catalogs[lang] = (str(path), read_po(io.BytesIO(raw), locale=lang, abort_invalid=True))
         except (PoFileError, ValueError) as exc:  # a broken .po: report it, check the rest
             issues.append(Issue(str(path), 0, 0, f"cannot read catalog: {exc}"))
     return catalogs

@@ -231,7 +231,13 @@ def location(answer: Answer, scan: bool = False) -> Parsed | Rejected | Ambiguou
         found = geo.locate(attempt, lat=answer.lat, lon=answer.lon, bounds=answer.bounds, places=answer.places)
         if found is None:
             continue
-        if scan and answer.lat is None and n == len(tries) - 1 and found.confidence < SCAN_CONFIDENCE:
+        if (
+            scan
+            and answer.lat is None
+            and n == len(tries) - 1
+            and not found.source.startswith(("link", "coords"))  # a map link or coordinates are never a misread word
+            and found.confidence < SCAN_CONFIDENCE
+        ):
             continue  # a whole sentence read as a place must be a clear match ("migraa" is not La Mirada)
         candidates = getattr(found, "candidates", ()) or ()
         if len(candidates) > 1:

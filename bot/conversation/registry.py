@@ -40,6 +40,7 @@ VERSION_TTL_S = 7 * 24 * 3600
 class _File:
     mtime: float
     flow: Flow | None = None
+    untranslated: bool = False  # refused for a missing translation: read again when a catalog changes
 
 
 @dataclass
@@ -58,6 +59,9 @@ class Registry:
     checked_at: float | None = None
     """time.monotonic() of the last look at the folder (None: look on the next refresh)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
+    locales_dir: str | None = None
+    """Catalogs a live flow's texts must be translated in (None: structure only, as in `hotline chat` drafts)."""
+    catalogs_seen: tuple = ()
 
     def refresh(self, force: bool = False) -> None:
         """Re-read any flow file whose mtime changed (looking at most once a second unless forced)."""
@@ -73,7 +77,13 @@ class Registry:
             }
         except FileNotFoundError:
             entries = {}
+        catalogs = self._catalog_mtimes()
         with self.lock:
+            if catalogs != self.catalogs_seen:  # a translation was added: try the refused flows again
+                self.catalogs_seen = catalogs
+                for entry in self.files.values():
+                    if entry.untranslated:
+                        entry.mtime = -1.0
             gmt = entries.pop(GLOBALS_FILE, None)
             if gmt is not None and gmt != self.globals_mtime:
                 self._load_globals(gmt)
@@ -88,6 +98,25 @@ class Registry:
                     if table.get(old.name) is old:
                         del table[old.name]
             self.checked_at = clock  # only once loaded: a concurrent first text must not see an empty registry
+
+    def _catalog_mtimes(self) -> tuple:
+        if not self.locales_dir:
+            return ()
+        try:
+            return tuple(sorted((p.name, p.stat().st_mtime) for p in Path(self.locales_dir).glob("*/LC_MESSAGES/*.po")))
+        except OSError:
+            return ()
+
+    def _untranslated(self, flow: Flow) -> list:
+        """Errors of a live flow's translations (a draft may be tried in English first)."""
+        from .check_texts import check_translations, flow_texts, read_catalogs
+
+        if not self.locales_dir or flow.draft:
+            return []
+        problems: list = []
+        catalogs = read_catalogs(self.locales_dir, set(flow.languages), problems)
+        problems += check_translations(flow_texts(flow), flow.languages, catalogs, flow.path)
+        return [i for i in problems if i.severity == "error"]
 
     def _load_globals(self, mtime: float) -> None:
         path = self.folder / GLOBALS_FILE
@@ -124,6 +153,12 @@ class Registry:
         flow, issues = load_flow_text(str(path), source)
         if flow is not None and not issues:
             issues = [i for i in check_flow(flow, self.globals) if i.severity == "error"]
+        entry.untranslated = False
+        if flow is not None and not issues and self.live.get(flow.name) is not None:
+            # A running hotline keeps the working version rather than serve text it cannot translate;
+            # the first version a process loads is served as is (the deploy's own check gates it).
+            issues = self._untranslated(flow)
+            entry.untranslated = bool(issues)
         entry.mtime = mtime
         if flow is None or issues:
             log.error(
@@ -193,8 +228,12 @@ def expire_checks() -> None:
             reg.checked_at = None
 
 
-def for_folder(folder: str) -> Registry:
-    """Return this process's registry of a flows folder, refreshed."""
+def for_folder(folder: str, locales_dir: str | None = None) -> Registry:
+    """Return this process's registry of a flows folder, refreshed.
+
+    With `locales_dir`, a changed live flow whose texts are not all translated
+    is refused (the working version stays, and the log says which text).
+    """
     key = _resolved.get(folder)
     if key is None:
         key = _resolved[folder] = str(Path(folder).resolve())
@@ -202,5 +241,7 @@ def for_folder(folder: str) -> Registry:
         reg = _registries.get(key)
         if reg is None:
             reg = _registries[key] = Registry(Path(key))
+        if locales_dir and reg.locales_dir is None:
+            reg.locales_dir = locales_dir
     reg.refresh()
     return reg

@@ -47,7 +47,7 @@ def _respond(
     rt: Hotline, contact_id: str, inbound: Incoming, now: float, actions: Mapping[str, Callable], force: bool
 ) -> list[str]:
     settings = rt.settings
-    reg = registry.for_folder(settings.flows_dir)
+    reg = registry.for_folder(settings.flows_dir, settings.locales_dir)
     pipe = rt.r.pipeline(transaction=False)
     sessions.queue_load(pipe, contact_id)
     contacts.queue_load(pipe, contact_id)

@@ -76,7 +76,7 @@ def due(rt: Hotline, contact_id: str, counter: int, kind: str, due_at: float) ->
     session = sessions.load(rt.r, contact_id)
     if session is None or session.counter != counter:
         return Due("stale")
-    reg = registry.for_folder(rt.settings.flows_dir)
+    reg = registry.for_folder(rt.settings.flows_dir, rt.settings.locales_dir)
     if reg.get(session.flow, session.version) is None:
         reg.fetch_version(rt.r, session.flow, session.version)
     ctx = make_context(rt.settings, reg, due_at)

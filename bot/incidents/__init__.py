@@ -75,6 +75,11 @@ CORROBORATE_AT = 2
 MERGE_PRECISION_CAP_M = PRECISION_M["city"]
 """Worst precision the merge radius accounts for; anything vaguer counts as a city."""
 
+MERGE_AREA_M = PRECISION_M["landmark"]
+"""A report vaguer than a landmark (a ZIP, a city) joins a sharper incident only within that incident's
+own radius: "3rd and State, South Gate" placed as South Gate must not fold into a street-precision
+incident 2.5 km away without a dispatch of its own."""
+
 SEARCH_COUNT = 16
 """Nearest open incidents of each precision class examined per report: bounds the work in a dense area."""
 
@@ -211,6 +216,7 @@ def merge_report(r: redis.Redis, report: Report, settings, now: float) -> Merge:
         reported_ttl_s=stats.REPORTED_TTL_S,
         stats_ordinal=slot.ordinal,
         stats_day=slot.day,
+        area_m=MERGE_AREA_M,
     )
     incident_id = str(incident_id)
     return Merge(

@@ -6,7 +6,8 @@
 --   compatible (kinds), radius_m, window_s, ttl_s, class_metres (ascending), incident_tpl,
 --   reporters_tpl, timeline_tpl (`@ID@` is the id), contact_id, details (JSON), language, channel,
 --   corroborate_at, search_count, expire_batch, open_statuses, feed_cap,
---   stats_prefix ('area<tab>kind<tab>'), reported_ttl_s, stats_ordinal, stats_day
+--   stats_prefix ('area<tab>kind<tab>'), reported_ttl_s, stats_ordinal, stats_day,
+--   area_m (a report vaguer than this — a ZIP, a city — only joins an incident by the incident's own radius)
 -- Returns {id, is_new, reporters, status, dispatch, escalated}.
 local a = cjson.decode(ARGV[1])
 local geo, tkey, seq, contact, closed = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -77,7 +78,11 @@ if placed then
   table.sort(cands, function(a, b) return a[2] < b[2] end)
   for _, c in ipairs(cands) do
     local f = redis.call('HMGET', k(tinc, c[1]), 'status', 'kind', 'precision_m', 'last_at')
-    local p = math.max(math.min(tonumber(f[3]) or cap, cap), prec)
+    local ip = math.min(tonumber(f[3]) or cap, cap)
+    local p = math.max(ip, prec)
+    -- A ZIP- or city-wide report says nothing about which street: it must not fold into a sharper
+    -- incident kilometres away (a second raid would be hidden); it joins one only inside that one's radius.
+    if prec > a.area_m and ip <= a.area_m then p = ip end
     if is_open[f[1]] and compat[f[2]]
        and c[2] <= base + p and now - tonumber(f[4]) <= window then
       found, found_dist = c[1], c[2]; break
