@@ -133,8 +133,11 @@ def describe(settings, lang: str, incident: dict, timezone: str | None = None) -
 
 
 def local_time(epoch: float, timezone: str | None, settings) -> str:
-    """A clock time where the observer is ("13:05 PST"): their own zone, else the hotline's, else UTC."""
-    for name in (timezone, getattr(settings, "timezone", None), "UTC"):
+    """A clock time as the network reads it ("13:05 PST"): HOTLINE_TIMEZONE, else the observer's zone, else UTC.
+
+    The hotline's zone comes first: a roster imported without a time zone column stores UTC for everyone.
+    """
+    for name in (getattr(settings, "timezone", None), timezone, "UTC"):
         if not name:
             continue
         try:
