@@ -13,74 +13,7 @@ just before `outbox.send` hands it back to its channel.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from . import registry  # noqa: F401 -- imports every channel module, which registers it
+from .base import Channel, Inbound, Media
 
-from ..errors import PermanentSend
-
-
-@dataclass(frozen=True)
-class Media:
-    """One attachment: where Twilio holds it and its content type."""
-
-    url: str
-    content_type: str
-
-
-@dataclass(frozen=True)
-class Inbound:
-    """One message to the hotline, already verified and parsed."""
-
-    channel: str  # a registered channel's name: "sms" | "whatsapp" | "web"
-    address: str  # the sender as their channel knows them: "+1...", "whatsapp:+1...", "web:<chat id>"
-    body: str
-    message_sid: str
-    to: str = ""
-    media: tuple[Media, ...] = ()
-    lat: float | None = None
-    lon: float | None = None
-    profile_language: str | None = None  # a hint only (web chat's browser language)
-    place_name: str = ""  # what a shared WhatsApp location calls itself (Twilio's Label / Address)
-
-    @property
-    def has_pin(self) -> bool:
-        return self.lat is not None and self.lon is not None
-
-    @property
-    def can_text_later(self) -> bool:
-        """Whether the hotline can text this sender after this message (reminders, replays, follow-ups)."""
-        from .registry import can_text_later  # the registry imports every channel module, and they import this one
-
-        return can_text_later(self.channel)
-
-
-class Channel:
-    """What the hotline may ask of one channel; a new channel subclasses this in its own module.
-
-    `can_text_later`: the hotline may start a text to this address after the
-    conversation (dispatch, follow-ups, reminders, alerts, enrollment as an
-    observer); a web chat page cannot be reached once closed.
-    """
-
-    name: str = ""
-    can_text_later: bool = False
-    max_body_chars: int = 1600
-    """Longest body one message carries; longer inbound text is cut, not refused."""
-
-    def owns(self, address: str) -> bool:
-        """Tell whether an address (`Inbound.address`) belongs to this channel."""
-        raise NotImplementedError
-
-    def send(self, rt, address: str, body: str, validity_s: int | None = None) -> str:
-        """Send one text the hotline starts; return the message id. Raise Retryable/PermanentSend.
-
-        `validity_s`: drop the text rather than deliver it later than this (where the channel can).
-        """
-        raise PermanentSend(f"{self.name} cannot be texted later")
-
-    def find_sent(self, rt, address: str, body: str) -> str | None:
-        """The status of an uncertain send: the id of a message already sent with this body, or None."""
-        return None
-
-    def is_opt_out(self, exc: PermanentSend) -> bool:
-        """Whether a refused send means the recipient opted out (the outbox then records it)."""
-        return False
+__all__ = ["Channel", "Inbound", "Media", "registry"]

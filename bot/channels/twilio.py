@@ -19,7 +19,8 @@ from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
 from ..errors import BadRequest, ConfigError, Forbidden, PermanentSend, RetryableSend, SendError, SendingPaused
-from . import Channel, Inbound, Media, twilio_errors
+from . import twilio_errors
+from .base import Channel, Inbound, Media, register
 from .twilio_errors import CONTENT, RECIPIENT, SENDER, TwilioError, classify
 
 log = logging.getLogger(__name__)
@@ -360,8 +361,8 @@ class TwilioChannel(Channel):
         return exc.code == OPTED_OUT
 
 
-SMS = TwilioChannel("sms")
-WHATSAPP = TwilioChannel("whatsapp", WHATSAPP_PREFIX)
+SMS = register(TwilioChannel("sms"))
+WHATSAPP = register(TwilioChannel("whatsapp", WHATSAPP_PREFIX))
 
 
 __all__ = [

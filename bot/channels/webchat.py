@@ -15,7 +15,7 @@ import re
 import secrets
 
 from ..errors import BadRequest
-from . import Channel, Inbound
+from .base import Channel, Inbound, register
 
 CHANNEL = "web"
 """`Inbound.channel` of every web chat message."""
@@ -136,7 +136,7 @@ class WebChatChannel(Channel):
         return address.startswith(ADDRESS_PREFIX)
 
 
-WEB = WebChatChannel()
+WEB = register(WebChatChannel())
 
 
 def render_replies(replies: list[str] | tuple[str, ...]) -> dict:
