@@ -18,6 +18,7 @@ from rq import Retry
 
 from . import i18n, incidents, outbox, privacy, runtime, sending, store
 from .actions import ActionCall, action, read
+from .channels import registry as channels
 from .errors import NoSuchIncident, PermanentSend, RetryableSend, SendingPaused
 from .geo import areas
 from .i18n import N_
@@ -226,8 +227,11 @@ def _alert_one(rt, broadcast_id: str, meta: dict, contact_id: str, sub: dict) ->
     if not e164:
         return 0
     body = alert_text(s, sub.get("language") or "en", meta.get("area", ""), meta.get("kind", ""))
+    # Twilio's per-sender throughput counts segments (a 2-segment alert uses two of a long
+    # code's 1 per second), so an alert takes as many slots of HOTLINE_SEND_RATE as it has.
+    parts = channels.for_address(e164).segments(s, body)
     while True:  # pace to HOTLINE_SEND_RATE per sending number, shared by every worker through Redis
-        wait = outbox.take_send_slot(rt.r, outbox.sender_of(s), s.send_rate, time.time())
+        wait = outbox.take_send_slot(rt.r, outbox.sender_of(s), s.send_rate / parts, time.time())
         if wait <= 0:
             break
         time.sleep(wait)  # the limiter's answer: this thread waits its turn, dispatch never does

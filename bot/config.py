@@ -76,6 +76,29 @@ def _env(name: str, raw: str) -> str:
     return value
 
 
+def _bool(name: str, raw: str) -> bool:
+    low = raw.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name} must be yes or no, got {raw!r}")
+
+
+def _retention(name: str, raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ("delete", "keep"):
+        raise ConfigError(f"{name} must be delete or keep, got {raw!r}")
+    return value
+
+
+def _keyword_replies(name: str, raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ("auto", "hotline", "twilio"):
+        raise ConfigError(f"{name} must be auto, hotline or twilio, got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Variable:
     """One environment variable: its name, the Settings field, default, parser and doc."""
@@ -217,7 +240,50 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "HOTLINE_DEFAULT_REGION", "default_region", "US", _region, "region for reading numbers written without `+`"
     ),
-    Variable("HOTLINE_SEND_RATE", "send_rate", "10", _pos_float, "broadcast messages per second per sending number"),
+    Variable(
+        "HOTLINE_SEND_RATE",
+        "send_rate",
+        "1",
+        _pos_float,
+        "broadcast SMS segments per second per sending number: 1 for a US long code, your number's "
+        "rate for toll-free or a short code (docs/dispatch.md: Twilio's queue)",
+    ),
+    Variable(
+        "HOTLINE_SMS_GSM7_LANGUAGES",
+        "sms_gsm7_languages",
+        "es",
+        _csv,
+        "languages whose SMS go GSM-7-safe (Spanish: á í ó ú lose the accent, é ñ ü ¿ ¡ stay); empty = as written",
+    ),
+    Variable(
+        "HOTLINE_SMS_MAX_SEGMENTS",
+        "sms_max_segments",
+        "3",
+        _pos_int,
+        "`hotline flows check` fails on a text longer than this many SMS segments (as it would be sent)",
+    ),
+    Variable(
+        "TWILIO_SMART_ENCODED",
+        "twilio_smart_encoded",
+        "yes",
+        _bool,
+        "ask Twilio's SmartEncoded to replace Unicode lookalikes (’ “ —) with GSM-7 twins on SMS",
+    ),
+    Variable(
+        "HOTLINE_TWILIO_RETENTION",
+        "twilio_retention",
+        "delete",
+        _retention,
+        "`delete`: remove each message and its media from Twilio once processed/settled; `keep`: leave them",
+    ),
+    Variable(
+        "HOTLINE_KEYWORD_REPLIES",
+        "keyword_replies",
+        "auto",
+        _keyword_replies,
+        "who answers STOP/START/HELP: `auto` (Twilio when it tags the message with OptOutType, else the hotline), "
+        "`hotline`, or `twilio` (Twilio's default opt-out answers them on this number)",
+    ),
     Variable(
         "HOTLINE_SESSION_TTL_S",
         "session_ttl_s",
@@ -312,7 +378,12 @@ class Settings:
     retention_detail_h: int = 24
     retention_days: int = 30
     default_region: str = "US"
-    send_rate: float = 10.0
+    send_rate: float = 1.0
+    sms_gsm7_languages: tuple[str, ...] = ("es",)
+    sms_max_segments: int = 3
+    twilio_smart_encoded: bool = True
+    twilio_retention: str = "delete"
+    keyword_replies: str = "auto"
     session_ttl_s: int = 7200
     flows_dir: str = "flows"
     locales_dir: str = "locales"

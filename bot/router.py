@@ -122,8 +122,10 @@ def _process(rt, inbound: Inbound, now: float, actions: dict, takeover: bool = F
         # A redelivery: answer what the first delivery answered (nothing while it is in flight).
         return False, [] if stored in (None, PENDING) else json.loads(stored)
     try:
-        replies = None
-        if is_observer:
+        replies = keyword_by_twilio(rt, cid, inbound, now) if inbound.opt_out_type else None
+        if replies is not None:
+            pass  # Twilio recognised an opt-out keyword of the account's own (OptOutType)
+        elif is_observer:
             replies = dispatch.handle_reply(rt, cid, inbound.body, now)
         elif inbound.can_text_later:  # `JOIN CODE` enrolls a volunteer who can be texted; None otherwise
             replies = dispatch.handle_join(rt, inbound.address, inbound.body, now)
@@ -131,11 +133,45 @@ def _process(rt, inbound: Inbound, now: float, actions: dict, takeover: bool = F
             if is_observer:
                 _prefer_observer_language(rt, cid)
             replies = conversation.respond(rt, cid, inbound, now, actions)
+            if _twilio_answers(rt, inbound):
+                replies = []  # the state changed above; Twilio already sent its answer
     except BaseException:
         _release(r, key)  # let Twilio's redelivery (or the spool replay) run it again
         raise
     r.set(key, json.dumps(replies), ex=MESSAGE_TTL_S)
     return True, replies
+
+
+TWILIO_DEFAULT_KEYWORDS = frozenset(
+    ("stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "revoke", "start", "unstop", "help", "info")
+)
+"""Words Twilio's default opt-out handling answers itself on a number without Advanced Opt-Out
+(https://www.twilio.com/docs/messaging/tutorials/advanced-opt-out: STOP, UNSUBSCRIBE, END, QUIT,
+STOPALL, REVOKE, OPTOUT, CANCEL; START, UNSTOP; HELP, INFO)."""
+
+
+def keyword_by_twilio(rt, cid: str, inbound: Inbound, now: float) -> list[str]:
+    """Carry out a STOP/START/HELP Twilio recognised (OptOutType), whatever word the account uses.
+
+    Twilio already answered it, so the hotline adds nothing unless
+    HOTLINE_KEYWORD_REPLIES=hotline; then START and HELP get the hotline's own
+    reply in the contact's language (a STOP reply would be blocked anyway).
+    """
+    kind = inbound.opt_out_type
+    if kind == "STOP":
+        contacts.opt_out(rt.r, cid)
+        return []
+    if kind == "START":
+        contacts.opt_in(rt.r, cid)
+    if rt.settings.keyword_replies != "hotline":
+        return []
+    word = "start" if kind == "START" else "help"
+    return conversation.respond(rt, cid, replace(inbound, body=word, opt_out_type=None), now, ACTIONS)
+
+
+def _twilio_answers(rt, inbound: Inbound) -> bool:
+    """True when Twilio's default keyword handling (HOTLINE_KEYWORD_REPLIES=twilio) answered this text."""
+    return rt.settings.keyword_replies == "twilio" and i18n.fold(inbound.body).strip() in TWILIO_DEFAULT_KEYWORDS
 
 
 def _prefer_observer_language(rt, cid: str) -> None:

@@ -18,7 +18,7 @@ README = (ROOT / "README.md").read_text()
 def _config_rows() -> dict[str, str]:
     rows = {}
     for line in README.splitlines():
-        match = re.match(r"\| `([A-Z_]+)` \| (.+?) \|", line)
+        match = re.match(r"\| `([A-Z0-9_]+)` \| (.+?) \|", line)
         if match:
             rows[match.group(1)] = match.group(2).strip()
     return rows

@@ -20,6 +20,7 @@ from bot.dispatch import coordinators
 from bot.errors import PermanentSend, RetryableSend, SendingPaused
 
 COORDINATOR = "+13105550199"
+OPERATOR = {"X-Health-Token": HEALTH_TOKEN}
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ class Inbound:
     lon: float | None = None
     profile_language: str | None = None  # a hint only (web chat's browser language)
     place_name: str = ""  # what a shared WhatsApp location calls itself (Twilio's Label / Address)
+    opt_out_type: str | None = None  # Twilio's OptOutType: STOP | START | HELP (Advanced Opt-Out answered it)
 
     @property
     def has_pin(self) -> bool:
@@ -54,12 +55,18 @@ class Channel:
 
     name: str = ""
     can_text_later: bool = False
+    segmented: bool = False
+    """Bodies are billed in SMS segments (GSM-7/UCS-2): sent GSM-7-safe where the network chose so."""
     max_body_chars: int = 1600
     """Longest body one message carries; longer inbound text is cut, not refused."""
 
     def owns(self, address: str) -> bool:
         """Tell whether an address (`Inbound.address`) belongs to this channel."""
         raise NotImplementedError
+
+    def segments(self, settings, body: str) -> int:
+        """What one text costs against the sender's throughput (SMS segments; 1 elsewhere)."""
+        return 1
 
     def send(self, rt, address: str, body: str, validity_s: int | None = None) -> str:
         """Send one text the hotline starts; return the message id. Raise Retryable/PermanentSend.

@@ -60,3 +60,26 @@ def gsm7_safe(body: str) -> str:
             base = "".join(c for c in unicodedata.normalize("NFD", ch) if not unicodedata.combining(c))
             out.append(base if base and all(c in GSM7 for c in base) else ch)
     return "".join(out)
+
+
+FOLD_LETTERS = {"es": frozenset("áíóúÁÍÓÚ")}
+"""Per language, the letters GSM-7 lacks that its GSM-7-safe SMS drops the accent of.
+
+Spanish needs only these: é, ñ, ü, ¿, ¡ (and É, Ñ, Ü) are GSM-7 and stay. A language
+listed in HOTLINE_SMS_GSM7_LANGUAGES without an entry here folds every accented
+letter GSM-7 lacks.
+"""
+
+
+def gsm7_for(body: str, languages: tuple[str, ...] | list[str]) -> str:
+    """The SMS form of body when the network sends these languages GSM-7-safe (else body unchanged).
+
+    Lookalikes (’ “ — …) always become their GSM-7 twins; letters fold only for the
+    languages listed, so a network that wants accents keeps them.
+    """
+    if not languages:
+        return body
+    if any(lang not in FOLD_LETTERS for lang in languages):
+        return gsm7_safe(body)
+    letters = frozenset().union(*(FOLD_LETTERS[lang] for lang in languages))
+    return "".join(gsm7_safe(ch) if ch in letters or ch in LOOKALIKES else ch for ch in body)

@@ -19,7 +19,7 @@ from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
 from ..errors import BadRequest, ConfigError, Forbidden, PermanentSend, RetryableSend, SendError, SendingPaused
-from . import twilio_errors
+from . import sms, twilio_errors
 from .base import Channel, Inbound, Media, register
 from .twilio_errors import CONTENT, RECIPIENT, SENDER, TwilioError, classify
 
@@ -111,6 +111,7 @@ def parse_inbound(form: Mapping[str, str]) -> Inbound:
         lat=lat,
         lon=lon,
         place_name=_place_name(form) if lat is not None else "",
+        opt_out_type=_opt_out_type(form.get("OptOutType")),
     )
 
 
@@ -124,12 +125,28 @@ def _place_name(form: Mapping[str, str]) -> str:
     return ", ".join(p for p in parts if p)[:PLACE_NAME_MAX]
 
 
-def render_twiml(replies: list[str] | tuple[str, ...]) -> str:
-    """Answer a webhook with zero or more <Message>s."""
+OPT_OUT_TYPES = ("STOP", "START", "HELP")
+"""Values of the inbound `OptOutType` parameter, sent when a Messaging Service with Advanced
+Opt-Out recognised one of the account's own keywords (any language) and already answered it
+(https://www.twilio.com/docs/messaging/tutorials/advanced-opt-out)."""
+
+
+def _opt_out_type(raw: str | None) -> str | None:
+    value = (raw or "").strip().upper()
+    return value if value in OPT_OUT_TYPES else None
+
+
+def render_twiml(replies: list[str] | tuple[str, ...], sms_settings=None) -> str:
+    """Answer a webhook with zero or more <Message>s (GSM-7-safe for an SMS when `sms_settings` asks)."""
     response = MessagingResponse()
     for body in replies:
-        response.message(body)
+        response.message(sms_body(sms_settings, body) if sms_settings is not None else body)
     return str(response)
+
+
+def sms_body(settings, body: str) -> str:
+    """The body as this network sends it by SMS: GSM-7-safe for HOTLINE_SMS_GSM7_LANGUAGES (channels/sms.py)."""
+    return sms.gsm7_for(body, getattr(settings, "sms_gsm7_languages", ()))
 
 
 @dataclass(frozen=True)
@@ -245,7 +262,7 @@ def send(
         if content_variables:
             kwargs["content_variables"] = json.dumps({str(k): str(v) for k, v in content_variables.items()})
     else:
-        kwargs["body"] = body
+        kwargs["body"] = body if to.startswith(WHATSAPP_PREFIX) else sms_body(settings, body)
     if validity_s:
         kwargs["validity_period"] = max(1, min(int(validity_s), MAX_VALIDITY_S))
     if getattr(settings, "twilio_smart_encoded", False) and not to.startswith("whatsapp:"):
@@ -298,6 +315,24 @@ def check_account(client: Client, account_sid: str) -> TwilioError | None:
     return None
 
 
+def delete_message(client: Client, sid: str) -> str:
+    """Delete one Message resource at Twilio (its media go with it); "deleted" or "gone" if already so.
+
+    https://www.twilio.com/docs/messaging/api/message-resource (DELETE) — Twilio keeps
+    bodies and photos until someone deletes them. 20009 (not complete yet) and
+    Twilio-side errors raise RetryableSend: the caller's RQ Retry tries again later.
+    """
+    try:
+        client.messages(sid).delete()
+    except (TwilioRestException, TwilioServiceException) as exc:
+        if exc.status == 404 or exc.code == 20404:
+            return "gone"
+        raise send_error(exc) from None
+    except requests.RequestException as exc:
+        raise RetryableSend(f"twilio unreachable: {type(exc).__name__}") from None
+    return "deleted"
+
+
 LOOKUP_LIMIT = 20
 """Recent messages to one number checked when reconciling an uncertain send."""
 
@@ -337,8 +372,11 @@ class TwilioChannel(Channel):
     can_text_later = True
     max_body_chars = MAX_BODY_CHARS
 
-    def __init__(self, name: str, prefix: str = ""):
-        self.name, self.prefix = name, prefix
+    def __init__(self, name: str, prefix: str = "", segmented: bool = False):
+        self.name, self.prefix, self.segmented = name, prefix, segmented
+
+    def segments(self, settings, body: str) -> int:
+        return sms.segments(sms_body(settings, body))[0] if self.segmented else 1
 
     def owns(self, address: str) -> bool:
         # A bare number is SMS; every other channel's address carries a `name:` prefix.
@@ -355,13 +393,13 @@ class TwilioChannel(Channel):
         )
 
     def find_sent(self, rt, address: str, body: str) -> str | None:
-        return find_sent(rt.twilio, address, body)
+        return find_sent(rt.twilio, address, body if self.prefix else sms_body(rt.settings, body))
 
     def is_opt_out(self, exc: PermanentSend) -> bool:
         return exc.code == OPTED_OUT
 
 
-SMS = register(TwilioChannel("sms"))
+SMS = register(TwilioChannel("sms", segmented=True))
 WHATSAPP = register(TwilioChannel("whatsapp", WHATSAPP_PREFIX))
 
 
@@ -381,6 +419,7 @@ __all__ = [
     "SendError",
     "send_error",
     "check_account",
+    "delete_message",
     "classify",
     "OPTED_OUT",
 ]

@@ -22,8 +22,10 @@ from flask.cli import AppGroup, with_appcontext
 from .. import contacts, privacy
 from ..channels import Inbound
 from ..conversation import check_paths
+from . import segments
 
 flows_group = AppGroup("flows", help="Check and try the conversation flows.")
+flows_group.add_command(segments.segments_command)
 
 
 @flows_group.command("check")
@@ -36,7 +38,15 @@ def check_command(paths: tuple[str, ...], locales_dir: str | None) -> None:
     for issue in issues:
         click.echo(str(issue), err=issue.severity == "error")
     errors = sum(1 for i in issues if i.severity == "error")
-    click.echo(f"{errors} error(s), {len(issues) - errors} warning(s)")
+    warnings = len(issues) - errors
+    for row in segments.over_limit(settings):  # as sent: HOTLINE_SMS_MAX_SEGMENTS, GSM-7-safe languages applied
+        click.echo(
+            f"{row.where}: {row.lang} text takes {row.sent_cost[0]} SMS segments as sent "
+            f"({row.sent_cost[1]}); the limit is {settings.sms_max_segments}",
+            err=True,
+        )
+        errors += 1
+    click.echo(f"{errors} error(s), {warnings} warning(s)")
     if errors:
         raise SystemExit(1)
 

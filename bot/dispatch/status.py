@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 
-from .. import incidents, lua, observers, outbox, runtime, store
+from .. import incidents, lua, observers, outbox, runtime, store, twilio_retention
 from ..channels.twilio import STATUS_ORDER
 from ..channels.twilio_errors import CONTENT, OPTED_OUT, RECIPIENT, SENDER
 from ..errors import NoSuchIncident
@@ -54,6 +54,8 @@ def record_status(rt, update, now: float) -> str:
         r.expire(key, STRAY_TTL_S)  # not ours (or long forgotten): do not keep it forever
     if not changed:
         return "unchanged"
+    if purpose is not None and update.status in twilio_retention.SETTLED:
+        twilio_retention.schedule(rt, update.message_sid)  # ours and settled: nothing more to learn there
     ref = r.hgetall(key)
     error = update.error
     if error is not None and error.kind == SENDER:

@@ -1,0 +1,60 @@
+"""What stays at Twilio: delete each message (and its media) once the hotline is done with it.
+
+Twilio keeps every message body and photo until someone deletes them, so a
+request to Twilio would find reports the hotline itself has long purged. With
+`HOTLINE_TWILIO_RETENTION=delete` (the default) an inbound message is deleted
+after it was processed, and an outbound one once its status settles
+(delivered, undelivered, failed, canceled, read), by an RQ job with Retry:
+Twilio refuses to delete a message that is not complete yet (20009), and an
+outage must not lose the deletion.
+
+Photos go with their message: the hotline keeps their Twilio URLs only, so once
+deleted they are gone from the incident too (fetching and keeping them
+encrypted is not built yet; see docs/privacy.md).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from rq import Retry
+
+from . import runtime
+from .channels import twilio as twilio_channel
+
+log = logging.getLogger(__name__)
+
+DELETE_AFTER_S = 120
+"""Wait this long before the first DELETE: Twilio answers 20009 while a message is still in flight."""
+
+DELETE_RETRY = Retry(max=6, interval=[120, 600, 1800, 3600, 4 * 3600, 12 * 3600])
+"""20009 can last minutes (rarely days, Twilio says up to 14): back off up to half a day."""
+
+SETTLED = frozenset({"delivered", "undelivered", "failed", "canceled", "read"})
+"""Outbound statuses after which nothing more is learned from the message."""
+
+FAILED_TTL_S = 7 * 24 * 3600
+"""A deletion that failed every retry stays visible to the operator for a week."""
+
+
+def schedule(rt, sid: str) -> bool:
+    """Queue the deletion of one message at Twilio (when the network deletes); True if queued."""
+    if rt.settings.twilio_retention != "delete" or not sid.startswith(("SM", "MM")):
+        return False
+    rt.queue("default").enqueue_in(
+        timedelta(seconds=DELETE_AFTER_S),
+        delete_message,
+        sid,
+        retry=DELETE_RETRY,
+        job_timeout=60,
+        result_ttl=0,
+        failure_ttl=FAILED_TTL_S,
+        description="delete a message at Twilio",
+    )
+    return True
+
+
+def delete_message(sid: str) -> str:
+    """RQ job. Delete a message and its media at Twilio; RetryableSend makes RQ try again later."""
+    return twilio_channel.delete_message(runtime.get().twilio, sid)
