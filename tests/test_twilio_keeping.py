@@ -145,9 +145,9 @@ def test_segments_command_shows_spanish_within_ten_percent_of_english_when_sent_
     assert "| es |" in result.output and "segments as sent" in result.output
     totals = segments.totals(segments.rows(rt.settings))
     en, es = totals["en"], totals["es"]
-    assert es["ucs2_written"] > es["texts"] // 2, "as written, most Spanish texts are UCS-2"
-    assert es["ucs2_sent"] == 0 and es["segments_sent"] <= en["segments_sent"] * 1.10
-    assert es["segments_written"] > en["segments_written"] * 1.2, "the cost the option removes"
+    assert es["ucs2_written"] > es["texts"] // 3, "as written, many Spanish texts are UCS-2"
+    assert es["ucs2_sent"] <= en["ucs2_sent"] and es["segments_sent"] <= en["segments_sent"] * 1.10
+    assert es["segments_written"] > en["segments_written"] * 1.1, "the cost the option removes"
 
 
 def test_flows_check_fails_on_a_text_above_the_configured_segment_limit(rt, runner):
