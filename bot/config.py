@@ -117,7 +117,8 @@ VARIABLES: tuple[Variable, ...] = (
         "redis_url",
         "",
         _opt_str,
-        "Redis to use; unset starts a private `redis-server` under `HOTLINE_DATA_DIR`",
+        "Redis to use: `redis://host:6379/0`, or Sentinels `redis+sentinel://h1:26379,h2:26379/mymaster/0`; "
+        "unset starts a private `redis-server` under `HOTLINE_DATA_DIR`",
     ),
     Variable(
         "HOTLINE_DATA_DIR", "data_dir", "./var", _str, "where the embedded Redis and local state (dev secret) live"

@@ -139,6 +139,8 @@ def _process(rt, inbound: Inbound, now: float, actions: dict, takeover: bool = F
         _release(r, key)  # let Twilio's redelivery (or the spool replay) run it again
         raise
     r.set(key, json.dumps(replies), ex=MESSAGE_TTL_S)
+    if not store.replicated(r):  # acknowledged means durable: no replica has it yet, so keep it on disk too
+        raise redis.ConnectionError("no replica confirmed the write")
     return True, replies
 
 

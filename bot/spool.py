@@ -13,8 +13,9 @@ router can keep a contact's live texts behind their spooled ones without
 unsealing anything; a line that cannot be read (a torn write) is moved to
 `corrupt.log` and the rest of its file is still replayed.
 
-Claiming a file: rename it to `*.replaying` and hold an exclusive `flock` on it
-while replaying, so one process replays a file once; an appender that opened the
+Claiming: one process at a time replays a folder (an exclusive `flock` on
+`replay.lock`, so two replayers cannot reorder one contact's texts); it renames
+each file to `*.replaying` and holds a `flock` on it while replaying; an appender that opened the
 file before the rename sees the inode change once it holds the lock and writes
 to a fresh file instead. A replayer that dies releases its lock with its
 process, and the next one takes the orphaned `*.replaying` file over.
@@ -175,6 +176,7 @@ class Claim:
     items: list[Item] = field(default_factory=list)
     corrupt: list[bytes] = field(default_factory=list)
     done: int = 0
+    lock: object = None
 
     def finish(self, settings) -> None:
         """Keep corrupt lines, put back what was not replayed, then release the files."""
@@ -195,10 +197,24 @@ class Claim:
             p.unlink(missing_ok=True)
             fh.close()
         _fsync_dir(base)
+        if self.lock is not None:
+            self.lock.close()  # releases the folder's replay lock
+
+
+REPLAY_LOCK = "replay.lock"
+"""Held (flock) by the one process replaying this folder: two replayers at once could reorder a contact's texts."""
 
 
 def claim(settings) -> Claim | None:
-    """Take every spool file nobody else is replaying; None when there is none."""
+    """Take every spool file, unless another process is replaying this folder; None when there is nothing."""
+    if not files(settings):
+        return None
+    lock = open(folder(settings) / REPLAY_LOCK, "ab")  # noqa: SIM115 -- held until Claim.finish
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:  # another web process, the worker, or another machine is replaying
+        lock.close()
+        return None
     held = []
     for p in files(settings):
         if p.suffix != ".replaying":
@@ -222,8 +238,9 @@ def claim(settings) -> Claim | None:
             continue
         held.append((p, fh))
     if not held:
+        lock.close()
         return None
-    result = Claim(handles=held)
+    result = Claim(handles=held, lock=lock)
     for _, fh in held:
         # An appender that opened the file before the rename holds its lock while it writes;
         # our lock was granted after, so every line it wrote is here.

@@ -290,13 +290,72 @@ def marker_key() -> str:
 
 
 # ---- connections ----------------------------------------------------------
+SENTINEL_SCHEME = "redis+sentinel://"
+"""REDIS_URL naming Sentinels: `redis+sentinel://host:26379,host2:26379/mymaster/0` (service name, then db)."""
+
+SENTINEL_TIMEOUT_S = 0.5
+"""How long to wait for one Sentinel or the primary it names before trying the next."""
+
+
+def _sentinel_client(url: str, decode: bool) -> redis.Redis:
+    """A client that asks the Sentinels for the current primary and asks again after a failover.
+
+    redis-py's `Sentinel.master_for` does the asking (its connection pool looks
+    the primary up on every new connection and on a READONLY or connection error),
+    so a client built here follows a failover by itself; RQ gets one too.
+    """
+    from redis.sentinel import Sentinel
+
+    rest = url[len(SENTINEL_SCHEME) :]
+    hosts, _, path = rest.partition("/")
+    service, _, db = path.partition("/")
+    if not hosts or not service:
+        raise ValueError("REDIS_URL for Sentinel is redis+sentinel://host:port[,host:port...]/service[/db]")
+    nodes = []
+    for host in hosts.split(","):
+        name, _, port = host.rpartition(":")
+        nodes.append((name or host, int(port or 26379)))
+    sentinel = Sentinel(nodes, socket_timeout=SENTINEL_TIMEOUT_S, socket_connect_timeout=SENTINEL_TIMEOUT_S)
+    client = sentinel.master_for(
+        service,
+        db=int(db or 0),
+        decode_responses=decode,
+        socket_timeout=5.0,
+        socket_connect_timeout=SENTINEL_TIMEOUT_S,
+        health_check_interval=30,
+    )
+    client.hotline_replicated = True  # see `replicated`: writes are acknowledged once a replica has them
+    return client
+
+
+REPLICA_WAIT_MS = 200
+"""Longest wait for a replica to confirm a write before the texter is told it was received."""
+
+
+def replicated(r: redis.Redis) -> bool:
+    """With Sentinel, wait until one replica holds every write so far (Redis WAIT); True if one does.
+
+    Replication is asynchronous: a primary SIGKILLed right after answering could
+    take a report with it when the replica is promoted. Waiting here (one round
+    trip, only on a Sentinel deployment) is what makes "we got your report" true
+    across a failover. A lone Redis answers True at once (its AOF is the durability).
+    """
+    if not getattr(r, "hotline_replicated", False):
+        return True
+    return bool(r.wait(1, REPLICA_WAIT_MS))
+
+
 def connect(url: str) -> redis.Redis:
-    """Open a Redis client on a URL; answers come back as str."""
+    """Open a Redis client on a URL (or Sentinel URL); answers come back as str."""
+    if url.startswith(SENTINEL_SCHEME):
+        return _sentinel_client(url, decode=True)
     return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
 
 
 def connect_raw(url: str) -> redis.Redis:
     """Open a Redis client that returns bytes, as RQ requires."""
+    if url.startswith(SENTINEL_SCHEME):
+        return _sentinel_client(url, decode=False)
     return redis.Redis.from_url(url, health_check_interval=30)
 
 
