@@ -338,11 +338,16 @@ def replicated(r: redis.Redis) -> bool:
     Replication is asynchronous: a primary SIGKILLed right after answering could
     take a report with it when the replica is promoted. Waiting here (one round
     trip, only on a Sentinel deployment) is what makes "we got your report" true
-    across a failover. A lone Redis answers True at once (its AOF is the durability).
+    across a failover. A lone Redis, or a primary with no replica connected, answers
+    True (its AOF is the durability).
     """
     if not getattr(r, "hotline_replicated", False):
         return True
-    return bool(r.wait(1, REPLICA_WAIT_MS))
+    if r.wait(1, REPLICA_WAIT_MS):
+        return True
+    # A primary left without replicas (its replica was just promoted, or is resyncing) cannot
+    # have one confirm: its own append-only file is then the durability, as for a lone Redis.
+    return int(r.info("replication").get("connected_slaves", 0)) == 0
 
 
 def connect(url: str) -> redis.Redis:

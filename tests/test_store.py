@@ -75,3 +75,14 @@ def test_a_dead_embedded_server_is_restarted_on_its_port_with_its_data(tmp_path)
     finally:
         rt.r.shutdown(nosave=True)
         rt.r.close()
+
+
+def test_a_sentinel_url_names_the_sentinels_the_service_and_the_database():
+    client = store.connect("redis+sentinel://127.0.0.1:26379,127.0.0.2:26380/mymaster/3")
+    pool = client.connection_pool
+    assert pool.service_name == "mymaster" and pool.connection_kwargs["db"] == 3
+    assert [
+        (s.connection_pool.connection_kwargs["host"], s.connection_pool.connection_kwargs["port"])
+        for s in pool.sentinel_manager.sentinels
+    ] == [("127.0.0.1", 26379), ("127.0.0.2", 26380)]
+    assert store.connect_raw("redis+sentinel://127.0.0.1:26379/mymaster").connection_pool.connection_kwargs["db"] == 0
