@@ -279,3 +279,20 @@ def test_a_live_update_keeps_what_the_coordinator_was_typing(console, phone, r):
     page.wait_for_selector("dialog .facts dd:text-is('2')")  # the facts followed live
     assert page.input_value("#note-text") == "calling the family now"
     assert page.locator(".roster-pick").count() == 1
+
+
+def test_the_statistics_page_draws_its_chart_without_scripts_from_elsewhere(
+    console, served, phone, r, worker, tmp_path
+):
+    """The console's statistics: headline table and weekly SVG bars, reached from the bar's navigation."""
+    report(phone, NEAR_PIN)
+    worker()
+    page = console(viewport={"width": 1366, "height": 900})
+    page.click("nav a[href$='/dashboard/stats']")
+    page.wait_for_selector("svg.chart rect.reports")
+    assert "Sightings reported" in page.locator("table.headline").inner_text()
+    assert page.locator("nav a[aria-current=page]").inner_text().strip() == "Statistics"
+    only_loopback(page, served)
+    out = Path(os.environ.get("HOTLINE_SCREENSHOTS") or tmp_path)
+    out.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(out / "console-stats.png"), full_page=True)

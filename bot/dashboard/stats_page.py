@@ -7,28 +7,28 @@ console's strict CSP; small cells are suppressed exactly as in exports.
 
 from __future__ import annotations
 
-from flask import render_template, request
-
 from .. import i18n, stats
 from . import bp, runtime
+from .console import language, page
 
 WEEKS_SHOWN = 12
 """Weeks in the chart: a season of raids (the LA network reported on ten weeks)."""
 
-CHART_W, CHART_H, BAR_GAP = 600, 160, 4
+CHART_W, CHART_H, BAR_GAP, MAX_BAR_W = 600, 160, 4, 48
 """SVG geometry in user units; the SVG scales to the phone's width."""
 
 
-def _language() -> str:
-    offered = runtime().settings.languages
-    return request.accept_languages.best_match(offered) or offered[0]
+def bucket_label(name: str) -> str:
+    """ "le_5m" → "≤ 5 min", "over_60m" → "> 60 min": a bucket as a coordinator reads it."""
+    edge, _, minutes = name.partition("_")
+    return f"{'≤' if edge == 'le' else '>'} {minutes.removesuffix('m')} min"
 
 
 def weekly_bars(rows, weeks: int = WEEKS_SHOWN) -> list[dict]:
     """Bars for the last `weeks` weeks: reports (full height scale) and verified inside them."""
     rows = rows[-weeks:]
     top = max((cell.counts["reports"] for cell in rows), default=0) or 1
-    width = (CHART_W - BAR_GAP * max(0, len(rows) - 1)) / max(1, len(rows))
+    width = min(MAX_BAR_W, (CHART_W - BAR_GAP * max(0, len(rows) - 1)) / max(1, len(rows)))
     bars = []
     for n, cell in enumerate(rows):
         reports, verified = cell.counts["reports"], cell.counts["verified"]
@@ -52,7 +52,7 @@ def weekly_bars(rows, weeks: int = WEEKS_SHOWN) -> list[dict]:
 @bp.get("/dashboard/stats")
 def stats_page():
     rt = runtime()
-    lang = _language()
+    lang = language()
     weekly = stats.totals(rt.r, rt.settings, by="week")  # the chart shows the latest WEEKS_SHOWN with counts
     overall = stats.totals(rt.r, rt.settings, by="city")
     min_cell = rt.settings.stats_min_cell
@@ -62,13 +62,14 @@ def stats_page():
         shown = "—" if value is None else (f"{value:.0%}" if key == "unidentified_share" else f"{value:,}")
         headline.append((i18n.gettext(rt.settings.locales_dir, lang, label), shown))
     cities = [(cell.label, stats.suppress(cell.counts, min_cell)) for cell in overall["rows"]]
-    return render_template(
-        "dashboard_stats.html",
+    return page(
+        "console_stats.html",
+        "stats",
         headline=headline,
         bars=weekly_bars(weekly["rows"]),
         chart_w=CHART_W,
         chart_h=CHART_H,
         cities=cities,
         min_cell=min_cell,
-        first_accept=overall["first_accept"],
+        first_accept={bucket_label(name): n for name, n in overall["first_accept"].items()},
     )
