@@ -27,6 +27,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import PoFileError, read_po
 from babel.support import NullTranslations, Translations
 
+from . import text as text_rules
+
 log = logging.getLogger(__name__)
 
 SOURCE_LANGUAGE = "en"
@@ -154,11 +156,8 @@ def ascii_digits(text: str) -> str:
     return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() and not ch.isascii() else ch for ch in text)
 
 
-def fold(text: str) -> str:
-    """Lower-case, strip accents and collapse spaces, so "ESPAÑOL" matches "espanol"."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(bare.split())
+fold = text_rules.fold
+"""Lower-case, strip accents and collapse spaces (one rule for every matcher: `bot/text.py`)."""
 
 
 SPANISH_HINTS = frozenset(

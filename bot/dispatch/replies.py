@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 import re
 import time
-import unicodedata
 
 from .. import i18n, incidents, lua, observers, outbox, privacy, runtime, stats, store
+from .. import text as text_rules
 from ..errors import NoSuchIncident
 from . import drive, lifecycle, texts, updates
 from .plan import ACCEPTED, COVERED, DECLINED, JOB_TIMEOUT_S, SEND_RETRY, TEXTED, UNDELIVERED
@@ -44,10 +44,8 @@ _PLATES_RE = re.compile(r"(?:plates?|placas?)\s*[:#]?\s*([a-z0-9][a-z0-9 -]{1,15
 
 
 def fold(text: str) -> str:
-    """Lower-case, strip accents and punctuation at the ends, collapse spaces."""
-    decomposed = unicodedata.normalize("NFKD", (text or "").strip().lower())
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(plain.replace("!", " ").replace(".", " ").replace("?", " ").split())
+    """Fold as every matcher does (`bot/text.py`), then drop sentence punctuation ("yes!" is "yes")."""
+    return " ".join(text_rules.fold(text).replace("!", " ").replace(".", " ").replace("?", " ").split())
 
 
 def parse(text: str) -> tuple[str | None, str | None, str]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-import unicodedata
+
+from .. import text as text_rules
 
 FUZZY_RATIO = 0.8
 """difflib similarity two words of 5+ letters need to count as the same (one typo in 5-9 letters)."""
@@ -54,14 +55,8 @@ _STOPWORDS = frozenset(
 )
 
 
-_UNDECOMPOSED = str.maketrans({"đ": "d", "ł": "l", "ø": "o", "ß": "ss", "æ": "ae", "œ": "oe", "ı": "i", "þ": "th"})
-"""Letters Unicode does not split into a base letter and a mark, written plainly by people without them."""
-
-
-def fold(text: str) -> str:
-    """Lower-case and strip accents (Ávila → avila, Đường → duong) so spelling variants compare equal."""
-    decomposed = unicodedata.normalize("NFKD", text.lower().translate(_UNDECOMPOSED))
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+fold = text_rules.fold
+"""Lower-case and strip accents (Ávila → avila, Đường → duong): the one rule in `bot/text.py`."""
 
 
 def words(text: str) -> list[str]:

@@ -7,13 +7,13 @@ Pure validation (no Redis): each problem is a ValueError naming the field, so
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
 from .. import geo
+from .. import text as text_rules
 
 REQUIRED_COLUMNS = ("name", "phone", "languages", "location", "radius_km", "on_call")
 """The roster columns fixed in docs/interfaces.md; `skills`, `shifts` and `timezone` are optional."""
@@ -45,10 +45,8 @@ class Shift:
     end_min: int
 
 
-def _fold(text: str) -> str:
-    """Lower-case and strip accents, so `Sí` and `si` read the same."""
-    decomposed = unicodedata.normalize("NFKD", text.strip().lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+_fold = text_rules.fold
+"""Lower-case and strip accents, so `Sí` and `si` read the same (`bot/text.py`)."""
 
 
 def parse_phone(raw: str, region: str) -> str:
