@@ -26,7 +26,7 @@ def test_a_reminder_stores_the_session_with_the_ttl_a_text_gives_it(phone, setti
     key = store.session_key(privacy.contact_id(settings.secret, sender))
     assert phone.text("report", from_=sender)[0].startswith("Hotline: where is it happening?")
     assert 0 < r.ttl(key) <= SIGHTING_EXPIRE_S
-    assert release_scheduled(11 * 60) == 1
+    assert release_scheduled(11 * 60) >= 1  # the reminder (and the deletion at Twilio of the processed text)
     worker()
     assert r.hget(key, "reminded")  # the reminder ran and stored the session again
     assert 0 < r.ttl(key) <= SIGHTING_EXPIRE_S  # not the flow's expiry plus a grace it has no use for
