@@ -12,7 +12,7 @@ import logging
 from . import dispatch, handoffs, i18n, incidents, privacy, runtime, stats, store
 from .actions import FIXED, ActionCall, action, read
 from .channels import registry as channels
-from .dispatch import coordinators, updates
+from .dispatch import coordinators, digest, updates
 from .geo import online as online_geocoder
 
 log = logging.getLogger(__name__)
@@ -91,14 +91,7 @@ def submit(rt, call: ActionCall) -> dict:
         else:
             _count_unplaced(rt, call.contact_id, details, call.now)
             _queue_unplaced(rt, ref, where.get("raw", ""), details, call.language, call.now)
-            coordinators.enqueue(
-                rt,
-                escalate_unplaced,
-                ref,
-                where.get("raw", ""),
-                details.get("activity", "other"),
-                description=f"escalate_unplaced {ref}",
-            )  # no caller's words in logs
+            _tell_unplaced(rt, ref, where.get("raw", ""), str(details.get("activity", "other")))
         log.info("report %s could not be placed offline", ref)
         return {"ref": ref, "incident_id": ""}
     merge = _merge(rt, call.contact_id, where, details, call.language, call.channel, call.now)
@@ -164,7 +157,7 @@ def place_online(
     if found is None:
         _count_unplaced(rt, contact_id, details, now)
         _queue_unplaced(rt, ref, raw_place, details, language, now)
-        escalate_unplaced(ref, raw_place, details.get("activity", "other"))
+        _tell_unplaced(rt, ref, raw_place, str(details.get("activity", "other")))
         return ""
     merge = _merge(rt, contact_id, found.as_dict(), details, language, channel, now)
     incidents.add_event(rt.r, merge.incident_id, "placed_online", now, report_ref=ref, label=found.label)
@@ -221,20 +214,13 @@ def request_callback(rt, call: ActionCall) -> dict:
         _keep_reply_to(rt, call)
         sealed = privacy.seal(rt.settings.secret, call.e164)
     handoffs.add(rt.r, "callback", call.now, sealed=sealed, language=call.language)
-    coordinators.enqueue(
-        rt,
-        text_coordinators_callback,
-        sealed,
-        call.language,
-        description="text_coordinators_callback",
-    )
+    _tell_callback(rt, sealed, call.language)
     return {"status": "queued"}
 
 
-def escalate_unplaced(ref: str, raw_place: str, activity: str) -> int:
-    """RQ job. Text coordinators a report no locator could place, with the words given."""
-    rt = runtime.get()
-    body = i18n.gettext(
+def _tell_unplaced(rt, ref: str, raw_place: str, activity: str) -> str:
+    """Count a report no locator could place for the coordinators' digest; alone in it, it is told with the words."""
+    detail = i18n.gettext(
         rt.settings.locales_dir,
         "en",
         "Hotline report {ref} ({activity}) could not be placed on the map. "
@@ -243,20 +229,26 @@ def escalate_unplaced(ref: str, raw_place: str, activity: str) -> int:
         activity=activity,
         place=raw_place[:200],
     )
-    return coordinators.text_coordinators_once(rt, body)
+    return digest.note(rt, "unplaced", ref, detail=detail)
 
 
-def text_coordinators_callback(sealed: str, language: str) -> int:
-    """RQ job. Text coordinators that a caller asked for a call-back, with the number."""
-    rt = runtime.get()
-    e164 = privacy.unseal(rt.settings.secret, sealed)
-    if not e164:
-        return 0
-    body = i18n.gettext(
+def _tell_callback(rt, sealed: str, language: str) -> str:
+    """Count a call-back request for the coordinators' digest; alone in it, it is told with the number."""
+    detail = i18n.gettext(
         rt.settings.locales_dir,
         "en",
         "A hotline caller asked for a call-back ({language}): {number}",
         language=language,
-        number=e164.removeprefix("whatsapp:"),
+        number=digest.NUMBER_SLOT,
     )
-    return coordinators.text_coordinators_once(rt, body)
+    return digest.note(rt, "callback", detail=detail, sealed=sealed)
+
+
+def escalate_unplaced(ref: str, raw_place: str, activity: str) -> str:
+    """RQ job queued before the digest (its dotted path may still be in Redis): the report goes to the digest."""
+    return _tell_unplaced(runtime.get(), ref, raw_place, activity)
+
+
+def text_coordinators_callback(sealed: str, language: str) -> str:
+    """RQ job queued before the digest (its dotted path may still be in Redis): the request goes to the digest."""
+    return _tell_callback(runtime.get(), sealed, language)

@@ -284,6 +284,12 @@ def handoffs_key() -> str:
     return f"{PREFIX}:handoffs"
 
 
+def digest_key(part: str) -> str:
+    """The coordinators' digest window (`bot/dispatch/digest.py`): `pending`, `last`, `due`, `inflight`,
+    `inflight_id`, `rescue`, and `event:<id>` markers that make a retried note count once."""
+    return f"{PREFIX}:digest:{part}"
+
+
 def marker_key() -> str:
     """Written when the hotline first meets a Redis (and by a roster import): gone means Redis lost its data."""
     return f"{PREFIX}:marker"

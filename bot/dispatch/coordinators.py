@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 
 from rq import get_current_job
 
@@ -95,19 +96,16 @@ def text_coordinators_once(rt, body: str) -> int:
         rt.r.expire(key, RECORDS_TTL_S)
 
 
-def enqueue(rt, func, *args, description: str, job_timeout: int = JOB_TIMEOUT_S):
-    """Enqueue a coordinator-text job on `dispatch` with RQ Retry and a short failure TTL.
+def enqueue(rt, func, *args, description: str, job_timeout: int = JOB_TIMEOUT_S, delay: timedelta | None = None):
+    """Enqueue a coordinator-text job on `dispatch` with RQ Retry and a short failure TTL (after `delay`).
 
     `description` must not contain a caller's words or a number: RQ logs it.
     """
-    return rt.queue("dispatch").enqueue(
-        func,
-        *args,
-        retry=SEND_RETRY,
-        job_timeout=job_timeout,
-        failure_ttl=FAILED_JOB_TTL_S,
-        description=description,
-    )
+    options = dict(retry=SEND_RETRY, job_timeout=job_timeout, failure_ttl=FAILED_JOB_TTL_S, description=description)
+    queue = rt.queue("dispatch")
+    if delay is not None:
+        return queue.enqueue_in(delay, func, *args, **options)
+    return queue.enqueue(func, *args, **options)
 
 
 def escalate(rt, incident: dict, plan: dict, states: dict, now: float) -> None:

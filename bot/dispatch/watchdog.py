@@ -14,7 +14,7 @@ import time
 from rq import get_current_job
 
 from .. import runtime, sending, store
-from . import lease
+from . import digest, lease
 from .drive import refill
 from .plan import JOB_TIMEOUT_S, SEND_RETRY, seconds
 
@@ -58,13 +58,14 @@ def redrive_due(rt, now: float) -> list[str]:
 
 
 def watchdog() -> int:
-    """RQ job. Re-drive stalled dispatch, beat the heartbeat, and schedule the next run."""
+    """RQ job. Re-drive stalled dispatch, rescue a lost digest flush, beat the heartbeat, schedule the next run."""
     rt = runtime.get()
     job_id = _current_job_id()
     token = store.watchdog_token_key()
     if job_id and rt.r.get(token) not in (None, job_id):
         return 0  # another chain owns the watchdog; let this one end
     driven = redrive_due(rt, time.time())
+    digest.rescue(rt, time.time())  # a coordinators' digest whose flush was lost goes now
     beat(rt.r, "watchdog", time.time())
     _schedule_watchdog(rt)
     return len(driven)
