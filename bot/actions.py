@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-OWNERS = ("bot.reports", "bot.alerts")
+OWNERS = ("bot.reports", "bot.alerts", "bot.debrief")
 """Modules that declare flow actions; tests/test_actions.py checks this list against the declarations."""
 
 FIXED = "set"

@@ -15,7 +15,21 @@ from dataclasses import replace
 
 import redis
 
-from . import actions, contacts, conversation, dispatch, errors, i18n, observers, outbox, privacy, runtime, spool, store
+from . import (
+    actions,
+    contacts,
+    conversation,
+    debrief,
+    dispatch,
+    errors,
+    i18n,
+    observers,
+    outbox,
+    privacy,
+    runtime,
+    spool,
+    store,
+)
 from .channels import Inbound
 from .errors import SendError
 from .i18n import N_
@@ -135,6 +149,10 @@ def _process(rt, inbound: Inbound, now: float, actions: dict, takeover: bool = F
             replies = conversation.respond(rt, cid, inbound, now, actions)
             if _twilio_answers(rt, inbound):
                 replies = []  # the state changed above; Twilio already sent its answer
+        if is_observer and inbound.can_text_later and not inbound.opt_out_type:
+            # VERIFIED/UNFOUNDED/CLEAR (or a coordinator's close) owes them the debrief flow; it waits
+            # until a report of their own in progress has ended.
+            replies = replies + debrief.offer_if_due(rt, cid, inbound.address, now, actions)
     except BaseException:
         _release(r, key)  # let Twilio's redelivery (or the spool replay) run it again
         raise

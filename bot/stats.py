@@ -156,7 +156,7 @@ def _outcomes(incident: dict) -> dict[str, int]:
         "detained": detained_n or int(arrests),
         "masked": int("masks" in identifiers or debrief.get("masks") == "yes"),
         "unidentified": int(debrief.get("identified") == "no"),
-        "unmarked": int("unmarked" in identifiers or debrief.get("vehicles") == "unmarked"),
+        "unmarked": int("unmarked" in identifiers or debrief.get("vehicles") in ("unmarked", "both")),
         "no_plates": int(debrief.get("plates") == "none"),
     }
 
@@ -176,6 +176,21 @@ def record_status(r, settings, incident: dict, previous: str, status: str) -> No
             pipe.hincrby(key, prefix + "unfounded", sign)
     pipe.zadd(store.stats_days_key(), {day: ordinal})
     pipe.execute()
+
+
+def queue_outcome_change(pipe, settings, incident: dict, details: dict) -> None:
+    """Queue moving a verified incident's outcome counts to what `details` (its new details) say.
+
+    An observer's debrief arrives after the verdict was counted; this counts the
+    difference, on the caller's transaction, so the incident's write and its
+    counts commit together (`bot.debrief.attach`).
+    """
+    key, day, ordinal, prefix = _incident_field(settings, incident, "")
+    before, after = _outcomes(incident), _outcomes({**incident, "details": details})
+    for metric in after:
+        if after[metric] != before[metric]:
+            pipe.hincrby(key, prefix + metric, after[metric] - before[metric])
+    pipe.zadd(store.stats_days_key(), {day: ordinal})
 
 
 def _incident_field(settings, incident: dict, metric: str) -> tuple[str, str, int, str]:

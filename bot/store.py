@@ -129,6 +129,11 @@ def observer_open_key(observer_id: str) -> str:
     return f"{PREFIX}:observer:{observer_id}:open"
 
 
+def observer_debrief_key(observer_id: str) -> str:
+    """The incident an observer is offered (or answering) a debrief for (hash: incident, state; with a TTL)."""
+    return f"{PREFIX}:observer:{observer_id}:debrief"
+
+
 def outbound_key(message_sid: str) -> str:
     """What an outbound message was for, so its status callback finds it (hash)."""
     return f"{PREFIX}:out:{message_sid}"

@@ -106,6 +106,8 @@ def test_the_router_table_is_the_declarations():
     assert sorted(router.ACTIONS) == [
         "alerts.subscribe",
         "alerts.unsubscribe",
+        "debrief.open",
+        "debrief.record",
         "handoff.callback",
         "report.submit",
         "report.update",

@@ -41,8 +41,8 @@ EXPECTED = {
         "7:7: number min 10 is greater than max 1",
         "13:7: invalid pattern: missing ), unterminated subpattern at position 0",
         "18:13: unknown expect kind 'address' (known: choice, yes_no, number, datetime, location, phone, media, text)",
-        "22:9: unknown action 'report.email' (known: alerts.subscribe, alerts.unsubscribe, handoff.callback, "
-        "report.submit, report.update)",
+        "22:9: unknown action 'report.email' (known: alerts.subscribe, alerts.unsubscribe, debrief.open, "
+        "debrief.record, handoff.callback, report.submit, report.update)",
         "26:3: duplicate key 'done' in steps",
     ],
     "subflow_cycle.yaml": ["5:11: flow 'subflow_cycle' enters itself through step 'again' (subflow cycle)"],

@@ -9,6 +9,6 @@ from __future__ import annotations
 
 from ..actions import ActionCall
 from .check import check_paths
-from .runner import respond
+from .runner import begin, respond
 
-__all__ = ["ActionCall", "check_paths", "respond"]
+__all__ = ["ActionCall", "begin", "check_paths", "respond"]

@@ -84,9 +84,9 @@ TYPES: dict[str, AnswerType] = {
         ),
         AnswerType(
             "number",
-            {"min": _NUMBER, "max": _NUMBER, "count": (int,)},
+            {"min": _NUMBER, "max": _NUMBER, "count": (int,), "skip": _TEXT},
             inputs.number,
-            "a whole number (`count: 2`: two, under two `save` names)",
+            "a whole number (`count: 2`: two, under two `save` names); a `skip` word saves no number",
             "{number: {min: 0, max: 500}}",
             ("cinco", 5),
         ),

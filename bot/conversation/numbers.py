@@ -186,10 +186,17 @@ def _numbers_at(tokens: list[str]) -> list[tuple[int, int]]:
 
 
 def number(
-    answer: Answer, min: float | None = None, max: float | None = None, count: int = 1, scan: bool = False
+    answer: Answer,
+    min: float | None = None,
+    max: float | None = None,
+    count: int = 1,
+    skip: list[str] | None = None,
+    scan: bool = False,
 ) -> Parsed | Rejected:
-    """Read one number (or the first `count` numbers) written as digits or words."""
+    """Read one number (or the first `count` numbers) written as digits or words, or a word that means none."""
     text = answer.text[:MAX_TEXT]
+    if skip and not scan and answer.folded in skip:
+        return Parsed(None, "skipped", answer.text)
     if count == 2:
         # Two counts (agents, vehicles): a number followed by a vehicle word is the second one
         # ("two vans"); in a first text only numbers with such a word count (not "2 guys", not an address).

@@ -80,6 +80,47 @@ def _respond(
     return turn_state.message(text, folded)
 
 
+def begin(
+    rt: Hotline,
+    contact_id: str,
+    flow_name: str,
+    inbound: Incoming,
+    now: float,
+    actions: Mapping[str, Callable],
+    lang: str,
+    replaces: tuple[str, ...] = (),
+) -> list[str] | None:
+    """Start `flow_name` for a contact the hotline texts first (an observer's debrief); return its replies.
+
+    Nobody's own conversation is ever cut short: when the contact is in the middle
+    of another flow (an observer reporting a sighting of their own) nothing starts
+    and None is returned, so the caller can offer it again once that one ended. A
+    live session of a flow named in `replaces` (an older debrief) is replaced. An
+    opted-out contact gets nothing (an empty list).
+    """
+    settings = rt.settings
+    reg = registry.for_folder(settings.flows_dir, settings.locales_dir)
+    pipe = rt.r.pipeline(transaction=False)
+    sessions.queue_load(pipe, contact_id)
+    contacts.queue_load(pipe, contact_id)
+    stored, prefs, opted_out = pipe.execute()
+    if opted_out:
+        return []
+    session = sessions.from_hash(stored)
+    if session is not None and session.active and session.flow not in replaces:
+        return None
+    ctx = make_context(settings, reg, now, inbound.address)
+    state = _State(rt, reg, ctx, contact_id, inbound, now, actions, session or Session(), prefs.get("lang") or lang)
+    state.expected = (stored or {}).get("counter", "")
+    chosen = prefs.get("lang") or lang  # a language they picked by text wins over the roster's
+    state.session.lang = chosen if chosen in settings.languages else "en"
+    state.session.stack = []
+    try:
+        return state.message("", "", start=flow_name)
+    except _Conflict:  # the contact texted meanwhile: their own text wins, offer again later
+        return None
+
+
 class _State:
     """The mutable parts of one respond call."""
 

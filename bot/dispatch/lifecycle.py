@@ -27,6 +27,12 @@ NOTE_MAX = 500
 NOTIFY_TIMEOUT_S = 120
 """RQ timeout for telling an incident's observers it closed or merged: a few texts."""
 
+DEBRIEF_OFFER_TTL_S = 24 * 3600
+"""How long an observer stays owed a debrief (and its flow's session lives): the day of the scene."""
+
+DEBRIEF_JOB = "bot.debrief.offer_by_text"
+"""The RQ job (a layer above) that texts the debrief flow to observers of a closed incident."""
+
 
 class BadAction(HotlineError):
     """An action that does not apply (unknown observer, merging into itself, …)."""
@@ -102,6 +108,24 @@ def note(rt, incident_id: str, by: str, now: float, text: str) -> None:
 
 def _clean(text: str | None) -> str:
     return privacy.redact((text or "").strip())[:NOTE_MAX]
+
+
+def offer_debrief(r, observer_id: str, incident_id: str) -> bool:
+    """Owe an observer who attended an incident its debrief (`bot.debrief` starts the flow); once per incident.
+
+    True when this is a new offer. A later VERIFIED/CLEAR about the same incident,
+    or the coordinator closing it after the observer texted CLEAR, offers nothing
+    again; an offer for another incident replaces an older one.
+    """
+    key = store.observer_debrief_key(observer_id)
+    if r.hget(key, "incident") == incident_id:
+        return False
+    pipe = r.pipeline(transaction=True)
+    pipe.delete(key)
+    pipe.hset(key, mapping={"incident": incident_id, "state": "offer"})
+    pipe.expire(key, DEBRIEF_OFFER_TTL_S)
+    pipe.execute()
+    return True
 
 
 # ---- dispatch ------------------------------------------------------------------------
@@ -242,6 +266,7 @@ def notify_observers(incident_id: str, why: str, old_code: str = "") -> int:
     new_code = r.hget(store.incident_plan_key(merged_into), "code") if merged_into else ""
     states = r.hgetall(store.incident_dispatch_key(incident_id))
     targets = [o for o, st in states.items() if st in (plan.TEXTED, plan.ACCEPTED)]
+    owed = [o for o in targets if why == "closed" and states[o] == plan.ACCEPTED and offer_debrief(r, o, incident_id)]
     sent = 0
     for observer_id, observer in zip(targets, observers.get_many(r, targets)):
         e164 = observers.number_of(s, observer) if observer else None
@@ -265,6 +290,8 @@ def notify_observers(incident_id: str, why: str, old_code: str = "") -> int:
             ref={"incident_id": incident_id},
         )
         sent += bool(record.get("new")) and record["state"] == outbox.SENT
+    if owed:  # after the "closed" texts, so each observer reads them in that order
+        rt.queue("dispatch").enqueue(DEBRIEF_JOB, owed, job_timeout=NOTIFY_TIMEOUT_S)
     return sent
 
 

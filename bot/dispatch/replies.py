@@ -115,13 +115,30 @@ def handle_reply(rt, observer_id: str, text: str, now: float) -> list[str] | Non
     return scene_update(rt, incident_id, observer_id, code, command, rest, lang, now)
 
 
+DEBRIEF_FLOW = "debrief"
+"""The observers' own flow (flows/debrief.yaml): a raid now outranks the record of the last one."""
+
+
 def _is_conversation_answer(rt, observer_id: str) -> bool:
-    """Tell whether a bare yes/no belongs to the conversation: a live session, or no dispatch open."""
+    """Tell whether a bare yes/no belongs to the conversation: a live session, or no dispatch open.
+
+    During a debrief, a dispatch still waiting for this observer's answer takes
+    the bare YES/NO/1/2 instead: a raid now outranks the record of the last one,
+    and the debrief's question waits for their next text. A YES with a code
+    ("YES 12") never reaches here: it is always the dispatch's.
+    """
     pipe = rt.r.pipeline(transaction=False)
-    pipe.exists(store.session_key(observer_id))
-    pipe.hlen(store.observer_open_key(observer_id))
-    in_session, open_count = pipe.execute()
-    return bool(in_session) or not open_count
+    pipe.hget(store.session_key(observer_id), "flow")
+    pipe.hgetall(store.observer_open_key(observer_id))
+    flow, open_map = pipe.execute()
+    if not open_map:
+        return True
+    if flow != DEBRIEF_FLOW:
+        return bool(flow)
+    pipe = rt.r.pipeline(transaction=False)
+    for incident_id in open_map.values():
+        pipe.hget(store.incident_dispatch_key(incident_id), observer_id)
+    return TEXTED not in pipe.execute()
 
 
 def _resolve(rt, observer_id: str, code: str | None, wanted: tuple, command: str, lang: str):
@@ -260,6 +277,7 @@ def scene_update(
                 stats.record_dispatch(r, s, incidents.get(r, incident_id), "first_arrival", now)
             return [texts.say(s, lang, texts.ARRIVED, code=code)]
         by = (observers.get(r, observer_id) or {}).get("name") or "observer"
+        lifecycle.offer_debrief(r, observer_id, incident_id)  # the router starts it after this reply
         if command == "verified":
             facts = verification_facts(rest)
             incidents.add_event(r, incident_id, "observer_verified", now, observer=observer_id, **facts)

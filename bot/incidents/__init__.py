@@ -268,6 +268,11 @@ def _view(data: dict, reporters: int, states: list[str]) -> dict:
     }
 
 
+def view_of(data: dict) -> dict:
+    """An incident's view from its stored hash alone (no reporter or dispatch counts): for a transaction's read."""
+    return _view(data, 0, [])
+
+
 def expire_stale(r: redis.Redis, settings, now: float) -> list[str]:
     """Close every open incident with nothing new for HOTLINE_INCIDENT_TTL_MIN; return their ids."""
     cutoff = now - settings.incident_ttl_min * 60
