@@ -8,7 +8,7 @@ import json
 import random
 from datetime import date
 
-from bot import export, incidents, retention, stats, store
+from bot import debrief, export, incidents, retention, stats, store
 from bot.cli.observers import observers_group
 from bot.cli.stats import export_command, stats_command
 from bot.geo import areas
@@ -42,18 +42,44 @@ def _report(contact, lat, lon, kind="raid", **details):
     )
 
 
+def _debriefs(r, settings, rng, incident_id, at, arrests, masked, known):
+    """One or two observers' debriefs of a verified scene, through the flow action's own path (`debrief.attach`)."""
+    detained = 0
+    answers = {}
+    for _observer in range(1 + (rng.random() < 0.3)):  # a third of the scenes had the pair's second observer
+        answers = {
+            "agency": ["ice", "cbp"] if rng.random() < 0.2 else ["ice"],
+            "identified": rng.choice(("no", "no", "yes", "unknown", "skip")),
+            "masks": "yes" if masked else rng.choice(("no", "unknown")),
+            "vehicles": rng.choice(("marked", "unmarked", "both", "skip")),
+            "plates": rng.choice(("visible", "none", "unknown")),
+            "detained_count": rng.randint(1, 8) if arrests else 0,
+        }
+        detained = max(detained, answers["detained_count"])
+        debrief.attach(r, settings, incident_id, answers, at)
+    merged = incidents.get(r, incident_id)["details"]["debrief"]
+    known["unidentified"] += merged.get("identified") == "no"
+    known["unmarked"] += merged.get("vehicles") in ("unmarked", "both")
+    known["no_plates"] += merged.get("plates") == "none"
+    return detained
+
+
 def _history(r, settings, seed=7, operations=950, reporters=1_100):
     """Ten weeks of sightings at the Los Angeles network's scale, through the real merge code.
 
     Returns what the generator knows: reports sent, distinct reporters, incidents created,
-    and the verified / unfounded / arrest outcomes it decided.
+    and the verified / unfounded / arrest outcomes it decided. Four in five verified scenes
+    get observers' debriefs (one or two), written by the path the debrief flow's action takes;
+    one in ten of those arrives before the verdict (an observer's CLEAR, a coordinator's later verify).
     """
     rng = random.Random(seed)
     pool = [f"reporter-{n}" for n in range(reporters)]
     unused = list(pool)
     rng.shuffle(unused)
     times = sorted(T0 + rng.uniform(0, 70 * DAY) for _ in range(operations))
-    known = {"reports": 0, "incidents": 0, "verified": 0, "unfounded": 0, "arrest_operations": 0, "masked": 0}
+    known = dict.fromkeys(
+        ("reports", "incidents", "verified", "unfounded", "arrest_operations", "masked", "detained"), 0
+    ) | dict.fromkeys(("unidentified", "unmarked", "no_plates", "debriefed"), 0)
     seen = set()
     for n, at in enumerate(times):
         lat, lon = rng.choice(SPOTS)
@@ -74,15 +100,22 @@ def _history(r, settings, seed=7, operations=950, reporters=1_100):
         outcome = rng.random()
         for incident_id in ids:
             status = "verified" if outcome < 0.75 else "unfounded" if outcome < 0.85 else None
+            debriefed = status == "verified" and rng.random() < 0.8
+            early = debriefed and rng.random() < 0.1
+            detained = _debriefs(r, settings, rng, incident_id, at + 600, arrests, masked, known) if early else 0
             try:
                 if status:
                     incidents.set_status(r, incident_id, status, at + 900, "observer", settings=settings)
             except incidents.BadTransition:  # the scene joined an incident an observer already settled
                 continue
+            if debriefed and not early:
+                detained = _debriefs(r, settings, rng, incident_id, at + 1200, arrests, masked, known)
             if status == "verified":
                 known["verified"] += 1
                 known["arrest_operations"] += arrests
                 known["masked"] += masked
+                known["detained"] += detained or int(arrests)  # without an observer's count: one per operation
+                known["debriefed"] += debriefed
             elif status == "unfounded":
                 known["unfounded"] += 1
     known["reporters"] = len(seen)
@@ -102,9 +135,11 @@ def test_ten_weeks_of_history_survive_retention_exactly(rt, r, settings, runner)
     result = runner.invoke(stats_command, ["--json"])
     assert result.exit_code == 0, result.output
     totals = json.loads(result.output)
+    debriefed = known.pop("debriefed")
+    assert debriefed > 400 and known["detained"] > 2 * known["arrest_operations"]  # observers counted people
     for name, value in known.items():
         assert totals[name] == value, name
-    assert totals["detained"] == known["arrest_operations"]  # without debriefs: at least one per operation
+    assert totals["unidentified_share"] == round(known["unidentified"] / known["verified"], 3)
 
 
 def test_a_scene_reported_three_times_is_one_incident_and_three_reports(r, settings):
