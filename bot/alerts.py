@@ -19,6 +19,7 @@ from rq import Retry
 from . import i18n, incidents, outbox, privacy, runtime, sending, store
 from .actions import ActionCall, action, read
 from .channels import registry as channels
+from .channels.twilio_errors import WHATSAPP_UNDELIVERABLE
 from .errors import NoSuchIncident, PermanentSend, RetryableSend, SendingPaused
 from .geo import areas
 from .i18n import N_
@@ -59,6 +60,7 @@ def add_subscriber(r, settings, contact_id: str, e164: str, zip_code: str, langu
             "since": f"{now:.0f}",
         },
     )
+    pipe.hdel(store.subscriber_key(contact_id), "flag", "flagged_at")  # they wrote again: the window is open
     pipe.sadd(store.subscribers_key(zip_code), contact_id)
     pipe.execute()
 
@@ -108,10 +110,52 @@ def area_of(settings, lat: float, lon: float) -> tuple[list[str], str]:
     return areas.area_of(settings.bounds, lat, lon, ALERT_RADIUS_KM)
 
 
+def alert_kind(settings, lang: str, kind: str) -> str:
+    """An incident's kind as the alert names it, in lang (also a WhatsApp template's `kind` variable)."""
+    return i18n.gettext(settings.locales_dir, lang, incidents.KIND_NAMES.get(kind, incidents.KIND_NAMES["other"]))
+
+
 def alert_text(settings, lang: str, area: str, kind: str) -> str:
     """The public alert one subscriber gets, in their language."""
-    kind_text = i18n.gettext(settings.locales_dir, lang, incidents.KIND_NAMES.get(kind, incidents.KIND_NAMES["other"]))
-    return i18n.gettext(settings.locales_dir, lang, ALERT, area=area, kind=kind_text)
+    return i18n.gettext(settings.locales_dir, lang, ALERT, area=area, kind=alert_kind(settings, lang, kind))
+
+
+WARN_JOB = "bot.dispatch.status.warn_alerts_undelivered"
+"""The coordinators' warning about undeliverable alerts: a job in `dispatch`, a layer above (named by path)."""
+
+
+def record_failed(rt, broadcast_id: str, contact_id: str, code: int | None, *, was_sent: bool) -> bool:
+    """Count one alert that reached nobody on its broadcast; flag a WhatsApp subscriber it cannot reach.
+
+    `was_sent`: Twilio had accepted it (the failure came by status callback), so
+    it leaves the `sent` count. A WhatsApp window or template error (63016,
+    63027, 63028) flags the subscriber (`flag` on their record, shown by
+    the incident's alert stats) and, once per broadcast, queues a warning to
+    coordinators: every later alert to a quiet WhatsApp subscriber would fail
+    the same way until a template is configured. True if it queued the warning.
+    """
+    r = rt.r
+    key = store.broadcast_key(broadcast_id)
+    pipe = r.pipeline(transaction=False)
+    pipe.hincrby(key, "failed", 1)
+    if was_sent:
+        pipe.hincrby(key, "sent", -1)
+    undeliverable = code in WHATSAPP_UNDELIVERABLE
+    if undeliverable:
+        pipe.hincrby(key, "failed_whatsapp", 1)
+        if r.exists(store.subscriber_key(contact_id)):
+            flag = {"flag": f"whatsapp_{code}", "flagged_at": f"{time.time():.0f}"}
+            pipe.hset(store.subscriber_key(contact_id), mapping=flag)
+    pipe.execute()
+    if not undeliverable or not r.set(store.warned_once_key(f"alerts:{broadcast_id}"), str(code), nx=True, ex=86400):
+        return False
+    rt.queue("dispatch").enqueue(WARN_JOB, broadcast_id, code, job_timeout=60, result_ttl=600, failure_ttl=12 * 3600)
+    return True
+
+
+def flagged(r, contact_id: str) -> str | None:
+    """Why alerts cannot reach this subscriber (`whatsapp_63016`, ...), or None."""
+    return r.hget(store.subscriber_key(contact_id), "flag")
 
 
 def preview(rt, incident: dict) -> dict:
@@ -235,6 +279,8 @@ def _alert_one(rt, broadcast_id: str, meta: dict, contact_id: str, sub: dict) ->
         if wait <= 0:
             break
         time.sleep(wait)  # the limiter's answer: this thread waits its turn, dispatch never does
+    language = sub.get("language") or "en"
+    area, kind = meta.get("area", ""), meta.get("kind", "")
     try:
         record = outbox.send_once(
             rt,
@@ -246,8 +292,11 @@ def _alert_one(rt, broadcast_id: str, meta: dict, contact_id: str, sub: dict) ->
             now=time.time(),
             ref={"broadcast_id": broadcast_id},
             validity_s=ALERT_VALIDITY_S,
+            language=language,
+            variables={"area": area, "kind": alert_kind(s, language, kind)},
         )
-    except PermanentSend:  # a dead number: recorded as failed, the rest go on
+    except PermanentSend as exc:  # a dead number, or WhatsApp without a template: recorded as failed
+        record_failed(rt, broadcast_id, contact_id, exc.code, was_sent=False)
         return 0
     except SendingPaused:
         raise  # not this subscriber's doing: the chunk waits for the pause to lift

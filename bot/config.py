@@ -278,6 +278,36 @@ VARIABLES: tuple[Variable, ...] = (
         "`delete`: remove each message and its media from Twilio once processed/settled; `keep`: leave them",
     ),
     Variable(
+        "HOTLINE_WHATSAPP_TEMPLATES",
+        "whatsapp_templates",
+        "",
+        _str,
+        "YAML file naming the approved WhatsApp template (ContentSid) per message kind and language, sent "
+        "outside WhatsApp's 24-hour window (docs/dispatch.md: WhatsApp templates); empty = none",
+    ),
+    Variable(
+        "HOTLINE_WHATSAPP_SMS_FALLBACK",
+        "whatsapp_sms_fallback",
+        "no",
+        _bool,
+        "outside WhatsApp's 24-hour window with no template: `yes` texts the same number by SMS, `no` does not send",
+    ),
+    Variable(
+        "HOTLINE_KEEP_PHOTOS",
+        "keep_photos",
+        "no",
+        _bool,
+        "`yes`: fetch each report photo from Twilio and keep it encrypted with its incident (docs/privacy.md); "
+        "`no`: photos are deleted at Twilio with their message and never stored",
+    ),
+    Variable(
+        "HOTLINE_PHOTO_MAX_BYTES",
+        "photo_max_bytes",
+        "5242880",
+        _pos_int,
+        "largest photo kept (bytes; Twilio's own MMS/WhatsApp media limit is 5 MB)",
+    ),
+    Variable(
         "HOTLINE_KEYWORD_REPLIES",
         "keyword_replies",
         "auto",
@@ -385,6 +415,10 @@ class Settings:
     twilio_smart_encoded: bool = True
     twilio_retention: str = "delete"
     keyword_replies: str = "auto"
+    whatsapp_templates: str = ""
+    whatsapp_sms_fallback: bool = False
+    keep_photos: bool = False
+    photo_max_bytes: int = 5242880
     session_ttl_s: int = 7200
     flows_dir: str = "flows"
     locales_dir: str = "locales"

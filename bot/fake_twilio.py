@@ -25,6 +25,7 @@ The real `twilio` client talks to it over HTTP; nothing is patched.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -54,6 +55,9 @@ class Recorder:
         self.account_status = "active"
         self.inbound: dict[str, dict] = {}  # sid -> message Twilio received (with its media)
         self.deleted: list[str] = []  # message and media sids deleted, in order
+        self.whatsapp_last_inbound: dict[str, float] = {}  # "whatsapp:+1..." -> when they last wrote
+        self.templates: dict[str, int] = {}  # ContentSid -> number of placeholders (approved templates)
+        self.callbacks: list[dict] = []  # status callbacks Twilio would post, for the test to deliver
         self.arrived = threading.Condition(self.lock)
 
     def next_failure(self, method: str = "POST") -> dict | None:
@@ -70,6 +74,9 @@ class Recorder:
             self.script.clear()
             self.inbound.clear()
             self.deleted.clear()
+            self.whatsapp_last_inbound.clear()
+            self.templates.clear()
+            self.callbacks.clear()
             self.latency_s = 0.0
             self.auth_token = None
             self.account_status = "active"
@@ -168,7 +175,29 @@ def create_fake_app(recorder: Recorder | None = None) -> Flask:
             "error_message": None,
             "uri": f"/2010-04-01/Accounts/{account_sid}/Messages/{sid}.json",
         }
+        failure = _whatsapp_failure(rec, to, body, content_sid, form.get("ContentVariables"))
         rec.record(message)
+        if failure:  # accepted now, failed a moment later: Twilio reports it only by status callback
+            with rec.lock:
+                message.update(status="failed", error_code=failure[0], error_message=failure[1])
+                rec.callbacks.append(
+                    {
+                        "MessageSid": sid,
+                        "MessageStatus": "failed",
+                        "ErrorCode": str(failure[0]),
+                        "AccountSid": account_sid,
+                        "To": to,
+                        "From": form.get("From") or "",
+                    }
+                )
+            return jsonify(
+                {
+                    **message,
+                    "status": "accepted" if form.get("MessagingServiceSid") else "queued",
+                    "error_code": None,
+                    "error_message": None,
+                }
+            ), 201
         return jsonify(message), 201
 
     @app.get("/2010-04-01/Accounts/<account_sid>.json")
@@ -290,6 +319,38 @@ def create_fake_app(recorder: Recorder | None = None) -> Flask:
     return app
 
 
+WHATSAPP_WINDOW_S = 24 * 3600
+"""WhatsApp's customer service window: freeform messages only within 24 h of the contact's last one."""
+
+
+def _whatsapp_failure(rec: Recorder, to: str, body: str | None, content_sid: str | None, variables: str | None):
+    """(code, message) Twilio fails a WhatsApp message with after accepting it, or None.
+
+    A freeform body outside the 24-hour window fails with 63016
+    (https://www.twilio.com/docs/api/errors/63016); a template whose ContentVariables
+    do not fill its placeholders fails with 63028
+    (https://www.twilio.com/docs/api/errors/63028). SMS never fails here.
+    """
+    if not to.startswith("whatsapp:"):
+        return None
+    with rec.lock:
+        last = rec.whatsapp_last_inbound.get(to)
+        placeholders = rec.templates.get(content_sid or "")
+    if content_sid:
+        if placeholders is None:
+            return None  # a template the test did not describe: taken as approved and well filled
+        try:
+            given = json.loads(variables or "{}")
+        except ValueError:
+            given = None
+        if not isinstance(given, dict) or len(given) != placeholders:
+            return 63028, "Number of parameters provided does not match the expected number of parameters"
+        return None
+    if last is None or time.time() - last > WHATSAPP_WINDOW_S:
+        return 63016, "Failed to send freeform message because you are outside the allowed window."
+    return None
+
+
 class FakeTwilioServer:
     """The fake served on a loopback port from a background thread."""
 
@@ -327,8 +388,13 @@ class FakeTwilioServer:
         with self.recorder.lock:
             self.recorder.account_status = status
 
-    def add_inbound(self, account_sid: str, media: list[tuple[str, bytes]] = ()) -> dict:
-        """Seed a message Twilio received (with photos: (content type, bytes)); return sid and media URLs."""
+    def add_inbound(self, account_sid: str, media: list[tuple[str, bytes]] = (), from_: str = "") -> dict:
+        """Seed a message Twilio received (with photos: (content type, bytes)); return sid and media URLs.
+
+        From a `whatsapp:` address it opens that contact's 24-hour window, as a real inbound does.
+        """
+        if from_.startswith("whatsapp:"):
+            self.whatsapp_inbound(from_)
         sid = "SM" + uuid.uuid4().hex
         items = []
         for content_type, content in media:
@@ -346,6 +412,22 @@ class FakeTwilioServer:
         with self.recorder.lock:
             self.recorder.inbound[sid] = {"sid": sid, "media": items}
         return {"sid": sid, "media_urls": [self.url + m["uri"][: -len(".json")] for m in items]}
+
+    def whatsapp_inbound(self, address: str, at: float | None = None) -> None:
+        """Tell the fake a WhatsApp contact wrote at `at` (default now): freeform texts reach them 24 h."""
+        with self.recorder.lock:
+            self.recorder.whatsapp_last_inbound[address] = time.time() if at is None else at
+
+    def add_template(self, content_sid: str, placeholders: int) -> None:
+        """Describe an approved template: a send must fill exactly this many placeholders (else 63028)."""
+        with self.recorder.lock:
+            self.recorder.templates[content_sid] = placeholders
+
+    def take_callbacks(self) -> list[dict]:
+        """The status callbacks Twilio would have posted since the last call (the test delivers them)."""
+        with self.recorder.lock:
+            found, self.recorder.callbacks[:] = list(self.recorder.callbacks), []
+            return found
 
     def deleted(self) -> list[str]:
         with self.recorder.lock:

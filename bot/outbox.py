@@ -14,9 +14,9 @@ import logging
 import time
 from datetime import timedelta
 
-from . import contacts, lua, sending, store
+from . import contacts, lua, sending, store, whatsapp_window
 from .channels import registry as channels
-from .channels.twilio_errors import classify
+from .channels.twilio_errors import CONTENT, OUTSIDE_WINDOW, classify
 from .errors import PermanentSend, RetryableSend, SendingPaused
 from .privacy import contact_id as make_contact_id
 
@@ -35,6 +35,8 @@ def send(
     ref: dict | None = None,
     validity_s: int | None = None,
     force: bool = False,
+    language: str | None = None,
+    variables: dict | None = None,
 ) -> str | None:
     """Send one text on its address's channel unless its recipient opted out; return the sid or None if suppressed.
 
@@ -43,6 +45,11 @@ def send(
     SendingPaused while the hotline's own account or sender is broken — without
     calling Twilio at all once a pause is on (`force` tries anyway: the page that
     tells coordinators about the pause).
+
+    A WhatsApp contact who has not written for 24 hours gets the approved template
+    for this `purpose` in their `language` (filled from `variables` and the body)
+    or, where allowed, an SMS; with neither the send is refused as 63016 before
+    Twilio is called (`whatsapp_window`).
     """
     cid = make_contact_id(rt.settings.secret, address)
     if contacts.is_opted_out(rt.r, cid):
@@ -53,8 +60,11 @@ def send(
         if info:
             raise SendingPaused("sending paused", code=int(info.get("code") or 0) or None, kind="sender")
     channel = channels.for_address(address)
+    template = None
+    if channel.session_window and not whatsapp_window.is_open(rt.r, cid, time.time()):
+        address, channel, template = _outside_window(rt, cid, address, channel, body, purpose, language, variables)
     try:
-        sid = channel.send(rt, address, body, validity_s=validity_s)
+        sid = channel.send(rt, address, body, validity_s=validity_s, template=template)
     except SendingPaused as exc:
         on_sender_error(rt, exc.code)
         raise
@@ -62,8 +72,24 @@ def send(
         if channel.is_opt_out(exc):  # Twilio's 21610
             rt.r.sadd(store.optout_key(), cid)
         raise
-    remember(rt, sid, purpose, cid, ref)
+    remember(rt, sid, purpose, cid, {**(ref or {}), "via": "template"} if template else ref)
     return sid
+
+
+def _outside_window(rt, cid: str, address: str, channel, body: str, purpose: str, language, variables):
+    """(address, channel, template) for a WhatsApp text outside the 24-hour window; PermanentSend if none fits."""
+    lang = language or rt.r.hget(store.contact_key(cid), "lang")
+    choice = whatsapp_window.choose(rt.settings, purpose, lang)
+    if choice.template is not None:
+        filled = choice.template.fill({**(variables or {}), "body": body})
+        return address, channel, (choice.template.content_sid, filled)
+    sms = channel.sms_address(address) if choice.sms else None
+    if sms:
+        return sms, channels.for_address(sms), None
+    log.info("%s text not sent: outside the WhatsApp window, no template and no SMS fallback", purpose)
+    raise PermanentSend(
+        f"outside the WhatsApp 24-hour window: no {purpose} template", code=OUTSIDE_WINDOW, kind=CONTENT
+    )
 
 
 def remember(rt, sid: str, purpose: str, contact_id: str, ref: dict | None = None) -> None:
@@ -136,6 +162,8 @@ def send_once(
     ref: dict | None = None,
     extra: dict | None = None,
     validity_s: int | None = None,
+    language: str | None = None,
+    variables: dict | None = None,
 ) -> dict:
     """Text a recipient at most once per records hash; return the send record (`new` if this call settled it).
 
@@ -162,7 +190,9 @@ def send_once(
         if not won:  # another worker took the stale claim over a moment ago
             return record
     try:
-        sid = send(rt, address, body, purpose=purpose, ref=ref, validity_s=validity_s)
+        sid = send(
+            rt, address, body, purpose=purpose, ref=ref, validity_s=validity_s, language=language, variables=variables
+        )
     except RetryableSend as exc:
         if exc.http_status == 429 or exc.code == 20429 or isinstance(exc, SendingPaused):
             # Certainly not sent (rate-limited, refused as ours, or never tried): the retry just sends.

@@ -29,8 +29,10 @@ from . import (
     runtime,
     spool,
     store,
+    whatsapp_window,
 )
 from .channels import Inbound
+from .channels import registry as channels
 from .errors import SendError
 from .i18n import N_
 
@@ -131,7 +133,9 @@ def _process(rt, inbound: Inbound, now: float, actions: dict, takeover: bool = F
     pipe.set(key, PENDING, nx=True, ex=MESSAGE_TTL_S)
     pipe.get(key)
     pipe.exists(store.observer_key(cid))
-    claimed, stored, is_observer = pipe.execute()
+    if channels.get(inbound.channel).session_window:  # WhatsApp: they wrote, so freeform texts reach them 24 h
+        whatsapp_window.queue_note_inbound(pipe, cid, now)
+    claimed, stored, is_observer = pipe.execute()[:3]
     if not claimed and not (takeover and stored == PENDING):
         # A redelivery: answer what the first delivery answered (nothing while it is in flight).
         return False, [] if stored in (None, PENDING) else json.loads(stored)

@@ -295,6 +295,21 @@ def digest_key(part: str) -> str:
     return f"{PREFIX}:digest:{part}"
 
 
+def whatsapp_window_key(contact_id: str) -> str:
+    """When a WhatsApp contact last wrote (epoch s); expires 24 h after, when WhatsApp's window closes."""
+    return f"{PREFIX}:wa_window:{contact_id}"
+
+
+def incident_photo_key(incident_id: str, photo_id: str) -> str:
+    """One kept photo of an incident: sealed bytes and content type (hash; deleted with the incident)."""
+    return f"{PREFIX}:{{inc:{incident_id}}}:photo:{photo_id}"
+
+
+def incident_photos_key(incident_id: str) -> str:
+    """Ids of an incident's kept photos, in arrival order (list)."""
+    return f"{PREFIX}:{{inc:{incident_id}}}:photos"
+
+
 def marker_key() -> str:
     """Written when the hotline first meets a Redis (and by a roster import): gone means Redis lost its data."""
     return f"{PREFIX}:marker"

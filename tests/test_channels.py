@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
 
-from bot import outbox, spool
+from bot import outbox, privacy, spool, whatsapp_window
 from bot.channels import Inbound, registry, twilio, webchat
 from bot.errors import PermanentSend
 from bot.privacy import seal_bytes
@@ -28,6 +29,8 @@ def test_every_parsed_channel_is_registered_with_its_capabilities():
 
 
 def test_outbox_sends_through_the_addresss_channel(rt, twilio_outbox):
+    contact = privacy.contact_id(rt.settings.secret, "whatsapp:+13235550102")
+    whatsapp_window.queue_note_inbound(rt.r, contact, time.time())  # they wrote: a freeform reply may go
     assert outbox.send(rt, "whatsapp:+13235550102", "hello", purpose="reply")
     assert [m["to"] for m in twilio_outbox.messages()] == ["whatsapp:+13235550102"]
     with pytest.raises(PermanentSend, match="web cannot be texted later"):

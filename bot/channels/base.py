@@ -59,6 +59,9 @@ class Channel:
     """Bodies are billed in SMS segments (GSM-7/UCS-2): sent GSM-7-safe where the network chose so."""
     max_body_chars: int = 1600
     """Longest body one message carries; longer inbound text is cut, not refused."""
+    session_window: bool = False
+    """Freeform texts reach a contact only within 24 h of their last message; later, only an approved
+    template (WhatsApp's customer service window; `bot/whatsapp_window.py`)."""
 
     def owns(self, address: str) -> bool:
         """Tell whether an address (`Inbound.address`) belongs to this channel."""
@@ -68,12 +71,19 @@ class Channel:
         """What one text costs against the sender's throughput (SMS segments; 1 elsewhere)."""
         return 1
 
-    def send(self, rt, address: str, body: str, validity_s: int | None = None) -> str:
+    def send(
+        self, rt, address: str, body: str, validity_s: int | None = None, template: tuple[str, dict] | None = None
+    ) -> str:
         """Send one text the hotline starts; return the message id. Raise Retryable/PermanentSend.
 
         `validity_s`: drop the text rather than deliver it later than this (where the channel can).
+        `template`: (content sid, variables) of an approved template to send instead of the body.
         """
         raise PermanentSend(f"{self.name} cannot be texted later")
+
+    def sms_address(self, address: str) -> str | None:
+        """The same person's address for an SMS (a WhatsApp number without its prefix), or None."""
+        return None
 
     def find_sent(self, rt, address: str, body: str) -> str | None:
         """The status of an uncertain send: the id of a message already sent with this body, or None."""

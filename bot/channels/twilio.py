@@ -372,8 +372,8 @@ class TwilioChannel(Channel):
     can_text_later = True
     max_body_chars = MAX_BODY_CHARS
 
-    def __init__(self, name: str, prefix: str = "", segmented: bool = False):
-        self.name, self.prefix, self.segmented = name, prefix, segmented
+    def __init__(self, name: str, prefix: str = "", segmented: bool = False, session_window: bool = False):
+        self.name, self.prefix, self.segmented, self.session_window = name, prefix, segmented, session_window
 
     def segments(self, settings, body: str) -> int:
         return sms.segments(sms_body(settings, body))[0] if self.segmented else 1
@@ -382,7 +382,9 @@ class TwilioChannel(Channel):
         # A bare number is SMS; every other channel's address carries a `name:` prefix.
         return address.startswith(self.prefix) if self.prefix else ":" not in address
 
-    def send(self, rt, address: str, body: str, validity_s: int | None = None) -> str:
+    def send(
+        self, rt, address: str, body: str, validity_s: int | None = None, template: tuple[str, dict] | None = None
+    ) -> str:
         return send(
             rt.twilio,
             rt.settings,
@@ -390,7 +392,12 @@ class TwilioChannel(Channel):
             body,
             status_callback=status_callback_url(rt.settings),
             validity_s=validity_s,
+            content_sid=template[0] if template else None,
+            content_variables=template[1] if template else None,
         )
+
+    def sms_address(self, address: str) -> str | None:
+        return address.removeprefix(WHATSAPP_PREFIX) if self.prefix == WHATSAPP_PREFIX else None
 
     def find_sent(self, rt, address: str, body: str) -> str | None:
         return find_sent(rt.twilio, address, body if self.prefix else sms_body(rt.settings, body))
@@ -400,7 +407,7 @@ class TwilioChannel(Channel):
 
 
 SMS = register(TwilioChannel("sms", segmented=True))
-WHATSAPP = register(TwilioChannel("whatsapp", WHATSAPP_PREFIX))
+WHATSAPP = register(TwilioChannel("whatsapp", WHATSAPP_PREFIX, session_window=True))
 
 
 __all__ = [

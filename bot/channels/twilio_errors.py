@@ -68,6 +68,8 @@ _TABLE: dict[int, tuple[str, str]] = {
     30019: (CONTENT, "content_too_big"),  # Content size exceeds carrier limit
     63016: (CONTENT, "outside_whatsapp_window"),  # Outside messaging window: use a template
     63005: (CONTENT, "channel_refused"),  # Channel did not accept given content
+    63027: (CONTENT, "template_missing"),  # Template does not exist for a language and locale
+    63028: (CONTENT, "template_parameters"),  # Number of parameters provided does not match the expected number
     21602: (CONTENT, "body_required"),  # Message body is required (one text's bug, not the account)
     21604: (CONTENT, "to_required"),  # 'To' phone number is required (one record's bug)
     # sender / account / configuration: the hotline's side; never the roster
@@ -108,6 +110,10 @@ EXPIRED = 30036
 
 OUTSIDE_WINDOW = 63016
 """WhatsApp freeform text more than 24 hours after the contact's last message."""
+
+WHATSAPP_UNDELIVERABLE = frozenset({OUTSIDE_WINDOW, 63027, 63028})
+"""A WhatsApp text refused for the window or its template: the contact never got it, and only a
+fixed template configuration (or the contact writing again) changes that."""
 
 
 def classify(code: int | None, http_status: int | None = None) -> TwilioError:

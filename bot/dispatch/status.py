@@ -20,8 +20,9 @@ stray callbacks cannot pile up in Redis.
 from __future__ import annotations
 
 import logging
+import time
 
-from .. import incidents, lua, observers, outbox, runtime, store, twilio_retention
+from .. import alerts, incidents, lua, observers, outbox, runtime, store, twilio_retention
 from ..channels.twilio import STATUS_ORDER
 from ..channels.twilio_errors import CONTENT, OPTED_OUT, RECIPIENT, SENDER
 from ..errors import NoSuchIncident
@@ -60,6 +61,11 @@ def record_status(rt, update, now: float) -> str:
     error = update.error
     if error is not None and error.kind == SENDER:
         outbox.on_sender_error(rt, update.error_code)
+    if ref.get("purpose") == "alert" and error is not None and ref.get("broadcast_id"):
+        # Accepted, then failed (63016 outside the WhatsApp window, a template error, a dead number):
+        # it leaves the sent count, and a WhatsApp subscriber it cannot reach is flagged.
+        alerts.record_failed(rt, ref["broadcast_id"], ref.get("contact_id", ""), update.error_code, was_sent=True)
+        return update.status
     if ref.get("purpose") != "dispatch" or error is None:
         return update.status
     incident_id, observer_id = ref.get("incident_id", ""), ref.get("observer_id", "")
@@ -114,6 +120,25 @@ def tell_coordinators_refused(incident_id: str, code) -> bool:
     except NoSuchIncident:  # purged meanwhile: nobody to warn about
         return False
     return coordinators.warn_content_refused(rt, incident, code, "dispatch")
+
+
+def warn_alerts_undelivered(broadcast_id: str, code) -> int:
+    """RQ job (`alerts.WARN_JOB`). Tell coordinators, once per broadcast, that WhatsApp alerts reach nobody.
+
+    Outside WhatsApp's 24-hour window an alert needs an approved template
+    (HOTLINE_WHATSAPP_TEMPLATES) or the SMS fallback; the incident's timeline
+    records it too, so the console shows why its alert count is short.
+    """
+    rt = runtime.get()
+    meta = rt.r.hgetall(store.broadcast_key(broadcast_id))
+    incident_id = meta.get("incident_id") or broadcast_id
+    try:
+        ref = incidents.get(rt.r, incident_id).get("ref", incident_id)
+    except NoSuchIncident:  # purged meanwhile: nobody to warn about
+        return 0
+    incidents.add_event(rt.r, incident_id, "alert_undelivered", time.time(), code=code or "", reason="whatsapp")
+    body = texts.say(rt.settings, "en", texts.ALERT_UNDELIVERED, ref=ref, code=code)
+    return coordinators.text_coordinators_once(rt, body)
 
 
 def tell_coordinators_unreachable(name: str, reason: str) -> int:

@@ -74,6 +74,10 @@ FILTERED = N_(
     "Hotline {ref}: the carrier refused a {purpose} text (error {code}); it will likely refuse it for everyone. "
     "Please reach observers by phone."
 )
+ALERT_UNDELIVERED = N_(
+    "Hotline {ref}: WhatsApp alerts to subscribers who have not written in 24 hours failed (error {code}). "
+    "Configure an approved template (HOTLINE_WHATSAPP_TEMPLATES) or the SMS fallback; they were flagged."
+)
 NOBODY_ON_DUTY = N_("Hotline warning: no observer is on duty right now.")
 FOLLOW_UP = N_("An observer from the rapid-response network is on the way. Stay safe and keep your distance.")
 NONE = N_("none")
