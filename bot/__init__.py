@@ -43,6 +43,11 @@ def create_app(settings: Settings | None = None, redis_url: str | None = None) -
                 raise
             continue
         app.register_blueprint(module.bp)
+    from .voice import console as voice_console
+    from .voice import routes as voice_routes
+
+    app.register_blueprint(voice_routes.bp)
+    voice_console.register(app)
 
     @app.errorhandler(HotlineError)
     def handle_hotline_error(exc: HotlineError):

@@ -92,6 +92,16 @@ def _retention(name: str, raw: str) -> str:
     return value
 
 
+def _voice_say(name: str, raw: str) -> tuple[str, ...]:
+    items = _csv(name, raw)
+    for item in items:
+        lang, _, spec = item.partition("=")
+        code, _, voice = spec.partition(":")
+        if not lang.strip() or not code.strip() or not voice.strip():
+            raise ConfigError(f"{name} must be like en=en-US:Polly.Joanna,es=es-US:Polly.Lupe, got {raw!r}")
+    return items
+
+
 def _keyword_replies(name: str, raw: str) -> str:
     value = raw.strip().lower()
     if value not in ("auto", "hotline", "twilio"):
@@ -316,6 +326,28 @@ VARIABLES: tuple[Variable, ...] = (
         "`hotline`, or `twilio` (Twilio's default opt-out answers them on this number)",
     ),
     Variable(
+        "HOTLINE_VOICE_SAY",
+        "voice_say",
+        "en=en-US:Polly.Joanna,es=es-US:Polly.Lupe",
+        _voice_say,
+        "what callers hear per language on `/twilio/voice`: `lang=<Say> language:<Say> voice`, comma-separated "
+        "([docs/voice.md](docs/voice.md))",
+    ),
+    Variable(
+        "HOTLINE_VOICE_RING_S",
+        "voice_ring_s",
+        "20",
+        _pos_int,
+        "seconds the dispatchers' phones ring for a caller who chose to talk to a person; then the caller is texted",
+    ),
+    Variable(
+        "HOTLINE_VOICE_SPEECH",
+        "voice_speech",
+        "no",
+        _bool,
+        "callers may also say their menu choice (Twilio speech recognition, billed per use); digits always work",
+    ),
+    Variable(
         "HOTLINE_SESSION_TTL_S",
         "session_ttl_s",
         "7200",
@@ -419,6 +451,9 @@ class Settings:
     whatsapp_sms_fallback: bool = False
     keep_photos: bool = False
     photo_max_bytes: int = 5242880
+    voice_say: tuple[str, ...] = ("en=en-US:Polly.Joanna", "es=es-US:Polly.Lupe")
+    voice_ring_s: int = 20
+    voice_speech: bool = False
     session_ttl_s: int = 7200
     flows_dir: str = "flows"
     locales_dir: str = "locales"

@@ -15,7 +15,7 @@ import secrets
 
 import argon2
 
-from . import store
+from . import privacy, store
 
 ROLES = ("dispatcher", "admin")
 """`dispatcher` acts on incidents and the queue; `admin` also manages the roster."""
@@ -146,6 +146,40 @@ def session_account(r, name: str, token: str, now: float) -> dict | None:
 def end_session(r, name: str, token: str) -> None:
     """Log one session out."""
     r.zrem(store.coordinator_sessions_key(normalize(name)), token)
+
+
+PHONE_FIELDS = ("phone", "shifts", "timezone")
+"""A dispatcher's phone (sealed), weekly shifts and their time zone: who the voice line rings (bot/voice)."""
+
+
+def set_phone(r, secret: str, name: str, e164: str | None, shifts: str = "", timezone: str = "") -> bool:
+    """Give an account the phone the hotline rings on its shifts (sealed at rest), or take it away (None).
+
+    Shifts and time zone are validated by the caller (observers' shift syntax);
+    no shifts means the phone rings whenever a caller asks for a person.
+    Return False when there is no such account.
+    """
+    key = store.coordinator_key(normalize(name))
+    if not r.exists(key):
+        return False
+    if e164 is None:
+        r.hdel(key, *PHONE_FIELDS)
+        return True
+    r.hset(key, mapping={"phone": privacy.seal(secret, e164), "shifts": shifts, "timezone": timezone})
+    return True
+
+
+def with_phones(r) -> list[dict]:
+    """Every account that has a phone: name, sealed phone, shifts, time zone (for the voice line's roster)."""
+    names = sorted(r.smembers(store.coordinators_key()))
+    pipe = r.pipeline(transaction=False)
+    for name in names:
+        pipe.hmget(store.coordinator_key(name), *PHONE_FIELDS)
+    return [
+        {"name": name, "phone": phone, "shifts": shifts or "", "timezone": tz or ""}
+        for name, (phone, shifts, tz) in zip(names, pipe.execute())
+        if phone
+    ]
 
 
 def may(role: str | None, what: str) -> bool:

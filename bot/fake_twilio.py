@@ -17,6 +17,12 @@ see what production will (https://www.twilio.com/docs/messaging/api/message-reso
 - `GET .../Messages.json` (list by To), `GET .../Accounts/{sid}.json` (the probe),
   `DELETE .../Messages/{sid}.json` and `DELETE .../Messages/{sid}/Media/{sid}.json`,
   `GET .../Messages/{sid}/Media.json`; inbound messages with media are seeded by tests.
+- the Calls resource the voice line uses (https://www.twilio.com/docs/voice/api/call-resource):
+  `GET .../Calls/{sid}.json`, `GET .../Calls.json` (filtered by `ParentCallSid`, `To`, `Status`),
+  `POST .../Calls/{sid}.json` with `Status=completed|canceled` (hang up), and
+  `DELETE .../Calls/{sid}.json` (204; 20009 while the call is not over, 20404 if unknown).
+  Tests seed a caller's call with `add_call` and the legs a `<Dial>` rang with `dial`, and
+  move them on with `set_call_status`, as Twilio's own call progress would.
 - told to fail the next calls with any status and code (opsdroid's
   `ExternalAPIMockServer.add_response` idea), per method if asked, or to add latency.
 
@@ -54,10 +60,11 @@ class Recorder:
         self.auth_token: str | None = None  # None: any password (the demo); else only this one
         self.account_status = "active"
         self.inbound: dict[str, dict] = {}  # sid -> message Twilio received (with its media)
-        self.deleted: list[str] = []  # message and media sids deleted, in order
+        self.deleted: list[str] = []  # message, media and call sids deleted, in order
         self.whatsapp_last_inbound: dict[str, float] = {}  # "whatsapp:+1..." -> when they last wrote
         self.templates: dict[str, int] = {}  # ContentSid -> number of placeholders (approved templates)
         self.callbacks: list[dict] = []  # status callbacks Twilio would post, for the test to deliver
+        self.calls: dict[str, dict] = {}  # sid -> Call resource (callers' calls and the legs they dialed)
         self.arrived = threading.Condition(self.lock)
 
     def next_failure(self, method: str = "POST") -> dict | None:
@@ -77,6 +84,7 @@ class Recorder:
             self.whatsapp_last_inbound.clear()
             self.templates.clear()
             self.callbacks.clear()
+            self.calls.clear()
             self.latency_s = 0.0
             self.auth_token = None
             self.account_status = "active"
@@ -290,6 +298,82 @@ def create_fake_app(recorder: Recorder | None = None) -> Flask:
             previous_page_uri=None,
         )
 
+    def call_page(found: list[dict], size: int):
+        return jsonify(
+            calls=found,
+            page=0,
+            page_size=size,
+            start=0,
+            end=len(found),
+            uri=request.full_path,
+            first_page_uri=request.full_path,
+            next_page_uri=None,
+            previous_page_uri=None,
+        )
+
+    @app.get("/2010-04-01/Accounts/<account_sid>/Calls/<sid>.json")
+    def fetch_call(account_sid: str, sid: str):
+        denied = refused(account_sid) or scripted("GET")
+        if denied:
+            return denied
+        with rec.lock:
+            call = rec.calls.get(sid)
+            if call is None or call["account_sid"] != account_sid:
+                return error(404, 20404, f"The requested resource {request.path} was not found")
+            return jsonify(call)
+
+    @app.get("/2010-04-01/Accounts/<account_sid>/Calls.json")
+    def read_calls(account_sid: str):
+        denied = refused(account_sid) or scripted("GET")
+        if denied:
+            return denied
+        size = int(request.args.get("PageSize", 50))
+        wanted = {
+            k: request.args.get(a)
+            for k, a in (("parent_call_sid", "ParentCallSid"), ("to", "To"), ("status", "Status"))
+        }
+        with rec.lock:
+            found = [
+                c
+                for c in reversed(list(rec.calls.values()))
+                if c["account_sid"] == account_sid and all(v is None or c[k] == v for k, v in wanted.items())
+            ][:size]
+        return call_page(found, size)
+
+    @app.post("/2010-04-01/Accounts/<account_sid>/Calls/<sid>.json")
+    def update_call(account_sid: str, sid: str):
+        """Hang up (`Status=completed` in progress, `canceled` while queued or ringing), as Twilio allows."""
+        denied = refused(account_sid) or scripted("POST")
+        if denied:
+            return denied
+        status = request.form.get("Status")
+        with rec.lock:
+            call = rec.calls.get(sid)
+            if call is None or call["account_sid"] != account_sid:
+                return error(404, 20404, f"The requested resource {request.path} was not found")
+            if status not in (None, "completed", "canceled"):
+                return error(400, 21218, "Invalid Status: must be canceled or completed")
+            if status and call["status"] not in CALL_OVER:
+                call["status"] = "completed" if call["status"] == "in-progress" else "canceled"
+                call["end_time"] = _rfc2822()
+            return jsonify(call)
+
+    @app.delete("/2010-04-01/Accounts/<account_sid>/Calls/<sid>.json")
+    def delete_call(account_sid: str, sid: str):
+        """Delete a call record (204); 20009 while it is not over, 404/20404 if unknown."""
+        denied = refused(account_sid) or scripted("DELETE")
+        if denied:
+            return denied
+        with rec.lock:
+            call = rec.calls.get(sid)
+            if call is None or call["account_sid"] != account_sid:
+                return error(404, 20404, f"The requested resource {request.path} was not found")
+            if call["status"] not in CALL_OVER:
+                return error(400, 20009, "Cannot delete this resource before it is complete")
+            del rec.calls[sid]
+            rec.deleted.append(sid)
+        return "", 204
+
     @app.get("/_fake/messages")
     def list_messages():
         with rec.lock:
@@ -349,6 +433,14 @@ def _whatsapp_failure(rec: Recorder, to: str, body: str | None, content_sid: str
     if last is None or time.time() - last > WHATSAPP_WINDOW_S:
         return 63016, "Failed to send freeform message because you are outside the allowed window."
     return None
+
+
+CALL_OVER = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+"""Twilio's final call statuses."""
+
+
+def _rfc2822() -> str:
+    return datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
 
 
 class FakeTwilioServer:
@@ -436,6 +528,46 @@ class FakeTwilioServer:
     def inbound_left(self) -> list[str]:
         with self.recorder.lock:
             return list(self.recorder.inbound)
+
+    def add_call(
+        self, account_sid: str, from_: str, to: str, status: str = "in-progress", parent: str | None = None
+    ) -> str:
+        """Seed a call Twilio is carrying (a caller's, or with `parent` a leg its <Dial> rang); return its sid."""
+        sid = "CA" + uuid.uuid4().hex
+        call = {
+            "sid": sid,
+            "account_sid": account_sid,
+            "parent_call_sid": parent,
+            "to": to,
+            "from": from_,
+            "status": status,
+            "direction": "outbound-dial" if parent else "inbound",
+            "start_time": _rfc2822(),
+            "end_time": None,
+            "duration": None,
+            "price": None,
+            "api_version": "2010-04-01",
+            "uri": f"/2010-04-01/Accounts/{account_sid}/Calls/{sid}.json",
+        }
+        with self.recorder.lock:
+            self.recorder.calls[sid] = call
+        return sid
+
+    def dial(self, parent_sid: str, numbers: list[str], status: str = "ringing") -> list[str]:
+        """Seed the legs a <Dial> rings from a call (one per <Number>); return their sids."""
+        with self.recorder.lock:
+            parent = dict(self.recorder.calls[parent_sid])
+        return [self.add_call(parent["account_sid"], parent["to"], n, status, parent=parent_sid) for n in numbers]
+
+    def set_call_status(self, sid: str, status: str) -> None:
+        with self.recorder.lock:
+            self.recorder.calls[sid]["status"] = status
+            if status in CALL_OVER:
+                self.recorder.calls[sid]["end_time"] = _rfc2822()
+
+    def calls(self) -> list[dict]:
+        with self.recorder.lock:
+            return [dict(c) for c in self.recorder.calls.values()]
 
     def fail_next(self, *failures: dict) -> None:
         with self.recorder.lock:

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel import UnknownLocaleError
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import PoFileError, read_po
@@ -136,6 +136,14 @@ def pgettext(locales_dir: str, lang: str, context: str, msgid: str, **values) ->
     """Translate a string with a context (flow.step.field) into lang."""
     text = translations(locales_dir, lang).pgettext(context, msgid)
     return text.format(**values) if values else text
+
+
+def language_name(lang: str, in_lang: str = SOURCE_LANGUAGE) -> str:
+    """A language's name in another language ("es" in English: "Spanish"), from Babel's CLDR data."""
+    try:
+        return Locale.parse(lang).get_display_name(in_lang) or lang
+    except (ValueError, UnknownLocaleError):
+        return lang
 
 
 def N_(msgid: str) -> str:

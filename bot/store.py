@@ -559,3 +559,13 @@ def start_embedded(
     if not detach:
         atexit.register(server.stop)
     return server
+
+
+def call_key(call_sid: str) -> str:
+    """One phone call to the hotline: language, state, who took it, the caller's sealed number (hash with TTL)."""
+    return f"{PREFIX}:call:{call_sid}"
+
+
+def calls_key() -> str:
+    """Calls the console shows, by start (sorted set call sid → epoch s)."""
+    return f"{PREFIX}:calls"

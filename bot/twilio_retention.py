@@ -8,6 +8,10 @@ after it was processed, and an outbound one once its status settles
 Twilio refuses to delete a message that is not complete yet (20009), and an
 outage must not lose the deletion.
 
+Calls to the voice line are kept by Twilio too (who called, when, which
+dispatchers' phones rang): `schedule_call` deletes the call and the legs it
+dialed once its status callback says it is over, with the same retries.
+
 Photos go with their message: the hotline keeps their Twilio URLs only, so once
 deleted they are gone from the incident too (fetching and keeping them
 encrypted is not built yet; see docs/privacy.md).
@@ -42,15 +46,19 @@ def schedule(rt, sid: str) -> bool:
     """Queue the deletion of one message at Twilio (when the network deletes); True if queued."""
     if rt.settings.twilio_retention != "delete" or not sid.startswith(("SM", "MM")):
         return False
+    return _enqueue(rt, delete_message, sid, "delete a message at Twilio")
+
+
+def _enqueue(rt, job, sid: str, description: str) -> bool:
     rt.queue("default").enqueue_in(
         timedelta(seconds=DELETE_AFTER_S),
-        delete_message,
+        job,
         sid,
         retry=DELETE_RETRY,
         job_timeout=60,
         result_ttl=0,
         failure_ttl=FAILED_TTL_S,
-        description="delete a message at Twilio",
+        description=description,
     )
     return True
 
@@ -58,3 +66,15 @@ def schedule(rt, sid: str) -> bool:
 def delete_message(sid: str) -> str:
     """RQ job. Delete a message and its media at Twilio; RetryableSend makes RQ try again later."""
     return twilio_channel.delete_message(runtime.get().twilio, sid)
+
+
+def schedule_call(rt, sid: str) -> bool:
+    """Queue deleting a finished call and its dialed legs at Twilio (HOTLINE_TWILIO_RETENTION); True if queued."""
+    if rt.settings.twilio_retention != "delete" or not sid.startswith("CA"):
+        return False
+    return _enqueue(rt, delete_call, sid, "delete a call at Twilio")
+
+
+def delete_call(sid: str) -> int:
+    """RQ job. Delete a call and the dispatchers' legs it dialed at Twilio; RetryableSend makes RQ try again."""
+    return twilio_channel.delete_call(runtime.get().twilio, sid)

@@ -25,15 +25,13 @@ def _runtime():
 
 def _verify(rt) -> None:
     """Check X-Twilio-Signature against PUBLIC_URL + path (+ query), as Twilio signed it."""
-    base = rt.settings.public_url
-    if base:
-        query = request.query_string.decode()
-        url = base.rstrip("/") + request.path + (f"?{query}" if query else "")
-    else:
-        url = request.url
-    twilio_channel.verify_signature(
-        rt.settings.twilio_auth_token, url, request.form, request.headers.get("X-Twilio-Signature")
-    )
+    verify(rt.settings.twilio_auth_token, rt.settings.public_url)
+
+
+def verify(auth_token: str | None, public_url: str | None) -> None:
+    """Raise Forbidden unless this Flask request carries Twilio's signature (the voice routes use it too)."""
+    url = twilio_channel.signed_url(public_url, request.path, request.query_string.decode(), request.url)
+    twilio_channel.verify_signature(auth_token, url, request.form, request.headers.get("X-Twilio-Signature"))
 
 
 @bp.post("/twilio/messages")

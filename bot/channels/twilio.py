@@ -69,6 +69,13 @@ def verify_signature(auth_token: str | None, url: str, params: Mapping[str, str]
         raise Forbidden("bad X-Twilio-Signature")
 
 
+def signed_url(public_url: str | None, path: str, query: str, own_url: str) -> str:
+    """The URL Twilio signed: PUBLIC_URL + path (+ query) behind a proxy, else the request's own URL."""
+    if not public_url:
+        return own_url
+    return public_url.rstrip("/") + path + (f"?{query}" if query else "")
+
+
 def _coord(raw: str | None, limit: float) -> float | None:
     if raw in (None, ""):
         return None
@@ -333,6 +340,41 @@ def delete_message(client: Client, sid: str) -> str:
     return "deleted"
 
 
+CALL_SETTLED = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+"""Call statuses after which a call is over (https://www.twilio.com/docs/voice/api/call-resource#call-status-values)."""
+
+CHILD_CALLS_LIMIT = 20
+"""Dialed legs of one call looked up for deletion (a <Dial> rings at most ten numbers)."""
+
+
+def delete_call(client: Client, sid: str) -> int:
+    """Delete a finished call and the legs it dialed at Twilio (their numbers, times); return how many went.
+
+    https://www.twilio.com/docs/voice/api/call-resource (DELETE). A call still in
+    progress raises RetryableSend (RQ retries later); a call already gone counts 0.
+    """
+    try:
+        call = client.calls(sid).fetch()
+        if call.status not in CALL_SETTLED:
+            raise RetryableSend(f"call not finished yet ({call.status})", code=twilio_errors.NOT_COMPLETE)
+        deleted = 0
+        for child in client.calls.list(parent_call_sid=sid, limit=CHILD_CALLS_LIMIT):
+            if child.status not in CALL_SETTLED:
+                raise RetryableSend(
+                    f"a dialed leg is not finished yet ({child.status})", code=twilio_errors.NOT_COMPLETE
+                )
+            client.calls(child.sid).delete()
+            deleted += 1
+        client.calls(sid).delete()
+    except (TwilioRestException, TwilioServiceException) as exc:
+        if exc.status == 404 or exc.code == 20404:
+            return 0
+        raise send_error(exc) from None
+    except requests.RequestException as exc:
+        raise RetryableSend(f"twilio unreachable: {type(exc).__name__}") from None
+    return deleted + 1
+
+
 LOOKUP_LIMIT = 20
 """Recent messages to one number checked when reconciling an uncertain send."""
 
@@ -415,6 +457,7 @@ __all__ = [
     "WHATSAPP",
     "TwilioChannel",
     "verify_signature",
+    "signed_url",
     "parse_inbound",
     "render_twiml",
     "parse_status",
@@ -427,6 +470,7 @@ __all__ = [
     "send_error",
     "check_account",
     "delete_message",
+    "delete_call",
     "classify",
     "OPTED_OUT",
 ]

@@ -102,6 +102,9 @@ _TABLE: dict[int, tuple[str, str]] = {
 }
 """Code → (kind, reason). The comment on each row is the title of Twilio's page for it."""
 
+NOT_COMPLETE = 20009
+"""Twilio refuses to delete a resource (message, call) that is not complete yet."""
+
 OPTED_OUT = 21610
 """Twilio's code for a recipient who replied STOP (Twilio itself blocks later sends)."""
 

@@ -15,6 +15,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from .. import audit, coordinators
+from ..observers import parse as roster_parse
 
 coordinators_group = AppGroup("coordinators", help="Coordinator logins for the console (/dashboard).")
 
@@ -70,3 +71,34 @@ def remove_command(name: str):
         raise click.ClickException(f"no coordinator named {coordinators.normalize(name)!r}")
     audit.record(rt.r, "account_removed", "cli", time.time(), account=coordinators.normalize(name))
     click.echo(f"removed {coordinators.normalize(name)}; their sessions have ended")
+
+
+@coordinators_group.command("phone")
+@click.argument("name")
+@click.argument("number", required=False)
+@click.option("--shifts", default="", help='weekly shifts, like "mon-fri 18:00-23:00; sat 08:00-20:00" (none: always)')
+@click.option("--timezone", default="", help="time zone of the shifts (default HOTLINE_TIMEZONE)")
+@click.option("--clear", is_flag=True, help="take the phone away: the voice line no longer rings it")
+def phone_command(name: str, number: str | None, shifts: str, timezone: str, clear: bool):
+    """Set the phone the voice line rings for this dispatcher on their shifts (docs/voice.md)."""
+    rt = _rt()
+    if not clear and not number:
+        raise click.ClickException("give a NUMBER, or --clear")
+    e164 = None
+    if not clear:
+        tz = timezone or rt.settings.timezone
+        try:
+            e164 = roster_parse.parse_phone(number or "", rt.settings.default_region)
+            roster_parse.parse_shifts(shifts)
+            roster_parse._timezone(tz)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        timezone = tz
+    if not coordinators.set_phone(rt.r, rt.settings.secret, name, e164, shifts.strip(), timezone):
+        raise click.ClickException(f"no coordinator named {coordinators.normalize(name)!r}")
+    audit.record(rt.r, "account_phone", "cli", time.time(), account=coordinators.normalize(name), cleared=clear)
+    if clear:
+        click.echo(f"{coordinators.normalize(name)} is no longer rung for calls")
+    else:
+        when = shifts.strip() or "whenever a caller asks for a person"
+        click.echo(f"{coordinators.normalize(name)} is rung for calls: {when} ({timezone})")
