@@ -1,7 +1,7 @@
 """When a caller is sent to text: the sighting flow's first question by SMS, and coordinators told.
 
-Both run as RQ jobs (never a network call on the voice webhook) with the
-dispatch queue's Retry. The text starts the caller's conversation exactly as
+The text is an RQ job (never a network call on the voice webhook) with the
+dispatch queue's Retry; coordinators hear through their digest. The text starts the caller's conversation exactly as
 their own first text would (`conversation.begin`), in the language they
 chose on the phone, so their reply continues the flow. Job arguments carry a
 call sid, never a number: the sealed number is read from the call's state.
@@ -16,7 +16,7 @@ import phonenumbers
 
 from .. import conversation, i18n, outbox, privacy, router, runtime, store
 from ..channels import Inbound
-from ..dispatch import coordinators
+from ..dispatch import coordinators, digest
 from ..errors import PermanentSend
 from ..i18n import N_
 from . import calls
@@ -63,9 +63,21 @@ def enqueue_text(rt, call_sid: str):
     return coordinators.enqueue(rt, text_caller, call_sid, description="voice: text a caller")
 
 
-def enqueue_missed(rt, call_sid: str, texted: bool):
-    """Queue telling coordinators a call was missed (the one place a missed call reaches them)."""
-    return coordinators.enqueue(rt, tell_coordinators, call_sid, texted, description="voice: missed call")
+def tell_coordinators(rt, call_sid: str, lang: str, texted: bool, now: float) -> str:
+    """Count the missed call for the coordinators' digest (the one place a missed call reaches them).
+
+    One Lua call, safe on the voice webhook; alone in its minute it is told in
+    full (time and language, never the number). Keyed by the call, so Twilio
+    asking twice counts it once.
+    """
+    detail = i18n.gettext(
+        rt.settings.locales_dir,
+        "en",
+        MISSED_TEXTED if texted else MISSED_NOT_TEXTED,
+        time=i18n.local_time(rt.settings, now, "en"),
+        language=i18n.language_name(lang),
+    )
+    return digest.note(rt, "missed_call", event=f"call:{call_sid}", detail=detail, now=now)
 
 
 def text_caller(call_sid: str) -> str:
@@ -95,18 +107,3 @@ def text_caller(call_sid: str) -> str:
         rt.r.expire(records, calls.CALL_TTL_S)
     calls.update(rt.r, call_sid, time.time(), texted="1")
     return record["state"]
-
-
-def tell_coordinators(call_sid: str, texted: bool) -> int:
-    """RQ job. Tell coordinators a call found nobody (time and language only: never the number)."""
-    rt = runtime.get()
-    call = calls.get(rt.r, call_sid) or {}
-    lang = call.get("lang", "en")
-    body = i18n.gettext(
-        rt.settings.locales_dir,
-        "en",
-        MISSED_TEXTED if texted else MISSED_NOT_TEXTED,
-        time=i18n.local_time(rt.settings, float(call.get("started_at") or time.time()), "en"),
-        language=i18n.language_name(lang),
-    )
-    return coordinators.text_coordinators_once(rt, body)

@@ -174,7 +174,7 @@ def _missed(rt, settings, sid: str, lang: str):
     sent = _text_caller(
         rt, settings, sid, _quietly("read a call", calls.caller_number, rt.r, settings.secret, sid), "missed"
     )
-    _quietly("tell coordinators", missed.enqueue_missed, rt, sid, sent)
+    _quietly("tell coordinators", missed.tell_coordinators, rt, sid, lang, sent, time.time())
     return menu.missed(settings, lang, sent)
 
 
