@@ -45,24 +45,14 @@ log = logging.getLogger(__name__)
 FLOW = "debrief"
 """The flow file (`flows/debrief.yaml`) the offer starts."""
 
-CHOICES: dict[str, tuple[str, ...]] = {
-    "agency": ("ice", "cbp", "hsi", "fbi", "police", "unknown"),
-    "identified": ("yes", "no", "unknown"),
-    "badge": ("yes", "no", "unknown"),
-    "warrant": ("judicial", "administrative", "none", "unknown"),
-    "masks": ("yes", "no", "unknown"),
-    "vehicles": ("marked", "unmarked", "both", "none", "unknown"),
-    "plates": ("visible", "none", "unknown"),
-    "force": ("yes", "no", "unknown"),
-    "legal_help": ("yes", "no", "unknown"),
-}
-"""The coded answers a debrief keeps, and the codes each may hold (`agency` is a list of them).
+CHOICES = stats.DEBRIEF_CODES
+"""The coded answers a debrief keeps and the codes each may hold (their one home is `bot.stats`, which counts them).
 
 The flow's option codes are these; SKIP and DONE are codes too, and are not
-kept. A code a coordinator adds to the flow without adding it here is dropped
+kept. A code a coordinator adds to the flow without adding it there is dropped
 (the record stays comparable across versions of the flow)."""
 
-COUNTS = ("detained_count",)
+COUNTS = stats.DEBRIEF_COUNTS
 """Numbers a debrief keeps; two observers' figures merge to the larger."""
 
 MAX_COUNT = 500

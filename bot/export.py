@@ -22,6 +22,9 @@ from .geo import areas
 CODED_DETAILS = ("activity", "agents", "vehicles", "identifiers", "detained")
 """Answers exported as they were coded by the flow (numbers and option codes, never words)."""
 
+DEBRIEF_DETAILS = tuple(stats.DEBRIEF_CODES) + stats.DEBRIEF_COUNTS
+"""Observers' debrief codes (`details.debrief`), exported as `debrief_<name>` columns."""
+
 FREE_TEXT = ("markings",)
 """Answers in a reporter's own words: exported only on an admin's explicit request."""
 
@@ -74,9 +77,16 @@ def _row(settings, incident: dict, free_text: bool) -> dict:
         "accepted": incident["accepted"],
     }
     for name in CODED_DETAILS + (FREE_TEXT if free_text else ()):
-        value = details.get(name)
-        row[name] = ";".join(map(str, value)) if isinstance(value, list) else value
+        row[name] = _cell(details.get(name))
+    debrief = details.get("debrief") or {}
+    for name in DEBRIEF_DETAILS:
+        row[f"debrief_{name}"] = _cell(debrief.get(name))
     return row
+
+
+def _cell(value):
+    """A coded answer as one cell: a list of codes joined with `;`."""
+    return ";".join(map(str, value)) if isinstance(value, list) else value
 
 
 def rows(r, settings, since: date | None, until: date | None, *, free_text: bool = False) -> list[dict]:
@@ -88,7 +98,8 @@ def as_csv(rows: list[dict], free_text: bool) -> str:
     """Rows as CSV; a first comment line says whether reporters' free text is included."""
     out = io.StringIO()
     out.write("# free text: INCLUDED (reporters' own words)\n" if free_text else "# free text: none\n")
-    names = list(COLUMNS + CODED_DETAILS + (FREE_TEXT if free_text else ()))
+    debriefs = tuple(f"debrief_{name}" for name in DEBRIEF_DETAILS)
+    names = list(COLUMNS + CODED_DETAILS + debriefs + (FREE_TEXT if free_text else ()))
     writer = csv.DictWriter(out, fieldnames=names, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)

@@ -44,6 +44,24 @@ OUTCOME_METRICS = (
 DISPATCH_METRICS = ("escalations", "two_observers")
 """Counted as dispatch goes (in the day the incident began): nobody (enough) accepted; the pair was complete."""
 
+DEBRIEF_CODES: dict[str, tuple[str, ...]] = {
+    "agency": ("ice", "cbp", "hsi", "fbi", "police", "unknown"),
+    "identified": ("yes", "no", "unknown"),
+    "badge": ("yes", "no", "unknown"),
+    "warrant": ("judicial", "administrative", "none", "unknown"),
+    "masks": ("yes", "no", "unknown"),
+    "vehicles": ("marked", "unmarked", "both", "none", "unknown"),
+    "plates": ("visible", "none", "unknown"),
+    "force": ("yes", "no", "unknown"),
+    "legal_help": ("yes", "no", "unknown"),
+}
+"""An observer's debrief as stored in `details.debrief` (flows/debrief.yaml; `agency` is a list of codes).
+
+`_outcomes` counts `identified`, `masks`, `vehicles`, `plates`; the export carries all of them."""
+
+DEBRIEF_COUNTS = ("detained_count",)
+"""The debrief's numbers (`detained` counts the larger of a scene's observers' figures)."""
+
 DURATION_EDGES_MIN = (2, 5, 10, 20, 40, 60)
 """Upper edges of the minutes buckets for time to first accept and to first arrival; the last bucket is open."""
 

@@ -185,3 +185,14 @@ def test_an_observer_who_said_stop_is_not_debriefed(rt, phone, worker, coordinat
     coordinator().action(merge.ref, "close")
     worker()
     assert not any("observing" in m["body"] for m in twilio_outbox.messages())
+
+
+def test_the_export_carries_the_debrief_codes_and_never_the_words(rt, runner):
+    from bot.cli.stats import export_command
+
+    merge = open_incident(rt)
+    debrief.attach(rt.r, rt.settings, merge.incident_id, {"agency": ["ice", "cbp"], "warrant": "none"}, time.time())
+    out = runner.invoke(export_command, ["--format", "csv"]).output
+    header, row = [line.split(",") for line in out.splitlines()[1:3]]
+    cells = dict(zip(header, row))
+    assert (cells["debrief_agency"], cells["debrief_warrant"], cells["debrief_masks"]) == ("ice;cbp", "none", "")

@@ -43,9 +43,8 @@ def respond(rt: Hotline, contact_id: str, inbound: Incoming, now: float, actions
         return _respond(rt, contact_id, inbound, now, actions, force=True)
 
 
-def _respond(
-    rt: Hotline, contact_id: str, inbound: Incoming, now: float, actions: Mapping[str, Callable], force: bool
-) -> list[str]:
+def _load(rt: Hotline, contact_id: str) -> tuple[registry.Registry, dict, Session | None, dict, bool]:
+    """One round trip: the flows, the stored session (its pinned flow version fetched), preferences, opt-out."""
     settings = rt.settings
     reg = registry.for_folder(settings.flows_dir, settings.locales_dir)
     pipe = rt.r.pipeline(transaction=False)
@@ -55,6 +54,14 @@ def _respond(
     session = sessions.from_hash(stored)
     if session is not None and (session.flow, session.version) not in reg.versions:
         reg.fetch_version(rt.r, session.flow, session.version)
+    return reg, stored, session, prefs, bool(opted_out)
+
+
+def _respond(
+    rt: Hotline, contact_id: str, inbound: Incoming, now: float, actions: Mapping[str, Callable], force: bool
+) -> list[str]:
+    settings = rt.settings
+    reg, stored, session, prefs, opted_out = _load(rt, contact_id)
     text = (inbound.body or "")[:MAX_TEXT]
     folded = fold(text)
     languages = settings.languages
@@ -99,14 +106,9 @@ def begin(
     opted-out contact gets nothing (an empty list).
     """
     settings = rt.settings
-    reg = registry.for_folder(settings.flows_dir, settings.locales_dir)
-    pipe = rt.r.pipeline(transaction=False)
-    sessions.queue_load(pipe, contact_id)
-    contacts.queue_load(pipe, contact_id)
-    stored, prefs, opted_out = pipe.execute()
+    reg, stored, session, prefs, opted_out = _load(rt, contact_id)
     if opted_out:
         return []
-    session = sessions.from_hash(stored)
     if session is not None and session.active and session.flow not in replaces:
         return None
     ctx = make_context(settings, reg, now, inbound.address)
