@@ -12,7 +12,7 @@ import logging
 from . import dispatch, handoffs, i18n, incidents, privacy, runtime, stats, store
 from .actions import FIXED, ActionCall, action, read
 from .channels import registry as channels
-from .dispatch import coordinators, digest, updates
+from .dispatch import coordinators, digest, lifecycle, updates
 from .geo import online as online_geocoder
 
 log = logging.getLogger(__name__)
@@ -145,6 +145,11 @@ def _merge(rt, contact_id: str, where: dict, details: dict, language: str, chann
     merge = incidents.merge_report(rt.r, report, rt.settings, now)
     if merge.is_new and merge.should_dispatch:
         dispatch.enqueue_start(rt, merge.incident_id)
+    if merge.unusual:  # once per incident: coordinators in the digest, observers already texted told it is unconfirmed
+        digest.note(rt, "unusual", merge.incident_id, event=f"unusual:{merge.incident_id}")
+        rt.queue("dispatch").enqueue(
+            lifecycle.notify_observers, merge.incident_id, "unusual", job_timeout=lifecycle.NOTIFY_TIMEOUT_S
+        )
     return merge
 
 

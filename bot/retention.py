@@ -68,6 +68,7 @@ def purge(rt, now: float, detail_h: float | None = None, keep_days: float | None
                 store.incident_dispatch_key(incident_id),
                 store.incident_sends_key(incident_id),
                 store.incident_plan_key(incident_id),
+                store.incident_newcomers_key(incident_id),
             )
             pipe.zrem(store.incidents_closed_key(), incident_id)
             pipe.execute()

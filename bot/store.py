@@ -79,6 +79,11 @@ def incident_timeline_key(incident_id: str) -> str:
     return f"{PREFIX}:{{inc:{incident_id}}}:timeline"
 
 
+def incident_newcomers_key(incident_id: str) -> str:
+    """An incident's newcomer reports by time (sorted set report number → epoch s; no contact id): bursts."""
+    return f"{PREFIX}:{{inc:{incident_id}}}:newcomers"
+
+
 def incident_update_key(incident_id: str) -> str:
     """Set while an incident's batched update text to accepted observers is scheduled (string, TTL)."""
     return f"{PREFIX}:{{inc:{incident_id}}}:update"

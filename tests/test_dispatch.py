@@ -451,7 +451,9 @@ def test_health_reports_roster_without_anyone_on_duty(rt):
 def test_bare_yes_or_1_with_nothing_open_goes_to_the_conversation(rt, roster):
     assert dispatch.handle_reply(rt, roster["A"], "yes", time.time()) is None
     assert dispatch.handle_reply(rt, roster["A"], "1", time.time()) is None
-    assert dispatch.handle_reply(rt, roster["A"], "YES 48", time.time()) == ["You have no open dispatch right now."]
+    assert dispatch.handle_reply(rt, roster["A"], "YES 48", time.time()) == [
+        "There is no open dispatch 48. You have none open right now."
+    ]
 
 
 def test_bare_answer_mid_conversation_belongs_to_the_flow_but_a_coded_one_to_dispatch(rt, roster, worker):

@@ -37,6 +37,7 @@ REASONS = {
     "nobody_accepted": N_("nobody accepted"),
     "observer_alone": N_("one observer alone"),
     "unplaced": N_("unplaced"),
+    "unusual": N_("unusual: many new numbers at once"),
 }
 """Why an incident needs a coordinator (bot.dispatch.board.needs_action), as the board shows it."""
 
@@ -55,6 +56,7 @@ EVENTS = {
     "escalated": N_("escalated to coordinators"),
     "note": N_("note"),
     "merged": N_("merged"),
+    "unusual": N_("unusual burst of new reporters"),
 }
 """Timeline event kinds with a name on the board; others show their code."""
 

@@ -63,6 +63,8 @@ def needs_action(incident: dict, plan: dict, states: dict, now: float) -> list[s
         reasons.append("nobody accepted")
     if accepted == 1 and needed > 1:
         reasons.append("observer alone")
+    if incident.get("unusual"):  # a burst of newcomers: maybe a trap (docs/incidents.md "Corroboration")
+        reasons.append("unusual")
     return reasons
 
 

@@ -61,10 +61,11 @@ def text_one(rt, incident: dict, plan: dict, observer_id: str, km: float, observ
     if not e164:
         return set_unreachable(rt, incident_id, observer_id, observer, "sealed under another secret", now)
     lang = observers.language_of(observer)
+    unconfirmed = bool(incident.get("unusual"))  # a burst of newcomers: the observer is told (docs/incidents.md)
     body = texts.say(
         settings,
         lang,
-        texts.DISPATCH,
+        texts.DISPATCH_UNCONFIRMED if unconfirmed else texts.DISPATCH,
         code=code,
         km=f"{km:.1f}",
         kind=texts.kind_name(settings, lang, incident.get("kind", "other")),
@@ -80,7 +81,7 @@ def text_one(rt, incident: dict, plan: dict, observer_id: str, km: float, observ
             purpose="dispatch",
             now=now,
             ref={"incident_id": incident_id, "observer_id": observer_id},
-            extra={"wave": wave, "km": f"{km:.1f}"},
+            extra={"wave": wave, "km": f"{km:.1f}", **({"unconfirmed": 1} if unconfirmed else {})},
             validity_s=int(plan["timeout_s"]),  # later than the wave is worse than never: Twilio drops it (30036)
         )
     except PermanentSend as exc:

@@ -89,8 +89,7 @@ def close(rt, incident_id: str, by: str, now: float, note: str = "", reason: str
 
 def reopen(rt, incident_id: str, by: str, now: float, note: str = "") -> None:
     """Put a closed or unfounded incident back on the board (dispatch does not restart by itself)."""
-    reporters = rt.r.scard(store.incident_reporters_key(incident_id))
-    status = "corroborated" if reporters >= incidents.CORROBORATE_AT else "reported"
+    status = incidents.earned_status(rt.r, incident_id)
     _status(rt, incident_id, status, now, f"reopened by {by}")
     rt.r.hdel(store.incident_key(incident_id), "closed_at", "closed_reason")
     plan.reclaim_code(rt.r, incident_id)  # its old code may name a newer incident by now
@@ -257,7 +256,8 @@ def merge(rt, absorbed_id: str, into_id: str, by: str, now: float) -> None:
 
 # ---- jobs -------------------------------------------------------------------------------
 def notify_observers(incident_id: str, why: str, old_code: str = "") -> int:
-    """RQ job. Tell the observers still asked or going that an incident closed or merged; return texts sent."""
+    """RQ job. Tell the observers still asked or going that an incident closed, merged or turned out unusual
+    (`why`: closed, merged, unusual); return texts sent."""
     rt = runtime.get()
     r, s = rt.r, rt.settings
     planned = r.hgetall(store.incident_plan_key(incident_id))
@@ -267,6 +267,9 @@ def notify_observers(incident_id: str, why: str, old_code: str = "") -> int:
     states = r.hgetall(store.incident_dispatch_key(incident_id))
     targets = [o for o, st in states.items() if st in (plan.TEXTED, plan.ACCEPTED)]
     owed = [o for o in targets if why == "closed" and states[o] == plan.ACCEPTED and offer_debrief(r, o, incident_id)]
+    if why == "unusual":  # those whose dispatch text already said "unconfirmed" need no second word
+        sends = r.hgetall(store.incident_sends_key(incident_id))
+        targets = [o for o in targets if not (outbox.read_record(sends.get(o)) or {}).get("unconfirmed")]
     sent = 0
     for observer_id, observer in zip(targets, observers.get_many(r, targets)):
         e164 = observers.number_of(s, observer) if observer else None
@@ -277,6 +280,8 @@ def notify_observers(incident_id: str, why: str, old_code: str = "") -> int:
         lang = observers.language_of(observer)
         if why == "merged":
             body = texts.say(s, lang, texts.MERGED, code=code, new_code=new_code)
+        elif why == "unusual":
+            body = texts.say(s, lang, texts.UNCONFIRMED, code=code)
         else:
             body = texts.say(s, lang, texts.CLOSED, code=code)
         record = outbox.send_once(

@@ -40,13 +40,15 @@ CODE_RANGES = ((10, 90), (100, 900))
 """Dispatch codes: 10..99 (two digits to type), then 100..999 if ninety incidents are open at once.
 
 A code is unique among open incidents, so it is unique among any observer's open dispatches:
-"YES 11" can never accept another incident than the one texted as 11."""
+"YES 11" can never accept another incident than the one texted as 11. One code per incident (not one
+per observer) so the console, the CLI and two observers on the phone all say the same number."""
 
 
 def snapshot_plan(r, settings, incident_id: str, now: float) -> dict:
     """Freeze the dispatch plan (wave size, timeout, needed) and a short code, once per incident."""
     key = store.incident_plan_key(incident_id)
-    code = r.hget(key, "code") or allocate_code(r, incident_id)
+    held = r.hget(key, "code")
+    code = held or allocate_code(r, incident_id)
     fields = {
         "wave_size": settings.wave_size,
         "timeout_s": settings.wave_timeout_s,
@@ -63,6 +65,8 @@ def snapshot_plan(r, settings, incident_id: str, now: float) -> dict:
         pipe.hsetnx(key, name, value)
     pipe.hgetall(key)
     plan = pipe.execute()[-1]
+    if not held and plan["code"] != code:  # a concurrent snapshot froze its code first: give ours back
+        lua.run(r, "code_release", [store.dispatch_codes_key()], code=code, incident_id=incident_id)
     return plan
 
 
@@ -96,7 +100,28 @@ def reclaim_code(r, incident_id: str) -> str | None:
         return code
     fresh = allocate_code(r, incident_id)
     r.hset(key, "code", fresh)
+    _renumber(r, incident_id, code, fresh)
     return fresh
+
+
+def _renumber(r, incident_id: str, old: str, new: str) -> None:
+    """Move an incident's entry in its observers' open dispatches from its old code to its new one.
+
+    The old code now names another open incident: an observer who still had it
+    must never reach that one with it (a reply with the old code gets "no open
+    dispatch" and the list of their codes, which shows the new one).
+    """
+    observer_ids = r.hkeys(store.incident_dispatch_key(incident_id))
+    if not observer_ids:
+        return
+    pipe = r.pipeline(transaction=False)
+    for observer_id in observer_ids:
+        pipe.hget(store.observer_open_key(observer_id), old)
+    holders = [o for o, held in zip(observer_ids, pipe.execute()) if held == incident_id]
+    for observer_id in holders:
+        pipe.hdel(store.observer_open_key(observer_id), old)
+        pipe.hset(store.observer_open_key(observer_id), new, incident_id)
+    pipe.execute()
 
 
 def seconds(s: float) -> timedelta:

@@ -141,19 +141,51 @@ def _is_conversation_answer(rt, observer_id: str) -> bool:
     return TEXTED not in pipe.execute()
 
 
+def _dispatches(r, observer_id: str) -> tuple[dict[str, str], dict[str, str]]:
+    """An observer's dispatches as (open, current), code → incident id, in one round trip.
+
+    A code means an incident only while that incident *still goes by that code*
+    (`current`; a merged or reopened incident can be renumbered, and entries that
+    no longer match are dropped), and a coded reply only while it is also open
+    (`open`): a code kept from a closed incident, or one since given to another,
+    never means another incident than the one texted with it. Codes are unique
+    among open incidents (`plan.allocate_code`), so unique among any observer's
+    open dispatches.
+    """
+    entries = r.hgetall(store.observer_open_key(observer_id))
+    if not entries:
+        return {}, {}
+    pipe = r.pipeline(transaction=False)
+    for incident_id in entries.values():
+        pipe.hget(store.incident_key(incident_id), "status")
+        pipe.hget(store.incident_plan_key(incident_id), "code")
+    replies = pipe.execute()
+    open_now, current = {}, {}
+    for i, (code, incident_id) in enumerate(entries.items()):
+        status, goes_by = replies[2 * i], replies[2 * i + 1]
+        if status is None or goes_by not in (None, code):
+            continue
+        current[code] = incident_id
+        if status in incidents.OPEN_STATUSES:
+            open_now[code] = incident_id
+    gone = [code for code in entries if code not in current]
+    if gone:
+        r.hdel(store.observer_open_key(observer_id), *gone)
+    return open_now, current
+
+
 def _resolve(rt, observer_id: str, code: str | None, wanted: tuple, command: str, lang: str):
     """Find which open dispatch a reply is about: by code, else the only one it can mean."""
     s = rt.settings
-    open_map = rt.r.hgetall(store.observer_open_key(observer_id))
+    open_now, open_map = _dispatches(rt.r, observer_id)
     if code is not None:
-        if code in open_map and rt.r.hget(store.incident_key(open_map[code]), "status") in incidents.OPEN_STATUSES:
-            return open_map[code], code
+        if code in open_now:
+            return open_now[code], code
         if code in open_map:  # a code kept from an incident that closed: it never means another one
             rt.r.hdel(store.observer_open_key(observer_id), code)
-            del open_map[code]
-        if not open_map:
-            return texts.say(s, lang, texts.NO_OPEN)
-        return texts.say(s, lang, texts.UNKNOWN_CODE, code=code, codes=", ".join(sorted(open_map)))
+        if not open_now:
+            return texts.say(s, lang, texts.NO_OPEN_CODE, code=code)
+        return texts.say(s, lang, texts.UNKNOWN_CODE, code=code, codes=", ".join(sorted(open_now, key=int)))
     if not open_map:
         return texts.say(s, lang, texts.NO_OPEN)
     pipe = rt.r.pipeline(transaction=False)

@@ -13,6 +13,16 @@ from ..i18n import N_
 DISPATCH = N_(
     "Hotline {code}: report of {kind} near {place}, {km} km from you. Can you go? Reply YES {code} or NO {code}."
 )
+DISPATCH_UNCONFIRMED = N_(
+    "Hotline {code}: UNCONFIRMED report of {kind} near {place}, {km} km from you. Many new numbers sent it at once: "
+    "it may be false or a trap. Go only with a partner. Reply YES {code} or NO {code}."
+)
+"""The dispatch text of an "unusual" incident (a burst of newcomers, docs/incidents.md)."""
+UNCONFIRMED = N_(
+    "Hotline {code}: caution, this report is unconfirmed. Many new numbers sent it at once: it may be false "
+    "or a trap. Go only with a partner and keep your distance."
+)
+"""Told once to observers texted before the incident was found unusual."""
 AREA_ONLY = N_("{place} (area only, cross streets to follow)")
 """How a ZIP- or city-precision place reads: observers must know the point is not the scene."""
 ACCEPTED = N_(
@@ -44,6 +54,7 @@ COVERED = N_("Hotline {code} is covered, thank you. No need to go.")
 DECLINED = N_("OK, thanks. We'll ask someone else for {code}.")
 ALREADY = N_("You already accepted {code}. Thank you.")
 NO_OPEN = N_("You have no open dispatch right now.")
+NO_OPEN_CODE = N_("There is no open dispatch {code}. You have none open right now.")
 UNKNOWN_CODE = N_("There is no open dispatch {code}. Your open ones: {codes}.")
 WHICH = N_("Which one? Reply {word} followed by the number: {codes}.")
 CLOSED = N_("Hotline {code} is closed. Thank you.")

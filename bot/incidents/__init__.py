@@ -70,7 +70,26 @@ VERDICT_STATUSES = ("verified", "unfounded")
 """Statuses an observer's verdict sets; each adds its reason to the incident's `believed` list."""
 
 CORROBORATE_AT = 2
-"""Distinct reporters that make a reported incident corroborated."""
+"""Distinct reporters (phone numbers) that make a reported incident corroborated."""
+
+WEIGHTS = {"phone": 10, "web": 5, "trusted": 20, "observer": 20}
+"""What one distinct reporter's word is worth, in tenths of a phone number (docs/incidents.md "Corroboration").
+
+A web chat id costs nothing to make, so it counts half; a contact a coordinator
+trusts (`hotline contacts trust`) or an observer on the roster corroborates alone."""
+
+CORROBORATE_WEIGHT = CORROBORATE_AT * WEIGHTS["phone"]
+"""The weight of distinct reporters that makes a reported incident corroborated."""
+
+NEW_CONTACT_S = 24 * 3600
+"""A number whose first report is younger than this (or a web chat id, always) is a newcomer."""
+
+BURST_AT = 5
+"""Newcomers within BURST_WINDOW_S on one incident that make it "unusual": a real scene brings a neighbour or
+three; a trap brings dozens of fresh numbers at once (the drill: 200 in seconds)."""
+
+BURST_WINDOW_S = 10 * 60
+"""How close together the newcomers of a burst arrive."""
 
 MERGE_PRECISION_CAP_M = PRECISION_M["city"]
 """Worst precision the merge radius accounts for; anything vaguer counts as a city."""
@@ -129,6 +148,8 @@ class Merge:
     should_dispatch: bool
     escalated: bool = False
     """True when this report moved the incident from reported to corroborated."""
+    unusual: bool = False
+    """True when this report made the incident "unusual" (a burst of newcomers): coordinators are told once."""
 
 
 def ref_for(incident_id: str) -> str:
@@ -186,7 +207,7 @@ def merge_report(r: redis.Redis, report: Report, settings, now: float) -> Merge:
     ]
     slot = stats.slot(settings, kind, report.lat if placed else None, report.lon if placed else None, now)
     keys += [slot.day_key, store.stats_days_key()]
-    incident_id, is_new, reporters, status, dispatch, escalated = lua.run(
+    incident_id, is_new, reporters, status, dispatch, escalated, unusual = lua.run(
         r,
         "incident_merge",
         keys,
@@ -217,11 +238,36 @@ def merge_report(r: redis.Redis, report: Report, settings, now: float) -> Merge:
         stats_ordinal=slot.ordinal,
         stats_day=slot.day,
         area_m=MERGE_AREA_M,
+        weights=WEIGHTS,
+        corroborate_weight=CORROBORATE_WEIGHT,
+        observer_key=store.observer_key(report.contact_id),
+        new_contact_s=NEW_CONTACT_S,
+        burst_at=BURST_AT,
+        burst_window_s=BURST_WINDOW_S,
+        newcomers_tpl=_tpl(store.incident_newcomers_key),
     )
     incident_id = str(incident_id)
     return Merge(
-        incident_id, ref_for(incident_id), bool(is_new), int(reporters), str(status), bool(dispatch), bool(escalated)
+        incident_id,
+        ref_for(incident_id),
+        bool(is_new),
+        int(reporters),
+        str(status),
+        bool(dispatch),
+        bool(escalated),
+        bool(unusual),
     )
+
+
+def earned_status(r: redis.Redis, incident_id: str) -> str:
+    """`corroborated` or `reported`: what an incident's reporters earn it by the weights (a reopened one goes back
+    to this). Once unusual, newcomers count for nothing; an incident from before the weights counts its reporters."""
+    weight, known, unusual = r.hmget(store.incident_key(incident_id), "weight", "weight_known", "unusual")
+    if weight is None:
+        reporters = r.scard(store.incident_reporters_key(incident_id))
+        return "corroborated" if reporters >= CORROBORATE_AT else "reported"
+    score = float(known or 0) if unusual else float(weight)
+    return "corroborated" if score >= CORROBORATE_WEIGHT else "reported"
 
 
 def get(r: redis.Redis, incident_id: str) -> dict:
@@ -262,6 +308,7 @@ def _view(data: dict, reporters: int, states: list[str]) -> dict:
         "created_at": _iso(data.get("created_at")),
         "last_at": _iso(data.get("last_at")),
         "believed": _reasons(data.get("believed")),
+        "unusual": data.get("unusual") or "",
         "details": json.loads(data.get("details") or "{}"),
         "language": data.get("language", "en"),
         "channel": data.get("channel", ""),

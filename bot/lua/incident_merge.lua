@@ -7,8 +7,11 @@
 --   reporters_tpl, timeline_tpl (`@ID@` is the id), contact_id, details (JSON), language, channel,
 --   corroborate_at, search_count, expire_batch, open_statuses, feed_cap,
 --   stats_prefix ('area<tab>kind<tab>'), reported_ttl_s, stats_ordinal, stats_day,
---   area_m (a report vaguer than this — a ZIP, a city — only joins an incident by the incident's own radius)
--- Returns {id, is_new, reporters, status, dispatch, escalated}.
+--   area_m (a report vaguer than this — a ZIP, a city — only joins an incident by the incident's own radius),
+--   corroboration (docs/incidents.md "Corroboration"): weights {phone, web, trusted, observer} (tenths),
+--   corroborate_weight, observer_key (the reporter's roster hash, if any), new_contact_s, burst_at,
+--   burst_window_s, newcomers_tpl
+-- Returns {id, is_new, reporters, status, dispatch, escalated, unusual (1 when this report flagged a burst)}.
 local a = cjson.decode(ARGV[1])
 local geo, tkey, seq, contact, closed = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local at = a.now
@@ -63,6 +66,21 @@ local blocked = trust == 'blocked'
 local placed = lat ~= ''
 if prec > cap then prec = cap end
 
+-- What this reporter's word is worth (tenths), and whether they are new to the hotline: a de-identified
+-- first-seen mark on the contact's hash (keyed by the HMAC of the number, never the number).
+local w = a.weights
+local first_seen = tonumber(redis.call('HGET', contact, 'first_seen') or '')
+local is_observer = redis.call('EXISTS', a.observer_key) == 1
+local weight, newcomer, source = w.phone, false, 'reporters'
+if trust == 'trusted' then weight, source = w.trusted, 'trusted reporter'
+elseif is_observer then weight, source = w.observer, 'observer reported'
+elseif channel == 'web' then weight, newcomer = w.web, true  -- a server-issued chat id: never established
+else newcomer = first_seen == nil or now - first_seen < a.new_contact_s end
+if not blocked and first_seen == nil then redis.call('HSET', contact, 'first_seen', at) end
+local function newcomers(id)  -- new reporters by time; members are report numbers, never contact ids
+  return k(a.newcomers_tpl, id)
+end
+
 -- 2. the nearest open, compatible incident within window and radius; each precision class is
 --    searched with exactly its own radius (base + the worse precision of the two)
 local found, found_dist = nil, nil
@@ -97,12 +115,13 @@ if found then
     redis.call('XADD', k(tline, found), '*', 'event', 'report_ignored', 'at', at, 'reason', 'blocked contact',
       'reporter', cid)
     changed(found, 'report_ignored')
-    return {found, 0, redis.call('SCARD', k(trep, found)), redis.call('HGET', ikey, 'status'), 0, 0}
+    return {found, 0, redis.call('SCARD', k(trep, found)), redis.call('HGET', ikey, 'status'), 0, 0, 0}
   end
   local added = redis.call('SADD', k(trep, found), cid)
   local n = redis.call('SCARD', k(trep, found))
-  redis.call('HINCRBY', ikey, 'reports', 1)
-  local f = redis.call('HMGET', ikey, 'status', 'kind', 'precision_m', 'believed', 'last_at')
+  local nth = redis.call('HINCRBY', ikey, 'reports', 1)
+  local f = redis.call('HMGET', ikey, 'status', 'kind', 'precision_m', 'believed', 'last_at', 'weight', 'weight_known',
+    'unusual')
   -- a replayed late report never rewinds last_at
   if now > tonumber(f[5]) then redis.call('HSET', ikey, 'last_at', at) end
   redis.call('ZADD', tkey, 'GT', now, found)
@@ -118,29 +137,65 @@ if found then
   redis.call('XADD', k(tline, found), '*', 'event', 'report', 'at', at, 'reporter', cid,
     'new_reporter', added, 'kind', kind, 'lat', lat, 'lon', lon, 'precision_m', prec_m,
     'distance_m', string.format('%.0f', found_dist), 'details', details, 'language', lang, 'channel', channel)
+  -- corroboration: each distinct reporter adds its weight once; a burst of newcomers is flagged unusual,
+  -- and from then on only established numbers, trusted contacts and observers count
+  local total = tonumber(f[6]) or (n - added) * w.phone  -- an incident opened before weights: phone numbers
+  local known = tonumber(f[7]) or total
+  local unusual, flagged = f[8] or '', 0
+  if added == 1 then
+    total = total + weight
+    if newcomer then
+      local nkey = newcomers(found)
+      redis.call('ZADD', nkey, now, nth)
+      redis.call('ZREMRANGEBYSCORE', nkey, '-inf', '(' .. (now - a.burst_window_s))
+      redis.call('EXPIRE', nkey, ttl)
+      local burst = redis.call('ZCARD', nkey)
+      if unusual == '' and burst >= a.burst_at then
+        unusual = burst .. ' new reporters within ' .. math.floor(a.burst_window_s / 60) .. ' min'
+        flagged = 1
+        redis.call('XADD', k(tline, found), '*', 'event', 'unusual', 'at', at, 'reason', unusual)
+      end
+    else
+      known = known + weight
+    end
+    redis.call('HSET', ikey, 'weight', total, 'weight_known', known, 'unusual', unusual)
+  end
+  local score = total; if unusual ~= '' then score = known end
   local st, escalated, why = f[1], 0, nil
-  if st == 'reported' and trust == 'trusted' then why = 'trusted reporter'
-  elseif st == 'reported' and n >= corroborate_at then why = n .. ' distinct reporters' end
+  if st == 'reported' and score >= a.corroborate_weight then
+    if added == 1 and weight >= a.corroborate_weight then why = source
+    else why = n .. ' distinct reporters' end
+  end
   if why then
     local believed = cjson.decode(f[4] or '[]'); table.insert(believed, why)
     st, escalated = 'corroborated', 1
     redis.call('HSET', ikey, 'status', st, 'believed', cjson.encode(believed))
     redis.call('XADD', k(tline, found), '*', 'event', 'status', 'at', at, 'status', st, 'reason', why)
+  elseif flagged == 1 and st == 'corroborated' and known < a.corroborate_weight then
+    -- it was corroborated by newcomers only: the burst alone never lifts it above reported
+    st = 'reported'
+    redis.call('HSET', ikey, 'status', st)
+    redis.call('XADD', k(tline, found), '*', 'event', 'status', 'at', at, 'status', st, 'reason', 'unusual: ' .. unusual)
   end
   changed(found, 'report')
   counted(false)
-  return {found, 0, n, st, 0, escalated}
+  return {found, 0, n, st, 0, escalated, flagged}
 end
 
 -- 3b. or open a new one
 local id = tostring(redis.call('INCR', seq))
 local ikey = k(tinc, id)
 local st, believed, reason = 'reported', {}, 'one report'
-if trust == 'trusted' then st = 'corroborated'; reason = 'trusted reporter'; table.insert(believed, reason) end
+if weight >= a.corroborate_weight then st = 'corroborated'; reason = source; table.insert(believed, reason) end
 if blocked then st = 'unfounded'; reason = 'blocked contact' end
+local known = weight; if newcomer then known = 0 end
 redis.call('HSET', ikey, 'id', id, 'status', st, 'kind', kind, 'precision_m', prec_m, 'lat', lat, 'lon', lon,
   'created_at', at, 'last_at', at, 'reports', 1, 'believed', cjson.encode(believed),
-  'details', details, 'language', lang, 'channel', channel)
+  'details', details, 'language', lang, 'channel', channel, 'weight', weight, 'weight_known', known, 'unusual', '')
+if newcomer and not blocked then
+  redis.call('ZADD', newcomers(id), now, 1)
+  redis.call('EXPIRE', newcomers(id), ttl)
+end
 local n = 0
 if blocked then
   redis.call('HSET', ikey, 'closed_at', at, 'closed_reason', reason)
@@ -160,4 +215,4 @@ redis.call('XADD', k(tline, id), '*', 'event', 'report', 'at', at, 'reporter', c
 changed(id, 'created')
 if not blocked then counted(true) end
 local dispatch = 1; if blocked then dispatch = 0 end
-return {id, 1, n, st, dispatch, 0}
+return {id, 1, n, st, dispatch, 0, 0}

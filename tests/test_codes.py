@@ -1,0 +1,126 @@
+"""Dispatch codes: short, unique among an observer's open dispatches, and a stale one never means another incident.
+
+The drill this answers: codes were a sequence modulo 90 and never checked; after
+90 incidents, 95 codes named two open incidents, and an observer's "YES 11" meant
+for one incident accepted another 11 km away. Real Redis, signed webhooks from
+the observer's phone, the fake Twilio.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from test_dispatch import SCENE, add_observer, new_incident
+
+from bot import dispatch, incidents, store
+from bot.dispatch import lifecycle, plan
+
+ANA = "+12135550301"
+BETO = "+12135550302"
+
+
+@pytest.fixture
+def settings(settings):
+    return settings.replace(wave_size=2, wave_timeout_s=600, observers_needed=2)
+
+
+def _texts_to(twilio_outbox, number: str) -> list[str]:
+    return [m["body"] for m in twilio_outbox.messages() if m["to"] == number]
+
+
+def _code_of(body: str) -> str:
+    return re.match(r"(?:Hotline|Línea) (\d+)", body).group(1)
+
+
+def _place_of(body: str) -> tuple[float, float]:
+    lat, lon = re.search(r"\((-?\d+\.\d+),(-?\d+\.\d+)\)", body).groups()
+    return float(lat), float(lon)
+
+
+def test_every_code_an_observer_holds_names_the_incident_it_was_texted_with(rt, phone, worker, twilio_outbox):
+    add_observer(rt.r, rt.settings, "Ana", ANA, km_north=0, radius_km=50)
+    ids = [new_incident(rt, reporter=f"+1323555{1000 + n}", where=(SCENE[0] + n * 0.01, SCENE[1])) for n in range(100)]
+    for incident_id in ids:
+        dispatch.enqueue_start(rt, incident_id)
+    worker()
+    sent = _texts_to(twilio_outbox, ANA)
+    assert len(sent) >= 2
+    codes = [_code_of(body) for body in sent]
+    assert len(set(codes)) == len(codes), "no two open dispatches of one observer share a code"
+    assert all(len(c) <= 3 for c in codes) and sum(len(c) == 2 for c in codes) == min(len(codes), 90), "short"
+    by_place = {(round(i["lat"], 5), round(i["lon"], 5)): i["id"] for i in incidents.list_open(rt.r)}
+    accepted: set[str] = set()
+    for body in (sent[0], sent[-1]):  # a reply with a code accepts exactly the incident texted with it
+        assert phone.text(f"YES {_code_of(body)}", from_=ANA)[0].startswith("Thank you")
+        accepted.add(by_place[_place_of(body)])
+        assert {i for i in ids if "accepted" in rt.r.hvals(store.incident_dispatch_key(i))} == accepted
+
+
+def test_a_stale_code_gets_no_open_dispatch_even_when_another_incident_holds_it_now(rt, phone, worker, twilio_outbox):
+    ana = add_observer(rt.r, rt.settings, "Ana", ANA, km_north=1)
+    first = new_incident(rt)
+    dispatch.enqueue_start(rt, first)
+    worker()
+    code = _code_of(_texts_to(twilio_outbox, ANA)[0])
+    incidents.set_status(rt.r, first, "closed", time.time(), "expired")  # closed without telling anyone
+    # the code comes round to an incident 11 km away that Ana was never texted about
+    rt.r.set(store.dispatch_code_seq_key(), int(code) - 10 - 1)
+    far = new_incident(rt, reporter="+13235550999", where=(SCENE[0] + 0.1, SCENE[1]))
+    assert plan.snapshot_plan(rt.r, rt.settings, far, time.time())["code"] == code
+    assert phone.text(f"YES {code}", from_=ANA) == [f"There is no open dispatch {code}. You have none open right now."]
+    assert ana not in rt.r.hkeys(store.incident_dispatch_key(far)), "never accepts the other incident"
+
+
+def test_a_stale_code_lists_the_observers_open_codes_in_spanish(rt, phone, worker, twilio_outbox):
+    add_observer(rt.r, rt.settings, "Beto", BETO, km_north=1, languages="es")
+    incident_id = new_incident(rt)
+    dispatch.enqueue_start(rt, incident_id)
+    worker()
+    code = _code_of(_texts_to(twilio_outbox, BETO)[0])
+    stale = "11" if code != "11" else "12"
+    assert phone.text(f"SI {stale}", from_=BETO) == [f"No hay despacho abierto {stale}. Los suyos: {code}."]
+    lifecycle.close(rt, incident_id, "maria", time.time(), tell=False)
+    assert phone.text(f"SI {code}", from_=BETO) == [f"No hay despacho abierto {code}. No tiene ninguno abierto ahora."]
+
+
+def test_a_reopened_incident_renumbered_moves_its_observers_to_the_new_code(rt, phone, worker, twilio_outbox):
+    ana = add_observer(rt.r, rt.settings, "Ana", ANA, km_north=1)
+    first = new_incident(rt)
+    dispatch.enqueue_start(rt, first)
+    worker()
+    code = _code_of(_texts_to(twilio_outbox, ANA)[0])
+    incidents.set_status(rt.r, first, "closed", time.time(), "expired")
+    rt.r.set(store.dispatch_code_seq_key(), int(code) - 10 - 1)
+    newer = new_incident(rt, reporter="+13235550999", where=(SCENE[0] + 0.1, SCENE[1]))
+    plan.snapshot_plan(rt.r, rt.settings, newer, time.time())
+    lifecycle.reopen(rt, first, "maria", time.time())
+    fresh = rt.r.hget(store.incident_plan_key(first), "code")
+    assert fresh != code
+    assert rt.r.hgetall(store.observer_open_key(ana)) == {fresh: first}
+    assert phone.text(f"YES {code}", from_=ANA) == [f"There is no open dispatch {code}. Your open ones: {fresh}."]
+    assert phone.text(f"YES {fresh}", from_=ANA)[0].startswith("Thank you")
+    assert rt.r.hget(store.incident_dispatch_key(first), ana) == "accepted"
+
+
+def test_snapshots_at_once_hold_one_code(rt, redis_server):
+    import threading
+
+    incident_id = new_incident(rt)
+    barrier = threading.Barrier(8)
+    frozen: list[str] = []
+
+    def snapshot():
+        client = store.connect(redis_server)
+        barrier.wait()
+        frozen.append(plan.snapshot_plan(client, rt.settings, incident_id, time.time())["code"])
+        client.close()
+
+    threads = [threading.Thread(target=snapshot) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    held = [c for c, i in rt.r.hgetall(store.dispatch_codes_key()).items() if i == incident_id]
+    assert len(set(frozen)) == 1 and held == [frozen[0]], "a losing snapshot gives its code back"
