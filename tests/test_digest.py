@@ -206,3 +206,27 @@ def test_an_unknown_kind_is_refused(app, settings):
 
     with pytest.raises(ValueError, match="digest kind"):
         digest.note(_two_coordinators(settings), "everything")
+
+
+def test_the_drill_250_unplaced_reports_through_signed_webhooks(
+    settings, phone, worker, release_scheduled, twilio_outbox
+):
+    """The issue's drill end to end: 250 callers whose place nothing can read, each through the real flow."""
+
+    def unplaced(n: int) -> None:
+        caller = f"+1323556{n:04d}"
+        phone.text("I see agents detaining someone", from_=caller)
+        phone.text("behind the old blue warehouse", from_=caller)
+        replies = phone.text("behind the old blue warehouse", from_=caller)
+        assert replies[0].startswith("Report U"), replies  # the caller hears the same calm answer as always
+
+    unplaced(0)
+    worker()
+    for n in range(1, 250):
+        unplaced(n)
+    worker()
+    release_scheduled(digest.WINDOW_S + 1)
+    worker()
+    texts = [m["body"] for m in twilio_outbox.messages() if m["to"] in settings.coordinators]
+    assert len(texts) == 2, texts
+    assert "could not be placed" in texts[0] and _counted(texts[1], "unplaced reports") == 249
