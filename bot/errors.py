@@ -36,6 +36,10 @@ class NoSuchIncident(HotlineError):
     status = 404
 
 
+class MediaRefused(HotlineError):
+    """A photo will not be kept: too large, not an image, not at Twilio, or gone there."""
+
+
 class SendError(HotlineError):
     """An outbound message was not accepted by Twilio."""
 

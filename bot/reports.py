@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from . import dispatch, handoffs, i18n, incidents, privacy, runtime, stats, store
+from . import dispatch, handoffs, i18n, incidents, photos, privacy, runtime, stats, store
 from .actions import FIXED, ActionCall, action, read
 from .channels import registry as channels
 from .dispatch import coordinators, digest, lifecycle, updates
@@ -124,7 +124,9 @@ def update(rt, call: ActionCall) -> dict:
         return dict(report)
     places = [p for p in (call.answers.get("cross_streets"), call.answers.get("where")) if isinstance(p, dict)]
     place = next((p for p in places if "lat" in p), None)  # cross streets asked after a ZIP come first
-    changed = incidents.update_report(rt.r, incident_id, call.contact_id, _details(call.answers), place, call.now)
+    details = _details(call.answers)
+    changed = incidents.update_report(rt.r, incident_id, call.contact_id, details, place, call.now)
+    photos.enqueue_keep(rt, incident_id, details.get("media"))
     if changed:
         updates.enqueue(rt, incident_id, call.now)
     return dict(report)
@@ -143,6 +145,7 @@ def _merge(rt, contact_id: str, where: dict, details: dict, language: str, chann
         channel=channel,
     )
     merge = incidents.merge_report(rt.r, report, rt.settings, now)
+    photos.enqueue_keep(rt, merge.incident_id, details.get("media"))
     if merge.is_new and merge.should_dispatch:
         dispatch.enqueue_start(rt, merge.incident_id)
     if merge.unusual:  # once per incident: coordinators in the digest, observers already texted told it is unconfirmed

@@ -69,6 +69,8 @@ def purge(rt, now: float, detail_h: float | None = None, keep_days: float | None
                 store.incident_sends_key(incident_id),
                 store.incident_plan_key(incident_id),
                 store.incident_newcomers_key(incident_id),
+                store.incident_photos_key(incident_id),
+                store.incident_photo_order_key(incident_id),
             )
             pipe.zrem(store.incidents_closed_key(), incident_id)
             pipe.execute()
@@ -81,7 +83,7 @@ def purge(rt, now: float, detail_h: float | None = None, keep_days: float | None
 
 
 def _thin(r, incident_id: str, data: dict) -> None:
-    """Drop who and exactly where from one closed incident: reporter ids, point, free text, timeline details."""
+    """Drop who and exactly where from one closed incident: reporter ids, point, free text, photos, timeline details."""
     key = store.incident_key(incident_id)
     details = json.loads(data.get("details") or "{}")
     for name in FREE_TEXT_DETAILS:
@@ -89,7 +91,12 @@ def _thin(r, incident_id: str, data: dict) -> None:
     reporters = r.scard(store.incident_reporters_key(incident_id))
     store.rewrite_stream(r, store.incident_timeline_key(incident_id), thin_event)
     pipe = r.pipeline(transaction=True)
-    pipe.delete(store.incident_reporters_key(incident_id), store.incident_sends_key(incident_id))
+    pipe.delete(
+        store.incident_reporters_key(incident_id),
+        store.incident_sends_key(incident_id),
+        store.incident_photos_key(incident_id),  # kept photos (HOTLINE_KEEP_PHOTOS) go with the other free text
+        store.incident_photo_order_key(incident_id),
+    )
     fields = {"details": json.dumps(details), "thinned": "1"}
     if data.get("lat"):
         fields["lat"] = f"{float(data['lat']):.{COARSE_DECIMALS}f}"

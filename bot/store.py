@@ -305,14 +305,14 @@ def whatsapp_window_key(contact_id: str) -> str:
     return f"{PREFIX}:wa_window:{contact_id}"
 
 
-def incident_photo_key(incident_id: str, photo_id: str) -> str:
-    """One kept photo of an incident: sealed bytes and content type (hash; deleted with the incident)."""
-    return f"{PREFIX}:{{inc:{incident_id}}}:photo:{photo_id}"
-
-
 def incident_photos_key(incident_id: str) -> str:
-    """Ids of an incident's kept photos, in arrival order (list)."""
+    """An incident's kept photos (HOTLINE_KEEP_PHOTOS): `<id>` sealed bytes, `<id>:type`, `<id>:bytes` (hash)."""
     return f"{PREFIX}:{{inc:{incident_id}}}:photos"
+
+
+def incident_photo_order_key(incident_id: str) -> str:
+    """Ids of an incident's kept photos, in arrival order (list)."""
+    return f"{PREFIX}:{{inc:{incident_id}}}:photo_order"
 
 
 def marker_key() -> str:

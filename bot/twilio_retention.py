@@ -13,8 +13,8 @@ dispatchers' phones rang): `schedule_call` deletes the call and the legs it
 dialed once its status callback says it is over, with the same retries.
 
 Photos go with their message: the hotline keeps their Twilio URLs only, so once
-deleted they are gone from the incident too (fetching and keeping them
-encrypted is not built yet; see docs/privacy.md).
+deleted they are gone from the incident too — unless the network keeps photos
+(HOTLINE_KEEP_PHOTOS), when `bot/photos.py` fetches and seals them first.
 """
 
 from __future__ import annotations

@@ -18,7 +18,16 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
-from ..errors import BadRequest, ConfigError, Forbidden, PermanentSend, RetryableSend, SendError, SendingPaused
+from ..errors import (
+    BadRequest,
+    ConfigError,
+    Forbidden,
+    MediaRefused,
+    PermanentSend,
+    RetryableSend,
+    SendError,
+    SendingPaused,
+)
 from . import sms, twilio_errors
 from .base import Channel, Inbound, Media, register
 from .twilio_errors import CONTENT, RECIPIENT, SENDER, TwilioError, classify
@@ -375,6 +384,71 @@ def delete_call(client: Client, sid: str) -> int:
     return deleted + 1
 
 
+MEDIA_CHUNK = 64 * 1024
+"""Bytes read at a time from a media URL, so an oversized photo is cut off, not buffered."""
+
+
+def fetch_media(settings, url: str, max_bytes: int) -> tuple[bytes, str]:
+    """Fetch one photo Twilio holds (a MediaUrl) with the account's credentials; return (bytes, content type).
+
+    Twilio serves media at the Media resource's URI without `.json`, behind HTTP
+    Basic auth when the account enforces it
+    (https://www.twilio.com/docs/messaging/api/media-resource); the answer may
+    redirect to Twilio's media storage, and requests drops the credentials on a
+    redirect to another host. Credentials go only to Twilio's API (or
+    TWILIO_API_BASE), never to a URL elsewhere. Raises MediaRefused for what no
+    retry changes (not Twilio's, gone, not an image, larger than `max_bytes`),
+    RetryableSend for the rest (5xx, 429, a wrong token until it is fixed, no answer).
+    """
+    base = settings.twilio_api_base.rstrip("/")
+    if url.startswith(TWILIO_PUBLIC_BASE + "/") and base != TWILIO_PUBLIC_BASE:
+        url = base + url[len(TWILIO_PUBLIC_BASE) :]
+    if not url.startswith(base + "/") or "/Media/" not in url:
+        raise MediaRefused("not a Twilio media URL")
+    try:
+        with requests.get(
+            url,
+            auth=(settings.twilio_account_sid or "", settings.twilio_auth_token or ""),
+            timeout=settings.twilio_timeout_s,
+            stream=True,
+        ) as response:
+            if response.status_code == 404:
+                raise MediaRefused("gone at Twilio")
+            if response.status_code != 200:
+                raise RetryableSend(f"twilio media answered {response.status_code}", http_status=response.status_code)
+            content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            if not content_type.startswith("image/"):
+                raise MediaRefused(f"not an image ({content_type or 'no content type'})")
+            if int(response.headers.get("Content-Length") or 0) > max_bytes:
+                raise MediaRefused("larger than HOTLINE_PHOTO_MAX_BYTES")
+            data = bytearray()
+            for chunk in response.iter_content(MEDIA_CHUNK):
+                data += chunk
+                if len(data) > max_bytes:
+                    raise MediaRefused("larger than HOTLINE_PHOTO_MAX_BYTES")
+    except requests.RequestException as exc:
+        raise RetryableSend(f"twilio unreachable: {type(exc).__name__}") from None
+    return bytes(data), content_type
+
+
+def delete_media(client: Client, url: str) -> str:
+    """Delete one Media resource at Twilio by its URL; "deleted", or "gone" if it already was."""
+    parts = url.rstrip("/").split("/")
+    try:
+        message_sid, media_sid = parts[parts.index("Messages") + 1], parts[parts.index("Media") + 1]
+    except (ValueError, IndexError):
+        raise MediaRefused("not a Twilio media URL") from None
+    try:
+        client.messages(message_sid).media(media_sid.removesuffix(".json")).delete()
+    except (TwilioRestException, TwilioServiceException) as exc:
+        if exc.status == 404 or exc.code == 20404:
+            return "gone"
+        raise send_error(exc) from None
+    except requests.RequestException as exc:
+        raise RetryableSend(f"twilio unreachable: {type(exc).__name__}") from None
+    return "deleted"
+
+
 LOOKUP_LIMIT = 20
 """Recent messages to one number checked when reconciling an uncertain send."""
 
@@ -471,6 +545,8 @@ __all__ = [
     "check_account",
     "delete_message",
     "delete_call",
+    "fetch_media",
+    "delete_media",
     "classify",
     "OPTED_OUT",
 ]

@@ -12,9 +12,10 @@ import time
 from datetime import UTC, datetime
 
 from babel.dates import format_timedelta
-from flask import abort, render_template
+from flask import Response, abort, render_template
+from flask_login import current_user
 
-from .. import i18n, incidents
+from .. import i18n, incidents, photos
 from ..errors import NoSuchIncident
 from ..privacy import redact
 from . import bp, runtime
@@ -157,7 +158,30 @@ def incident(incident_id: str):
     return render_template(
         "dashboard_incident.html",
         incident=incident_row(found, now),
+        photos=photos.listed(rt.r, incident_id) if current_user.may("incidents") else [],
         events=events,
         refresh_s=REFRESH_S,
         updated=_clock(now),
+    )
+
+
+_PHOTO_ID_RE = re.compile(r"^[0-9a-f]{16}$")
+
+
+@bp.get("/dashboard/incidents/<incident_id>/photos/<photo_id>")
+def photo(incident_id: str, photo_id: str):
+    """One kept photo (HOTLINE_KEEP_PHOTOS), unsealed for a coordinator whose role acts on incidents; audited."""
+    rt = _runtime()
+    if not current_user.may("incidents"):
+        abort(403)
+    if not _INCIDENT_ID_RE.match(incident_id) or not _PHOTO_ID_RE.match(photo_id):
+        abort(404)
+    found = photos.view(rt.r, rt.settings, incident_id, photo_id, current_user.name, time.time())
+    if found is None:
+        abort(404)
+    data, content_type = found
+    return Response(
+        data,
+        mimetype=content_type,
+        headers={"Cache-Control": "no-store", "Content-Disposition": f'inline; filename="{photo_id}"'},
     )
