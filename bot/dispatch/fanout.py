@@ -83,6 +83,12 @@ def text_one(rt, incident: dict, plan: dict, observer_id: str, km: float, observ
             ref={"incident_id": incident_id, "observer_id": observer_id},
             extra={"wave": wave, "km": f"{km:.1f}", **({"unconfirmed": 1} if unconfirmed else {})},
             validity_s=int(plan["timeout_s"]),  # later than the wave is worse than never: Twilio drops it (30036)
+            language=lang,  # a WhatsApp observer outside the 24-hour window gets the `dispatch` template
+            variables={
+                "code": code,
+                "ref": incident.get("ref", ""),
+                "kind": texts.kind_name(settings, lang, incident.get("kind", "other")),
+            },
         )
     except PermanentSend as exc:
         if exc.code == OPTED_OUT:  # the opt-out set is the record: a later START makes them eligible again
