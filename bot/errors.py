@@ -52,6 +52,10 @@ class RetryableSend(SendError):
     """Twilio may accept the same send later (429/20429, 5xx, connection errors)."""
 
 
+class Reconciling(RetryableSend):
+    """An earlier attempt may have sent and Twilio's list does not show it yet: ask again later, never resend now."""
+
+
 class PermanentSend(SendError):
     """Twilio will never deliver this send: `kind` says whose fault (recipient or content)."""
 

@@ -25,6 +25,12 @@ see what production will (https://www.twilio.com/docs/messaging/api/message-reso
   move them on with `set_call_status`, as Twilio's own call progress would.
 - told to fail the next calls with any status and code (opsdroid's
   `ExternalAPIMockServer.add_response` idea), per method if asked, or to add latency.
+- an outage (`start_outage`, `POST /_fake/outage`): every API call answers one
+  status and code (a 429/20429 storm, a 503) until it is ended or its seconds run out.
+- late accepting (`accept_late`, `POST /_fake/late`): the next creates are answered
+  only after a delay longer than the client's timeout, so the client sees a timeout
+  for a message Twilio did accept; the message is listed at once, or (`created_late`)
+  only when the answer leaves — Twilio accepting it after the client gave up.
 
 The real `twilio` client talks to it over HTTP; nothing is patched.
 """
@@ -66,6 +72,27 @@ class Recorder:
         self.callbacks: list[dict] = []  # status callbacks Twilio would post, for the test to deliver
         self.calls: dict[str, dict] = {}  # sid -> Call resource (callers' calls and the legs they dialed)
         self.arrived = threading.Condition(self.lock)
+        self.outage: dict | None = None  # {status, code, until (epoch s or None: until ended)}
+        self.late: dict = {"count": 0, "delay_s": 0.0, "created_late": False}  # the next `count` creates
+        self.outage_answers = 0  # calls answered by the outage (a storm's hammering, for benches)
+
+    def in_outage(self) -> dict | None:
+        """The outage answering right now, if any (one that ran out ends itself)."""
+        with self.lock:
+            outage = self.outage
+            if outage and outage.get("until") is not None and time.time() >= outage["until"]:
+                self.outage = outage = None
+            if outage:
+                self.outage_answers += 1
+            return outage
+
+    def take_late(self) -> tuple[float, bool]:
+        """Seconds to hold this create's answer (0: answer at once), and whether it is created only then."""
+        with self.lock:
+            if self.late["count"] <= 0:
+                return 0.0, False
+            self.late["count"] -= 1
+            return float(self.late["delay_s"]), bool(self.late.get("created_late"))
 
     def next_failure(self, method: str = "POST") -> dict | None:
         """The next scripted failure that applies to this method (items may name one with `method`)."""
@@ -88,6 +115,9 @@ class Recorder:
             self.latency_s = 0.0
             self.auth_token = None
             self.account_status = "active"
+            self.outage = None
+            self.late = {"count": 0, "delay_s": 0.0, "created_late": False}
+            self.outage_answers = 0
 
     def record(self, message: dict) -> None:
         with self.lock:
@@ -125,6 +155,9 @@ def create_fake_app(recorder: Recorder | None = None) -> Flask:
         return None
 
     def scripted(method: str):
+        outage = rec.in_outage()
+        if outage:
+            return error(int(outage["status"]), int(outage["code"]), outage.get("message", "outage"))
         failure = rec.next_failure(method)
         if not failure:
             return None
@@ -184,7 +217,9 @@ def create_fake_app(recorder: Recorder | None = None) -> Flask:
             "uri": f"/2010-04-01/Accounts/{account_sid}/Messages/{sid}.json",
         }
         failure = _whatsapp_failure(rec, to, body, content_sid, form.get("ContentVariables"))
-        rec.record(message)
+        late, created_late = rec.take_late() if not failure else (0.0, False)
+        if not created_late:
+            rec.record(message)
         if failure:  # accepted now, failed a moment later: Twilio reports it only by status callback
             with rec.lock:
                 message.update(status="failed", error_code=failure[0], error_message=failure[1])
@@ -206,6 +241,11 @@ def create_fake_app(recorder: Recorder | None = None) -> Flask:
                     "error_message": None,
                 }
             ), 201
+        if late:
+            time.sleep(late)  # the answer leaves after the client gave up (simulated, as latency_s is)
+        if created_late:
+            message["date_created"] = datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
+            rec.record(message)
         return jsonify(message), 201
 
     @app.get("/2010-04-01/Accounts/<account_sid>.json")
@@ -279,13 +319,15 @@ def create_fake_app(recorder: Recorder | None = None) -> Flask:
 
     @app.get("/2010-04-01/Accounts/<account_sid>/Messages.json")
     def read_messages(account_sid: str):
-        """List sent messages newest first, filtered by `To` like Twilio (used to reconcile a retry)."""
+        """List sent messages newest first, filtered by `To` and `From` like Twilio (used to reconcile a retry)."""
         denied = refused(account_sid) or scripted("GET")
         if denied:
             return denied
-        to, size = request.args.get("To"), int(request.args.get("PageSize", 50))
+        to, sender, size = request.args.get("To"), request.args.get("From"), int(request.args.get("PageSize", 50))
         with rec.lock:
-            found = [m for m in reversed(rec.messages) if not to or m["to"] == to][:size]
+            found = [
+                m for m in reversed(rec.messages) if (not to or m["to"] == to) and (not sender or m["from"] == sender)
+            ][:size]
         return jsonify(
             messages=found,
             page=0,
@@ -392,6 +434,38 @@ def create_fake_app(recorder: Recorder | None = None) -> Flask:
             abort(400)
         with rec.lock:
             rec.script.extend(items)
+        return "", 204
+
+    @app.post("/_fake/outage")
+    def start_outage():
+        """Answer every API call with {status, code} for `seconds` (JSON; no seconds: until DELETE)."""
+        payload = request.get_json(silent=True) or {}
+        seconds = payload.get("seconds")
+        with rec.lock:
+            rec.outage = {
+                "status": int(payload.get("status", 429)),
+                "code": int(payload.get("code", 20429)),
+                "message": payload.get("message", "Too Many Requests"),
+                "until": time.time() + float(seconds) if seconds is not None else None,
+            }
+        return "", 204
+
+    @app.delete("/_fake/outage")
+    def end_outage():
+        with rec.lock:
+            rec.outage = None
+        return "", 204
+
+    @app.post("/_fake/late")
+    def accept_late():
+        """Record the next `count` creates at once but answer them `ms` later (JSON)."""
+        payload = request.get_json(silent=True) or {}
+        with rec.lock:
+            rec.late = {
+                "count": int(payload.get("count", 1)),
+                "delay_s": float(payload.get("ms", 0)) / 1000,
+                "created_late": bool(payload.get("created_late")),
+            }
         return "", 204
 
     @app.post("/_fake/latency")
@@ -568,6 +642,21 @@ class FakeTwilioServer:
     def calls(self) -> list[dict]:
         with self.recorder.lock:
             return [dict(c) for c in self.recorder.calls.values()]
+
+    def start_outage(self, status: int = 429, code: int = 20429, seconds: float | None = None) -> None:
+        """Answer every API call with this error until `end_outage` (or for `seconds`)."""
+        with self.recorder.lock:
+            until = time.time() + seconds if seconds is not None else None
+            self.recorder.outage = {"status": status, "code": code, "message": "Too Many Requests", "until": until}
+
+    def end_outage(self) -> None:
+        with self.recorder.lock:
+            self.recorder.outage = None
+
+    def accept_late(self, count: int, delay_s: float, created_late: bool = False) -> None:
+        """Answer the next `count` creates `delay_s` late (beyond the client's timeout); listed at once or then."""
+        with self.recorder.lock:
+            self.recorder.late = {"count": count, "delay_s": delay_s, "created_late": created_late}
 
     def fail_next(self, *failures: dict) -> None:
         with self.recorder.lock:

@@ -17,7 +17,7 @@ from datetime import timedelta
 from . import contacts, lua, sending, store, whatsapp_window
 from .channels import registry as channels
 from .channels.twilio_errors import CONTENT, OUTSIDE_WINDOW, classify
-from .errors import PermanentSend, RetryableSend, SendingPaused
+from .errors import PermanentSend, Reconciling, RetryableSend, SendingPaused
 from .privacy import contact_id as make_contact_id
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,8 @@ def send(
 
     Raises RetryableSend for a failure worth retrying (the caller's RQ Retry decides),
     PermanentSend for one that is not (21610 also records the opt-out), and
-    SendingPaused while the hotline's own account or sender is broken — without
+    SendingPaused while the hotline's own account or sender is broken or Twilio is
+    rate-limiting everyone (429/20429, 503: `sending.is_throttle`) — without
     calling Twilio at all once a pause is on (`force` tries anyway: the page that
     tells coordinators about the pause).
 
@@ -68,6 +69,11 @@ def send(
     except SendingPaused as exc:
         on_sender_error(rt, exc.code)
         raise
+    except RetryableSend as exc:
+        if not sending.is_throttle(exc.code, exc.http_status):
+            raise
+        on_sender_error(rt, exc.code, kind=sending.THROTTLE)
+        raise SendingPaused(str(exc), code=exc.code, http_status=exc.http_status, kind=sending.THROTTLE) from None
     except PermanentSend as exc:
         if channel.is_opt_out(exc):  # Twilio's 21610
             rt.r.sadd(store.optout_key(), cid)
@@ -101,17 +107,24 @@ def remember(rt, sid: str, purpose: str, contact_id: str, ref: dict | None = Non
     pipe.execute()
 
 
-def on_sender_error(rt, code: int | None) -> None:
-    """Pause sending for an error of our own account/sender; the first one schedules the probe and the page.
+def on_sender_error(rt, code: int | None, kind: str = sending.SENDER) -> None:
+    """Pause sending for an error of our own account/sender (or a 429 storm: `throttle`).
 
-    The jobs are named by dotted path: they live in `dispatch`, a layer above this one.
+    The first one schedules the probe and the page; a sender error arriving during
+    a throttle pages too (its cause is ours). The jobs are named by dotted path:
+    they live in `dispatch`, a layer above this one.
     """
-    if not sending.pause(rt.r, code, classify(code, 401 if code is None else None).reason, time.time()):
+    reason = classify(code, 429 if kind == sending.THROTTLE else 401 if code is None else None).reason
+    before = sending.kind_of(sending.paused(rt.r))
+    started = sending.pause(rt.r, code, reason, time.time(), kind=kind)
+    if not started and not (kind == sending.SENDER and before == sending.THROTTLE):
         return
-    delay = sending.next_probe_delay(rt.r)
     queue = rt.queue("dispatch")
-    queue.enqueue_in(timedelta(seconds=delay), "bot.dispatch.resume.probe", delay, job_timeout=60, result_ttl=600)
-    queue.enqueue("bot.dispatch.resume.page_coordinators", code, job_timeout=60, result_ttl=600)
+    if started:
+        delay = sending.next_probe_delay(rt.r, kind)
+        queue.enqueue_in(timedelta(seconds=delay), "bot.dispatch.resume.probe", delay, job_timeout=60, result_ttl=600)
+    if kind == sending.SENDER:  # a throttle pages only if it lasts (resume.probe): a 429 blip is no news
+        queue.enqueue("bot.dispatch.resume.page_coordinators", code, kind, job_timeout=60, result_ttl=600)
 
 
 # ---- exactly-once sends for dispatch and broadcasts ---------------------------------
@@ -164,41 +177,63 @@ def send_once(
     validity_s: int | None = None,
     language: str | None = None,
     variables: dict | None = None,
+    force: bool = False,
 ) -> dict:
     """Text a recipient at most once per records hash; return the send record (`new` if this call settled it).
 
     The record is written *before* the API call. A retry that finds a record
     already `sent`/`suppressed`/`failed` does nothing. An `uncertain` one (Twilio
     answered 5xx or the connection broke: it may have sent) or a `claimed` one
-    older than an HTTP timeout (the sender died mid-call) makes it ask Twilio
-    whether the message went out before sending again. `released` (429) is known
-    not to have sent, so the retry just sends.
+    older than an HTTP timeout (the sender died mid-call) makes it ask Twilio's
+    message list whether the message went out. When Twilio never answered (a
+    timeout, a reset, a dead sender) it keeps asking, raising Reconciling, until
+    `reconcile_window` has passed since the attempt gave up: Twilio can accept a
+    request after the client's timeout, so one empty look is no proof. Only then
+    is it sent again (after a 5xx answer, at once: Twilio had finished with it). `released` (429) is known not to have
+    sent, so the retry just sends.
     """
     extra = extra or {}
     won, record, stale = claim_send(rt.r, records_key, recipient, now, **extra)
     if not won:
         if record["state"] not in (CLAIMED, RELEASED, UNCERTAIN):
             return record
-        if record["state"] == CLAIMED and time.time() - record["at"] < rt.settings.twilio_timeout_s + 1:
+        timeout = rt.settings.twilio_timeout_s
+        if record["state"] == CLAIMED and time.time() - record["at"] < timeout + 1:
             return record  # another attempt is inside its HTTP call right now
-        sid = channels.for_address(address).find_sent(rt, address, body) if record["state"] != RELEASED else None
-        if sid:
-            done = _record(SENT, now, sid=sid, **extra)
-            lua.run(rt.r, "send_claim", [records_key], recipient=recipient, record=done, takeover=stale)
-            return {**read_record(done), "new": True}
+        if record["state"] != RELEASED:
+            gave_up = record["at"] + (timeout if record["state"] == CLAIMED else 0)
+            sid = channels.for_address(address).find_sent(rt, address, body, since=gave_up - timeout)
+            if sid:
+                done = _record(SENT, now, sid=sid, **extra)
+                lua.run(rt.r, "send_claim", [records_key], recipient=recipient, record=done, takeover=stale)
+                remember(rt, sid, purpose, make_contact_id(rt.settings.secret, address), ref)
+                return {**read_record(done), "new": True}
+            if not record.get("answered") and time.time() < gave_up + reconcile_window(rt.settings):
+                raise Reconciling("an earlier attempt may still show up at Twilio: asking again later")
         won, record, _ = claim_send(rt.r, records_key, recipient, now, takeover=stale, **extra)
         if not won:  # another worker took the stale claim over a moment ago
             return record
     try:
         sid = send(
-            rt, address, body, purpose=purpose, ref=ref, validity_s=validity_s, language=language, variables=variables
+            rt,
+            address,
+            body,
+            purpose=purpose,
+            ref=ref,
+            validity_s=validity_s,
+            language=language,
+            variables=variables,
+            force=force,
         )
     except RetryableSend as exc:
-        if exc.http_status == 429 or exc.code == 20429 or isinstance(exc, SendingPaused):
-            # Certainly not sent (rate-limited, refused as ours, or never tried): the retry just sends.
+        if sending.is_throttle(exc.code, exc.http_status) or isinstance(exc, SendingPaused):
+            # Certainly not sent (rate-limited, unavailable, refused as ours, or never tried): the retry just sends.
             rt.r.hset(records_key, recipient, _record(RELEASED, now, **extra))
-        else:  # a 5xx or a broken connection may have sent: a retry asks Twilio first
-            rt.r.hset(records_key, recipient, _record(UNCERTAIN, now, **extra))
+        else:  # a 5xx or a broken connection may have sent: retries ask Twilio first (`at`: when we gave up)
+            # A 5xx is Twilio's answer: whatever it created is listed by now. No answer (a timeout, a
+            # reset) means the request may still be at Twilio: retries keep looking for a while.
+            answered = {"answered": 1} if exc.http_status else {}
+            rt.r.hset(records_key, recipient, _record(UNCERTAIN, time.time(), **answered, **extra))
         raise
     except PermanentSend as exc:
         done = _record(FAILED, now, code=exc.code or 0, kind=exc.kind, **extra)
@@ -207,6 +242,20 @@ def send_once(
     done = _record(SENT if sid else SUPPRESSED, now, sid=sid or "", **extra)
     rt.r.hset(records_key, recipient, done)
     return {**read_record(done), "new": True}
+
+
+RECONCILE_MIN_S = 30
+"""However short the HTTP timeout, an uncertain send is looked up for at least this long before a resend."""
+
+
+def reconcile_window(settings) -> float:
+    """How long after an attempt gave up Twilio's message list is asked before sending again.
+
+    Six HTTP timeouts (30 s at the default 5 s): a request Twilio was still holding
+    when the client gave up is created well within that, and a dispatch text resent
+    later than this is one the slot had long moved on from anyway.
+    """
+    return max(RECONCILE_MIN_S, 6 * float(settings.twilio_timeout_s))
 
 
 def take_send_slot(r, sender: str, rate_per_s: float, now: float, *, priority: bool = False) -> float:

@@ -85,8 +85,8 @@ class Channel:
         """The same person's address for an SMS (a WhatsApp number without its prefix), or None."""
         return None
 
-    def find_sent(self, rt, address: str, body: str) -> str | None:
-        """The status of an uncertain send: the id of a message already sent with this body, or None."""
+    def find_sent(self, rt, address: str, body: str, since: float | None = None) -> str | None:
+        """The status of an uncertain send: the id of a message sent with this body (at/after `since`), or None."""
         return None
 
     def is_opt_out(self, exc: PermanentSend) -> bool:

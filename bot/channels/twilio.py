@@ -452,15 +452,28 @@ def delete_media(client: Client, url: str) -> str:
 LOOKUP_LIMIT = 20
 """Recent messages to one number checked when reconciling an uncertain send."""
 
+CLOCK_SKEW_S = 120
+"""A message Twilio dated this much before our attempt still counts as it (our clock vs Twilio's)."""
 
-def find_sent(client: Client, to: str, body: str) -> str | None:
+
+def find_sent(client: Client, to: str, body: str, sender: str | None = None, since: float | None = None) -> str | None:
     """Return the sid of a message already sent to `to` with exactly this body, or None.
 
     A 5xx or a dropped connection on create may still have sent; asking Twilio's
-    message list is the only way to know before sending again.
+    message list is the only way to know before sending again. Twilio's Messages
+    API has no idempotency key, and its `DateSent` filter is by whole day (and empty
+    while a message is queued), so the list is read by `To` (and `From` when we send
+    from a number) and narrowed here: the same body, created no earlier than our
+    attempt (`since`, less CLOCK_SKEW_S) — https://www.twilio.com/docs/messaging/api/message-resource#read-multiple-message-resources
     """
+    filters = {"to": to, "limit": LOOKUP_LIMIT}
+    if sender:
+        filters["from_"] = sender
     try:
-        for message in client.messages.list(to=to, limit=LOOKUP_LIMIT):
+        for message in client.messages.list(**filters):
+            created = message.date_created.timestamp() if message.date_created else None
+            if since is not None and created is not None and created < since - CLOCK_SKEW_S:
+                continue
             if message.body == body:
                 return message.sid
     except (TwilioRestException, TwilioServiceException) as exc:
@@ -515,8 +528,12 @@ class TwilioChannel(Channel):
     def sms_address(self, address: str) -> str | None:
         return address.removeprefix(WHATSAPP_PREFIX) if self.prefix == WHATSAPP_PREFIX else None
 
-    def find_sent(self, rt, address: str, body: str) -> str | None:
-        return find_sent(rt.twilio, address, body if self.prefix else sms_body(rt.settings, body))
+    def find_sent(self, rt, address: str, body: str, since: float | None = None) -> str | None:
+        settings = rt.settings
+        sender = None if settings.twilio_messaging_service_sid else settings.twilio_number
+        if sender and address.startswith(WHATSAPP_PREFIX) and not sender.startswith(WHATSAPP_PREFIX):
+            sender = WHATSAPP_PREFIX + sender
+        return find_sent(rt.twilio, address, body if self.prefix else sms_body(settings, body), sender, since)
 
     def is_opt_out(self, exc: PermanentSend) -> bool:
         return exc.code == OPTED_OUT

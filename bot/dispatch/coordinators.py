@@ -8,7 +8,7 @@ report could not be placed, a caller asked for a call-back), so each goes:
 - past a per-recipient guard: one refused or failing number never stops the
   next coordinator from hearing now;
 - from jobs enqueued by `enqueue` with RQ `Retry` (a Twilio 500 or 429 is
-  tried again) and a short `failure_ttl`, because such a job's arguments can
+  tried again for hours: `COORDINATOR_RETRY`) and a short `failure_ttl`, because such a job's arguments can
   carry a sealed number or a caller's own words and RQ would otherwise keep a
   failed job for a year.
 """
@@ -24,7 +24,7 @@ from rq import get_current_job
 from .. import incidents, observers, outbox, stats, store
 from ..errors import PermanentSend, RetryableSend
 from . import texts
-from .plan import ACCEPTED, DECLINED, JOB_TIMEOUT_S, SEND_RETRY, TEXTED, UNDELIVERED, UNREACHABLE
+from .plan import ACCEPTED, COORDINATOR_RETRY, DECLINED, JOB_TIMEOUT_S, TEXTED, UNDELIVERED, UNREACHABLE
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +33,12 @@ FAILED_JOB_TTL_S = 12 * 3600
 its arguments may hold a sealed number (kept 12 h as a reply-to, reports.REPLY_TO_TTL_S) or a caller's words."""
 
 RECORDS_TTL_S = 24 * 3600
-"""Send records of a job without an incident outlive every retry (SEND_RETRY spans about a minute)."""
+"""Send records of a job without an incident outlive every retry (COORDINATOR_RETRY spans under 3 hours)."""
 
 
-def text_coordinators(rt, body: str, records_key: str | None = None, tag: str = "escalation") -> int:
+def text_coordinators(
+    rt, body: str, records_key: str | None = None, tag: str = "escalation", *, force: bool = False
+) -> int:
     """Text every coordinator (never rate-delayed: escalations are urgent); return how many got it.
 
     With a records key each coordinator gets this text at most once, however
@@ -44,6 +46,7 @@ def text_coordinators(rt, body: str, records_key: str | None = None, tag: str = 
     raised after every other coordinator was tried, so the caller's RQ Retry
     comes back for exactly the ones still owed. Without one (best-effort
     warnings outside a job) a failure is logged and the others still go.
+    `force` tries Twilio even while sending is paused (the page about the pause).
     """
     sent = 0
     owed: RetryableSend | None = None
@@ -51,10 +54,17 @@ def text_coordinators(rt, body: str, records_key: str | None = None, tag: str = 
         try:
             if records_key:
                 record = outbox.send_once(
-                    rt, records_key, f"{tag}:coordinator{index}", e164, body, purpose="escalation", now=time.time()
+                    rt,
+                    records_key,
+                    f"{tag}:coordinator{index}",
+                    e164,
+                    body,
+                    purpose="escalation",
+                    now=time.time(),
+                    force=force,
                 )
                 sent += record["state"] == outbox.SENT
-            elif outbox.send(rt, e164, body, purpose="escalation"):
+            elif outbox.send(rt, e164, body, purpose="escalation", force=force):
                 sent += 1
         except PermanentSend as exc:  # one bad coordinator number must not silence the others
             log.warning("coordinator %d refused a text (Twilio %s)", index, exc.code)
@@ -101,7 +111,9 @@ def enqueue(rt, func, *args, description: str, job_timeout: int = JOB_TIMEOUT_S,
 
     `description` must not contain a caller's words or a number: RQ logs it.
     """
-    options = dict(retry=SEND_RETRY, job_timeout=job_timeout, failure_ttl=FAILED_JOB_TTL_S, description=description)
+    options = dict(
+        retry=COORDINATOR_RETRY, job_timeout=job_timeout, failure_ttl=FAILED_JOB_TTL_S, description=description
+    )
     queue = rt.queue("dispatch")
     if delay is not None:
         return queue.enqueue_in(delay, func, *args, **options)

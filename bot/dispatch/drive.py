@@ -207,7 +207,10 @@ def _open_wave_if_due(p: _Pass, timed_out_wave: int | None) -> bool:
     """Start the next wave if this is the first, its timer fired, or its deadline passed."""
     wave, deadline = p.wave, p.deadline
     if timed_out_wave is not None:
-        due = wave == 0 or timed_out_wave == wave  # a stale timer for a replaced wave does nothing
+        # A stale timer for a replaced wave does nothing; so does one that fired before its
+        # wave's deadline was moved on after a sending pause (resume.redrive_waiting): the
+        # due index opens the next wave at the moved deadline instead.
+        due = wave == 0 or (timed_out_wave == wave and p.now >= float(p.plan.get("timer_after") or 0))
     else:
         due = wave == 0 or p.now >= deadline > 0
     if not due:
@@ -215,6 +218,7 @@ def _open_wave_if_due(p: _Pass, timed_out_wave: int | None) -> bool:
     p.wave, p.deadline = wave + 1, p.now + int(p.plan["timeout_s"])
     pipe = p.rt.r.pipeline(transaction=True)
     pipe.hset(store.incident_plan_key(p.incident_id), mapping={"wave": p.wave, "deadline": f"{p.deadline:.3f}"})
+    pipe.hdel(store.incident_plan_key(p.incident_id), "timer_after")  # the new wave's own timer counts
     pipe.zadd(store.dispatch_due_key(), {p.incident_id: p.deadline})
     pipe.execute()
     return True
@@ -256,15 +260,34 @@ def _fill(p: _Pass, free: int) -> tuple[int, bool, bool]:
     return texted, False, False
 
 
+RECONCILE_EVERY_S = 5
+"""While an unanswered send is being reconciled, Twilio's list is asked again this often."""
+
+
+def _settle_again_at(rt, records) -> float:
+    """When to look again at sends nobody knows the outcome of (inf: none).
+
+    A claim another sender left mid-call is settled once it is surely dead, not at the
+    deadline; an attempt Twilio never answered is looked up every few seconds until
+    the outbox's reconcile window has passed (then resent if Twilio never listed it).
+    """
+    now, timeout = time.time(), rt.settings.twilio_timeout_s
+    due = float("inf")
+    for raw in records:
+        record = outbox.read_record(raw) or {}
+        if record.get("state") == outbox.CLAIMED:
+            due = min(due, now + timeout + LEASE_MARGIN_S)
+        elif record.get("state") == outbox.UNCERTAIN and not record.get("answered"):
+            due = min(due, now + RECONCILE_EVERY_S)
+    return due
+
+
 def _schedule(p: _Pass, new_wave: bool, had_pending: bool) -> None:
     """Set when the watchdog looks again, and (for a new wave) its timer job and timeline event."""
     r = p.rt.r
-    # A claim another sender left mid-call is settled once it is surely dead, not at the deadline.
-    unsettled = had_pending and any(
-        (outbox.read_record(v) or {}).get("state") == outbox.CLAIMED
-        for v in r.hvals(store.incident_sends_key(p.incident_id))
-    )
-    revisit = time.time() + p.rt.settings.twilio_timeout_s + LEASE_MARGIN_S if unsettled else p.deadline
+    revisit = p.deadline
+    if had_pending:
+        revisit = min(revisit, _settle_again_at(p.rt, r.hvals(store.incident_sends_key(p.incident_id))))
     r.zadd(store.dispatch_due_key(), {p.incident_id: min(p.deadline, revisit)})
     if new_wave:  # after the texts: the first one is what a scene waits for; the due index covers a crash
         p.rt.queue("dispatch").enqueue_in(

@@ -12,7 +12,7 @@ import time
 
 from .. import geo, incidents, observers, outbox, store
 from ..channels.twilio_errors import OPTED_OUT, RECIPIENT
-from ..errors import PermanentSend
+from ..errors import PermanentSend, Reconciling
 from . import coordinators, texts
 from .plan import TEXTED, UNDELIVERED, UNREACHABLE
 
@@ -90,6 +90,10 @@ def text_one(rt, incident: dict, plan: dict, observer_id: str, km: float, observ
                 "kind": texts.kind_name(settings, lang, incident.get("kind", "other")),
             },
         )
+    except Reconciling:
+        # An earlier attempt may still show up at Twilio: the slot stays theirs, and the drive
+        # comes back to look again (drive._schedule) — a resend now could text them twice.
+        return r.hget(store.incident_dispatch_key(incident_id), observer_id) or TEXTED
     except PermanentSend as exc:
         if exc.code == OPTED_OUT:  # the opt-out set is the record: a later START makes them eligible again
             return set_unreachable(rt, incident_id, observer_id, observer, "opted out", now, tell=False)

@@ -30,8 +30,14 @@ SEEKING, FILLED, CLOSED = "seeking", "filled", "closed"
 START_GRACE_S = 10
 """If a start job has not run this long after enqueue, the watchdog drives the incident."""
 
-SEND_RETRY = Retry(max=6, interval=[1, 2, 4, 8, 16, 30])
-"""20429/5xx backoff for dispatch jobs; send records make every retry safe."""
+SEND_RETRY = Retry(max=12, interval=[1, 2, 4, 8, 16, 30, 60])
+"""5xx/timeout backoff for dispatch jobs (~7 minutes in all); send records make every retry safe.
+
+A 429 storm does not spend it: a rate limit pauses sending (bot/sending.py) and a
+paused dispatch job returns instead of failing; the resume drives it again."""
+
+COORDINATOR_RETRY = Retry(max=40, interval=[1, 2, 4, 8, 16, 30, 60, 120, 300])
+"""Coordinator texts (call-back requests, unplaced reports) outlast a long pause: ~2.6 hours of retries."""
 
 JOB_TIMEOUT_S = 120
 """RQ timeout for one dispatch job: a wave is a few texts, each with an HTTP timeout."""

@@ -81,6 +81,14 @@ SENDING_PAUSED = N_(
     "Hotline warning: Twilio refused our account or number (error {code}). Texts are paused and queued; "
     "they go out by themselves once it is fixed."
 )
+SENDING_THROTTLED = N_(
+    "Hotline warning: Twilio is refusing texts (error {code}: rate limit or outage). Dispatch texts are held "
+    "and go out by themselves when it answers; reach observers by phone if it cannot wait."
+)
+SENDING_RESUMED = N_(
+    "Hotline: Twilio refused texts for {seconds} s (error {code}). The held dispatch texts ({waiting} incidents) "
+    "are going out now."
+)
 FILTERED = N_(
     "Hotline {ref}: the carrier refused a {purpose} text (error {code}); it will likely refuse it for everyone. "
     "Please reach observers by phone."
