@@ -89,8 +89,8 @@ def env_for(redis_url: str, fake_url: str, data_dir: str, **extra) -> dict[str, 
 class Fake:
     """The fake Twilio in its own process, so its work never shares a GIL with what is measured."""
 
-    def __init__(self):
-        self.port = store.free_port()
+    def __init__(self, port: int | None = None):
+        self.port = port or store.free_port()
         self.proc = subprocess.Popen(
             [sys.executable, "-c", FAKE_SCRIPT.format(root=str(ROOT), port=self.port)],
             stdin=subprocess.PIPE,

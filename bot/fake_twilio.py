@@ -450,6 +450,12 @@ def create_fake_app(recorder: Recorder | None = None) -> Flask:
             }
         return "", 204
 
+    @app.get("/_fake/outage")
+    def outage_state():
+        """The outage answering now (null if none) and how many calls outages answered so far."""
+        with rec.lock:
+            return jsonify(outage=rec.outage, answered=rec.outage_answers)
+
     @app.delete("/_fake/outage")
     def end_outage():
         with rec.lock:
