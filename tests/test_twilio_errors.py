@@ -243,3 +243,27 @@ def test_dispatch_texts_carry_a_validity_period_tied_to_the_wave_and_a_service_a
 def test_every_twilio_message_status_is_accepted_by_the_callback_route(phone, status):
     params = {"MessageSid": "SM" + "1" * 32, "MessageStatus": status, "AccountSid": "AC" + "1" * 32}
     assert phone.post(params, path="/twilio/status").status_code == 200
+
+
+def test_a_transient_failure_moves_the_slot_now_and_asks_that_observer_again_in_the_next_wave_once(
+    rt, roster, worker, release_scheduled, twilio_outbox
+):
+    rt.settings = rt.settings.replace(twilio_retention="keep")  # count every text the fake got
+    incident_id = new_incident(rt)
+    dispatch.enqueue_start(rt, incident_id)
+    worker()
+    sid_a = twilio_outbox.messages()[0]["sid"]
+    dispatch.record_status(rt, StatusUpdate(sid_a, "undelivered", 30003), time.time())  # A's handset was off
+    worker()
+    assert to_observers(twilio_outbox) == ["0101", "0102", "0103"], "C took A's slot at once"
+    release_scheduled(61)  # wave 1's time runs out with nobody accepting
+    worker()
+    assert to_observers(twilio_outbox)[3:] == ["0101", "0104"], "wave 2 asks A again (nearest), then D"
+    assert name_states(rt, incident_id, roster)["A"] == "texted"
+    second = [m for m in twilio_outbox.messages() if m["to"].endswith("0101")][-1]["sid"]
+    dispatch.record_status(rt, StatusUpdate(second, "undelivered", 30003), time.time())
+    worker()
+    release_scheduled(121)
+    worker()
+    assert to_observers(twilio_outbox).count("0101") == 2, "retried once, not forever"
+    assert unreachable(rt, roster) == {} and observers.is_on_duty(observers.get(rt.r, roster["A"]), time.time())

@@ -27,6 +27,7 @@ from .plan import (
     SEND_RETRY,
     START_GRACE_S,
     TEXTED,
+    UNDELIVERED,
     finish,
     seconds,
     snapshot_plan,
@@ -216,12 +217,37 @@ def _open_wave_if_due(p: _Pass, timed_out_wave: int | None) -> bool:
     if not due:
         return False
     p.wave, p.deadline = wave + 1, p.now + int(p.plan["timeout_s"])
+    _retry_transient(p)
     pipe = p.rt.r.pipeline(transaction=True)
     pipe.hset(store.incident_plan_key(p.incident_id), mapping={"wave": p.wave, "deadline": f"{p.deadline:.3f}"})
     pipe.hdel(store.incident_plan_key(p.incident_id), "timer_after")  # the new wave's own timer counts
     pipe.zadd(store.dispatch_due_key(), {p.incident_id: p.deadline})
     pipe.execute()
     return True
+
+
+RETRY_PREFIX, RETRY_DUE, RETRY_DONE = "retry:", "due", "done"
+"""Plan fields `retry:<observer>`: a transient failure (status.py) asks that observer again in the next wave."""
+
+
+def _retry_transient(p: _Pass) -> None:
+    """Make observers whose text failed transiently (handset off, 30003) eligible again for the new wave, once.
+
+    Nearest first as ever: `_fill` picks them again if they are still among the nearest free.
+    The drive holds the incident's lease, so nobody else changes these states meanwhile.
+    """
+    due = [k[len(RETRY_PREFIX) :] for k, v in p.plan.items() if k.startswith(RETRY_PREFIX) and v == RETRY_DUE]
+    if not due:
+        return
+    pipe = p.rt.r.pipeline(transaction=True)
+    for observer_id in due:
+        pipe.hset(store.incident_plan_key(p.incident_id), RETRY_PREFIX + observer_id, RETRY_DONE)
+        if p.states.get(observer_id) == UNDELIVERED:
+            pipe.hdel(store.incident_dispatch_key(p.incident_id), observer_id)
+            pipe.hdel(store.incident_sends_key(p.incident_id), observer_id)
+            p.states.pop(observer_id, None)
+            p.sends.pop(observer_id, None)
+    pipe.execute()
 
 
 def _unsettled(record: dict | None) -> bool:

@@ -7,7 +7,8 @@ a failure does depends on its class (`channels/twilio_errors.py`):
 - recipient (21211, 30006, ...): the observer is marked unreachable, coordinators told;
   21610 (opted out) only records the opt-out, so a later START brings them back.
 - transient (30003, 30008, 30036 expired, `canceled`): the slot moves on now; the
-  observer stays on the roster.
+  observer stays on the roster and is asked again in the next wave, once
+  (`drive.RETRY_PREFIX`: a handset that was off may be on by then).
 - content (30007 filtered, 63016): the slot moves on; coordinators are warned once
   per incident, since every observer's copy will be refused the same way.
 - sender (30002, 30032, 30034, ...): sending pauses (bot/sending.py) and the observer
@@ -24,7 +25,7 @@ import time
 
 from .. import alerts, incidents, lua, observers, outbox, runtime, store, twilio_retention
 from ..channels.twilio import STATUS_ORDER
-from ..channels.twilio_errors import CONTENT, OPTED_OUT, RECIPIENT, SENDER
+from ..channels.twilio_errors import CONTENT, OPTED_OUT, RECIPIENT, SENDER, TRANSIENT
 from ..errors import NoSuchIncident
 from . import coordinators, drive, plan, texts
 
@@ -108,6 +109,8 @@ def record_status(rt, update, now: float) -> str:
         )
     if error.kind == CONTENT:
         coordinators.enqueue(rt, tell_coordinators_refused, incident_id, update.error_code, description="tell refused")
+    if error.kind == TRANSIENT:  # once per incident: a second transient failure is not retried again
+        r.hsetnx(store.incident_plan_key(incident_id), drive.RETRY_PREFIX + observer_id, drive.RETRY_DUE)
     drive.enqueue_refill(rt, incident_id)
     return new_state
 
