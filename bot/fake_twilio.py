@@ -75,6 +75,7 @@ class Recorder:
         self.outage: dict | None = None  # {status, code, until (epoch s or None: until ended)}
         self.late: dict = {"count": 0, "delay_s": 0.0, "created_late": False}  # the next `count` creates
         self.outage_answers = 0  # calls answered by the outage (a storm's hammering, for benches)
+        self.late_gate = threading.Event()  # gated late answers leave when it is set
 
     def in_outage(self) -> dict | None:
         """The outage answering right now, if any (one that ran out ends itself)."""
@@ -118,6 +119,7 @@ class Recorder:
             self.outage = None
             self.late = {"count": 0, "delay_s": 0.0, "created_late": False}
             self.outage_answers = 0
+            self.late_gate.set()  # nothing stays held across tests
 
     def record(self, message: dict) -> None:
         with self.lock:
@@ -242,7 +244,9 @@ def create_fake_app(recorder: Recorder | None = None) -> Flask:
                 }
             ), 201
         if late:
-            time.sleep(late)  # the answer leaves after the client gave up (simulated, as latency_s is)
+            # The answer leaves after the client gave up: after `delay_s` (simulated, as latency_s
+            # is) or, for tests, when `release_late` opens the gate (a condition, no timing).
+            rec.late_gate.wait(late) if rec.late.get("gated") else time.sleep(late)
         if created_late:
             message["date_created"] = datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
             rec.record(message)
@@ -659,10 +663,25 @@ class FakeTwilioServer:
         with self.recorder.lock:
             self.recorder.outage = None
 
-    def accept_late(self, count: int, delay_s: float, created_late: bool = False) -> None:
-        """Answer the next `count` creates `delay_s` late (beyond the client's timeout); listed at once or then."""
+    def accept_late(self, count: int, delay_s: float | None = None, created_late: bool = False) -> None:
+        """Answer the next `count` creates late (beyond the client's timeout); listed at once or only then.
+
+        `delay_s` None: each waits until `release_late` (at most a minute), so a test decides
+        the moment Twilio "accepts" without racing a clock.
+        """
         with self.recorder.lock:
-            self.recorder.late = {"count": count, "delay_s": delay_s, "created_late": created_late}
+            self.recorder.late_gate.clear()
+            gated = delay_s is None
+            self.recorder.late = {
+                "count": count,
+                "delay_s": 60.0 if gated else delay_s,
+                "created_late": created_late,
+                "gated": gated,
+            }
+
+    def release_late(self) -> None:
+        """Let every gated late answer leave now (the message is created then, if `created_late`)."""
+        self.recorder.late_gate.set()
 
     def fail_next(self, *failures: dict) -> None:
         with self.recorder.lock:
