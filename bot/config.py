@@ -221,6 +221,43 @@ VARIABLES: tuple[Variable, ...] = (
         "base radius in metres within which exact reports merge",
     ),
     Variable(
+        "HOTLINE_CAP_CONTACT_10MIN",
+        "cap_contact_10min",
+        "3",
+        _pos_int,
+        "new incidents one number or web chat may open in 10 minutes before the next are held, not dispatched "
+        "(docs/abuse.md)",
+    ),
+    Variable(
+        "HOTLINE_CAP_CONTACT_HOUR",
+        "cap_contact_hour",
+        "6",
+        _pos_int,
+        "new incidents one number or web chat may open in an hour before the next are held, not dispatched",
+    ),
+    Variable(
+        "HOTLINE_CAP_WEB_HOUR",
+        "cap_web_hour",
+        "40",
+        _pos_int,
+        "new incidents every web chat together may open in an hour before the next are held (a chat id costs "
+        "nothing to mint)",
+    ),
+    Variable(
+        "HOTLINE_OBSERVER_MAX_OPEN",
+        "observer_max_open",
+        "2",
+        _pos_int,
+        "open dispatches an observer may hold at once before waves skip them (docs/dispatch.md)",
+    ),
+    Variable(
+        "HOTLINE_OBSERVER_MAX_HOUR",
+        "observer_max_hour",
+        "4",
+        _pos_int,
+        "dispatch texts an observer may get in an hour before waves skip them",
+    ),
+    Variable(
         "HOTLINE_STATS_MIN_CELL",
         "stats_min_cell",
         "5",
@@ -436,6 +473,11 @@ class Settings:
     observers_needed: int = 2
     dedupe_window_min: int = 30
     dedupe_radius_m: int = 400
+    cap_contact_10min: int = 3
+    cap_contact_hour: int = 6
+    cap_web_hour: int = 40
+    observer_max_open: int = 2
+    observer_max_hour: int = 4
     stats_min_cell: int = 5
     incident_ttl_min: int = 240
     retention_detail_h: int = 24

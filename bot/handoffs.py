@@ -37,8 +37,9 @@ def add(
     activity: str = "",
     language: str = "en",
     sealed: str = "",
+    held: str = "",
 ) -> str:
-    """Put one item on the queue; return its id."""
+    """Put one item on the queue; return its id (`held`: why it was not escalated, e.g. a flood cap)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}")
     item_id = secrets.token_hex(4)
@@ -51,6 +52,7 @@ def add(
         "language": language,
         "words": (words or "")[:WORDS_MAX],
         "sealed": sealed,
+        "held": held,
     }
     pipe = r.pipeline(transaction=True)
     pipe.hset(store.handoff_key(item_id), mapping={k: v for k, v in fields.items() if v})

@@ -12,8 +12,9 @@ import logging
 from . import dispatch, handoffs, i18n, incidents, photos, privacy, runtime, stats, store
 from .actions import FIXED, ActionCall, action, read
 from .channels import registry as channels
-from .dispatch import coordinators, digest, lifecycle, updates
+from .dispatch import coordinators, digest, lifecycle, texts, updates
 from .geo import online as online_geocoder
+from .incidents import caps
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,14 @@ def submit(rt, call: ActionCall) -> dict:
         _keep_reply_to(rt, call)
     if "lat" not in where:
         ref = f"U{rt.r.incr(store.incident_seq_key())}"
+        # Counted here unless the geocoder may place it: then the merge counts the incident it opens.
+        counted = "" if rt.settings.geocoder else ref
+        if caps.check(rt.r, rt.settings, call.contact_id, call.channel, call.now, member=counted):
+            # Over a flood cap: kept on the coordinators' queue, marked, but neither geocoded nor texted.
+            _count_unplaced(rt, call.contact_id, details, call.now)
+            _queue_unplaced(rt, ref, where.get("raw", ""), details, call.language, call.now, held=caps.HELD_REASON)
+            tell_held(rt, ref, ref)
+            return {"ref": ref, "incident_id": ""}  # the same calm answer as any report's
         if rt.settings.geocoder:
             # A network call: in an RQ job with a timeout, never on the webhook's path.
             coordinators.enqueue(
@@ -146,14 +155,26 @@ def _merge(rt, contact_id: str, where: dict, details: dict, language: str, chann
     )
     merge = incidents.merge_report(rt.r, report, rt.settings, now)
     photos.enqueue_keep(rt, merge.incident_id, details.get("media"))
-    if merge.is_new and merge.should_dispatch:
+    if merge.should_dispatch:  # a new incident, or a held one this report released
         dispatch.enqueue_start(rt, merge.incident_id)
     if merge.unusual:  # once per incident: coordinators in the digest, observers already texted told it is unconfirmed
         digest.note(rt, "unusual", merge.incident_id, event=f"unusual:{merge.incident_id}")
         rt.queue("dispatch").enqueue(
             lifecycle.notify_observers, merge.incident_id, "unusual", job_timeout=lifecycle.NOTIFY_TIMEOUT_S
         )
+    if merge.held:
+        tell_held(rt, merge.incident_id, merge.ref)
     return merge
+
+
+def tell_held(rt, incident_id: str, ref: str) -> str:
+    """The one place coordinators are told a report is held by a flood cap: counted in their digest.
+
+    Alone in its minute it is told in full; in a flood, "37 held reports" once a minute, the console
+    listing each. No number, no words: the ref (`incident_id` is an unplaced report's own ref, `U12`).
+    """
+    detail = texts.say(rt.settings, "en", texts.FLOOD_HELD, ref=ref)
+    return digest.note(rt, "held", incident_id, event=f"held:{ref}", detail=detail)
 
 
 def place_online(
@@ -179,8 +200,8 @@ def _count_unplaced(rt, contact_id: str, details: dict, now: float) -> None:
     stats.record_report(rt.r, rt.settings, contact_id=contact_id, kind=kind, now=now)
 
 
-def _queue_unplaced(rt, ref: str, raw_place: str, details: dict, language: str, now: float) -> None:
-    """Put a report nothing could place on the coordinators' queue, with the caller's words."""
+def _queue_unplaced(rt, ref: str, raw_place: str, details: dict, language: str, now: float, held: str = "") -> None:
+    """Put a report nothing could place on the coordinators' queue, with the caller's words (and why it is held)."""
     handoffs.add(
         rt.r,
         "unplaced",
@@ -189,6 +210,7 @@ def _queue_unplaced(rt, ref: str, raw_place: str, details: dict, language: str, 
         words=raw_place,
         activity=str(details.get("activity", "other")),
         language=language,
+        held=held,
     )
 
 

@@ -313,6 +313,21 @@ def incident_photos_key(incident_id: str) -> str:
 def incident_photo_order_key(incident_id: str) -> str:
     """Ids of an incident's kept photos, in arrival order (list)."""
     return f"{PREFIX}:{{inc:{incident_id}}}:photo_order"
+def caps_key(scope: str) -> str:
+    """New incidents counted against one flood cap (sorted set incident id/ref → epoch s; trimmed, with TTL).
+
+    `scope` is `contact:<contact_id>` (a number or a web chat) or `channel:<name>` (every web chat together)."""
+    return f"{PREFIX}:caps:{scope}"
+
+
+def caps_verdict_key(contact_id: str) -> str:
+    """The flood-cap verdict `flood_cap.lua` leaves for the merge that runs right after it, in one MULTI."""
+    return f"{PREFIX}:caps:held:{contact_id}"
+
+
+def observer_asked_key(observer_id: str) -> str:
+    """Dispatch texts an observer got in the last hour (sorted set incident id → epoch s): their attention budget."""
+    return f"{PREFIX}:observer:{observer_id}:asked"
 
 
 def marker_key() -> str:

@@ -112,7 +112,7 @@ def _act(action, ref: str, note: str, **kwargs) -> None:
     incident_id = _incident_id(ref)
     try:
         action(rt, incident_id, "cli", time.time(), note=note, **kwargs)
-    except incidents.BadTransition as exc:
+    except (incidents.BadTransition, lifecycle.BadAction) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{incidents.ref_for(incident_id)}: {incidents.get(rt.r, incident_id)['status']}")
 
@@ -152,6 +152,14 @@ def unfounded_command(ref: str, note: str):
 def close_command(ref: str, note: str):
     """Close an incident; observers still asked or going hear it closed."""
     _act(lifecycle.close, ref, note)
+
+
+@incidents_command.command("release")
+@click.argument("ref")
+@_NOTE
+def release_command(ref: str, note: str):
+    """Dispatch an incident a flood cap held (the console's "Release to dispatch")."""
+    _act(lifecycle.release, ref, note)
 
 
 @incidents_command.command("dispatch")

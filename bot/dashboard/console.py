@@ -38,6 +38,8 @@ REASONS = {
     "observer_alone": N_("one observer alone"),
     "unplaced": N_("unplaced"),
     "unusual": N_("unusual: many new numbers at once"),
+    "held": N_("not dispatched: flood cap"),
+    "waiting_for_observers": N_("waiting: observers near it are at their limit"),
 }
 """Why an incident needs a coordinator (bot.dispatch.board.needs_action), as the board shows it."""
 
@@ -57,6 +59,8 @@ EVENTS = {
     "note": N_("note"),
     "merged": N_("merged"),
     "unusual": N_("unusual burst of new reporters"),
+    "held": N_("held by a flood cap"),
+    "released": N_("released to dispatch"),
 }
 """Timeline event kinds with a name on the board; others show their code."""
 
@@ -110,6 +114,7 @@ UI = {
     "a_next_wave": N_("Next wave now"),
     "a_stop": N_("Stop seeking"),
     "a_merge": N_("Merge…"),
+    "a_release": N_("Release to dispatch"),
     "a_merge_confirm": N_("Merge into that one"),
     "merge_into": N_("Same scene as:"),
     "alert_will_go": N_("This alert goes to {n} subscriber(s) near {area}:"),

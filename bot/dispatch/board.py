@@ -7,7 +7,8 @@ their volunteers), never by number; reporters appear as a short tag only.
 Urgency (`needs_action`): an incident needs a coordinator when dispatch
 escalated (too few in range accepted), when a wave's time ran out with nobody
 accepted, when one observer accepted alone ("never work alone") and nobody else
-is coming yet, or when it has no place on the map. Those come first on the
+is coming yet, when it has no place on the map, when a flood cap holds it from
+dispatch, or when every observer in range is at their attention budget. Those come first on the
 board, then incidents where someone is going or that are verified, then the rest.
 """
 
@@ -56,6 +57,10 @@ def needs_action(incident: dict, plan: dict, states: dict, now: float) -> list[s
     needed = int(plan.get("needed") or 1)
     if incident.get("lat") is None:
         reasons.append("unplaced")
+    if incident.get("held"):
+        reasons.append("held")  # a flood cap kept it from dispatch: a coordinator may release it
+    if plan.get("waiting") == "1" and accepted < needed:
+        reasons.append("waiting for observers")  # everyone in range is at their attention budget
     if plan.get("escalated") == "1" and accepted < needed:
         reasons.append("escalated")
     deadline = float(plan.get("deadline") or 0)

@@ -1,4 +1,4 @@
-"""The incident lifecycle as one service: verify, unfounded, close, reopen, note, merge, dispatch by hand.
+"""The incident lifecycle as one service: verify, unfounded, close, reopen, note, merge, dispatch by hand, release.
 
 One home for every decision a person makes about an incident, whoever makes it:
 an observer's SMS (VERIFIED/UNFOUNDED/CLEAR, `replies.py`), a coordinator in the
@@ -211,6 +211,17 @@ def stop(rt, incident_id: str, by: str, now: float) -> None:
     rt.queue("dispatch").enqueue("bot.dispatch.replies.notify_covered", incident_id, job_timeout=plan.JOB_TIMEOUT_S)
 
 
+def release(rt, incident_id: str, by: str, now: float, note: str = "") -> None:
+    """Dispatch an incident a flood cap held (bot.incidents.caps): a coordinator judged the report real."""
+    incident = _open_incident(rt, incident_id)
+    if not incident.get("held"):
+        raise BadAction(f"incident {incident['ref']} is not held")
+    if not rt.r.hdel(store.incident_key(incident_id), "held"):
+        return  # released meanwhile (another coordinator, or a second reporter): dispatch already started
+    _log(rt, incident_id, "released", by, now, note=_clean(note))
+    drive.enqueue_start(rt, incident_id, now)
+
+
 # ---- merge ---------------------------------------------------------------------------
 def merge(rt, absorbed_id: str, into_id: str, by: str, now: float) -> None:
     """Fold one incident into another that is the same scene: reporters, timeline and dispatches combined.
@@ -300,7 +311,7 @@ def notify_observers(incident_id: str, why: str, old_code: str = "") -> int:
     return sent
 
 
-ACTIONS = ("verify", "unfounded", "close", "reopen", "note", "dispatch", "next_wave", "stop", "merge")
+ACTIONS = ("verify", "unfounded", "close", "reopen", "note", "dispatch", "next_wave", "stop", "merge", "release")
 """The actions the console and CLI offer (`dispatch` = dispatch_to)."""
 
 
@@ -312,8 +323,10 @@ def apply(rt, incident_id: str, action: str, by: str, params: dict, now: float |
         if params.get("preview"):
             return {"preview": verify_preview(rt, incident_id)}
         return {"preview": verify(rt, incident_id, by, now, note_text)}
-    if action in ("unfounded", "close", "reopen"):
-        {"unfounded": unfounded, "close": close, "reopen": reopen}[action](rt, incident_id, by, now, note_text)
+    if action in ("unfounded", "close", "reopen", "release"):
+        {"unfounded": unfounded, "close": close, "reopen": reopen, "release": release}[action](
+            rt, incident_id, by, now, note_text
+        )
         return {}
     if action == "note":
         note(rt, incident_id, by, now, str(params.get("text") or ""))
@@ -342,6 +355,7 @@ __all__ = [
     "merge",
     "next_wave",
     "note",
+    "release",
     "reopen",
     "stop",
     "unfounded",

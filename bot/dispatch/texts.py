@@ -98,6 +98,11 @@ ALERT_UNDELIVERED = N_(
     "Configure an approved template (HOTLINE_WHATSAPP_TEMPLATES) or the SMS fallback; they were flagged."
 )
 NOBODY_ON_DUTY = N_("Hotline warning: no observer is on duty right now.")
+FLOOD_HELD = N_(
+    "Hotline flood cap: report {ref} came from a number or web chat that sent more new reports than a real "
+    "reporter does. It is on the console, not dispatched; release it there if it is real."
+)
+"""A held report alone in the coordinators' digest (reports.tell_held); in a flood they get counts."""
 FOLLOW_UP = N_("An observer from the rapid-response network is on the way. Stay safe and keep your distance.")
 NONE = N_("none")
 

@@ -25,7 +25,7 @@ from .. import lua, stats, store
 from ..errors import HotlineError, NoSuchIncident
 from ..geo import PRECISION_M, precision_class
 from ..i18n import N_
-from . import updates
+from . import caps, updates
 
 KINDS = ("raid", "arrest", "checkpoint", "agents", "other")
 """Activity codes a report carries (the `activity` answer of the report flow)."""
@@ -150,6 +150,8 @@ class Merge:
     """True when this report moved the incident from reported to corroborated."""
     unusual: bool = False
     """True when this report made the incident "unusual" (a burst of newcomers): coordinators are told once."""
+    held: bool = False
+    """True when the incident is held by its reporter's flood cap (kept and shown, not dispatched; `caps`)."""
 
 
 def ref_for(incident_id: str) -> str:
@@ -192,7 +194,11 @@ _CLASS_METRES = list(PRECISION_M.values())
 
 
 def merge_report(r: redis.Redis, report: Report, settings, now: float) -> Merge:
-    """Fold one report into the nearest compatible open incident, or open a new one, atomically."""
+    """Fold one report into the nearest compatible open incident, or open a new one, atomically.
+
+    The contact's flood caps (`caps`) are checked in the same MULTI: one round trip for both.
+    `should_dispatch` is set for a new incident not held, and for a held one another reporter released.
+    """
     kind = report.kind if report.kind in COMPATIBLE else "other"
     placed = report.lat is not None and report.lon is not None
     precision_m = int(report.precision_m or MERGE_PRECISION_CAP_M) if placed else MERGE_PRECISION_CAP_M
@@ -207,8 +213,11 @@ def merge_report(r: redis.Redis, report: Report, settings, now: float) -> Merge:
     ]
     slot = stats.slot(settings, kind, report.lat if placed else None, report.lon if placed else None, now)
     keys += [slot.day_key, store.stats_days_key()]
-    incident_id, is_new, reporters, status, dispatch, escalated, unusual = lua.run(
-        r,
+    keys += caps.merge_keys(settings, report.contact_id, report.channel)
+    pipe = r.pipeline(transaction=True)
+    caps.queue_check(pipe, settings, report.contact_id, report.channel, now)
+    lua.run(
+        pipe,
         "incident_merge",
         keys,
         now=repr(float(now)),
@@ -245,7 +254,10 @@ def merge_report(r: redis.Redis, report: Report, settings, now: float) -> Merge:
         burst_at=BURST_AT,
         burst_window_s=BURST_WINDOW_S,
         newcomers_tpl=_tpl(store.incident_newcomers_key),
+        cap_keep_s=caps.keep_s(caps.scopes(settings, report.contact_id, report.channel)),
+        held_reason=caps.HELD_REASON,
     )
+    _verdict, (incident_id, is_new, reporters, status, dispatch, escalated, unusual, held) = pipe.execute()
     incident_id = str(incident_id)
     return Merge(
         incident_id,
@@ -256,6 +268,7 @@ def merge_report(r: redis.Redis, report: Report, settings, now: float) -> Merge:
         bool(dispatch),
         bool(escalated),
         bool(unusual),
+        bool(held),
     )
 
 
@@ -312,6 +325,7 @@ def _view(data: dict, reporters: int, states: list[str]) -> dict:
         "details": json.loads(data.get("details") or "{}"),
         "language": data.get("language", "en"),
         "channel": data.get("channel", ""),
+        "held": data.get("held", ""),
     }
 
 

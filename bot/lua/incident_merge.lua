@@ -1,7 +1,8 @@
 -- Merge one report into the nearest open, compatible incident, or open a new one: one atomic step,
 -- so two reports at the same instant can never both open an incident (docs/incidents.md has the rule).
 -- KEYS: geo, time, seq, contact, closed, one GEO set per precision class (KEYS[6..]), the feed,
---   then the day's stats hash and the stats days index (bot/stats.py).
+--   then the day's stats hash and the stats days index (bot/stats.py), then the flood-cap verdict
+--   flood_cap.lua just left for this contact and the cap scopes' sorted sets (bot/incidents/caps.py).
 -- args: now (string, stored verbatim), lon, lat ('' when unplaced), precision_m (string), kind,
 --   compatible (kinds), radius_m, window_s, ttl_s, class_metres (ascending), incident_tpl,
 --   reporters_tpl, timeline_tpl (`@ID@` is the id), contact_id, details (JSON), language, channel,
@@ -11,7 +12,10 @@
 --   corroboration (docs/incidents.md "Corroboration"): weights {phone, web, trusted, observer} (tenths),
 --   corroborate_weight, observer_key (the reporter's roster hash, if any), new_contact_s, burst_at,
 --   burst_window_s, newcomers_tpl
--- Returns {id, is_new, reporters, status, dispatch, escalated, unusual (1 when this report flagged a burst)}.
+--   cap_keep_s (how long a cap scope remembers a new incident), held_reason
+-- Returns {id, is_new, reporters, status, dispatch, escalated, unusual (1 when this report flagged a burst), held}:
+-- a new incident from a contact over its flood cap is kept and shown but held (dispatch 0); another reporter not
+-- over theirs releases it (dispatch 1).
 local a = cjson.decode(ARGV[1])
 local geo, tkey, seq, contact, closed = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local at = a.now
@@ -31,14 +35,16 @@ local tinc, trep, tline = a.incident_tpl, a.reporters_tpl, a.timeline_tpl
 local cid, details, lang, channel = a.contact_id, a.details, a.language, a.channel
 local corroborate_at, count, expire_batch = a.corroborate_at, a.search_count, a.expire_batch
 local function k(tpl, id) return (string.gsub(tpl, '@ID@', id)) end
-local feed, feed_cap = KEYS[#KEYS - 2], a.feed_cap
+local ncls = #a.class_metres
+local feed, feed_cap = KEYS[6 + ncls], a.feed_cap
+local over_cap = redis.call('GET', KEYS[9 + ncls]) == '1'
 local function counted(is_new)  -- statistics that outlive retention: counts only, never an id
-  local skey, pre = KEYS[#KEYS - 1], a.stats_prefix
+  local skey, pre = KEYS[7 + ncls], a.stats_prefix
   redis.call('HINCRBY', skey, pre .. 'reports', 1)
   if is_new then redis.call('HINCRBY', skey, pre .. 'incidents', 1) end
   if redis.call('HSETNX', contact, 'reported', '1') == 1 then redis.call('HINCRBY', skey, pre .. 'reporters', 1) end
   if redis.call('TTL', contact) == -1 then redis.call('EXPIRE', contact, a.reported_ttl_s) end
-  redis.call('ZADD', KEYS[#KEYS], a.stats_ordinal, a.stats_day)
+  redis.call('ZADD', KEYS[8 + ncls], a.stats_ordinal, a.stats_day)
 end
 local function changed(id, what)  -- the console's change feed: which incident, what kind of change; no words
   redis.call('XADD', feed, 'MAXLEN', '~', feed_cap, '*', 'id', id, 'kind', what)
@@ -121,7 +127,7 @@ if found then
   local n = redis.call('SCARD', k(trep, found))
   local nth = redis.call('HINCRBY', ikey, 'reports', 1)
   local f = redis.call('HMGET', ikey, 'status', 'kind', 'precision_m', 'believed', 'last_at', 'weight', 'weight_known',
-    'unusual')
+    'unusual', 'held')
   -- a replayed late report never rewinds last_at
   if now > tonumber(f[5]) then redis.call('HSET', ikey, 'last_at', at) end
   redis.call('ZADD', tkey, 'GT', now, found)
@@ -177,9 +183,21 @@ if found then
     redis.call('HSET', ikey, 'status', st)
     redis.call('XADD', k(tline, found), '*', 'event', 'status', 'at', at, 'status', st, 'reason', 'unusual: ' .. unusual)
   end
+  -- held for its first reporter's flood cap: someone else, not over their own cap, reporting the same scene
+  -- is a report like any other, and it goes out now
+  local release, still_held = 0, 0
+  if f[9] and f[9] ~= '' then
+    if added == 1 and not over_cap then
+      release = 1
+      redis.call('HDEL', ikey, 'held')
+      redis.call('XADD', k(tline, found), '*', 'event', 'released', 'at', at, 'reason', 'another reporter')
+    else
+      still_held = 1
+    end
+  end
   changed(found, 'report')
   counted(false)
-  return {found, 0, n, st, 0, escalated, flagged}
+  return {found, 0, n, st, release, escalated, flagged, still_held}
 end
 
 -- 3b. or open a new one
@@ -212,7 +230,19 @@ redis.call('XADD', k(tline, id), '*', 'event', 'created', 'at', at, 'status', st
 redis.call('XADD', k(tline, id), '*', 'event', 'report', 'at', at, 'reporter', cid, 'new_reporter', n,
   'kind', kind, 'lat', lat, 'lon', lon, 'precision_m', prec_m, 'details', details, 'language', lang,
   'channel', channel)
+local held = 0
+if not blocked and trust ~= 'trusted' then
+  for i = 10 + ncls, #KEYS do  -- every new incident counts against its contact's caps (held ones too)
+    redis.call('ZADD', KEYS[i], now, id)
+    redis.call('EXPIRE', KEYS[i], a.cap_keep_s)
+  end
+  if over_cap then
+    held = 1
+    redis.call('HSET', ikey, 'held', a.held_reason)
+    redis.call('XADD', k(tline, id), '*', 'event', 'held', 'at', at, 'reason', a.held_reason)
+  end
+end
 changed(id, 'created')
 if not blocked then counted(true) end
-local dispatch = 1; if blocked then dispatch = 0 end
-return {id, 1, n, st, dispatch, 0, 0}
+local dispatch = 1; if blocked or held == 1 then dispatch = 0 end
+return {id, 1, n, st, dispatch, 0, 0, held}

@@ -258,6 +258,7 @@
       buttons.push(button(t("a_next_wave"), "next_wave", function () { act(i, { action: "next_wave" }); }));
       buttons.push(button(t("a_stop"), "stop", function () { act(i, { action: "stop" }); }));
       buttons.push(button(t("a_merge"), "merge", function () { pickMerge(i, box); }));
+      if (i.held) buttons.push(button(t("a_release"), "release", function () { act(i, Object.assign({ action: "release" }, noted())); }));
     }
     box.appendChild(el("label", { for: "note-text", class: "visually-hidden", text: t("note_placeholder") }));
     box.appendChild(note);
