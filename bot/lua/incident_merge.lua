@@ -121,7 +121,7 @@ if found then
     redis.call('XADD', k(tline, found), '*', 'event', 'report_ignored', 'at', at, 'reason', 'blocked contact',
       'reporter', cid)
     changed(found, 'report_ignored')
-    return {found, 0, redis.call('SCARD', k(trep, found)), redis.call('HGET', ikey, 'status'), 0, 0, 0}
+    return {found, 0, redis.call('SCARD', k(trep, found)), redis.call('HGET', ikey, 'status'), 0, 0, 0, 0}
   end
   local added = redis.call('SADD', k(trep, found), cid)
   local n = redis.call('SCARD', k(trep, found))
