@@ -313,6 +313,8 @@ def incident_photos_key(incident_id: str) -> str:
 def incident_photo_order_key(incident_id: str) -> str:
     """Ids of an incident's kept photos, in arrival order (list)."""
     return f"{PREFIX}:{{inc:{incident_id}}}:photo_order"
+
+
 def caps_key(scope: str) -> str:
     """New incidents counted against one flood cap (sorted set incident id/ref → epoch s; trimmed, with TTL).
 
