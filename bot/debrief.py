@@ -189,13 +189,6 @@ def record(rt, call: ActionCall) -> dict:
 
 
 # ---- offering it ---------------------------------------------------------------------
-def _address(rt, observer_id: str) -> tuple[str | None, str]:
-    observer = observers.get(rt.r, observer_id)
-    if observer is None:
-        return None, "en"
-    return observers.number_of(rt.settings, observer), observers.language_of(observer)
-
-
 def offer_if_due(rt, observer_id: str, address: str, now: float, table: dict) -> list[str]:
     """Start the debrief an observer is owed, if any and if they are not in another conversation.
 
@@ -229,7 +222,8 @@ def offer_by_text(observer_ids: list[str]) -> int:
     table = actions.declared()
     sent = 0
     for observer_id in observer_ids:
-        e164, _lang = _address(rt, observer_id)
+        observer = observers.get(rt.r, observer_id)
+        e164 = observers.number_of(rt.settings, observer) if observer else None
         if not e164:
             continue
         for body in offer_if_due(rt, observer_id, e164, time.time(), table):

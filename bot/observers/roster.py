@@ -107,7 +107,9 @@ def languages_of(observer: dict) -> list[str]:
 def remove(r, observer_id: str) -> None:
     """Take an observer off the roster entirely."""
     pipe = r.pipeline(transaction=True)
-    pipe.delete(store.observer_key(observer_id), store.observer_open_key(observer_id))
+    pipe.delete(
+        store.observer_key(observer_id), store.observer_open_key(observer_id), store.observer_debrief_key(observer_id)
+    )
     pipe.zrem(store.observers_geo_key(), observer_id)
     pipe.srem(store.observers_all_key(), observer_id)
     pipe.zrem(store.observers_radius_key(), observer_id)
