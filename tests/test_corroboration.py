@@ -161,3 +161,18 @@ def test_the_console_shows_an_unusual_incident_as_needing_a_coordinator(rt, r, s
     [row] = console.get("/dashboard/api/incidents").get_json()
     assert row["ref"] == merges[0].ref and row["needs_action"] and "unusual" in row["reasons"]
     assert row["status"] == "reported" and row["unusual"]
+
+
+def test_merging_an_unusual_incident_carries_its_flag_and_weights(rt, r, settings):
+    import time
+
+    from bot.dispatch import lifecycle
+
+    now = time.time()
+    burst = [_merge(r, settings, f"new-{i}", now + i) for i in range(incidents.BURST_AT)]
+    other = _merge(r, settings, "c-far", now, point=(SCENE[0] + 0.2, SCENE[1]))
+    lifecycle.merge(rt, burst[0].incident_id, other.incident_id, "maria", now + 10)
+    merged = incidents.get(r, other.incident_id)
+    assert merged["unusual"] and r.hget(store.incident_key(other.incident_id), "weight") == str(
+        10 * (incidents.BURST_AT + 1)
+    )

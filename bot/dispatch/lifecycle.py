@@ -242,6 +242,7 @@ def merge(rt, absorbed_id: str, into_id: str, by: str, now: float) -> None:
     if reporters:
         pipe.sadd(store.incident_reporters_key(into_id), *reporters)
     pipe.hincrby(store.incident_key(into_id), "reports", int(absorbed.get("reports") or 0))
+    _add_weights(r, pipe, absorbed_id, into_id)
     for observer_id, state in states.items():
         pipe.hsetnx(store.incident_dispatch_key(into_id), observer_id, state)
         if state in (plan.TEXTED, plan.ACCEPTED):
@@ -263,6 +264,22 @@ def merge(rt, absorbed_id: str, into_id: str, by: str, now: float) -> None:
     close(rt, absorbed_id, by, now, reason=f"merged into {into['ref']}", tell=False)
     _log(rt, into_id, "merged", by, now, absorbed=absorbed["ref"])
     rt.queue("dispatch").enqueue(notify_observers, absorbed_id, "merged", old_code, job_timeout=NOTIFY_TIMEOUT_S)
+
+
+def _add_weights(r, pipe, absorbed_id: str, into_id: str) -> None:
+    """Queue adding the absorbed incident's corroboration weights (and an unusual flag) to the surviving one.
+
+    A reporter of both counts twice: a coordinator merged them as one scene, and
+    the status itself is not recomputed by a merge, only by later reports.
+    """
+    fields = ("weight", "weight_known", "unusual")
+    (w1, k1, u1), (w2, k2, u2) = (r.hmget(store.incident_key(i), *fields) for i in (absorbed_id, into_id))
+    if w1 is None or w2 is None:
+        return  # one of them predates the weights
+    pipe.hset(
+        store.incident_key(into_id),
+        mapping={"weight": int(w1) + int(w2), "weight_known": int(k1 or 0) + int(k2 or 0), "unusual": u2 or u1 or ""},
+    )
 
 
 # ---- jobs -------------------------------------------------------------------------------
