@@ -49,6 +49,11 @@ def create_app(settings: Settings | None = None, redis_url: str | None = None) -
     app.register_blueprint(voice_routes.bp)
     voice_console.register(app)
 
+    from . import guard
+
+    guard.init_app(app)  # after the blueprints: each app's own Limiter wraps the views that declared limits
+    app.after_request(guard.secure_headers)  # every response, errors and static files included
+
     @app.errorhandler(HotlineError)
     def handle_hotline_error(exc: HotlineError):
         if exc.status >= 500:

@@ -1,8 +1,11 @@
 """HTTP routes of the web chat: `GET /chat` (the page) and `POST /chat/messages`.
 
-Thin views like `webhook.py`: check the chat cookie and CSRF token → parse with
-`channels/webchat` → `router.handle` → JSON. A web visitor gets the same flows,
-languages and sessions as a texter; their address is `web:<chat id>`.
+Thin views like `webhook.py`: check the chat cookie (`chat_ids`: server-issued,
+signed, rotated on every answer) and CSRF token → parse with `channels/webchat` →
+`router.handle` → JSON. A web visitor gets the same flows, languages and sessions
+as a texter; their address is `web:<chat id>`. A cookie the server did not issue,
+or one a newer cookie has replaced, gets a 403 with a fresh chat in the visitor's
+language. Rate limits (`guard.limited`, Redis) are per chat and per client.
 """
 
 from __future__ import annotations
@@ -12,10 +15,10 @@ from functools import partial
 from urllib.parse import urlparse
 
 from babel import Locale
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, g, render_template, request
 from markupsafe import Markup, escape
 
-from . import i18n, router
+from . import chat_ids, guard, i18n, privacy, router
 from .channels import webchat
 from .errors import BadRequest, Forbidden
 from .i18n import N_
@@ -25,26 +28,47 @@ bp = Blueprint("chat", __name__)
 COOKIE = "hotline_chat"
 """Cookie holding the chat id (HttpOnly, SameSite=Strict, scoped to /chat)."""
 
-COOKIE_MAX_AGE_S = 24 * 3600
-"""Long enough to finish a report and read the answer; short enough that a shared phone forgets."""
+COOKIE_MAX_AGE_S = chat_ids.MAX_AGE_S
+"""The cookie lives as long as its signature is accepted."""
 
-SECURITY_HEADERS = {
-    # Everything comes from this origin: no CDN, no analytics, no third-party request.
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; "
-        "img-src 'self' data:; connect-src 'self'; base-uri 'none'; "
-        "form-action 'self'; frame-ancestors 'none'"
-    ),
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Permissions-Policy": "geolocation=(self), camera=(), microphone=()",
-    "Cache-Control": "no-store",
-}
-"""Headers on every chat response; the page holds a per-browser token, so it is never cached."""
+PAGE_PERMISSIONS = "geolocation=(self), camera=(), microphone=(), payment=(), usb=()"
+"""The chat page may ask for the location ("Share my location"); every other response may not (`guard`)."""
+
+RESTARTED = N_(
+    "This chat expired or was opened somewhere else, so a new one has started. "
+    "Your last message did not arrive: please send it again."
+)
+"""The fresh start's answer to a cookie the server did not issue or has replaced."""
+
+TOO_FAST = N_("You are sending messages faster than a person types. Wait a minute, then send again.")
+"""The answer to a post over a rate limit (429)."""
 
 
 def _runtime():
     return current_app.extensions["hotline"]
+
+
+def _new_chat_limit() -> str:
+    return _runtime().settings.chat_new_limit
+
+
+def _message_limit() -> str:
+    return _runtime().settings.chat_message_limit
+
+
+def _client_limit() -> str:
+    return _runtime().settings.chat_client_limit
+
+
+def _chat_key() -> str:
+    """Count a chat by the keyed hash of its address (rotation keeps the chat, so it keeps the count)."""
+    settings = _runtime().settings
+    cookie = chat_ids.read(settings.secret, request.cookies.get(COOKIE))
+    return "chat:" + privacy.contact_id(settings.secret, cookie.address) if cookie else "client:" + guard.client_key()
+
+
+def _minted(response) -> bool:
+    return bool(g.get("chat_minted"))
 
 
 def _page_language(settings) -> str:
@@ -91,55 +115,109 @@ def _same_origin() -> bool:
     return urlparse(origin).netloc in allowed
 
 
-def _secured(response):
-    response.headers.update(SECURITY_HEADERS)
-    return response
+def _reply_language(settings) -> str:
+    """The visitor's language for an answer outside the flows: the page's (the script sends it), else the browser's."""
+    page = request.headers.get("Content-Language", "")
+    if page in settings.languages:
+        return page
+    return request.accept_languages.best_match(settings.languages) or i18n.SOURCE_LANGUAGE
 
 
-@bp.get("/chat")
-def page():
+def _mint() -> chat_ids.ChatCookie:
+    g.chat_minted = True
+    return chat_ids.new_chat()
+
+
+def _set_cookie(response, cookie: chat_ids.ChatCookie) -> None:
     settings = _runtime().settings
-    chat_id = request.cookies.get(COOKIE)
-    if not webchat.valid_chat_id(chat_id):
-        chat_id = webchat.new_chat_id()
-    lang = _page_language(settings)
-    html = render_template(
-        "chat.html",
-        lang=lang,
-        languages=_language_names(settings.languages),
-        csrf=webchat.csrf_token(settings.secret, chat_id),
-        max_chars=webchat.MAX_TEXT_CHARS,
-        call_line=_call_line(settings, lang),
-        _=partial(i18n.gettext, settings.locales_dir, lang),
-    )
-    response = current_app.response_class(html, mimetype="text/html")
     response.set_cookie(
         COOKIE,
-        chat_id,
+        chat_ids.issue(settings.secret, cookie),
         max_age=COOKIE_MAX_AGE_S,
         path="/chat",
         httponly=True,
         samesite="Strict",
         secure=_secure_cookie(settings),
     )
-    return _secured(response)
+
+
+def _json(body: dict, status: int = 200):
+    return current_app.response_class(current_app.json.dumps(body), status=status, mimetype="application/json")
+
+
+def _fresh_start(reason: str):
+    """403 for a cookie we did not issue or have replaced, with a new chat the page can use at once."""
+    settings = _runtime().settings
+    cookie = _mint()
+    text = i18n.gettext(settings.locales_dir, _reply_language(settings), RESTARTED)
+    body = {
+        "error": reason,
+        "restart": True,
+        "csrf": webchat.csrf_token(settings.secret, cookie.chat_id),
+        "replies": [text],
+    }
+    response = _json(body, 403)
+    _set_cookie(response, cookie)
+    return response
+
+
+@bp.get("/chat")
+@guard.limited(_new_chat_limit, key=guard.client_key, deduct_when=_minted)
+def page():
+    rt = _runtime()
+    settings = rt.settings
+    cookie = chat_ids.read(settings.secret, request.cookies.get(COOKIE))
+    if cookie is None or not chat_ids.is_current(rt.r, settings.secret, cookie):
+        cookie = _mint()  # never a chat id the browser brought: only one this server issued and still honours
+    lang = _page_language(settings)
+    html = render_template(
+        "chat.html",
+        lang=lang,
+        languages=_language_names(settings.languages),
+        csrf=webchat.csrf_token(settings.secret, cookie.chat_id),
+        max_chars=webchat.MAX_TEXT_CHARS,
+        call_line=_call_line(settings, lang),
+        _=partial(i18n.gettext, settings.locales_dir, lang),
+    )
+    response = current_app.response_class(html, mimetype="text/html")
+    response.headers["Permissions-Policy"] = PAGE_PERMISSIONS
+    _set_cookie(response, cookie)
+    return response
 
 
 @bp.post("/chat/messages")
+@guard.limited(_client_limit, key=guard.client_key)
+@guard.limited(_message_limit, key=_chat_key)
 def post_message():
     rt = _runtime()
-    chat_id = request.cookies.get(COOKIE)
-    if not webchat.valid_chat_id(chat_id):
-        raise Forbidden("no chat cookie: reload /chat")
-    if not _same_origin() or not webchat.check_csrf(rt.settings.secret, chat_id, request.headers.get("X-CSRF-Token")):
-        raise Forbidden("cross-site or stale chat post: reload /chat")
+    secret = rt.settings.secret
+    if not _same_origin():
+        raise Forbidden("cross-site chat post")
+    cookie = chat_ids.read(secret, request.cookies.get(COOKIE))
+    if cookie is None:
+        return _fresh_start("no chat this server issued: a new one has started")
+    if not webchat.check_csrf(secret, cookie.chat_id, request.headers.get("X-CSRF-Token")):
+        raise Forbidden("stale chat page: reload /chat")
     if request.mimetype != "application/json":
         raise BadRequest("send application/json")
     if (request.content_length or 0) > webchat.MAX_REQUEST_BYTES:
         raise BadRequest("message too large")
     hint = request.accept_languages.best_match(rt.settings.languages)
-    inbound = webchat.parse_inbound(request.get_data(cache=False), chat_id, hint)
+    inbound = webchat.parse_inbound(request.get_data(cache=False), cookie.chat_id, hint)
+    following = chat_ids.rotate(rt.r, secret, cookie, inbound.message_sid)
+    if following is None:
+        return _fresh_start("this chat continued in another browser or expired: a new one has started")
     replies = router.handle(rt, inbound, time.time())
-    return _secured(
-        current_app.response_class(current_app.json.dumps(webchat.render_replies(replies)), mimetype="application/json")
-    )
+    response = _json(webchat.render_replies(replies))
+    _set_cookie(response, following)
+    return response
+
+
+@bp.errorhandler(429)
+def too_fast(exc):
+    """Over a chat limit: the visitor's language, and no retry from the page (Retry-After says when)."""
+    settings = _runtime().settings
+    text = i18n.gettext(settings.locales_dir, _reply_language(settings), TOO_FAST)
+    if request.method == "POST":
+        return _json({"error": "too many requests", "replies": [text]}, 429)
+    return text + "\n", 429, {"Content-Type": "text/plain; charset=utf-8"}

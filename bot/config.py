@@ -109,6 +109,17 @@ def _keyword_replies(name: str, raw: str) -> str:
     return value
 
 
+def _rate_limits(name: str, raw: str) -> str:
+    from limits import parse_many  # Flask-Limiter's own notation: "10 per minute; 100 per hour"
+
+    value = raw.strip()
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be limits like '10 per minute; 100 per hour', got {raw!r}") from None
+    return value
+
+
 @dataclass(frozen=True)
 class Variable:
     """One environment variable: its name, the Settings field, default, parser and doc."""
@@ -417,6 +428,27 @@ VARIABLES: tuple[Variable, ...] = (
         "(no tile server learns where incidents are)",
     ),
     Variable(
+        "HOTLINE_CHAT_NEW_LIMIT",
+        "chat_new_limit",
+        "10 per minute; 100 per hour",
+        _rate_limits,
+        "new web chats one client (address) may start; reloading a page that has a chat does not count",
+    ),
+    Variable(
+        "HOTLINE_CHAT_MESSAGE_LIMIT",
+        "chat_message_limit",
+        "15 per minute; 200 per hour",
+        _rate_limits,
+        "messages one web chat may post",
+    ),
+    Variable(
+        "HOTLINE_CHAT_CLIENT_LIMIT",
+        "chat_client_limit",
+        "60 per minute; 600 per hour",
+        _rate_limits,
+        "web chat messages one client (address) may post over all its chats; beyond any chat limit → 429",
+    ),
+    Variable(
         "HOTLINE_GEOCODER",
         "geocoder",
         "",
@@ -502,6 +534,9 @@ class Settings:
     languages: tuple[str, ...] = ("en", "es")
     geo_bounds: str = "33.2,-119.0,34.9,-116.9"
     map_tiles: str = ""
+    chat_new_limit: str = "10 per minute; 100 per hour"
+    chat_message_limit: str = "15 per minute; 200 per hour"
+    chat_client_limit: str = "60 per minute; 600 per hour"
     geocoder: str = ""
     health_token: str | None = field(default=None, repr=False)
     timezone: str = "America/Los_Angeles"

@@ -284,6 +284,11 @@ def login_limit_prefix() -> str:
     return f"{PREFIX}:limits"
 
 
+def webchat_key(contact_id: str) -> str:
+    """A web chat's current cookie generation and its last post (hash with TTL; `bot/chat_ids.py`)."""
+    return f"{PREFIX}:webchat:{contact_id}"
+
+
 def handoff_key(handoff_id: str) -> str:
     """One item of the coordinators' queue: an unplaced report or a call-back request (hash with TTL)."""
     return f"{PREFIX}:handoff:{handoff_id}"

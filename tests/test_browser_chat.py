@@ -178,3 +178,29 @@ def test_shared_location_is_posted_as_a_pin(page_at):
     )
     assert posts and posts[-1]["lat"] == 34.0522 and posts[-1]["lon"] == -118.2437
     assert not page.locator("#log li.error").count()
+
+
+def test_a_refused_chat_cookie_restarts_the_chat_in_the_page(page_at, served, phone):
+    """The cookie rotates on every answer; a stale or forged one gets a fresh chat without a reload."""
+    page = page_at(locale="es-MX")
+    first = _send(page, "hola", 0)
+    context = page.context
+    (cookie,) = [c for c in context.cookies() if c["name"] == "hotline_chat"]
+    context.add_cookies([{**cookie, "value": cookie["value"][:-4] + "AAAA"}])  # altered: the signature fails
+    page.fill("#text", "hola")
+    page.click("#send")
+    page.wait_for_function("() => document.querySelectorAll('#log li.error').length == 1")
+    assert "empezó uno nuevo" in page.locator("#log li.error").inner_text()
+    assert page.locator("#log li.me.unsent").count() == 1  # shown as not sent, not left pending
+    assert _send(page, "hola", len(first)) == phone.text("hola", from_="+13235550153")
+    (renewed,) = [c for c in context.cookies() if c["name"] == "hotline_chat"]
+    assert renewed["value"] not in (cookie["value"],) and renewed["httpOnly"]
+
+
+def test_the_page_is_served_with_hsts_and_the_security_headers(page_at, served):
+    page = page_at()
+    response = page.goto(served + "/chat")
+    headers = response.headers
+    assert headers["strict-transport-security"].startswith("max-age=")
+    assert headers["x-frame-options"] == "DENY" and headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]

@@ -19,20 +19,14 @@ from flask import Blueprint, current_app, jsonify, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
+from .. import guard
 from .extensions import csrf, init_app
 
 bp = Blueprint("dashboard", __name__)
 
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    ),
-    "Referrer-Policy": "same-origin",  # Flask-WTF's https check needs a same-origin Referer; nothing leaves
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",  # incident places must not linger in shared caches
-}
-"""Headers on every console response."""
+REFERRER_POLICY = "same-origin"
+"""Flask-WTF's https check needs a same-origin Referer; nothing leaves. Every other header is the app's
+(`bot/guard.py`: HSTS, the strict CSP, nosniff, no framing, no-store so incident places never linger)."""
 
 PUBLIC_ENDPOINTS = {"dashboard.login"}
 """The only console endpoints open without a login."""
@@ -76,13 +70,13 @@ def csrf_refused(exc: CSRFError):
 
 
 @bp.after_request
-def secure(response):
-    response.headers.update(SECURITY_HEADERS)
+def console_headers(response):
+    """The console's own Referrer-Policy and map tiles; the app's `guard.secure_headers` adds the rest."""
+    response.headers["Referrer-Policy"] = REFERRER_POLICY
     tiles = runtime().settings.map_tiles
     if tiles:  # the network's own tile server (HOTLINE_MAP_TILES), and no other origin, may serve map images
         origin = "{0.scheme}://{0.netloc}".format(urlparse(tiles))
-        policy = response.headers["Content-Security-Policy"]
-        response.headers["Content-Security-Policy"] = policy.replace("img-src 'self'", f"img-src 'self' {origin}", 1)
+        response.headers["Content-Security-Policy"] = guard.csp_with_images_from(origin)
     return response
 
 

@@ -22,9 +22,9 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from .. import audit, coordinators
+from .. import audit, coordinators, guard
 from . import bp, runtime
-from .extensions import limiter, login_manager
+from .extensions import login_manager
 
 LOGIN_LIMIT = "5 per minute"
 """Failed logins allowed per address and user name: a coordinator's typos fit, a guesser gets 7,200 a day."""
@@ -61,12 +61,7 @@ class LoginForm(FlaskForm):
 
 
 def _login_key() -> str:
-    return f"{limiter_address()}|{coordinators.normalize(request.form.get('username', ''))[:40]}"
-
-
-def limiter_address() -> str:
-    """The client's address as Werkzeug sees it (behind a proxy, configure ProxyFix so this is the client)."""
-    return request.remote_addr or "?"
+    return f"{guard.client_key()}|{coordinators.normalize(request.form.get('username', ''))[:40]}"
 
 
 def _failed(response) -> bool:
@@ -81,8 +76,8 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/dashboard/login", methods=["GET", "POST"])
-@limiter.limit(LOGIN_LIMIT, key_func=_login_key, methods=["POST"], deduct_when=_failed)
-@limiter.limit(ADDRESS_LIMIT, key_func=limiter_address, methods=["POST"], deduct_when=_failed)
+@guard.limited(LOGIN_LIMIT, key=_login_key, methods=["POST"], deduct_when=_failed)
+@guard.limited(ADDRESS_LIMIT, key=guard.client_key, methods=["POST"], deduct_when=_failed)
 def login():
     if current_user.is_authenticated and request.method == "GET":
         return redirect(_safe_next(request.args.get("next")))

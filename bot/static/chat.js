@@ -1,5 +1,7 @@
 // Web chat client: posts each message as JSON to /chat/messages and shows the replies.
-// No third-party code, no analytics, no storage: the chat id is an HttpOnly cookie.
+// No third-party code, no analytics, no storage: the chat id is an HttpOnly cookie the server
+// issues and replaces with every answer. When it refuses a cookie (403 with "restart"), its
+// answer carries a new chat: the page takes the new token and says so, no reload needed.
 (function () {
   "use strict";
   var root = document.getElementById("chat");
@@ -8,6 +10,7 @@
   var text = document.getElementById("text");
   var locate = document.getElementById("locate");
   var token = document.querySelector('meta[name="csrf-token"]').content;
+  var lang = document.documentElement.lang; // the page's language, for answers outside the flows
   var RETRIES = 3; // a flaky phone connection: the same id is resent, the hotline answers once
   var queue = Promise.resolve(); // one post at a time, so replies arrive in the order sent
 
@@ -31,10 +34,10 @@
     return fetch("/chat/messages", {
       method: "POST",
       credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": token },
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": token, "Content-Language": lang },
       body: JSON.stringify(payload)
     }).then(function (response) {
-      if (response.status === 403) { throw { final: root.dataset.reload }; }
+      if (response.status === 403 || response.status === 429) { return refused(response); }
       if (!response.ok) {
         if (response.status >= 500 && attempt < RETRIES) { return post(payload, attempt + 1); }
         throw { final: root.dataset.error };
@@ -49,6 +52,17 @@
     });
   }
 
+  function refused(response) {
+    // A fresh start (403 + restart) or a rate limit (429): the server's own words, never a retry.
+    return response.json().then(function (data) {
+      if (data && data.restart && data.csrf) { token = data.csrf; }
+      var words = data && data.replies && data.replies[0];
+      throw { final: words || root.dataset.reload };
+    }, function () {
+      throw { final: root.dataset.reload };
+    });
+  }
+
   function send(payload, label) {
     payload.id = messageId();
     var mine = show("me pending", label);
@@ -57,6 +71,8 @@
         mine.classList.remove("pending");
         (data.replies || []).forEach(function (body) { show("bot", body); });
       }, function (err) {
+        mine.classList.remove("pending");
+        mine.classList.add("unsent"); // not delivered: the person sends it again
         show("error", (err && err.final) || root.dataset.error);
       });
     });
