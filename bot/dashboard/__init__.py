@@ -70,7 +70,7 @@ def csrf_refused(exc: CSRFError):
 
 
 @bp.after_request
-def console_headers(response):
+def secure(response):
     """The console's own Referrer-Policy and map tiles; the app's `guard.secure_headers` adds the rest."""
     response.headers["Referrer-Policy"] = REFERRER_POLICY
     tiles = runtime().settings.map_tiles
