@@ -236,3 +236,34 @@ def test_the_fake_answers_the_calls_api_as_strictly_as_twilio(rt, twilio_outbox)
     with pytest.raises(TwilioRestException) as gone:
         client.calls(sid).fetch()
     assert (gone.value.status, gone.value.code) == (404, 20404)
+
+
+def test_with_redis_down_a_caller_still_gets_the_menu_and_a_person(settings, blip_redis, twilio_outbox):
+    from bot import create_app
+
+    app = create_app(settings.replace(redis_url=blip_redis.url))
+    caller = Caller(app.test_client(), settings)
+    caller.ring()
+    blip_redis.stop()
+    caller.press("2")
+    twiml = caller.press("1")
+    assert [n.text for n in twiml.one("Dial").findall("Number")] == list(settings.coordinators)
+    whisper = caller.follow(twiml.one("Dial").find("Number").get("url"))
+    assert "Hangup" not in caller.follow(whisper.gather.get("action"), Digits="1").verbs()  # connect, not lose
+    missed_call = caller.follow(twiml.one("Dial").get("action"), DialCallStatus="no-answer")
+    assert missed_call.verbs()[-1] == "Hangup"  # told what to do, never a 500
+    blip_redis.start()
+
+
+def test_withheld_callers_share_no_language_and_a_dispatcher_calling_is_not_rung(
+    client, settings, dispatchers, r, phone
+):
+    spanish = Caller(client, settings, "anonymous")
+    spanish.ring()
+    spanish.press("2")
+    assert not r.keys(store.contact_key("*"))  # nobody's preference: the next withheld caller starts neutral
+    maria_calls = Caller(client, settings, MARIA)
+    maria_calls.ring()
+    maria_calls.press("1")
+    numbers = [n.text for n in maria_calls.press("1").one("Dial").findall("Number")]
+    assert numbers == [LUIS]

@@ -37,5 +37,10 @@ def on_shift(r, settings, now: float) -> list[Dispatcher]:
         if e164:
             found.append(Dispatcher(account["name"], e164, account["name"]))
     if not found:
-        found = [Dispatcher("", e164, f"coordinator {i + 1}") for i, e164 in enumerate(settings.coordinators)]
+        found = escalation_numbers(settings)
     return [d for d in found if d.e164 != settings.twilio_number][:MAX_NUMBERS]
+
+
+def escalation_numbers(settings) -> list[Dispatcher]:
+    """HOTLINE_COORDINATORS as dispatchers ("coordinator 1", ...): rung when no phone is on shift, or Redis is down."""
+    return [Dispatcher("", e164, f"coordinator {i + 1}") for i, e164 in enumerate(settings.coordinators)]

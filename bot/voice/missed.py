@@ -47,15 +47,23 @@ NOT_SMS = frozenset(
 FIXED_LINE_OR_MOBILE and is tried, a refusal like 21614 is then logged)."""
 
 
+def _parsed(e164: str | None, region: str):
+    try:
+        number = phonenumbers.parse(e164 or "", region)
+    except phonenumbers.NumberParseException:
+        return None
+    return number if phonenumbers.is_valid_number(number) else None
+
+
+def is_number(e164: str | None, region: str) -> bool:
+    """Tell whether a caller ID is a real phone number (not "anonymous", a withheld +266696687 or a SIP name)."""
+    return _parsed(e164, region) is not None
+
+
 def can_text(e164: str | None, region: str) -> bool:
     """Tell whether a caller's number could take an SMS (a withheld or landline number cannot)."""
-    if not e164:
-        return False
-    try:
-        number = phonenumbers.parse(e164, region)
-    except phonenumbers.NumberParseException:
-        return False
-    return phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) not in NOT_SMS
+    number = _parsed(e164, region)
+    return number is not None and phonenumbers.number_type(number) not in NOT_SMS
 
 
 def enqueue_text(rt, call_sid: str):

@@ -99,12 +99,15 @@ def language():
     attempt = _int(request.args.get("attempt"))
     digits, speech = _pressed()
     lang = menu.pick_language(settings, digits, speech)
-    cid = privacy.contact_id(settings.secret, (request.form.get("From") or "").strip())
+    caller = (request.form.get("From") or "").strip()
+    cid = privacy.contact_id(settings.secret, caller)
+    known = missed.is_number(caller, settings.default_region)  # a withheld caller ID is nobody's preference
     if lang is None:
         if attempt < 1:
             return _twiml(menu.language_menu(settings, attempt=1))
-        lang = _lang(settings, _remembered(rt, cid))
-    _quietly("remember a language", _remember_language, rt, cid, lang)
+        lang = _lang(settings, _remembered(rt, cid) if known else None)
+    if known:
+        _quietly("remember a language", _remember_language, rt, cid, lang)
     _quietly("update a call", calls.update, rt.r, sid, time.time(), lang=lang)
     return _twiml(menu.main_menu(settings, lang))
 
@@ -134,7 +137,7 @@ def choice():
             return _twiml(menu.main_menu(settings, lang, attempt=1, sorry=True))
         picked = "1"  # pressed nothing twice: a person is the safest default
     if picked == "1":
-        return _twiml(_ring(rt, settings, sid, lang))
+        return _twiml(_ring(rt, settings, sid, lang, (request.form.get("From") or "").strip()))
     if picked == "2":
         sent = _text_caller(rt, settings, sid, request.form.get("From"), "texted")
         return _twiml(menu.texted(settings, lang, sent))
@@ -142,12 +145,13 @@ def choice():
     return _twiml(menu.rights_menu(settings, lang))
 
 
-def _ring(rt, settings, sid: str, lang: str):
-    """Ring the dispatchers on shift, or go straight to the no-answer path when there are none."""
+def _ring(rt, settings, sid: str, lang: str, caller: str):
+    """Ring the dispatchers on shift (never the caller's own phone), or go straight to the no-answer path."""
     now = time.time()
     ringing = _quietly("find dispatchers", dispatchers.on_shift, rt.r, settings, now)
     if ringing is None:  # Redis is down: the escalation numbers still reach a person
-        ringing = [dispatchers.Dispatcher("", n, f"coordinator {i + 1}") for i, n in enumerate(settings.coordinators)]
+        ringing = dispatchers.escalation_numbers(settings)
+    ringing = [d for d in ringing if d.e164 != caller]
     if not ringing:
         return _missed(rt, settings, sid, lang)
     _quietly(
