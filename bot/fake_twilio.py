@@ -332,21 +332,12 @@ def create_fake_app(recorder: Recorder | None = None) -> Flask:
             found = [
                 m for m in reversed(rec.messages) if (not to or m["to"] == to) and (not sender or m["from"] == sender)
             ][:size]
-        return jsonify(
-            messages=found,
-            page=0,
-            page_size=size,
-            start=0,
-            end=len(found),
-            uri=request.full_path,
-            first_page_uri=request.full_path,
-            next_page_uri=None,
-            previous_page_uri=None,
-        )
+        return list_page("messages", found, size)
 
-    def call_page(found: list[dict], size: int):
+    def list_page(name: str, found: list[dict], size: int):
+        """One page of a list resource, as Twilio's 2010-04-01 API pages them (the only page here)."""
         return jsonify(
-            calls=found,
+            **{name: found},
             page=0,
             page_size=size,
             start=0,
@@ -384,7 +375,7 @@ def create_fake_app(recorder: Recorder | None = None) -> Flask:
                 for c in reversed(list(rec.calls.values()))
                 if c["account_sid"] == account_sid and all(v is None or c[k] == v for k, v in wanted.items())
             ][:size]
-        return call_page(found, size)
+        return list_page("calls", found, size)
 
     @app.post("/2010-04-01/Accounts/<account_sid>/Calls/<sid>.json")
     def update_call(account_sid: str, sid: str):

@@ -131,13 +131,18 @@ def pick_language(settings, digits: str, speech: str) -> str | None:
 
 def main_menu(settings, lang: str, attempt: int = 0, sorry: bool = False) -> VoiceResponse:
     """Report now (a person), a text to report by text, know-your-rights."""
+    return _prompt(settings, lang, "/twilio/voice/choice", MENU, attempt, sorry)
+
+
+def _prompt(settings, lang: str, path: str, msgid: str, attempt: int, sorry: bool) -> VoiceResponse:
+    """One spoken menu gathering a key for `path` (repeated with an apology after a miss)."""
     response = VoiceResponse()
-    gather = _gather(settings, lang, url(settings, "/twilio/voice/choice", lang=lang, attempt=attempt))
+    gather = _gather(settings, lang, url(settings, path, lang=lang, attempt=attempt))
     if sorry:
         _say(gather, settings, lang, text(settings, lang, NOT_UNDERSTOOD))
-    _say(gather, settings, lang, text(settings, lang, MENU))
+    _say(gather, settings, lang, text(settings, lang, msgid))
     response.append(gather)
-    response.redirect(url(settings, "/twilio/voice/choice", lang=lang, attempt=attempt))
+    response.redirect(url(settings, path, lang=lang, attempt=attempt))
     return response
 
 
@@ -239,14 +244,7 @@ def _rights(settings):
 
 def rights_menu(settings, lang: str, attempt: int = 0, sorry: bool = False) -> VoiceResponse:
     """The rights topics, as the rights flow's menu offers them, to pick by key."""
-    response = VoiceResponse()
-    gather = _gather(settings, lang, url(settings, "/twilio/voice/rights", lang=lang, attempt=attempt))
-    if sorry:
-        _say(gather, settings, lang, text(settings, lang, NOT_UNDERSTOOD))
-    _say(gather, settings, lang, text(settings, lang, RIGHTS_MENU))
-    response.append(gather)
-    response.redirect(url(settings, "/twilio/voice/rights", lang=lang, attempt=attempt))
-    return response
+    return _prompt(settings, lang, "/twilio/voice/rights", RIGHTS_MENU, attempt, sorry)
 
 
 def rights_topics(settings, lang: str) -> list[tuple[str, list[str]]]:
