@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from .. import incidents, observers, outbox, runtime, sending, store
 from ..errors import NoSuchIncident, SendingPaused
-from . import coordinators, fanout
+from . import attention, coordinators, fanout
 from .lease import LEASE_S, Lease
 from .plan import (
     ACCEPTED,
@@ -273,16 +273,23 @@ def _resettle(p: _Pass, pending: list[str]) -> int:
 def _fill(p: _Pass, free: int) -> tuple[int, bool, bool]:
     """Text the nearest free observers until the wave is full; return (texted, exhausted, interrupted)."""
     texted = 0
+    budget = attention.Budget(p.rt.r, p.rt.settings, p.now)
     while free > 0:
-        picked = fanout.pick(p.rt.r, p.incident, set(p.states), p.now, free)
+        picked = fanout.pick(p.rt.r, p.incident, set(p.states), p.now, free, budget)
         if not picked:
-            return texted, True, False
+            # Everyone left in range is at their attention budget: the dispatch waits for one to free up
+            # (the wave's timer drives it again) rather than escalating or texting anyone past it.
+            if budget.skipped or p.plan.get("waiting") == "1":
+                p.rt.r.hset(store.incident_plan_key(p.incident_id), "waiting", "1" if budget.skipped else "0")
+            return texted, not budget.skipped, False
         for observer_id, km, observer in picked:
             if texted and p.rt.r.hget(store.incident_plan_key(p.incident_id), "state") != SEEKING:
                 return texted, False, True
             if p.text(observer_id, km, observer, p.wave) in (TEXTED, ACCEPTED):
                 texted += 1
                 free -= 1
+    if p.plan.get("waiting") == "1":
+        p.rt.r.hset(store.incident_plan_key(p.incident_id), "waiting", "0")
     return texted, False, False
 
 

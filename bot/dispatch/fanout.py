@@ -13,7 +13,7 @@ import time
 from .. import geo, incidents, observers, outbox, store
 from ..channels.twilio_errors import OPTED_OUT, RECIPIENT
 from ..errors import PermanentSend, Reconciling
-from . import coordinators, texts
+from . import attention, coordinators, texts
 from .plan import TEXTED, UNDELIVERED, UNREACHABLE
 
 log = logging.getLogger(__name__)
@@ -30,12 +30,22 @@ def km_to(incident: dict, observer: dict) -> float:
     return geo.distance_m(incident["lat"], incident["lon"], float(observer["lat"]), float(observer["lon"])) / 1000
 
 
-def pick(r, incident: dict, exclude: set[str], now: float, count: int) -> list[tuple[str, float, dict]]:
-    """Choose the next observers: nearest on duty, the reporter's language winning near-ties."""
+def pick(
+    r, incident: dict, exclude: set[str], now: float, count: int, budget: attention.Budget | None = None
+) -> list[tuple[str, float, dict]]:
+    """Choose the next observers: nearest on duty within their attention budget, the reporter's language
+    winning near-ties (`budget.skipped` then says how many were passed over for their budget)."""
     if incident.get("lat") is None:
         return []
     found = observers.candidates_near(
-        r, incident["lat"], incident["lon"], now, exclude=exclude, limit=count, tie_km=LANGUAGE_PREFERENCE_KM
+        r,
+        incident["lat"],
+        incident["lon"],
+        now,
+        exclude=exclude,
+        limit=count,
+        tie_km=LANGUAGE_PREFERENCE_KM,
+        admit=budget,
     )
     lang = incident.get("language") or "en"
 
@@ -57,6 +67,7 @@ def text_one(rt, incident: dict, plan: dict, observer_id: str, km: float, observ
     pipe.hsetnx(store.incident_dispatch_key(incident_id), observer_id, TEXTED)
     pipe.hset(store.observer_open_key(observer_id), code, incident_id)
     pipe.expire(store.observer_open_key(observer_id), OPEN_TTL_S)
+    attention.queue_record(pipe, observer_id, incident_id, now)
     pipe.execute()
     if not e164:
         return set_unreachable(rt, incident_id, observer_id, observer, "sealed under another secret", now)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .. import store
 from .duty import is_on_duty
 from .roster import get_many
@@ -18,12 +20,15 @@ def candidates_near(
     exclude: set[str] | frozenset = frozenset(),
     limit: int | None = None,
     tie_km: float = 0.0,
+    admit: Callable[[list[str]], set[str]] | None = None,
 ) -> list[tuple[str, float, dict]]:
     """Return on-duty observers whose radius covers a point, nearest first, as (id, km, fields).
 
     With `limit`, stop reading once `limit` are found and the next one is more
     than `tie_km` further than the last found (so a near-tie can still be
     re-ranked by the caller); a big roster costs a few batches, not a full read.
+    With `admit` (the dispatch's attention budget), each batch's eligible observers
+    are passed to it and only those it returns are found.
     """
     top = r.zrange(store.observers_radius_key(), -1, -1, withscores=True)
     if not top:
@@ -41,9 +46,15 @@ def candidates_near(
     found: list[tuple[str, float, dict]] = []
     for start in range(0, len(hits), SEARCH_BATCH):
         batch = hits[start : start + SEARCH_BATCH]
-        for (oid, km), obs in zip(batch, get_many(r, [oid for oid, _ in batch])):
-            if obs and km <= float(obs.get("radius_km") or 0) and is_on_duty(obs, now):
-                found.append((oid, km, obs))
+        eligible = [
+            (oid, km, obs)
+            for (oid, km), obs in zip(batch, get_many(r, [oid for oid, _ in batch]))
+            if obs and km <= float(obs.get("radius_km") or 0) and is_on_duty(obs, now)
+        ]
+        if admit is not None and eligible:
+            admitted = admit([oid for oid, _km, _obs in eligible])
+            eligible = [item for item in eligible if item[0] in admitted]
+        found.extend(eligible)
         following = hits[start + SEARCH_BATCH][1] if start + SEARCH_BATCH < len(hits) else None
         if limit and len(found) >= limit and (following is None or following > found[limit - 1][1] + tie_km):
             break
