@@ -51,25 +51,9 @@ THREADS = 6
 
 
 def redis_args(port: int, folder: Path, *extra: str) -> list[str]:
+    """The embedded server's own command line (store.redis_server_args), plus replication options."""
     folder.mkdir(parents=True, exist_ok=True)
-    return [
-        store.redis_server_binary(),
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--dir",
-        str(folder),
-        "--save",
-        "",
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        store.APPENDFSYNC,
-        "--logfile",
-        str(folder / "redis.log"),
-        *extra,
-    ]
+    return [*store.redis_server_args(port, folder), *extra]
 
 
 def wait_ping(port: int, timeout_s: float = 10.0) -> None:

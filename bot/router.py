@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import uuid
 from dataclasses import replace
 
 import redis
@@ -23,6 +24,7 @@ from . import (
     dispatch,
     errors,
     i18n,
+    lua,
     observers,
     outbox,
     privacy,
@@ -42,7 +44,7 @@ MESSAGE_TTL_S = 24 * 3600
 """Remember a MessageSid for a day: Twilio redelivers within minutes, never days."""
 
 PENDING = "\x00pending"
-"""Claim marker while the first delivery of a message is still being processed."""
+"""Claim marker (followed by the delivery's token) while the first delivery of a message is being processed."""
 
 ACTIONS = actions.declared()
 """The `do:` actions flows may name, each declared next to its code (`@actions.action` in reports, alerts)."""
@@ -120,25 +122,39 @@ def process(rt, inbound: Inbound, now: float, actions: dict | None = None) -> li
 
 
 def _process(rt, inbound: Inbound, now: float, actions: dict, takeover: bool = False) -> tuple[bool, list[str]]:
-    """`process`, also telling whether this call did the work (False: an earlier delivery had).
+    """`process`, also telling whether the replies are still owed to the texter (False: an earlier delivery had them).
 
-    `takeover` is the replay's: a claim still "pending" was left by the delivery
-    that failed and spooled this very message, so the replay runs it instead of
-    skipping it.
+    The claim holds a token of this delivery (PENDING + random) until the replies
+    replace it, so only the delivery holding it releases it, and a call resent
+    after a dropped connection finds its own token instead of mistaking itself
+    for a redelivery in flight. The replies are written in the same Lua step as
+    the session (`conversation.Receipt`): a Redis killed after saving the session
+    but before answering leaves the message answered, not pending, and the replay
+    texts those replies instead of running the text a second time on the next step.
+
+    `takeover` is the replay's: the spooled delivery was answered only with
+    OUTAGE_REPLY, so a claim still pending is taken over and run, and a claim that
+    already holds replies (Redis stored them, then the connection failed) hands
+    them back as owed, to be texted.
     """
     r = rt.r
     cid = privacy.contact_id(rt.settings.secret, inbound.address)
     key = store.message_key(inbound.message_sid)
+    token = PENDING + uuid.uuid4().hex
     pipe = r.pipeline(transaction=False)
-    pipe.set(key, PENDING, nx=True, ex=MESSAGE_TTL_S)
+    pipe.set(key, token, nx=True, ex=MESSAGE_TTL_S)
     pipe.get(key)
     pipe.exists(store.observer_key(cid))
     if channels.get(inbound.channel).session_window:  # WhatsApp: they wrote, so freeform texts reach them 24 h
         whatsapp_window.queue_note_inbound(pipe, cid, now)
     claimed, stored, is_observer = pipe.execute()[:3]
-    if not claimed and not (takeover and stored == PENDING):
-        # A redelivery: answer what the first delivery answered (nothing while it is in flight).
-        return False, [] if stored in (None, PENDING) else json.loads(stored)
+    if not claimed and stored != token:
+        if not takeover:  # a redelivery: answer what the first delivery answered (nothing while it is in flight)
+            return False, [] if stored is None or stored.startswith(PENDING) else json.loads(stored)
+        if stored is not None and not stored.startswith(PENDING):
+            return True, json.loads(stored)
+        r.set(key, token, ex=MESSAGE_TTL_S)  # the failed delivery's claim: this replay runs it instead
+    silent = _twilio_answers(rt, inbound)
     try:
         replies = keyword_by_twilio(rt, cid, inbound, now) if inbound.opt_out_type else None
         if replies is not None:
@@ -150,15 +166,16 @@ def _process(rt, inbound: Inbound, now: float, actions: dict, takeover: bool = F
         if replies is None:
             if is_observer:
                 _prefer_observer_language(rt, cid)
-            replies = conversation.respond(rt, cid, inbound, now, actions)
-            if _twilio_answers(rt, inbound):
+            receipt = conversation.Receipt(key, MESSAGE_TTL_S, silent=silent)
+            replies = conversation.respond(rt, cid, inbound, now, actions, receipt)
+            if silent:
                 replies = []  # the state changed above; Twilio already sent its answer
         if is_observer and inbound.can_text_later and not inbound.opt_out_type:
             # VERIFIED/UNFOUNDED/CLEAR (or a coordinator's close) owes them the debrief flow; it waits
             # until a report of their own in progress has ended.
             replies = replies + debrief.offer_if_due(rt, cid, inbound.address, now, actions)
     except BaseException:
-        _release(r, key)  # let Twilio's redelivery (or the spool replay) run it again
+        _release(r, key, token)  # let Twilio's redelivery (or the spool replay) run it again
         raise
     r.set(key, json.dumps(replies), ex=MESSAGE_TTL_S)
     if not store.replicated(r):  # acknowledged means durable: no replica has it yet, so keep it on disk too
@@ -212,9 +229,10 @@ def _prefer_observer_language(rt, cid: str) -> None:
     pipe.execute()
 
 
-def _release(r, key: str) -> None:
+def _release(r, key: str, token: str) -> None:
+    """Give up this delivery's claim, unless it already holds the replies (stored with the session)."""
     try:
-        r.delete(key)
+        lua.run(r, "lease_release", [key], token=token)
     except redis.RedisError:  # nothing more we can do; the claim expires on its own
         log.warning("could not release a message claim")
 
@@ -257,8 +275,10 @@ def start_replayer(rt) -> threading.Thread:
 def _replay_forever(rt) -> None:
     delay = REPLAY_POLL_S
     stop = threading.Event()
-    while runtime.is_current(rt):
+    while True:
         stop.wait(delay)
+        if not runtime.is_current(rt):  # asked after the wait: a replaced Runtime must not replay into its Redis
+            return
         try:
             if not spool.files(rt.settings):
                 delay = REPLAY_POLL_S

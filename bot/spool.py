@@ -33,21 +33,14 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import redis
-
+from . import store
 from .channels import Inbound, Media
 from .privacy import seal_bytes, unseal_bytes
 
 log = logging.getLogger(__name__)
 
-OUTAGE_ERRORS = (
-    redis.ConnectionError,  # down, restarting, loading its data (BusyLoadingError)
-    redis.TimeoutError,
-    redis.exceptions.OutOfMemoryError,  # maxmemory reached under noeviction: writes refused
-    redis.exceptions.ReadOnlyError,  # a demoted primary during a Sentinel failover
-    redis.exceptions.MasterDownError,  # a replica that lost its primary
-)
-"""Redis answers that mean "not now" rather than "never": the message is spooled, not refused."""
+OUTAGE_ERRORS = store.OUTAGE_ERRORS
+"""What spools a message instead of refusing it (defined with the connections, in `store`)."""
 
 STALE_AFTER_S = 60.0
 """A message waiting longer than this means replay is stuck: health turns unhealthy."""

@@ -343,6 +343,15 @@ def marker_key() -> str:
 
 
 # ---- connections ----------------------------------------------------------
+OUTAGE_ERRORS = (
+    redis.ConnectionError,  # down, restarting, loading its data (BusyLoadingError)
+    redis.TimeoutError,
+    redis.exceptions.OutOfMemoryError,  # maxmemory reached under noeviction: writes refused
+    redis.exceptions.ReadOnlyError,  # a demoted primary during a Sentinel failover
+    redis.exceptions.MasterDownError,  # a replica that lost its primary
+)
+"""Redis answers that mean "not now" rather than "never": the message is spooled, not refused."""
+
 SENTINEL_SCHEME = "redis+sentinel://"
 """REDIS_URL naming Sentinels: `redis+sentinel://host:26379,host2:26379/mymaster/0` (service name, then db)."""
 
@@ -524,18 +533,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_embedded(
-    data_dir: str | os.PathLike, port: int | None = None, appendonly: bool = True, detach: bool = False
-) -> EmbeddedRedis:
-    """Start a private redis-server on loopback, persisting under data_dir/redis.
+def redis_server_args(port: int, folder: Path, appendonly: bool = True) -> list[str]:
+    """The redis-server command line of the embedded server (and of bench/redis_loss.py's drill servers).
 
-    A detached server outlives this process (web and worker under honcho share
-    it); otherwise it is stopped when this process exits.
+    Loopback only, data under `folder`, no RDB snapshots, the append-only file
+    fsynced on every write (APPENDFSYNC) so "we got your report" survives a kill.
     """
-    folder = Path(data_dir).resolve() / "redis"
-    folder.mkdir(parents=True, exist_ok=True)
-    port = port or free_port()
-    args = [
+    return [
         redis_server_binary(),
         "--port",
         str(port),
@@ -562,6 +566,20 @@ def start_embedded(
         "--stream-node-max-bytes",
         "512",
     ]
+
+
+def start_embedded(
+    data_dir: str | os.PathLike, port: int | None = None, appendonly: bool = True, detach: bool = False
+) -> EmbeddedRedis:
+    """Start a private redis-server on loopback, persisting under data_dir/redis.
+
+    A detached server outlives this process (web and worker under honcho share
+    it); otherwise it is stopped when this process exits.
+    """
+    folder = Path(data_dir).resolve() / "redis"
+    folder.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    args = redis_server_args(port, folder, appendonly)
     # A detached server daemonizes itself (redis-server's own --daemonize), so the
     # child we started exits at once and nothing is left to reap.
     args += ["--daemonize", "yes", "--pidfile", str(folder / "redis.pid")] if detach else ["--daemonize", "no"]

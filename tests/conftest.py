@@ -6,8 +6,11 @@ RQTestCase (refuse a non-empty database, flush before and after).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+import socket
+import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -311,3 +314,80 @@ def coordinator(app, rt):
         return Console(client, csrf_of(page), name)
 
     return make
+
+
+class LossyLink:
+    """A TCP relay in front of the test Redis that can lose one answer after Redis carried the command out.
+
+    This is what a Redis SIGKILLed between writing (fsynced) and answering does to a
+    client: the command took effect, the connection drops, and Redis stays away.
+    `lose_answer_to(marker)` arms it for the next command whose bytes hold `marker`:
+    that command reaches Redis and runs, its answer is thrown away, the client's
+    connection is closed and the link stays down (every new connection is closed at
+    once) until `up()`.
+    """
+
+    def __init__(self, port: int):
+        self.upstream = port
+        self.armed: bytes | None = None
+        self.down = False
+        self.lost = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"redis://127.0.0.1:{self.listener.getsockname()[1]}/0"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def lose_answer_to(self, marker: bytes) -> None:
+        self.armed = marker
+
+    def up(self) -> None:
+        self.down = False
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:  # closed at the end of the test
+                return
+            if self.down:
+                client.close()
+                continue
+            server = socket.create_connection(("127.0.0.1", self.upstream))
+            threading.Thread(target=self._answers, args=(server, client), daemon=True).start()
+            threading.Thread(target=self._requests, args=(client, server), daemon=True).start()
+
+    def _answers(self, server, client) -> None:
+        try:
+            while data := server.recv(1 << 20):
+                client.sendall(data)  # fails once the client's side was cut: the answer is lost
+        except OSError:
+            pass
+        finally:
+            server.close()
+            client.close()
+
+    def _requests(self, client, server) -> None:
+        try:
+            while data := client.recv(1 << 20):
+                if self.armed and self.armed in data:
+                    self.armed, self.down = None, True
+                    self.lost += 1
+                    client.close()  # the client hears nothing more; Redis still gets, runs and answers it
+                server.sendall(data)
+                if self.down:
+                    break
+        except OSError:
+            pass
+        finally:
+            client.close()
+            with contextlib.suppress(OSError):  # Redis reads to the end, then lets its side go
+                server.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def lossy(blip_redis):
+    link = LossyLink(blip_redis.server.port)
+    yield link
+    link.close()

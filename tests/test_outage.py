@@ -7,8 +7,10 @@ app's own replay thread, never by the test.
 
 from __future__ import annotations
 
+import json
 import time
 
+import pytest
 from conftest import HEALTH_TOKEN, Phone, replies_of
 
 from bot import create_app, privacy, router, spool, store
@@ -116,7 +118,7 @@ def test_redis_out_of_memory_spools_like_an_outage(settings, blip_redis, twilio_
     admin.close()
 
 
-def test_a_spool_older_than_a_minute_is_unhealthy(settings, r, client):
+def test_a_spool_older_than_a_minute_is_unhealthy(settings, r, client, wait_until):
     inbound = Inbound("sms", ROSA, "hola", "SM" + "7" * 32)
     with router._replaying:  # this process's replay thread must not drain it first
         spool.append(settings, inbound, time.time() - 2 * spool.STALE_AFTER_S, "cid")
@@ -127,3 +129,40 @@ def test_a_spool_older_than_a_minute_is_unhealthy(settings, r, client):
         assert "spool not draining" in response.get_json()["problems"]
     finally:
         held.finish(settings)
+    # The message goes back and is replayed; wait for it here, or this app's replay thread texts it
+    # into the next test's fake Twilio.
+    assert wait_until(lambda: spool.pending(settings) == 0)
+
+
+SESSION_SAVE = b"Store a conversation session only if"
+"""Bytes of bot/lua/session_save.lua: the EVAL that stores a turn."""
+
+
+@pytest.mark.parametrize("lost", [router.PENDING.encode(), SESSION_SAVE], ids=["claim", "session-save"])
+def test_a_write_redis_made_before_it_died_unanswered_is_replayed_neither_lost_nor_twice(
+    settings, lossy, phone, twilio_outbox, wait_until, lost
+):
+    """Before the fix, a session saved whose answer was lost left the message's claim pending: the replay ran
+    the text again on the step it had already moved to, and the conversation (and the report) went out of step."""
+    expected = _control(phone, ["hola", "1", "redada"], "+13235550100")
+    app = _app(settings, lossy.url)
+    lossy_phone = Phone(app.test_client(), settings)
+    got = lossy_phone.text("hola", from_=ROSA)
+    lossy.lose_answer_to(lost)
+    assert lossy_phone.text("1", from_=ROSA) == [router.OUTAGE_REPLY]
+    assert lossy.lost == 1, "Redis ran the command whose answer was lost"
+    assert lossy_phone.text("redada", from_=ROSA) == [router.OUTAGE_REPLY]
+    lossy.up()
+    assert wait_until(lambda: len(got + _texts_to(twilio_outbox, ROSA)) >= len(expected))
+    assert wait_until(lambda: spool.pending(settings) == 0)
+    assert got + _texts_to(twilio_outbox, ROSA) == expected, "each text answered once, in order, by SMS"
+
+
+def test_a_spooled_message_whose_replies_redis_had_stored_is_texted_them(settings, r, rt, twilio_outbox, wait_until):
+    sid = "SM" + "6" * 32
+    # Redis stored the replies with the session, then the connection failed: the texter heard only OUTAGE_REPLY.
+    r.set(store.message_key(sid), json.dumps(["Where is it happening?"]))
+    spool.append(settings, Inbound("sms", ROSA, "hola", sid), 1.0, privacy.contact_id(settings.secret, ROSA))
+    assert wait_until(lambda: _texts_to(twilio_outbox, ROSA) == ["Where is it happening?"]), "owed, and sent once"
+    assert wait_until(lambda: spool.pending(settings) == 0)
+    assert r.get(store.message_key(sid)) == json.dumps(["Where is it happening?"]), "not processed a second time"

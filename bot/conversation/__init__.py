@@ -10,5 +10,6 @@ from __future__ import annotations
 from ..actions import ActionCall
 from .check import check_paths
 from .runner import begin, respond
+from .sessions import Receipt
 
-__all__ = ["ActionCall", "begin", "check_paths", "respond"]
+__all__ = ["ActionCall", "Receipt", "begin", "check_paths", "respond"]

@@ -8,10 +8,11 @@ in one pipeline with the timers, so the webhook's hot path costs two round trips
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
 
-from .. import contacts, errors, i18n, privacy
+from .. import contacts, errors, i18n, privacy, store
 from ..actions import ActionCall
 from ..i18n import N_, fold
 from . import engine, keywords, registry, sessions, templates, timers
@@ -35,12 +36,23 @@ class _Conflict(Exception):
     """Another message of the same contact was answered while this one was being decided."""
 
 
-def respond(rt: Hotline, contact_id: str, inbound: Incoming, now: float, actions: Mapping[str, Callable]) -> list[str]:
-    """Answer one community message: keywords first, then the contact's flow; return reply bodies."""
+def respond(
+    rt: Hotline,
+    contact_id: str,
+    inbound: Incoming,
+    now: float,
+    actions: Mapping[str, Callable],
+    receipt: sessions.Receipt | None = None,
+) -> list[str]:
+    """Answer one community message: keywords first, then the contact's flow; return reply bodies.
+
+    With a `receipt` (the router's once-only claim of the message), the replies are
+    stored with the session in one step (`sessions.Receipt`).
+    """
     try:
-        return _respond(rt, contact_id, inbound, now, actions, force=False)
+        return _respond(rt, contact_id, inbound, now, actions, receipt, force=False)
     except _Conflict:  # decide again on the session the other message left (one more load)
-        return _respond(rt, contact_id, inbound, now, actions, force=True)
+        return _respond(rt, contact_id, inbound, now, actions, receipt, force=True)
 
 
 def _load(rt: Hotline, contact_id: str) -> tuple[registry.Registry, dict, Session | None, dict, bool]:
@@ -58,7 +70,13 @@ def _load(rt: Hotline, contact_id: str) -> tuple[registry.Registry, dict, Sessio
 
 
 def _respond(
-    rt: Hotline, contact_id: str, inbound: Incoming, now: float, actions: Mapping[str, Callable], force: bool
+    rt: Hotline,
+    contact_id: str,
+    inbound: Incoming,
+    now: float,
+    actions: Mapping[str, Callable],
+    receipt: sessions.Receipt | None,
+    force: bool,
 ) -> list[str]:
     settings = rt.settings
     reg, stored, session, prefs, opted_out = _load(rt, contact_id)
@@ -69,6 +87,7 @@ def _respond(
     ctx = make_context(settings, reg, now, inbound.address)
     cmd = keywords.match_command(reg.globals, folded, ctx, languages)
     turn_state = _State(rt, reg, ctx, contact_id, inbound, now, actions, session or Session(), pref)
+    turn_state.receipt = receipt
     turn_state.expected = "*" if force else (stored or {}).get("counter", "")
     if session is None:
         guess = pref or i18n.detect_language(text, inbound.profile_language or "en")
@@ -145,6 +164,7 @@ class _State:
         self.new_lang: str | None = None
         self.expected = "*"  # the stored counter this turn was decided on ("*" = write anyway)
         self.acted = False  # a `do:` action ran: its effects are real, so this turn must be stored
+        self.receipt: sessions.Receipt | None = None  # the message's claim, written with the session
 
     @property
     def lang(self) -> str:
@@ -274,6 +294,8 @@ class _State:
             return False, None
         try:
             return True, fn(self.rt, self._call(name)) or {}
+        except store.OUTAGE_ERRORS:  # Redis is away, not the report wrong: the router spools the whole message
+            raise
         except Exception as exc:  # any failure of an action must take the flow's on_error path, never drop a report
             # Type and place, not the message: an action's error can quote the caller's answers.
             log.error("flow action %s failed: %s", name, errors.where(exc))
@@ -289,7 +311,8 @@ class _State:
         if self.timers and session.active and not session.reply_to:
             session.reply_to = privacy.seal(secret(settings), self.inbound.address)
         pipe = self.rt.r.pipeline(transaction=True)
-        sessions.queue_save_if_unchanged(pipe, self.contact_id, session, ttl, "*" if self.acted else self.expected)
+        expected = "*" if self.acted else self.expected
+        sessions.queue_save_if_unchanged(pipe, self.contact_id, session, ttl, expected, self.receipt, self.replies)
         if self.new_lang and self.new_lang != self.pref:
             contacts.queue_set_language(pipe, self.contact_id, self.new_lang)
         if session.active:
@@ -297,6 +320,8 @@ class _State:
                 timers.queue_timer(self.rt, pipe, self.contact_id, session.counter, kind, self.now + delay_s)
         reg.save_versions(pipe)
         stored = pipe.execute()[0]
+        if isinstance(stored, list):  # this very message was answered and stored already (a resent call)
+            return json.loads(stored[1])
         if not stored:
             raise _Conflict()
         return self.replies

@@ -9,6 +9,7 @@ leaves nothing behind. Loading and saving are queued on a caller's pipeline so
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import redis
 
@@ -85,16 +86,41 @@ def to_hash(session: Session) -> dict[str, str]:
     return data
 
 
-def queue_save_if_unchanged(pipe, contact_id: str, session: Session, ttl_s: int, expected: str) -> None:
+@dataclass(frozen=True)
+class Receipt:
+    """The once-only claim of the message a turn answers, written in the same step as the session.
+
+    `key` is the router's claim (`store.message_key`); `silent` stores no replies
+    (Twilio answered the text itself). Written with the session, a message is
+    answered wholly or not at all: a crash between the two writes would leave the
+    session advanced while the message looks unprocessed, and its replay would
+    apply it a second time.
+    """
+
+    key: str
+    ttl_s: int
+    silent: bool = False
+
+
+def queue_save_if_unchanged(
+    pipe, contact_id: str, session: Session, ttl_s: int, expected: str, receipt: Receipt | None = None, replies=()
+) -> None:
     """Queue storing a session only if its counter is still `expected` ("" = none, "*" = any).
 
     Two texts sent in quick succession are answered concurrently; without this the
     second could write back the step the first had already left. The pipeline's
-    first answer for this command is 1 when stored, 0 when another message won.
+    first answer for this command is 1 when stored, 0 when another message won,
+    and `[2, replies JSON]` when the receipt shows this message was answered already
+    (a call resent after the answer to the first one was lost).
     """
     fields = [x for pair in to_hash(session).items() for x in pair] if session.active else []
+    keys = [store.session_key(contact_id)]
+    extra: dict = {}
+    if receipt is not None:
+        keys.append(receipt.key)
+        extra = {"receipt": json.dumps([] if receipt.silent else list(replies)), "receipt_ttl_s": receipt.ttl_s}
     # `bot/lua/session_save.lua`; on a pipeline `lua.run` sends a plain EVAL (no SCRIPT EXISTS round trip).
-    lua.run(pipe, "session_save", [store.session_key(contact_id)], expected=expected, ttl_s=int(ttl_s), fields=fields)
+    lua.run(pipe, "session_save", keys, expected=expected, ttl_s=int(ttl_s), fields=fields, **extra)
 
 
 def queue_save(pipe, contact_id: str, session: Session, ttl_s: int) -> None:

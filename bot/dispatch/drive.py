@@ -221,7 +221,10 @@ def _open_wave_if_due(p: _Pass, timed_out_wave: int | None) -> bool:
     pipe = p.rt.r.pipeline(transaction=True)
     pipe.hset(store.incident_plan_key(p.incident_id), mapping={"wave": p.wave, "deadline": f"{p.deadline:.3f}"})
     pipe.hdel(store.incident_plan_key(p.incident_id), "timer_after")  # the new wave's own timer counts
-    pipe.zadd(store.dispatch_due_key(), {p.incident_id: p.deadline})
+    # Due again in a lease's time, not at the deadline: a worker that dies before its lease keeper's
+    # first renewal (Redis gone mid-send) must leave the wave to the re-drive within seconds. The keeper
+    # pushes it on while this worker lives, and `_schedule` sets the real time once the pass is done.
+    pipe.zadd(store.dispatch_due_key(), {p.incident_id: min(p.deadline, time.time() + LEASE_S)})
     pipe.execute()
     return True
 
