@@ -24,8 +24,9 @@ from datetime import timedelta
 
 from rq import Retry
 
-from . import runtime
+from . import runtime, sending
 from .channels import twilio as twilio_channel
+from .errors import RetryableSend
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,21 @@ def _enqueue(rt, job, sid: str, description: str) -> bool:
     return True
 
 
+def _not_while_throttled(rt) -> None:
+    """A deletion can wait: while Twilio is rate-limiting everyone (a throttle), leave it to RQ's next retry.
+
+    Dispatch texts get the API first when Twilio comes back; a storm is not hammered by cleanup.
+    """
+    info = sending.paused(rt.r)
+    if info and sending.kind_of(info) == sending.THROTTLE:
+        raise RetryableSend("sending paused: Twilio is rate-limiting; deleting later")
+
+
 def delete_message(sid: str) -> str:
     """RQ job. Delete a message and its media at Twilio; RetryableSend makes RQ try again later."""
-    return twilio_channel.delete_message(runtime.get().twilio, sid)
+    rt = runtime.get()
+    _not_while_throttled(rt)
+    return twilio_channel.delete_message(rt.twilio, sid)
 
 
 def schedule_call(rt, sid: str) -> bool:
@@ -77,4 +90,6 @@ def schedule_call(rt, sid: str) -> bool:
 
 def delete_call(sid: str) -> int:
     """RQ job. Delete a call and the dispatchers' legs it dialed at Twilio; RetryableSend makes RQ try again."""
-    return twilio_channel.delete_call(runtime.get().twilio, sid)
+    rt = runtime.get()
+    _not_while_throttled(rt)
+    return twilio_channel.delete_call(rt.twilio, sid)

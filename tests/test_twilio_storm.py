@@ -135,3 +135,16 @@ def test_coordinator_jobs_outlast_a_long_pause(rt, roster):
     intervals = job.retry_intervals
     span = sum(intervals) + (job.retries_left - len(intervals)) * intervals[-1]  # RQ repeats the last interval
     assert span > 2 * 3600, "a call-back request survives a two-hour pause"
+
+
+def test_deletions_at_twilio_wait_out_a_throttle_instead_of_hammering_it(rt, twilio_outbox):
+    from bot import twilio_retention
+    from bot.errors import RetryableSend
+
+    seeded = twilio_outbox.add_inbound(rt.settings.twilio_account_sid)
+    sending.pause(rt.r, 20429, "too_many_requests", time.time(), sending.THROTTLE)
+    with pytest.raises(RetryableSend):
+        twilio_retention.delete_message(seeded["sid"])  # RQ's DELETE_RETRY comes back later
+    assert twilio_outbox.deleted() == [] and twilio_outbox.recorder.outage_answers == 0
+    sending.resume(rt.r)
+    assert twilio_retention.delete_message(seeded["sid"]) == "deleted"
