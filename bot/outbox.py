@@ -59,7 +59,7 @@ def send(
     if not force:
         info = sending.paused(rt.r)
         if info:
-            raise SendingPaused("sending paused", code=int(info.get("code") or 0) or None, kind="sender")
+            raise SendingPaused("sending paused", code=int(info.get("code") or 0) or None, kind=sending.kind_of(info))
     channel = channels.for_address(address)
     template = None
     if channel.session_window and not whatsapp_window.is_open(rt.r, cid, time.time()):
