@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SCRIPT = (
     "\n".join(
@@ -24,19 +28,44 @@ SCRIPT = (
 )
 
 
+def _env() -> dict:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "TWILIO_", "REDIS_URL"))}
+
+
+def _left_running(data_dir: Path) -> list[str]:
+    """Every process still running for this demo: its worker (and RQ's scheduler) by environment, its Redis by --dir."""
+    found = []
+    marker = f"HOTLINE_DATA_DIR={data_dir}".encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            environ = (proc / "environ").read_bytes()
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if state == "Z":  # exited, only not yet reaped by its parent
+            continue
+        if marker in environ.split(b"\0") or str(data_dir).encode() in cmdline:
+            command = cmdline.replace(b"\0", b" ").decode(errors="replace")
+            found.append(f"{proc.name}: {command}")
+    return found
+
+
 @pytest.mark.slow
 def test_demo_takes_a_report_and_shows_the_observer_texts(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "TWILIO_", "REDIS_URL"))}
     result = subprocess.run(
         [sys.executable, "-m", "bot", "demo", "--data-dir", str(tmp_path), "--outbox-wait", "1"],
         input=SCRIPT,
         capture_output=True,
         text=True,
         timeout=120,
-        env=env,
-        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        env=_env(),
+        cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr[-2000:]
+    assert _left_running(tmp_path) == [], "after /quit no worker, scheduler or redis-server of the demo remains"
     out = result.stdout
     assert "ya estamos avisando a los observadores" in out, out
     assert "📱 to Ana:" in out, "the nearest demo observer's dispatch text is shown"
@@ -46,3 +75,27 @@ def test_demo_takes_a_report_and_shows_the_observer_texts(tmp_path):
         r"Coordinators' console: (http://127\.0\.0\.1:\d+/dashboard) — log in as 'demo' with password '([^']+)'", out
     )
     assert console, "the demo prints the console's URL and a login"
+
+
+@pytest.mark.slow
+def test_a_killed_demo_stops_its_worker_and_redis(tmp_path):
+    with subprocess.Popen(
+        [sys.executable, "-m", "bot", "demo", "--data-dir", str(tmp_path), "--outbox-wait", "0.1"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=_env(),
+        cwd=ROOT,
+    ) as demo:
+        try:
+            for line in demo.stdout:  # the prompt is printed once everything runs
+                if line.startswith("Text the hotline"):
+                    break
+            assert any("worker.py" in p for p in _left_running(tmp_path)), "the demo's worker should be running now"
+            demo.send_signal(signal.SIGTERM)
+            assert demo.wait(timeout=60) != 0
+        finally:
+            if demo.poll() is None:
+                demo.kill()
+    assert _left_running(tmp_path) == []

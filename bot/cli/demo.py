@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -21,7 +22,7 @@ import requests
 from twilio.request_validator import RequestValidator
 from werkzeug.serving import make_server
 
-from .. import create_app, store
+from .. import create_app, procs, store
 from ..config import Settings
 from ..fake_twilio import FakeTwilioServer
 
@@ -108,9 +109,10 @@ def demo_command(data_dir: str | None, outbox_wait: float):
     app = create_app(settings)
     web = make_server("127.0.0.1", web_port, app, threaded=True)
     threading.Thread(target=web.serve_forever, daemon=True).start()
-    worker = subprocess.Popen(
+    worker = procs.start_group(
         [sys.executable, str(WORKER)], env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # `kill` of the demo still runs the clean-up below
     try:
         from .. import observers
 
@@ -134,10 +136,14 @@ def demo_command(data_dir: str | None, outbox_wait: float):
             DemoPhone(f"http://127.0.0.1:{web_port}", DEMO_TOKEN, settings.twilio_number), fake, names, outbox_wait
         )
     finally:
-        worker.terminate()
+        procs.stop_group(worker)  # first: a worker whose Redis is gone retries it forever
         web.shutdown()
         fake.stop()
         redis_server.stop()
+
+
+def _exit_on_sigterm(signum, frame) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _console_login(r) -> str:
