@@ -45,7 +45,7 @@ def is_opted_out(r, contact_id: str) -> bool:
 
 
 def erase(r, contact_id: str) -> None:
-    """Forget a contact's session, language and sealed reply number; keep an opt-out and a block.
+    """Forget a contact's session, language, sealed reply number and WhatsApp window; keep an opt-out and a block.
 
     A coordinator's `blocked` mark survives: otherwise someone abusing the hotline
     to send observers after their neighbors could clear it by texting BORRAR.
@@ -53,7 +53,9 @@ def erase(r, contact_id: str) -> None:
     key = store.contact_key(contact_id)
     blocked = r.hget(key, "trust") == "blocked"
     pipe = r.pipeline(transaction=True)
-    pipe.delete(store.session_key(contact_id), key, store.reply_to_key(contact_id))
+    pipe.delete(
+        store.session_key(contact_id), key, store.reply_to_key(contact_id), store.whatsapp_window_key(contact_id)
+    )
     if blocked:
         pipe.hset(key, "trust", "blocked")
     pipe.execute()

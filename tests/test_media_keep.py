@@ -11,8 +11,10 @@ import time
 
 import pytest
 import requests
+from test_browser_chat import browser, playwright_api  # noqa: F401  (the shared browser fixtures)
+from test_browser_console import console, served  # noqa: F401
 
-from bot import audit, incidents, photos, privacy, reports, retention, store
+from bot import audit, incidents, photos, privacy, reports, retention, runtime, store
 from bot.channels import twilio as twilio_channel
 from bot.conversation import ActionCall
 from bot.errors import MediaRefused
@@ -131,17 +133,17 @@ def test_a_coordinator_views_a_kept_photo_on_the_incident_page_and_it_is_audited
     [kept] = photos.listed(rt.r, incident_id)
     path = f"/dashboard/incidents/{incident_id}/photos/{kept['id']}"
     assert client.get(path).status_code == 302, "not logged in: to the login page"
-    console = coordinator("maria")
-    page = console.get(f"/dashboard/incidents/{incident_id}").get_data(as_text=True)
+    maria = coordinator("maria")
+    page = maria.get(f"/dashboard/incidents/{incident_id}").get_data(as_text=True)
     assert path in page and "Photo 1" in page
     assert not [e for e in audit.entries(rt.r) if e["action"] == "photo_viewed"], "listing it is not viewing it"
-    shown = console.get(path)
+    shown = maria.get(path)
     assert shown.status_code == 200 and shown.data == PHOTO and shown.mimetype == "image/jpeg"
     assert shown.headers["Cache-Control"] == "no-store"
     [entry] = [e for e in audit.entries(rt.r) if e["action"] == "photo_viewed"]
     assert (entry["by"], entry["incident"], entry["photo"]) == ("maria", incident_id, kept["id"])
-    assert console.get(f"/dashboard/incidents/{incident_id}/photos/{'0' * 16}").status_code == 404
-    assert console.get(f"/dashboard/incidents/{incident_id}/photos/../x").status_code == 404
+    assert maria.get(f"/dashboard/incidents/{incident_id}/photos/{'0' * 16}").status_code == 404
+    assert maria.get(f"/dashboard/incidents/{incident_id}/photos/../x").status_code == 404
 
 
 def test_kept_photos_go_when_retention_thins_the_closed_incident(keeping, worker, twilio_outbox):
@@ -157,3 +159,32 @@ def test_kept_photos_go_when_retention_thins_the_closed_incident(keeping, worker
     retention.purge(rt, now + rt.settings.retention_detail_h * 3600 + 60)
     assert not rt.r.exists(store.incident_photos_key(incident_id))
     assert not rt.r.exists(store.incident_photo_order_key(incident_id))
+
+
+@pytest.mark.browser
+def test_a_coordinator_opens_a_kept_photo_from_the_consoles_incident_in_chromium(console, served, r, twilio_outbox):  # noqa: F811
+    """The console's incident dialog (Playwright, real Chromium) links the photo; opening it is audited."""
+    from test_browser_console import NAME, open_incident
+
+    reporter = privacy.contact_id("test-secret", "+13235550123")
+    merge = incidents.merge_report(
+        r,
+        incidents.Report(
+            reporter, SCENE["lat"], SCENE["lon"], 30, "raid", {"label": "2901 E Florence Ave"}, "en", "sms"
+        ),
+        runtime.get().settings,
+        time.time(),
+    )
+    seeded = twilio_outbox.add_inbound(runtime.get().settings.twilio_account_sid, media=[("image/png", PHOTO)])
+    assert photos.keep(merge.incident_id, seeded["media_urls"]) == 1  # the job, run as the worker would
+    page = console()
+    open_incident(page, merge.ref)
+    link = page.locator("dialog a.photo")
+    link.wait_for()
+    assert not [e for e in audit.entries(r) if e["action"] == "photo_viewed"], "shown as a link, not loaded"
+    with page.expect_popup() as opened:
+        link.click()
+    popup = opened.value
+    popup.wait_for_load_state()
+    [entry] = [e for e in audit.entries(r) if e["action"] == "photo_viewed"]
+    assert (entry["by"], entry["incident"]) == (NAME, merge.incident_id)

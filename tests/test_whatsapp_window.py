@@ -15,7 +15,7 @@ import time
 import pytest
 from rq import SimpleWorker
 
-from bot import alerts, incidents, outbox, privacy, runtime, store, whatsapp_window
+from bot import alerts, contacts, incidents, outbox, privacy, runtime, store, whatsapp_window
 from bot.channels import twilio as twilio_channel
 from bot.errors import ConfigError, PermanentSend
 
@@ -246,3 +246,10 @@ def test_resubscribing_clears_the_flag(rt, twilio_outbox):
     rt.r.hset(store.subscriber_key(contact), "flag", "whatsapp_63016")
     subscribe(rt)
     assert alerts.flagged(rt.r, contact) is None
+
+
+def test_delete_forgets_the_window_too(rt, phone):
+    phone.text("hola", from_=WA)
+    assert rt.r.exists(store.whatsapp_window_key(cid(rt)))
+    contacts.erase(rt.r, cid(rt))
+    assert not rt.r.exists(store.whatsapp_window_key(cid(rt)))

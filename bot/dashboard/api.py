@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import time
 
-from flask import jsonify, request
+from flask import jsonify, request, url_for
 from flask_login import current_user
 
-from .. import incidents
+from .. import incidents, photos
 from ..dispatch import board
 from ..errors import NoSuchIncident
 from . import bp, runtime
@@ -44,9 +44,20 @@ def api_incident(ref: str):
     if incident_id is None:
         return refuse(404, "no such incident")
     try:
-        return jsonify(board.detail(runtime(), incident_id, time.time(), lang()))
+        found = board.detail(runtime(), incident_id, time.time(), lang())
     except NoSuchIncident:
         return refuse(404, "no such incident")
+    return jsonify({**found, "photos": _photos(incident_id)})
+
+
+def _photos(incident_id: str) -> list[dict]:
+    """Kept photos (HOTLINE_KEEP_PHOTOS) as links the console opens; opening one is audited, listing is not."""
+    if not current_user.may("incidents"):
+        return []
+    return [
+        {**p, "url": url_for("dashboard.photo", incident_id=incident_id, photo_id=p["id"])}
+        for p in photos.listed(runtime().r, incident_id)
+    ]
 
 
 @bp.get("/dashboard/api/observers")

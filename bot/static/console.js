@@ -190,6 +190,12 @@
       if (k === "started_at" && isFinite(v)) v = clock.format(new Date(v * 1000));
       row(t("d_" + k), Array.isArray(v) ? (k === "media" ? t("attached", { n: v.length }) : v.join(", ")) : v);
     });
+    if ((i.photos || []).length) {  // kept photos (HOTLINE_KEEP_PHOTOS): each opening is in the audit log
+      dl.appendChild(el("dt", { text: t("d_media") }));
+      dl.appendChild(el("dd", { class: "photos" }, i.photos.map(function (p, n) {
+        return el("a", { href: p.url, target: "_blank", rel: "noopener", class: "photo", text: t("d_media") + " " + (n + 1) + " (" + Math.round(p.bytes / 1024) + " KB) " });
+      })));
+    }
     return dl;
   }
 
