@@ -253,3 +253,18 @@ def test_delete_forgets_the_window_too(rt, phone):
     assert rt.r.exists(store.whatsapp_window_key(cid(rt)))
     contacts.erase(rt.r, cid(rt))
     assert not rt.r.exists(store.whatsapp_window_key(cid(rt)))
+
+
+def test_flows_check_checks_the_template_file(settings, r, tmp_path):
+    from bot import create_app
+    from bot.cli.flows import flows_group
+
+    settings = settings.replace(sms_gsm7_languages=("es",))  # as shipped: every text within its segment limit
+    bad = create_app(settings.replace(whatsapp_templates=templates_file(tmp_path, "alert: {en: {content_sid: x}}")))
+    result = bad.test_cli_runner().invoke(flows_group, ["check"])
+    assert result.exit_code == 1 and "HOTLINE_WHATSAPP_TEMPLATES alert.en" in result.output
+    english_only = templates_file(tmp_path, "alert: {en: {content_sid: HX" + "c" * 32 + "}}")
+    result = (
+        create_app(settings.replace(whatsapp_templates=english_only)).test_cli_runner().invoke(flows_group, ["check"])
+    )
+    assert result.exit_code == 0 and "no alert template for es" in result.output

@@ -19,9 +19,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from .. import contacts, privacy
+from .. import contacts, privacy, whatsapp_window
 from ..channels import Inbound
 from ..conversation import check_paths
+from ..errors import ConfigError
 from . import segments
 
 flows_group = AppGroup("flows", help="Check and try the conversation flows.")
@@ -46,9 +47,30 @@ def check_command(paths: tuple[str, ...], locales_dir: str | None) -> None:
             err=True,
         )
         errors += 1
+    template_errors, template_warnings = _check_templates(settings)
+    errors, warnings = errors + template_errors, warnings + template_warnings
     click.echo(f"{errors} error(s), {warnings} warning(s)")
     if errors:
         raise SystemExit(1)
+
+
+def _check_templates(settings) -> tuple[int, int]:
+    """Check HOTLINE_WHATSAPP_TEMPLATES (when set): readable, well formed, an alert template per language."""
+    if not settings.whatsapp_templates:
+        return 0, 0
+    try:
+        templates = whatsapp_window.load_templates(settings.whatsapp_templates)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        return 1, 0
+    missing = [lang for lang in settings.languages if ("alert", lang) not in templates]
+    for lang in missing:
+        fallback = "the en one" if ("alert", "en") in templates else "none: alerts to them are not sent"
+        click.echo(
+            f"{settings.whatsapp_templates}: no alert template for {lang}: WhatsApp subscribers quiet for 24 h get "
+            f"{fallback}"
+        )
+    return 0, len(missing)
 
 
 @flows_group.command("test")
