@@ -94,8 +94,8 @@ FILTERED = N_(
     "Please reach observers by phone."
 )
 ALERT_UNDELIVERED = N_(
-    "Hotline {ref}: WhatsApp alerts to subscribers who have not written in 24 hours failed (error {code}). "
-    "Configure an approved template (HOTLINE_WHATSAPP_TEMPLATES) or the SMS fallback; they were flagged."
+    "Hotline {ref}: WhatsApp alerts to subscribers quiet for 24 h failed (error {code}). "
+    "Set HOTLINE_WHATSAPP_TEMPLATES or the SMS fallback."
 )
 NOBODY_ON_DUTY = N_("Hotline warning: no observer is on duty right now.")
 FLOOD_HELD = N_(
