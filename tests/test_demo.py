@@ -33,7 +33,7 @@ def _env() -> dict:
 
 
 def _left_running(data_dir: Path) -> list[str]:
-    """Every process still running for this demo: its worker (and RQ's scheduler) by environment, its Redis by --dir."""
+    """Every process still running for this demo: its worker (and RQ's scheduler) by environment, its Redis by cwd."""
     found = []
     marker = f"HOTLINE_DATA_DIR={data_dir}".encode()
     for proc in Path("/proc").iterdir():
@@ -43,11 +43,13 @@ def _left_running(data_dir: Path) -> list[str]:
             cmdline = (proc / "cmdline").read_bytes()
             environ = (proc / "environ").read_bytes()
             state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            cwd = os.readlink(proc / "cwd")
         except OSError:  # gone meanwhile, or not ours to read
             continue
         if state == "Z":  # exited, only not yet reaped by its parent
             continue
-        if marker in environ.split(b"\0") or str(data_dir).encode() in cmdline:
+        # redis-server rewrites its command line to "redis-server 127.0.0.1:PORT", but runs in its --dir
+        if marker in environ.split(b"\0") or cwd.startswith(str(data_dir)):
             command = cmdline.replace(b"\0", b" ").decode(errors="replace")
             found.append(f"{proc.name}: {command}")
     return found
@@ -92,7 +94,8 @@ def test_a_killed_demo_stops_its_worker_and_redis(tmp_path):
             for line in demo.stdout:  # the prompt is printed once everything runs
                 if line.startswith("Text the hotline"):
                     break
-            assert any("worker.py" in p for p in _left_running(tmp_path)), "the demo's worker should be running now"
+            running = _left_running(tmp_path)
+            assert any("worker.py" in p for p in running) and any("redis-server" in p for p in running), running
             demo.send_signal(signal.SIGTERM)
             assert demo.wait(timeout=60) != 0
         finally:
