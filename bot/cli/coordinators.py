@@ -11,17 +11,13 @@ import sys
 import time
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from .. import audit, coordinators
 from ..observers import parse as roster_parse
+from . import runtime
 
 coordinators_group = AppGroup("coordinators", help="Coordinator logins for the console (/dashboard).")
-
-
-def _rt():
-    return current_app.extensions["hotline"]
 
 
 def _read_password() -> str:
@@ -41,7 +37,7 @@ def _read_password() -> str:
 )
 def add_command(name: str, role: str):
     """Create (or replace, ending its sessions) a coordinator login."""
-    rt = _rt()
+    rt = runtime()
     now = time.time()
     try:
         stored = coordinators.add(rt.r, name, _read_password(), role, now)
@@ -54,7 +50,7 @@ def add_command(name: str, role: str):
 @coordinators_group.command("list")
 def list_command():
     """Show who can log in, their role and live sessions."""
-    rows = coordinators.list_all(_rt().r)
+    rows = coordinators.list_all(runtime().r)
     if not rows:
         click.echo("no coordinators: add one with `hotline coordinators add NAME`")
         return
@@ -66,7 +62,7 @@ def list_command():
 @click.argument("name")
 def remove_command(name: str):
     """Revoke a login: the account goes and its sessions end now."""
-    rt = _rt()
+    rt = runtime()
     if not coordinators.remove(rt.r, name):
         raise click.ClickException(f"no coordinator named {coordinators.normalize(name)!r}")
     audit.record(rt.r, "account_removed", "cli", time.time(), account=coordinators.normalize(name))
@@ -81,7 +77,7 @@ def remove_command(name: str):
 @click.option("--clear", is_flag=True, help="take the phone away: the voice line no longer rings it")
 def phone_command(name: str, number: str | None, shifts: str, timezone: str, clear: bool):
     """Set the phone the voice line rings for this dispatcher on their shifts (docs/voice.md)."""
-    rt = _rt()
+    rt = runtime()
     if not clear and not number:
         raise click.ClickException("give a NUMBER, or --clear")
     e164 = None

@@ -16,14 +16,13 @@ import uuid
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from .. import contacts, privacy, whatsapp_window
 from ..channels import Inbound
 from ..conversation import check_paths
 from ..errors import ConfigError
-from . import segments
+from . import runtime, segments
 
 flows_group = AppGroup("flows", help="Check and try the conversation flows.")
 flows_group.add_command(segments.segments_command)
@@ -34,7 +33,7 @@ flows_group.add_command(segments.segments_command)
 @click.option("--locales", "locales_dir", default=None, help="Catalog folder (default: the configured one).")
 def check_command(paths: tuple[str, ...], locales_dir: str | None) -> None:
     """Check flows and their translations; print each problem as file:line:col: message."""
-    settings = current_app.extensions["hotline"].settings
+    settings = runtime().settings
     issues = check_paths(list(paths) or [settings.flows_dir], locales_dir or settings.locales_dir)
     for issue in issues:
         click.echo(str(issue), err=issue.severity == "error")
@@ -81,7 +80,7 @@ def test_command(paths: tuple[str, ...], flows_dir: str | None, update: bool) ->
     """Run conversation cases (YAML) through the real webhook in a sandbox; print pass/fail per case."""
     from .cases import case_files, run_case, sandbox
 
-    settings = current_app.extensions["hotline"].settings
+    settings = runtime().settings
     files = case_files(list(paths) or [str(Path(settings.flows_dir).resolve().parent / "tests" / "flows" / "cases")])
     if not files:
         click.echo("no case files found", err=True)
@@ -108,7 +107,7 @@ def chat_command(lang: str | None, from_: str) -> None:
     """Talk to the flows in the terminal: the real engine and sessions, no Twilio."""
     from .. import router
 
-    rt = current_app.extensions["hotline"]
+    rt = runtime()
     if lang:
         pipe = rt.r.pipeline()
         contacts.queue_set_language(pipe, privacy.contact_id(rt.settings.secret, from_), lang)

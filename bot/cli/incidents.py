@@ -12,18 +12,14 @@ import time
 
 import click
 import phonenumbers
-from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from .. import incidents, privacy
 from ..dispatch import board, lifecycle
+from . import runtime
 
 COLUMNS = ("id", "ref", "status", "kind", "precision", "reporters", "texted", "accepted", "created_at", "where")
 """Columns of the human-readable table, in order."""
-
-
-def _rt():
-    return current_app.extensions["hotline"]
 
 
 def _where(incident: dict) -> str:
@@ -43,7 +39,7 @@ def incidents_command(ctx, as_json: bool):
     """List open incidents, most recently active first (or act on one: verify, unfounded, close, dispatch)."""
     if ctx.invoked_subcommand is not None:
         return
-    rt = _rt()
+    rt = runtime()
     rows = incidents.list_open(rt.r, time.time(), rt.settings)
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -62,7 +58,7 @@ contacts_group = AppGroup("contacts", help="Mark reporters as trusted or blocked
 
 def _contact_id(number: str) -> str:
     """Read a number the way people write it and return its contact id."""
-    rt = _rt()
+    rt = runtime()
     try:
         parsed = phonenumbers.parse(number, rt.settings.default_region)
     except phonenumbers.NumberParseException:
@@ -75,7 +71,7 @@ def _contact_id(number: str) -> str:
 
 def _mark(number: str, level: str | None) -> None:
     contact_id = _contact_id(number)
-    incidents.set_trust(_rt().r, contact_id, level)
+    incidents.set_trust(runtime().r, contact_id, level)
     click.echo(f"contact {contact_id[:8]}: {level or 'ordinary reporter'}")
 
 
@@ -101,14 +97,14 @@ def clear_command(number: str):
 
 
 def _incident_id(ref: str) -> str:
-    found = board.resolve(_rt().r, ref)
+    found = board.resolve(runtime().r, ref)
     if found is None:
         raise click.ClickException(f"no incident {ref}")
     return found
 
 
 def _act(action, ref: str, note: str, **kwargs) -> None:
-    rt = _rt()
+    rt = runtime()
     incident_id = _incident_id(ref)
     try:
         action(rt, incident_id, "cli", time.time(), note=note, **kwargs)
@@ -126,7 +122,7 @@ _NOTE = click.option("--note", default="", help="Why, for the timeline.")
 @click.option("--yes", is_flag=True, help="Send the community alert without asking.")
 def verify_command(ref: str, note: str, yes: bool):
     """Mark an incident verified and send the community alert (shown first, then asked)."""
-    rt = _rt()
+    rt = runtime()
     preview = lifecycle.verify_preview(rt, _incident_id(ref))
     if preview["subscribers"]:
         click.echo(f"The alert goes to {preview['subscribers']} subscriber(s) in {preview['area']}:")
@@ -167,7 +163,7 @@ def release_command(ref: str, note: str):
 @click.option("--observer", "names", multiple=True, required=True, help="Roster name (or id); repeat for several.")
 def dispatch_command(ref: str, names: tuple[str, ...]):
     """Text named observers the dispatch for an incident; their YES counts like any other."""
-    rt = _rt()
+    rt = runtime()
     incident_id = _incident_id(ref)
     ids = []
     for name in names:

@@ -8,17 +8,13 @@ from __future__ import annotations
 import time
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from .. import observers, store
 from ..dispatch import board, roster
+from . import runtime
 
 observers_group = AppGroup("observers", help="Manage the roster of legal observers.")
-
-
-def _rt():
-    return current_app.extensions["hotline"]
 
 
 def _report(result, path: str, what: str) -> None:
@@ -33,7 +29,7 @@ def _report(result, path: str, what: str) -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def import_command(path: str):
     """Upsert observers from a CSV (name,phone,languages,location,radius_km,on_call[,skills,shifts,timezone])."""
-    rt = _rt()
+    rt = runtime()
     _report(observers.import_csv(rt.r, rt.settings, path, time.time()), path, "imported")
 
 
@@ -41,7 +37,7 @@ def import_command(path: str):
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def shifts_command(path: str):
     """Set weekly shifts from a YAML file (`timezone:` and `shifts: {phone: [mon-fri 18:00-23:00]}`)."""
-    rt = _rt()
+    rt = runtime()
     _report(observers.import_shifts_yaml(rt.r, rt.settings, path, time.time()), path, "updated")
 
 
@@ -53,7 +49,7 @@ def shifts_command(path: str):
 @click.option("--days", default=7, show_default=True, help="Days the code stays valid.")
 def join_code_command(location: str, radius_km: float, languages: str, skills: str, days: int):
     """Issue a code a volunteer texts as `JOIN CODE` to enroll with these defaults."""
-    rt = _rt()
+    rt = runtime()
     row = {
         "name": "volunteer",
         "phone": rt.settings.twilio_number or "+13105550100",
@@ -75,7 +71,7 @@ def join_code_command(location: str, radius_km: float, languages: str, skills: s
 @observers_group.command("list")
 def list_command():
     """Show the roster: name, languages, radius, and whether each is on duty now."""
-    rt = _rt()
+    rt = runtime()
     now = time.time()
     ids = sorted(rt.r.smembers(store.observers_all_key()))
     for _observer_id, obs in zip(ids, observers.get_many(rt.r, ids)):
@@ -91,7 +87,7 @@ def list_command():
 @click.argument("name")
 def remove_command(name: str):
     """Take a volunteer off the roster by name; their sealed number is erased with their record."""
-    rt = _rt()
+    rt = runtime()
     observer_id = board.find_observer(rt, name)
     if observer_id is None:
         raise click.ClickException(f"no single observer named {name!r} on the roster (`hotline observers list`)")

@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from ..geo import osm_index
 from ..geo.osm_import import import_osm
+from . import runtime
 
 places_group = AppGroup("places", help="The offline map: streets and places from OpenStreetMap.")
 
@@ -34,7 +34,7 @@ def _bounds(text: str) -> tuple[float, float, float, float]:
 @click.option("--bounds", default=None, help="south,west,north,east to keep (default: HOTLINE_GEO_BOUNDS).")
 def import_command(source: str, bounds: str | None) -> None:
     """Import FILE (.osm.pbf, .osm or .osm.bz2) and replace the map index the hotline uses."""
-    settings = current_app.extensions["hotline"].settings
+    settings = runtime().settings
     box = _bounds(bounds) if bounds else settings.bounds
     if not source.endswith((".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".osm.gz")):
         raise click.BadParameter("must be an OpenStreetMap extract: .osm.pbf, .osm or .osm.bz2", param_hint="FILE")

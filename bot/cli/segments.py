@@ -15,7 +15,6 @@ from pathlib import Path
 
 import click
 from babel.messages.pofile import read_po
-from flask import current_app
 from flask.cli import with_appcontext
 
 from .. import i18n
@@ -23,6 +22,7 @@ from ..channels import sms
 from ..conversation.check_texts import flow_texts, globals_texts
 from ..conversation.keywords import load_globals_text
 from ..conversation.loader import is_flow_source, load_flow_text
+from . import runtime
 
 SAMPLES = {
     "human_number": "+1 310 555 0111",
@@ -149,7 +149,7 @@ def over_limit(settings) -> list[Row]:
 @click.option("--each", is_flag=True, help="Print every text's encoding and segments, not only the totals.")
 def segments_command(each: bool) -> None:
     """Count every SMS text's encoding and segments per language, as written and as sent."""
-    settings = current_app.extensions["hotline"].settings
+    settings = runtime().settings
     found = rows(settings)
     if each:
         for row in found:

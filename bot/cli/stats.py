@@ -9,14 +9,10 @@ import time
 from datetime import date
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from .. import export, stats
-
-
-def _rt():
-    return current_app.extensions["hotline"]
+from . import runtime
 
 
 def _day(value: str | None, name: str) -> date | None:
@@ -37,7 +33,7 @@ def _day(value: str | None, name: str) -> date | None:
 @with_appcontext
 def stats_command(since: str | None, until: str | None, by: str | None, as_json: bool, as_csv: bool):
     """Print de-identified totals that outlive retention: sightings, reporters, verified operations, arrests."""
-    rt = _rt()
+    rt = runtime()
     result = stats.totals(rt.r, rt.settings, _day(since, "--since"), _day(until, "--until"), by=by)
     min_cell = rt.settings.stats_min_cell
     if as_json:
@@ -68,7 +64,7 @@ def stats_command(since: str | None, until: str | None, by: str | None, as_json:
 @with_appcontext
 def export_command(since: str | None, until: str | None, fmt: str, free_text: bool, by_whom: str):
     """Export incidents de-identified (areas, not points; no reporter ids) for lawyers and researchers."""
-    rt = _rt()
+    rt = runtime()
     rows = export.rows(rt.r, rt.settings, _day(since, "--since"), _day(until, "--until"), free_text=free_text)
     export.audit(rt.r, by_whom, fmt, len(rows), free_text, time.time())
     click.echo(export.as_geojson(rows, free_text) if fmt == "geojson" else export.as_csv(rows, free_text), nl=False)
