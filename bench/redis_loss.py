@@ -17,8 +17,12 @@ A reporter is *acknowledged* when the webhook answered 200 to their last text
 the drill counts acknowledged reporters whose contact id is in no incident
 (lost), and times the first dispatch text after the kill.
 
-    python bench/redis_loss.py                          # 300 reporters, 3 s down
-    python bench/redis_loss.py --mode sentinel
+    python bench/redis_loss.py --port-base 21500                          # 300 reporters, 3 s down
+    python bench/redis_loss.py --mode sentinel --reporters 150 --port-base 21500
+
+The Redis servers run the embedded server's own command line
+(`store.redis_server_args`); the Sentinel setup is the one docs/redis.md tells
+an operator to run.
 """
 
 from __future__ import annotations
@@ -69,22 +73,23 @@ def wait_ping(port: int, timeout_s: float = 10.0) -> None:
 class Cluster:
     """The Redis side of the drill: one embedded server, or primary + replica + three Sentinels."""
 
-    def __init__(self, mode: str, base: Path):
+    def __init__(self, mode: str, base: Path, port_base: int | None = None):
         self.mode, self.base, self.procs = mode, base, {}
-        self.primary_port = store.free_port()
+        self.ports = iter(range(port_base, port_base + 10)) if port_base else None
+        self.primary_port = self.port()
         self.start("primary", redis_args(self.primary_port, base / "primary"))
         wait_ping(self.primary_port)
         if mode == "kill":
             self.url = f"redis://127.0.0.1:{self.primary_port}/0"
             return
-        replica_port = store.free_port()
+        replica_port = self.port()
         self.start(
             "replica", redis_args(replica_port, base / "replica", "--replicaof", "127.0.0.1", str(self.primary_port))
         )
         wait_ping(replica_port)
         ports = []
         for n in range(3):
-            port = store.free_port()
+            port = self.port()
             folder = base / f"sentinel{n}"
             folder.mkdir(parents=True)
             conf = folder / "sentinel.conf"
@@ -109,6 +114,10 @@ class Cluster:
                 pass
             time.sleep(0.2)
 
+    def port(self) -> int:
+        """The next port of --port-base's range, else one the OS says is free."""
+        return next(self.ports) if self.ports else store.free_port()
+
     def start(self, name: str, args: list[str]) -> None:
         self.procs[name] = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -132,7 +141,7 @@ class Cluster:
 
 def run(args) -> dict:
     base = Path(tempfile.mkdtemp(prefix="hotline-redis-loss-"))
-    cluster = Cluster(args.mode, base / "redis")
+    cluster = Cluster(args.mode, base / "redis", args.port_base)
     fake = dispatch_bench.Fake()
     worker = None
     try:
@@ -257,6 +266,7 @@ def main() -> None:
     parser.add_argument("--mode", choices=("kill", "sentinel"), default="kill")
     parser.add_argument("--reporters", type=int, default=300)
     parser.add_argument("--down-s", type=float, default=3.0, help="how long Redis stays down (kill mode)")
+    parser.add_argument("--port-base", type=int, help="use ports from here up for the Redis/Sentinel servers")
     parser.add_argument("--keep", action="store_true", help="keep the data folder (worker log, Redis logs)")
     parser.add_argument("--settle-s", type=float, default=60.0, help="longest wait for replay and dispatch")
     args = parser.parse_args()

@@ -177,8 +177,8 @@ def _process(rt, inbound: Inbound, now: float, actions: dict, takeover: bool = F
     except BaseException:
         _release(r, key, token)  # let Twilio's redelivery (or the spool replay) run it again
         raise
-    r.set(key, json.dumps(replies), ex=MESSAGE_TTL_S)
-    if not store.replicated(r):  # acknowledged means durable: no replica has it yet, so keep it on disk too
+    if not store.set_replicated(r, key, json.dumps(replies), MESSAGE_TTL_S):
+        # Acknowledged means durable: no replica has it yet, so keep it on disk too (the replay texts its replies).
         raise redis.ConnectionError("no replica confirmed the write")
     return True, replies
 

@@ -386,7 +386,7 @@ def _sentinel_client(url: str, decode: bool) -> redis.Redis:
         socket_connect_timeout=SENTINEL_TIMEOUT_S,
         health_check_interval=30,
     )
-    client.hotline_replicated = True  # see `replicated`: writes are acknowledged once a replica has them
+    client.hotline_replicated = True  # see `set_replicated`: a reply waits until a replica has the message
     return client
 
 
@@ -394,23 +394,41 @@ REPLICA_WAIT_MS = 200
 """Longest wait for a replica to confirm a write before the texter is told it was received."""
 
 
-def replicated(r: redis.Redis) -> bool:
-    """With Sentinel, wait until one replica holds every write so far (Redis WAIT); True if one does.
+REPLICAS_RECHECK_S = 1.0
+"""How long a client trusts its last count of the primary's replicas (INFO replication) before asking again."""
+
+
+def set_replicated(r: redis.Redis, key: str, value: str, ex: int) -> bool:
+    """SET the last write of a message; with Sentinel, also wait until one replica holds it (Redis WAIT).
 
     Replication is asynchronous: a primary SIGKILLed right after answering could
-    take a report with it when the replica is promoted. Waiting here (one round
-    trip, only on a Sentinel deployment) is what makes "we got your report" true
-    across a failover. A lone Redis, or a primary with no replica connected, answers
-    True (its AOF is the durability).
+    take a report with it when the replica is promoted, so on a Sentinel
+    deployment "we got your report" waits (≤ REPLICA_WAIT_MS) for a replica.
+    WAIT counts the writes of *its own connection*, so it travels in one pipeline
+    with this SET (on a shared pool another thread's connection could answer at
+    once for older writes); the replication stream is ordered, so a replica
+    holding this SET holds every earlier write of the message too. A primary left
+    without replicas (just promoted, or its replica resyncing) cannot have one
+    confirm: its append-only file is then the durability, as for a lone Redis.
+    Returns False when a replica was expected and none confirmed.
     """
-    if not getattr(r, "hotline_replicated", False):
+    if not getattr(r, "hotline_replicated", False) or not _replicas(r):
+        r.set(key, value, ex=ex)
         return True
-    # A primary left without replicas (its replica was just promoted, or is resyncing) cannot
-    # have one confirm: its own append-only file is then the durability, as for a lone Redis
-    # (and waiting REPLICA_WAIT_MS on every message would stall the replay after a failover).
-    if not int(r.info("replication").get("connected_slaves", 0)):
-        return True
-    return bool(r.wait(1, REPLICA_WAIT_MS))
+    pipe = r.pipeline(transaction=False)
+    pipe.set(key, value, ex=ex)
+    pipe.wait(1, REPLICA_WAIT_MS)
+    return bool(pipe.execute()[1])
+
+
+def _replicas(r: redis.Redis) -> int:
+    """The primary's connected replicas, asked at most once per REPLICAS_RECHECK_S per client."""
+    now = time.monotonic()
+    at, count = getattr(r, "hotline_replicas", (-REPLICAS_RECHECK_S, 0))
+    if now - at >= REPLICAS_RECHECK_S:
+        count = int(r.info("replication").get("connected_slaves", 0))
+        r.hotline_replicas = (now, count)  # type: ignore[attr-defined]
+    return count
 
 
 def connect(url: str) -> redis.Redis:

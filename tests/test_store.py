@@ -86,3 +86,20 @@ def test_a_sentinel_url_names_the_sentinels_the_service_and_the_database():
         for s in pool.sentinel_manager.sentinels
     ] == [("127.0.0.1", 26379), ("127.0.0.2", 26380)]
     assert store.connect_raw("redis+sentinel://127.0.0.1:26379/mymaster").connection_pool.connection_kwargs["db"] == 0
+
+
+def test_with_a_replica_the_last_write_of_a_message_is_on_the_replica_when_set_replicated_returns(tmp_path, wait_until):
+    primary = store.start_embedded(tmp_path / "primary")
+    replica = store.start_embedded(tmp_path / "replica")
+    try:
+        r, copy = store.connect(primary.url), store.connect(replica.url)
+        copy.replicaof("127.0.0.1", primary.port)
+        assert wait_until(lambda: copy.info("replication").get("master_link_status") == "up")
+        assert wait_until(lambda: r.info("replication").get("connected_slaves") == 1)
+        r.hotline_replicated = True  # as a Sentinel client is marked
+        for n in range(20):  # WAIT in the same pipeline as the SET: it counts this write, not another's
+            assert store.set_replicated(r, f"t:msg:{n}", f"replies {n}", 60)
+            assert copy.get(f"t:msg:{n}") == f"replies {n}", "acknowledged means the replica has it"
+    finally:
+        replica.stop()
+        primary.stop()
