@@ -1,8 +1,11 @@
 """What the hotline remembers about a contact between conversations, and forgetting it.
 
-Only three things: a language preference, whether they texted STOP (kept even
-after DELETE, so a number that opted out stays suppressed), and the live
-session. Everything is keyed by contact_id, never by number (docs/privacy.md).
+Only a few things: a language preference, whether they texted STOP (kept even
+after DELETE, so a number that opted out stays suppressed), the live session,
+a coordinator's trust/block mark, and when they first reported (`first_seen`,
+set by the merge script: a burst of never-seen numbers is a trap's signature,
+docs/incidents.md). Everything is keyed by contact_id, never by number
+(docs/privacy.md).
 """
 
 from __future__ import annotations
