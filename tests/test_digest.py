@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import threading
 
+import pytest
 from rq.registry import ScheduledJobRegistry
 from test_reports import CALL
 
@@ -54,7 +55,9 @@ def test_250_unplaced_reports_are_two_texts_with_the_right_counts(
     worker()
     [first] = _texts(twilio_outbox)
     assert "could not be placed" in first and "swap meet 0" in first, "the first of a quiet period goes in full, now"
-    assert release_scheduled(digest.WINDOW_S - 5) == 0, "nothing more inside the minute"
+    last, due = (float(rt.r.get(store.digest_key(k))) for k in ("last", "due"))
+    assert due == pytest.approx(last + digest.WINDOW_S), "nothing more until a minute after the last text"
+    assert ScheduledJobRegistry(queue=rt.queue("dispatch")).count == 1, "one flush waits for the end of the minute"
     assert release_scheduled(digest.WINDOW_S + 1) == 1
     worker()
     first_again, second = _texts(twilio_outbox)
@@ -204,8 +207,6 @@ def test_the_watchdog_runs_the_rescue(app, settings, worker, twilio_outbox):
 
 
 def test_an_unknown_kind_is_refused(app, settings):
-    import pytest
-
     with pytest.raises(ValueError, match="digest kind"):
         digest.note(_two_coordinators(settings), "everything")
 
