@@ -26,20 +26,17 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from twilio.request_validator import RequestValidator  # noqa: E402
+from loadgen import SignedPoster  # noqa: E402
+from webhook import ACCOUNT_SID, PUBLIC_URL, TOKEN, hotline_env  # noqa: E402  (bench/ is on the path: scripts run from it)
 
 from bot import create_app, observers, store  # noqa: E402
 from bot.config import Settings  # noqa: E402
 
-TOKEN = "bench-auth-token"
-ACCOUNT_SID = "AC" + "b" * 32
-PUBLIC_URL = "https://bench.hotline.test"
 CENTER = (33.9795, -118.2200)
 GRID_KM = 1.2
 """Incidents sit on a grid this far apart: beyond the dedupe radius, so each is new."""
@@ -63,27 +60,8 @@ sys.stdin.read()
 
 
 def env_for(redis_url: str, fake_url: str, data_dir: str, **extra) -> dict[str, str]:
-    """The environment a hotline process gets in the bench."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "TWILIO_", "REDIS_"))}
-    env.update(
-        {
-            "HOTLINE_ENV": "development",
-            "REDIS_URL": redis_url,
-            "HOTLINE_DATA_DIR": data_dir,
-            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-            "TWILIO_AUTH_TOKEN": TOKEN,
-            "TWILIO_NUMBER": "+13105550100",
-            "TWILIO_API_BASE": fake_url,
-            "PUBLIC_URL": PUBLIC_URL,
-            "HOTLINE_SECRET": "bench-secret",
-            "HOTLINE_FLOWS_DIR": str(ROOT / "flows"),
-            "HOTLINE_LOCALES_DIR": str(ROOT / "locales"),
-            "HOTLINE_WAVE_SIZE": "1",
-            "HOTLINE_WAVE_TIMEOUT_S": "3600",
-            **extra,
-        }
-    )
-    return env
+    """The environment a hotline process gets in the dispatch benches: one observer per wave, no wave timeout."""
+    return hotline_env(redis_url, fake_url, data_dir, HOTLINE_WAVE_SIZE="1", HOTLINE_WAVE_TIMEOUT_S="3600", **extra)
 
 
 class Fake:
@@ -155,20 +133,10 @@ class Reporter:
     """Signed webhooks into the app's test client, like Twilio posting them."""
 
     def __init__(self, app, settings: Settings):
-        self.client, self.settings = app.test_client(), settings
-        self.validator = RequestValidator(TOKEN)
+        self.poster = SignedPoster(app.test_client(), TOKEN, PUBLIC_URL, ACCOUNT_SID, settings.twilio_number)
 
     def text(self, body: str, from_: str) -> int:
-        params = {
-            "MessageSid": "SM" + uuid.uuid4().hex,
-            "AccountSid": ACCOUNT_SID,
-            "From": from_,
-            "To": self.settings.twilio_number,
-            "Body": body,
-            "NumMedia": "0",
-        }
-        signature = self.validator.compute_signature(PUBLIC_URL + "/twilio/messages", params)
-        response = self.client.post("/twilio/messages", data=params, headers={"X-Twilio-Signature": signature})
+        response = self.poster.text(from_, body)
         assert response.status_code == 200, response.get_data(as_text=True)
         return response.status_code
 

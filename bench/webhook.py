@@ -49,9 +49,10 @@ def export_tree(rev: str, into: Path) -> Path:
     return into
 
 
-def hotline_env(redis_url: str, fake_url: str, data_dir: str, source: Path = ROOT) -> dict[str, str]:
-    """The hotline's environment: its own Redis, the fake Twilio, a signing token, PUBLIC_URL."""
-    env = dict(os.environ)
+def hotline_env(redis_url: str, fake_url: str, data_dir: str, source: Path = ROOT, **extra: str) -> dict[str, str]:
+    """The environment of a hotline process in every bench: its own Redis, the fake Twilio, a signing token,
+    PUBLIC_URL, plus `extra` variables; nothing of the caller's own HOTLINE_/TWILIO_/REDIS_ settings leaks in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "TWILIO_", "REDIS_"))}
     env.update(
         {
             "HOTLINE_ENV": "development",
@@ -65,6 +66,7 @@ def hotline_env(redis_url: str, fake_url: str, data_dir: str, source: Path = ROO
             "HOTLINE_SECRET": "bench-secret",
             "HOTLINE_FLOWS_DIR": str(source / "flows"),
             "HOTLINE_LOCALES_DIR": str(source / "locales"),
+            **extra,
         }
     )
     return env
