@@ -149,32 +149,25 @@ def _percentile(sorted_ms: list[float], p: float) -> float:
     return sorted_ms[min(len(sorted_ms) - 1, int(round(p / 100 * (len(sorted_ms) - 1))))]
 
 
-def _run_max(url: str, requests: list[bytes], connections: int, duration_s: float, start_at: float) -> dict:
-    """Closed loop: every connection sends its next request as soon as the last one is answered."""
+def _send_all(url: str, connections: int, next_request) -> tuple[list[float], int]:
+    """Run `connections` keep-alive connections, each sending `next_request()` until it returns None.
+
+    `next_request` returns (request bytes, the perf_counter time it was due); latency counts from then.
+    Returns every latency (ms) and the number of answers that were not 200.
+    """
     parsed = urlparse(url)
-    pool = iter(requests)
     lock = threading.Lock()
     latencies: list[float] = []
     errors = [0]
-    exhausted = [False]
-    deadline = start_at + duration_s
 
     def worker():
         conn = Connection(parsed.hostname, parsed.port)
         mine, bad = [], 0
-        while time.time() < start_at:
-            time.sleep(0.001)
-        while time.time() < deadline:
-            with lock:
-                request = next(pool, None)
-            if request is None:
-                exhausted[0] = True
-                break
-            t0 = time.perf_counter()
+        while (job := next_request()) is not None:
+            request, due = job
             status = conn.exchange(request)
-            mine.append((time.perf_counter() - t0) * 1000)
-            if status != 200:
-                bad += 1
+            mine.append((time.perf_counter() - due) * 1000)
+            bad += status != 200
         conn.close()
         with lock:
             latencies.extend(mine)
@@ -185,10 +178,33 @@ def _run_max(url: str, requests: list[bytes], connections: int, duration_s: floa
         t.start()
     for t in threads:
         t.join()
+    return latencies, errors[0]
+
+
+def _run_max(url: str, requests: list[bytes], connections: int, duration_s: float, start_at: float) -> dict:
+    """Closed loop: every connection sends its next request as soon as the last one is answered."""
+    pool = iter(requests)
+    lock = threading.Lock()
+    exhausted = [False]
+    deadline = start_at + duration_s
+
+    def next_request():
+        while time.time() < start_at:
+            time.sleep(0.001)
+        if time.time() >= deadline:
+            return None
+        with lock:
+            request = next(pool, None)
+        if request is None:
+            exhausted[0] = True
+            return None
+        return request, time.perf_counter()
+
+    latencies, errors = _send_all(url, connections, next_request)
     elapsed = min(time.time(), deadline) - start_at if not exhausted[0] else time.time() - start_at
     return {
         "sent": len(latencies),
-        "errors": errors[0],
+        "errors": errors,
         "elapsed_s": elapsed,
         "latencies": latencies,
         "exhausted": exhausted[0],
@@ -197,46 +213,23 @@ def _run_max(url: str, requests: list[bytes], connections: int, duration_s: floa
 
 def _run_rate(url: str, requests: list[bytes], rate: float, duration_s: float, workers: int) -> dict:
     """Open loop: request i is due at start + i/rate; latency counts from when it was due."""
-    parsed = urlparse(url)
     total = min(len(requests), int(rate * duration_s))
     counter = itertools.count()
-    lock = threading.Lock()
-    latencies: list[float] = []
-    errors = [0]
     start = time.perf_counter() + 0.2
 
-    def worker():
-        conn = Connection(parsed.hostname, parsed.port)
-        mine, bad = [], 0
-        while True:
-            i = next(counter)  # itertools.count is atomic under the GIL
-            if i >= total:
-                break
-            due = start + i / rate
-            wait = due - time.perf_counter()
-            if wait > 0:
-                time.sleep(wait)
-            status = conn.exchange(requests[i])
-            mine.append((time.perf_counter() - due) * 1000)
-            if status != 200:
-                bad += 1
-        conn.close()
-        with lock:
-            latencies.extend(mine)
-            errors[0] += bad
+    def next_request():
+        i = next(counter)  # itertools.count is atomic under the GIL
+        if i >= total:
+            return None
+        due = start + i / rate
+        wait = due - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        return requests[i], due
 
-    threads = [threading.Thread(target=worker) for _ in range(workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return {
-        "sent": len(latencies),
-        "errors": errors[0],
-        "elapsed_s": time.perf_counter() - start,
-        "latencies": latencies,
-        "exhausted": False,
-    }
+    latencies, errors = _send_all(url, workers, next_request)
+    elapsed = time.perf_counter() - start
+    return {"sent": len(latencies), "errors": errors, "elapsed_s": elapsed, "latencies": latencies, "exhausted": False}
 
 
 def _max_process(args, index: int, ready, go, results) -> None:
