@@ -1,0 +1,284 @@
+"""Benchmark: the floods and the trap of issue 12, through signed webhooks, against a real app and worker.
+
+Each scenario starts from an empty Redis with the same roster (observers on a
+grid over the city, each covering HOTLINE-like 6 km), posts its reports as
+Twilio would (signed, in this process through the app's test client, as
+bench/dispatch.py does), lets `python worker.py` and the fake Twilio (own
+processes) finish, and prints one JSON line:
+
+- `dispatch_texts`: texts the fake Twilio got for observers; `max_per_observer`;
+- `coordinator_texts`: texts to the coordinators' phone;
+- `incidents`, `held` (by a flood cap), `unusual` (a trap flagged);
+- for `genuine`: a real report's first dispatch latency (ms), idle and while a
+  flood of `--rate` reports a minute from `--numbers` numbers runs.
+
+    python bench/flood.py                          # every scenario
+    python bench/flood.py --only one_number,trap
+    python bench/flood.py --rate 10000 --numbers 1000 --flood-s 20
+
+Scenarios: `one_number` (500 reports from one number, each after DELETE),
+`trap` (200 never-seen numbers at one spot), `city` (200 numbers across the
+city), `unplaced` (250 reports nobody can place), `genuine` (idle vs flood).
+A scenario's reports go out as fast as this process can post them; the rate
+achieved is printed (`reports_per_s`), so a slow machine says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from dispatch import Fake, Reporter, env_for, start_worker, stop_worker  # noqa: E402
+
+from bot import create_app, incidents, observers, runtime, store  # noqa: E402
+from bot.config import Settings  # noqa: E402
+
+COORDINATOR = "+13105550199"
+CENTER = (33.9795, -118.2200)
+CITY_KM = 16.0
+"""The city is a square this wide around CENTER; observers sit on a grid over it."""
+
+ROSTER_SIDE = 6
+"""A 6 × 6 grid of observers, ~2.7 km apart, each covering 6 km: a real network's density."""
+
+GENUINE_EAST_KM = CITY_KM / 2 + 12
+"""Genuine reports come from scenes this far east of CENTER: beyond every flood report and its observers."""
+
+
+def genuine_point(n: int) -> tuple[float, float]:
+    """The scene of genuine report n (1.5 km apart: each its own incident, with its own observer beside it)."""
+    return CENTER[0] + (n % 10) * 1.5 / 111.0, CENTER[1] + (GENUINE_EAST_KM + (n // 10) * 1.5) / 92.0
+
+
+SETTLE_S = 1.5
+"""A scenario is done when the fake got nothing new for this long after the last report."""
+
+
+def report_text(lat: float, lon: float) -> str:
+    """One text that is a whole report (place and activity: dispatched at once)."""
+    return f"ICE raid now at {lat:.5f},{lon:.5f}"
+
+
+def city_point(rng: random.Random) -> tuple[float, float]:
+    half = CITY_KM / 2
+    return CENTER[0] + rng.uniform(-half, half) / 111.0, CENTER[1] + rng.uniform(-half, half) / 92.0
+
+
+def roster_number(i: int) -> str:
+    return f"+1213556{i:04d}"
+
+
+def city_roster(rt, settings: Settings, genuine: int = 0) -> list[str]:
+    """Observers on a grid over the city (6 km radius), then one beside each genuine scene (0.5 km); their numbers."""
+    numbers = []
+    step = CITY_KM / ROSTER_SIDE
+    offsets = [(i - ROSTER_SIDE / 2 + 0.5) * step for i in range(ROSTER_SIDE)]
+    points = [(CENTER[0] + north / 111.0, CENTER[1] + east / 92.0) for north in offsets for east in offsets]
+    city_count = len(points)
+    points += [(lat + 0.2 / 111.0, lon) for lat, lon in map(genuine_point, range(genuine))]
+    for i, (lat, lon) in enumerate(points):
+        row = {
+            "name": f"O{i}",
+            "phone": roster_number(i),
+            "languages": "en;es",
+            "radius_km": "6" if i < city_count else "0.5",
+            "location": f"{lat:.5f},{lon:.5f}",
+            "on_call": "yes",
+        }
+        observers.upsert(rt.r, settings, observers.parse_row(row, settings), now=time.time())
+        numbers.append(roster_number(i))
+    return numbers
+
+
+def clear_fake(fake: Fake) -> None:
+    request = urllib.request.Request(fake.url + "/_fake/messages", method="DELETE")
+    urllib.request.urlopen(request).close()
+
+
+def settle(fake: Fake, rt) -> list[dict]:
+    """Wait until the worker has nothing queued and the fake got nothing new for SETTLE_S; return its messages."""
+    last, quiet_since = -1, time.monotonic()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        count = len(fake.messages())
+        busy = sum(rt.queue(name).count for name in runtime.QUEUE_NAMES)
+        if count != last or busy:
+            last, quiet_since = count, time.monotonic()
+        elif time.monotonic() - quiet_since > SETTLE_S:
+            break
+        time.sleep(0.25)
+    return fake.messages()
+
+
+def tally(name: str, messages: list[dict], roster: list[str], rt, sent: int, seconds: float) -> dict:
+    per_observer: dict[str, int] = {}
+    for m in messages:
+        if m["to"] in roster:
+            per_observer[m["to"]] = per_observer.get(m["to"], 0) + 1
+    opened = incidents.list_open(rt.r)
+    return {
+        "scenario": name,
+        "reports": sent,
+        "reports_per_s": round(sent / seconds, 1) if seconds else None,
+        "incidents": len(opened),
+        "held": sum(1 for i in opened if i.get("held")),
+        "unusual": sum(1 for i in opened if i.get("unusual")),
+        "dispatch_texts": sum(per_observer.values()),
+        "max_per_observer": max(per_observer.values(), default=0),
+        "coordinator_texts": sum(1 for m in messages if m["to"] == COORDINATOR),
+    }
+
+
+def one_number(reporter: Reporter, rng: random.Random, count: int = 500) -> int:
+    """One number, `count` reports across the city, each after DELETE (a new conversation every time)."""
+    number = "+13235559000"
+    for _ in range(count):
+        reporter.text("delete", number)
+        reporter.text(report_text(*city_point(rng)), number)
+    return count
+
+
+def trap(reporter: Reporter, rng: random.Random, count: int = 200) -> int:
+    """`count` never-seen numbers reporting one spot within seconds."""
+    spot = (CENTER[0] - 3 / 111.0, CENTER[1] - 3 / 92.0)
+    for i in range(count):
+        reporter.text(report_text(*spot), f"+1424555{i:04d}")
+    return count
+
+
+def city(reporter: Reporter, rng: random.Random, count: int = 200) -> int:
+    """`count` numbers, one report each, spread across the city."""
+    for i in range(count):
+        reporter.text(report_text(*city_point(rng)), f"+1562555{i:04d}")
+    return count
+
+
+def unplaced(reporter: Reporter, rng: random.Random, count: int = 250) -> int:
+    """`count` numbers whose place nobody can find (the flow asks twice, then files it unplaced)."""
+    words = "behind the blue house near the taco truck"
+    for i in range(count):
+        number = f"+1626555{i:04d}"
+        for body in ("ICE raid now", words, words):
+            reporter.text(body, number)
+    return count
+
+
+def genuine_latency(reporter: Reporter, fake: Fake, observer: str, n: int) -> float:
+    """Report real scene n from a new number; ms to the first dispatch text to the observer beside it."""
+    t0 = time.time()
+    reporter.text(report_text(*genuine_point(n)), f"+1818555{n:04d}")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # poll the fake for that one number; its received_at is the measurement
+        sent = fake.sent_to(observer)
+        if sent:
+            return (sent[0]["received_at"] - t0) * 1000
+        time.sleep(0.005)
+    return float("nan")
+
+
+def flood_thread(app, settings: Settings, rate: float, numbers: int, seconds: float, counter: list[int]):
+    """Post `rate` reports a minute from `numbers` numbers for `seconds`, each number after DELETE."""
+
+    def run():
+        reporter = Reporter(app, settings)
+        rng = random.Random(7)
+        interval = 60.0 / rate
+        start = time.monotonic()
+        i = 0
+        while time.monotonic() - start < seconds:
+            due = start + i * interval
+            if time.monotonic() < due:
+                time.sleep(due - time.monotonic())
+            number = f"+1909555{i % numbers:04d}"
+            if i >= numbers:
+                reporter.text("delete", number)
+            reporter.text(report_text(*city_point(rng)), number)
+            i += 1
+            counter[0] = i
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+SCENARIOS = {"one_number": one_number, "trap": trap, "city": city, "unplaced": unplaced}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="one_number,trap,city,unplaced,genuine")
+    parser.add_argument("--rate", type=float, default=10_000, help="flood reports a minute for `genuine`")
+    parser.add_argument("--numbers", type=int, default=1000, help="numbers the `genuine` flood comes from")
+    parser.add_argument("--flood-s", type=float, default=20.0, help="how long the `genuine` flood runs")
+    parser.add_argument("--samples", type=int, default=5, help="genuine reports, idle and under flood each")
+    args = parser.parse_args()
+    wanted = args.only.split(",")
+
+    data_dir = tempfile.mkdtemp(prefix="hotline-flood-")
+    redis = store.start_embedded(data_dir, appendonly=False)
+    fake = Fake()
+    worker = None
+    try:
+        env = env_for(redis.url, fake.url, data_dir, HOTLINE_COORDINATORS=COORDINATOR, HOTLINE_WAVE_SIZE="3")
+        settings = Settings.from_env(env)
+        app = create_app(settings)
+        rt = app.extensions["hotline"]
+        worker = start_worker(env)
+        for name in [w for w in wanted if w in SCENARIOS]:
+            rt.r.flushdb()
+            clear_fake(fake)
+            roster = city_roster(rt, settings)
+            t0 = time.monotonic()
+            sent = SCENARIOS[name](Reporter(app, settings), random.Random(1))
+            seconds = time.monotonic() - t0
+            print(json.dumps(tally(name, settle(fake, rt), roster, rt, sent, seconds)), flush=True)
+        if "genuine" in wanted:
+            rt.r.flushdb()
+            clear_fake(fake)
+            roster = city_roster(rt, settings, genuine=2 * args.samples)
+            beside = roster[-2 * args.samples :]
+            reporter = Reporter(app, settings)
+            idle = [genuine_latency(reporter, fake, beside[n], n) for n in range(args.samples)]
+            counter = [0]
+            t0 = time.monotonic()
+            thread = flood_thread(app, settings, args.rate, args.numbers, args.flood_s, counter)
+            time.sleep(min(3.0, args.flood_s / 4))  # let the flood build up first
+            flooded = []
+            for n in range(args.samples, 2 * args.samples):
+                flooded.append(genuine_latency(reporter, fake, beside[n], n))
+                time.sleep(max(0.0, (args.flood_s * 0.6) / args.samples - 0.5))
+            thread.join()
+            seconds = time.monotonic() - t0
+            row = tally("genuine", settle(fake, rt), roster, rt, counter[0], seconds)
+            row.update(
+                {
+                    "flood_rate_per_min_asked": args.rate,
+                    "flood_numbers": args.numbers,
+                    "idle_ms": [round(x, 1) for x in idle],
+                    "flood_ms": [round(x, 1) for x in flooded],
+                    "idle_median_ms": round(statistics.median(idle), 1),
+                    "flood_median_ms": round(statistics.median(flooded), 1),
+                }
+            )
+            print(json.dumps(row), flush=True)
+    finally:
+        if worker:
+            stop_worker(worker)
+        fake.stop()
+        redis.stop()
+
+
+if __name__ == "__main__":
+    main()
