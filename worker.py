@@ -141,7 +141,7 @@ def main(burst: bool = False) -> None:
         return ThreadWorker([rt.queue("broadcast")], connection=rt.r_raw, name=f"hotline-{host}-broadcast-g{gen}-{pid}")
 
     def urgent(gen: int) -> SimpleWorker:
-        queues = [rt.queue("dispatch"), rt.queue("default")]
+        queues = [rt.queue("dispatch"), rt.queue("default"), rt.queue("dispatch_later")]  # in priority order
         return SimpleWorker(queues, connection=rt.r_raw, name=f"hotline-{host}-g{gen}-{pid}")
 
     threading.Thread(

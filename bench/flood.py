@@ -108,12 +108,14 @@ def clear_fake(fake: Fake) -> None:
 
 
 def settle(fake: Fake, rt) -> list[dict]:
-    """Wait until the worker has nothing queued and the fake got nothing new for SETTLE_S; return its messages."""
+    """Wait until the worker has nothing queued, the coordinators' digest nothing waiting (its window is a
+    minute) and the fake got nothing new for SETTLE_S; return the fake's messages."""
     last, quiet_since = -1, time.monotonic()
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         count = len(fake.messages())
         busy = sum(rt.queue(name).count for name in runtime.QUEUE_NAMES)
+        busy += rt.r.exists(store.digest_key("pending"), store.digest_key("inflight_id"))
         if count != last or busy:
             last, quiet_since = count, time.monotonic()
         elif time.monotonic() - quiet_since > SETTLE_S:

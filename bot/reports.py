@@ -156,7 +156,8 @@ def _merge(rt, contact_id: str, where: dict, details: dict, language: str, chann
     merge = incidents.merge_report(rt.r, report, rt.settings, now)
     photos.enqueue_keep(rt, merge.incident_id, details.get("media"))
     if merge.should_dispatch:  # a new incident, or a held one this report released
-        dispatch.enqueue_start(rt, merge.incident_id)
+        # a contact's first new incident this hour goes first; its later ones queue behind every first one
+        dispatch.enqueue_start(rt, merge.incident_id, later=merge.recent > 0 and merge.is_new)
     if merge.unusual:  # once per incident: coordinators in the digest, observers already texted told it is unconfirmed
         digest.note(rt, "unusual", merge.incident_id, event=f"unusual:{merge.incident_id}")
         rt.queue("dispatch").enqueue(

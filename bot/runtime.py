@@ -22,7 +22,7 @@ from .privacy import install_log_redaction
 
 log = logging.getLogger(__name__)
 
-QUEUE_NAMES = ("dispatch", "default", "broadcast")
+QUEUE_NAMES = ("dispatch", "default", "dispatch_later", "broadcast")
 """RQ queues in the priority a worker serves them: dispatch texts never wait for a broadcast."""
 
 _current: Runtime | None = None

@@ -200,3 +200,34 @@ def test_the_reporter_gets_the_same_calm_reply_when_held(rt, phone, settings, wo
     assert plain(held) == plain(normal), "nothing in the replies tells a flooder where the cap is"
     merged = {i["id"]: i for i in incidents.list_open(rt.r)}
     assert sorted(bool(i["held"]) for i in merged.values()) == [False, False, False, True]
+
+
+def test_delete_does_not_reset_a_flooders_cap(rt):
+    from bot import contacts
+
+    for spot in (0, 5):
+        _submit(rt, "flooder", spot)
+    contacts.erase(rt.r, "flooder")  # DELETE / BORRAR
+    assert _submit(rt, "flooder", 10)["held"], "texting DELETE between reports must not reset the cap"
+
+
+def test_a_contacts_later_incidents_queue_behind_every_first_report(rt):
+    """Dispatch stays fast under a flood: numbers that already reported this hour wait behind first reports."""
+    first = _submit(rt, "busy", 0)
+    second = _submit(rt, "busy", 5, T0 + 1)
+    fresh = _submit(rt, "newcomer", 10, T0 + 2)
+    urgent = rt.queue("dispatch").job_ids
+    later = rt.queue("dispatch_later").job_ids
+    assert len(urgent) == 2 and len(later) == 1
+    assert [rt.queue("dispatch_later").fetch_job(j).args[0] for j in later] == [second["id"]]
+    assert {rt.queue("dispatch").fetch_job(j).args[0] for j in urgent} == {first["id"], fresh["id"]}
+
+
+def test_a_later_dispatch_still_goes_out_when_the_worker_gets_to_it(rt, worker, twilio_outbox, settings):
+    add_observer(rt.r, settings, "A", "+12135550101", 1)
+    add_observer(rt.r, settings, "B", "+12135550102", 6)
+    _submit(rt, "busy", 0)
+    second = _submit(rt, "busy", 5, T0 + 1)
+    worker()
+    assert _dispatched(rt, second["id"]) and rt.queue("dispatch_later").count == 0
+    assert len([m for m in twilio_outbox.messages() if m["to"].startswith("+1213555010")]) >= 2

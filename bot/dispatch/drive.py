@@ -46,12 +46,22 @@ UNSETTLED = (outbox.CLAIMED, outbox.RELEASED, outbox.UNCERTAIN)
 
 
 # ---- jobs ---------------------------------------------------------------------------
-def enqueue_start(rt, incident_id: str, now: float | None = None) -> None:
-    """Snapshot a new incident's plan and enqueue its first wave on the `dispatch` queue."""
+LATER_GRACE_S = 120
+"""A dispatch queued `later` is driven by the watchdog if its start job has not run within this (a backlog)."""
+
+
+def enqueue_start(rt, incident_id: str, now: float | None = None, later: bool = False) -> None:
+    """Snapshot a new incident's plan and enqueue its first wave on the `dispatch` queue.
+
+    `later`: on `dispatch_later`, which a worker takes only when `dispatch` and `default` are empty. For a
+    contact's second and later new incident within the hour (`Merge.recent`): a flood from numbers that already
+    reported queues behind every first report, so a genuine one is not stuck behind thousands (docs/abuse.md).
+    """
     now = time.time() if now is None else now
     plan = snapshot_plan(rt.r, rt.settings, incident_id, now)
-    rt.r.zadd(store.dispatch_due_key(), {incident_id: now + START_GRACE_S}, nx=True)
-    rt.queue("dispatch").enqueue(start_dispatch, incident_id, retry=SEND_RETRY, job_timeout=JOB_TIMEOUT_S)
+    rt.r.zadd(store.dispatch_due_key(), {incident_id: now + (LATER_GRACE_S if later else START_GRACE_S)}, nx=True)
+    queue = rt.queue("dispatch_later" if later else "dispatch")
+    queue.enqueue(start_dispatch, incident_id, retry=SEND_RETRY, job_timeout=JOB_TIMEOUT_S)
     try:
         incidents.add_event(
             rt.r,

@@ -152,6 +152,8 @@ class Merge:
     """True when this report made the incident "unusual" (a burst of newcomers): coordinators are told once."""
     held: bool = False
     """True when the incident is held by its reporter's flood cap (kept and shown, not dispatched; `caps`)."""
+    recent: int = 0
+    """New incidents this contact opened in the last hour before this report (its flood-cap count)."""
 
 
 def ref_for(incident_id: str) -> str:
@@ -257,7 +259,7 @@ def merge_report(r: redis.Redis, report: Report, settings, now: float) -> Merge:
         cap_keep_s=caps.keep_s(caps.scopes(settings, report.contact_id, report.channel)),
         held_reason=caps.HELD_REASON,
     )
-    _verdict, (incident_id, is_new, reporters, status, dispatch, escalated, unusual, held) = pipe.execute()
+    verdict, (incident_id, is_new, reporters, status, dispatch, escalated, unusual, held) = pipe.execute()
     incident_id = str(incident_id)
     return Merge(
         incident_id,
@@ -269,6 +271,7 @@ def merge_report(r: redis.Redis, report: Report, settings, now: float) -> Merge:
         bool(escalated),
         bool(unusual),
         bool(held),
+        int(verdict[3]),
     )
 
 

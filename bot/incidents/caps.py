@@ -73,7 +73,7 @@ def check(r, settings, contact_id: str, channel: str, now: float, member: str) -
     """Count one report that opens no incident (an unplaced one) and tell whether it is over a cap."""
     pipe = r.pipeline(transaction=True)
     queue_check(pipe, settings, contact_id, channel, now, member)
-    (held, _which, _count), *_ = pipe.execute()
+    (held, _which, _count, _recent), *_ = pipe.execute()
     return bool(held)
 
 

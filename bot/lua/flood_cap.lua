@@ -5,18 +5,20 @@
 -- args: now, limits (per scope: a list of {window_s, max}), keep_s (the longest window),
 --   member ('' = count nothing now: the merge adds the incident id if it opens one; an unplaced
 --   report passes its ref, since it is always a new report)
--- Returns {held (0/1), the scope index that held it (0 = none), that scope's count in its window}.
+-- Returns {held (0/1), the scope index that held it (0 = none), that scope's count in its window,
+--   the first scope's (the contact's) count in its longest window before this report}.
 local a = cjson.decode(ARGV[1])
 local now = tonumber(a.now)
 local verdict = KEYS[2]
 if redis.call('HGET', KEYS[1], 'trust') == 'trusted' then  -- trusted contacts are never capped
   redis.call('DEL', verdict)
-  return {0, 0, 0}
+  return {0, 0, 0, 0}
 end
-local held, which, count = 0, 0, 0
+local held, which, count, recent = 0, 0, 0, 0
 for i, limits in ipairs(a.limits) do
   local key = KEYS[2 + i]
   redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (now - a.keep_s))
+  if i == 1 then recent = redis.call('ZCARD', key) end
   for _, limit in ipairs(limits) do
     local n = redis.call('ZCOUNT', key, now - limit[1], '+inf')
     if held == 0 and n >= limit[2] then held, which, count = 1, i, n end
@@ -31,4 +33,4 @@ for i, limits in ipairs(a.limits) do
   redis.call('ZREMRANGEBYRANK', key, 0, -(biggest + 2))
 end
 if held == 1 then redis.call('SET', verdict, '1', 'EX', 60) else redis.call('DEL', verdict) end
-return {held, which, count}
+return {held, which, count, recent}
