@@ -26,7 +26,8 @@ def test_the_public_gets_status_only_and_operators_the_details(client):
     assert set(public.get_json()) == {"ok"}
     assert set(client.get("/healthz", headers={"X-Health-Token": "guess"}).get_json()) == {"ok"}
     detailed = client.get("/healthz", headers=OPERATOR).get_json()
-    assert detailed["redis"] is True and set(detailed["queues"]) == {"dispatch", "default", "dispatch_later", "broadcast"}
+    assert detailed["redis"] is True
+    assert set(detailed["queues"]) == {"dispatch", "default", "dispatch_later", "broadcast"}
     assert client.get(f"/healthz?token={HEALTH_TOKEN}").get_json()["redis"] is True
     assert public.status_code == client.get("/healthz", headers=OPERATOR).status_code
 
