@@ -85,9 +85,20 @@ def redrive_waiting(rt, held_s: float = 0.0) -> int:
 
 
 def _move_wave_clock(r, incident_id: str, held_s: float) -> None:
+    """Move the wave's deadline on by the pause, if the pause held some of its texts back.
+
+    A wave whose texts all went out before the pause keeps its deadline: its observers
+    had the text all along, and the next wave (or the escalation) is already late.
+    """
     key = store.incident_plan_key(incident_id)
     deadline, state = r.hmget(key, "deadline", "state")
     if not deadline or float(deadline) <= 0 or state != SEEKING:
+        return
+    held = any(
+        (outbox.read_record(raw) or {}).get("state") in (outbox.RELEASED, outbox.CLAIMED, outbox.UNCERTAIN)
+        for raw in r.hvals(store.incident_sends_key(incident_id))
+    )
+    if not held:
         return
     moved = float(deadline) + held_s
     r.hset(key, mapping={"deadline": f"{moved:.3f}", "timer_after": f"{moved:.3f}"})
