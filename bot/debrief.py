@@ -216,21 +216,42 @@ def offer_if_due(rt, observer_id: str, address: str, now: float, table: dict) ->
     return started
 
 
-def offer_by_text(observer_ids: list[str]) -> int:
-    """RQ job. Text each observer the debrief they are owed (after a coordinator closed their incident)."""
+def offer_by_text(observer_ids: list[str], incident_id: str) -> int:
+    """RQ job. Text each observer the debrief they are owed (after a coordinator closed `incident_id`).
+
+    Safe to retry: the flow is started once and its first texts (the greeting and
+    the first question, in one SMS) are kept in the incident's send records, so a
+    Twilio outage retried by RQ sends that same text once (`outbox.send_once`).
+    """
     rt = runtime.get()
     table = actions.declared()
+    records = store.incident_sends_key(incident_id)
     sent = 0
     for observer_id in observer_ids:
         observer = observers.get(rt.r, observer_id)
         e164 = observers.number_of(rt.settings, observer) if observer else None
         if not e164:
             continue
-        for body in offer_if_due(rt, observer_id, e164, time.time(), table):
-            try:
-                outbox.send(rt, e164, body, purpose="debrief")
-                sent += 1
-            except PermanentSend as exc:  # opted out or unreachable: the record stays without it
-                log.info("debrief not delivered (code %s)", exc.code)
-                break
+        field = f"debrief_text:{observer_id}"
+        body = rt.r.hget(records, field)
+        if body is None:  # first attempt: start the flow (a retry must not restart it)
+            body = "\n".join(offer_if_due(rt, observer_id, e164, time.time(), table))
+            rt.r.hset(records, field, body)
+        if not body:
+            continue  # opted out, in a report of their own (offered after their next text), or nothing owed
+        try:
+            record = outbox.send_once(
+                rt,
+                records,
+                f"debrief:{observer_id}",
+                e164,
+                body,
+                purpose="debrief",
+                now=time.time(),
+                ref={"incident_id": incident_id},
+            )
+        except PermanentSend as exc:  # unreachable: the record stays without their debrief
+            log.info("debrief not delivered (code %s)", exc.code)
+            continue
+        sent += bool(record.get("new")) and record["state"] == outbox.SENT
     return sent

@@ -324,7 +324,9 @@ def notify_observers(incident_id: str, why: str, old_code: str = "") -> int:
         )
         sent += bool(record.get("new")) and record["state"] == outbox.SENT
     if owed:  # after the "closed" texts, so each observer reads them in that order
-        rt.queue("dispatch").enqueue(DEBRIEF_JOB, owed, job_timeout=NOTIFY_TIMEOUT_S)
+        rt.queue("dispatch").enqueue(
+            DEBRIEF_JOB, owed, incident_id, retry=plan.SEND_RETRY, job_timeout=NOTIFY_TIMEOUT_S
+        )
     return sent
 
 
