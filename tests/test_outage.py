@@ -149,10 +149,11 @@ def test_a_write_redis_made_before_it_died_unanswered_is_replayed_neither_lost_n
     lossy_phone = Phone(app.test_client(), settings)
     got = lossy_phone.text("hola", from_=ROSA)
     lossy.lose_answer_to(lost)
-    assert lossy_phone.text("1", from_=ROSA) == [router.OUTAGE_REPLY]
-    assert lossy.lost == 1, "Redis ran the command whose answer was lost"
-    assert lossy_phone.text("redada", from_=ROSA) == [router.OUTAGE_REPLY]
-    lossy.up()
+    with router._replaying:  # no replay over a connection the relay left open until Redis is "back"
+        assert lossy_phone.text("1", from_=ROSA) == [router.OUTAGE_REPLY]
+        assert lossy.lost == 1, "Redis ran the command whose answer was lost"
+        assert lossy_phone.text("redada", from_=ROSA) == [router.OUTAGE_REPLY]
+        lossy.up()
     assert wait_until(lambda: len(got + _texts_to(twilio_outbox, ROSA)) >= len(expected))
     assert wait_until(lambda: spool.pending(settings) == 0)
     assert got + _texts_to(twilio_outbox, ROSA) == expected, "each text answered once, in order, by SMS"
