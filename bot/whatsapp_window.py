@@ -22,6 +22,7 @@ records it as failed.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -31,6 +32,8 @@ import yaml
 
 from . import store
 from .errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 WINDOW_S = 24 * 3600
 """WhatsApp's customer service window: freeform messages up to 24 h after the contact's last one."""
@@ -142,7 +145,11 @@ def choose(settings, purpose: str, language: str | None) -> Choice:
     language's (English): an approved template in the wrong language still
     arrives, a freeform text does not.
     """
-    templates = load_templates(settings.whatsapp_templates)
+    try:
+        templates = load_templates(settings.whatsapp_templates)
+    except ConfigError as exc:  # a broken file must not stop a broadcast: `hotline flows check` names the fault
+        log.error("WhatsApp templates not used: %s", exc)
+        templates = {}
     for lang in dict.fromkeys((language or "en", "en")):
         template = templates.get((purpose, lang))
         if template is not None:

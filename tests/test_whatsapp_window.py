@@ -268,3 +268,10 @@ def test_flows_check_checks_the_template_file(settings, r, tmp_path):
         create_app(settings.replace(whatsapp_templates=english_only)).test_cli_runner().invoke(flows_group, ["check"])
     )
     assert result.exit_code == 0 and "no alert template for es" in result.output
+
+
+def test_a_broken_template_file_refuses_the_send_instead_of_crashing_it(rt, tmp_path, twilio_outbox):
+    rt.settings = rt.settings.replace(whatsapp_templates=templates_file(tmp_path, "alert: [broken"))
+    with pytest.raises(PermanentSend) as raised:
+        outbox.send(rt, WA, "An alert", purpose="alert")
+    assert raised.value.code == 63016 and to(twilio_outbox) == []
