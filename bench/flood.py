@@ -233,7 +233,8 @@ def main() -> None:
     fake = Fake()
     worker = None
     try:
-        env = env_for(redis.url, fake.url, data_dir, HOTLINE_COORDINATORS=COORDINATOR, HOTLINE_WAVE_SIZE="3")
+        env = env_for(redis.url, fake.url, data_dir, HOTLINE_COORDINATORS=COORDINATOR)
+        env["HOTLINE_WAVE_SIZE"] = "3"  # the default wave, not bench/dispatch.py's one observer
         settings = Settings.from_env(env)
         app = create_app(settings)
         rt = app.extensions["hotline"]
