@@ -338,15 +338,7 @@ def delete_message(client: Client, sid: str) -> str:
     bodies and photos until someone deletes them. 20009 (not complete yet) and
     Twilio-side errors raise RetryableSend: the caller's RQ Retry tries again later.
     """
-    try:
-        client.messages(sid).delete()
-    except (TwilioRestException, TwilioServiceException) as exc:
-        if exc.status == 404 or exc.code == 20404:
-            return "gone"
-        raise send_error(exc) from None
-    except requests.RequestException as exc:
-        raise RetryableSend(f"twilio unreachable: {type(exc).__name__}") from None
-    return "deleted"
+    return _delete(client.messages(sid))
 
 
 CALL_SETTLED = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
@@ -438,15 +430,7 @@ def delete_media(client: Client, url: str) -> str:
         message_sid, media_sid = parts[parts.index("Messages") + 1], parts[parts.index("Media") + 1]
     except (ValueError, IndexError):
         raise MediaRefused("not a Twilio media URL") from None
-    try:
-        client.messages(message_sid).media(media_sid.removesuffix(".json")).delete()
-    except (TwilioRestException, TwilioServiceException) as exc:
-        if exc.status == 404 or exc.code == 20404:
-            return "gone"
-        raise send_error(exc) from None
-    except requests.RequestException as exc:
-        raise RetryableSend(f"twilio unreachable: {type(exc).__name__}") from None
-    return "deleted"
+    return _delete(client.messages(message_sid).media(media_sid.removesuffix(".json")))
 
 
 LOOKUP_LIMIT = 20
@@ -567,3 +551,20 @@ __all__ = [
     "classify",
     "OPTED_OUT",
 ]
+
+
+def _delete(resource) -> str:
+    """DELETE one resource at Twilio: "deleted", or "gone" if Twilio no longer has it (404/20404).
+
+    Twilio-side errors raise through send_error (20009 "not complete yet" is retryable), and an
+    unreachable Twilio raises RetryableSend: the caller's RQ Retry tries again later.
+    """
+    try:
+        resource.delete()
+    except (TwilioRestException, TwilioServiceException) as exc:
+        if exc.status == 404 or exc.code == 20404:
+            return "gone"
+        raise send_error(exc) from None
+    except requests.RequestException as exc:
+        raise RetryableSend(f"twilio unreachable: {type(exc).__name__}") from None
+    return "deleted"
