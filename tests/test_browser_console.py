@@ -296,3 +296,18 @@ def test_the_statistics_page_draws_its_chart_without_scripts_from_elsewhere(
     out = Path(os.environ.get("HOTLINE_SCREENSHOTS") or tmp_path)
     out.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(out / "console-stats.png"), full_page=True)
+
+
+def test_an_observers_debrief_is_shown_as_its_coded_answers(console, phone, r, settings):
+    """details.debrief is an object: the dialog lists its codes, never "[object Object]"."""
+    from bot import debrief
+
+    page = console()
+    report(phone)
+    (incident,) = incidents.list_open(r)
+    debrief.attach(r, settings, incident["id"], {"agency": ["ice"], "masks": "yes", "identified": "no"}, time.time())
+    card(page, incident["ref"]).wait_for()
+    open_incident(page, incident["ref"])
+    shown = page.locator("dialog .facts").inner_text()
+    assert "agency: ice" in shown and "masks: yes" in shown and "identified: no" in shown, shown
+    assert "[object Object]" not in shown

@@ -109,3 +109,12 @@ def test_dashboard_never_shows_a_phone_number(dash, incident):
 @pytest.mark.parametrize("incident_id", ["nope", "..%2F..%2Fetc", "x" * 200])
 def test_unknown_incident_is_404(dash, r, incident_id):
     assert dash.get(f"/dashboard/incidents/{incident_id}", headers=LOGIN).status_code == 404
+
+
+def test_incident_page_lists_the_observers_debrief_as_codes(dash, incident, r, settings):
+    from bot import debrief
+
+    debrief.attach(r, settings, incident.incident_id, {"agency": ["ice", "cbp"], "masks": "yes"}, time.time())
+    html = dash.get(f"/dashboard/incidents/{incident.incident_id}", headers=LOGIN).get_data(as_text=True)
+    assert "agency: ice, cbp" in html and "masks: yes" in html
+    assert "{" not in re.search(r"<dt>Debrief</dt><dd>(.*?)</dd>", html, re.S).group(1)

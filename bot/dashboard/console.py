@@ -75,6 +75,7 @@ DETAILS = {
     "callback": N_("call-back asked"),
     "started_at": N_("started"),
     "activity": N_("activity"),
+    "debrief": N_("observers' debrief"),
 }
 
 UI = {

@@ -82,11 +82,16 @@ def _details(details: dict) -> dict[str, str]:
             continue  # already shown as the place
         if name == "media":
             shown[name] = f"{len(value)} attached" if isinstance(value, list) else "attached"
-        elif isinstance(value, list):
-            shown[name] = ", ".join(_shown(v) for v in value)
+        elif isinstance(value, dict):  # the observers' debrief: coded answers
+            shown[name] = " · ".join(f"{k.replace('_', ' ')}: {_listed(v)}" for k, v in value.items())
         else:
-            shown[name] = _shown(value)
+            shown[name] = _listed(value)
     return shown
+
+
+def _listed(value) -> str:
+    """One answer as shown: a list joined with commas, anything else through `_shown`."""
+    return ", ".join(_shown(v) for v in value) if isinstance(value, list) else _shown(value)
 
 
 def incident_row(incident: dict, now: float) -> dict:

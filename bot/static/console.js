@@ -174,6 +174,13 @@
     box.hidden = false;
   }
 
+  function coded(answers) {  // {agency: ["ice"], masks: "yes", detained_count: 3} -> "agency: ice · masks: yes · …"
+    return Object.keys(answers).map(function (k) {
+      var v = answers[k];
+      return k.replace(/_/g, " ") + ": " + (Array.isArray(v) ? v.join(", ") : String(v));
+    }).join(" · ");
+  }
+
   function facts(i) {
     var dl = el("dl", { class: "facts" });
     function row(name, value) { if (value !== "" && value !== null && value !== undefined) { dl.appendChild(el("dt", { text: name })); dl.appendChild(el("dd", { text: String(value) })); } }
@@ -188,6 +195,7 @@
       if (k === "label" || k === "precision" || k === "activity") return;  // shown above
       var v = i.details[k];
       if (k === "started_at" && isFinite(v)) v = clock.format(new Date(v * 1000));
+      if (v && typeof v === "object" && !Array.isArray(v)) v = coded(v);  // the observers' debrief: coded answers
       row(t("d_" + k), Array.isArray(v) ? (k === "media" ? t("attached", { n: v.length }) : v.join(", ")) : v);
     });
     if ((i.photos || []).length) {  // kept photos (HOTLINE_KEEP_PHOTOS): each opening is in the audit log
