@@ -284,17 +284,7 @@ def create_fake_app(recorder: Recorder | None = None) -> Flask:
             media = [
                 {k: v for k, v in m.items() if k != "_content"} for m in (rec.inbound.get(sid) or {}).get("media", [])
             ]
-        return jsonify(
-            media_list=media,
-            page=0,
-            page_size=50,
-            start=0,
-            end=len(media),
-            uri=request.path,
-            first_page_uri=request.path,
-            next_page_uri=None,
-            previous_page_uri=None,
-        )
+        return list_page("media_list", media, 50)
 
     @app.get("/2010-04-01/Accounts/<account_sid>/Messages/<sid>/Media/<media_sid>")
     def fetch_media_content(account_sid: str, sid: str, media_sid: str):
