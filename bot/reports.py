@@ -12,7 +12,7 @@ import logging
 from . import dispatch, handoffs, i18n, incidents, photos, privacy, runtime, stats, store
 from .actions import FIXED, ActionCall, action, read
 from .channels import registry as channels
-from .dispatch import coordinators, digest, lifecycle, texts, updates
+from .dispatch import coordinators, digest, lanes, lifecycle, texts, updates
 from .geo import online as online_geocoder
 from .incidents import caps
 
@@ -156,8 +156,9 @@ def _merge(rt, contact_id: str, where: dict, details: dict, language: str, chann
     merge = incidents.merge_report(rt.r, report, rt.settings, now)
     photos.enqueue_keep(rt, merge.incident_id, details.get("media"))
     if merge.should_dispatch:  # a new incident, or a held one this report released
-        # a contact's first new incident this hour goes first; its later ones queue behind every first one
-        dispatch.enqueue_start(rt, merge.incident_id, later=merge.recent > 0 and merge.is_new)
+        # a contact's first new incident this hour in a quiet place goes first; its later ones, and a crowded
+        # place's, queue behind every such first one (bot/dispatch/lanes.py)
+        dispatch.enqueue_start(rt, merge.incident_id, lane=lanes.for_merge(merge))
     if merge.unusual:  # once per incident: coordinators in the digest, observers already texted told it is unconfirmed
         digest.note(rt, "unusual", merge.incident_id, event=f"unusual:{merge.incident_id}")
         rt.queue("dispatch").enqueue(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from .. import incidents, observers, outbox, runtime, sending, store
 from ..errors import NoSuchIncident, SendingPaused
-from . import attention, coordinators, fanout
+from . import attention, coordinators, fanout, lanes
 from .lease import LEASE_S, Lease
 from .plan import (
     ACCEPTED,
@@ -47,21 +47,23 @@ UNSETTLED = (outbox.CLAIMED, outbox.RELEASED, outbox.UNCERTAIN)
 
 # ---- jobs ---------------------------------------------------------------------------
 LATER_GRACE_S = 120
-"""A dispatch queued `later` is driven by the watchdog if its start job has not run within this (a backlog)."""
+"""A dispatch on the LATER lane is re-driven by the watchdog (on its lane) if its start job has not run by then."""
 
 
-def enqueue_start(rt, incident_id: str, now: float | None = None, later: bool = False) -> None:
-    """Snapshot a new incident's plan and enqueue its first wave on the `dispatch` queue.
+def enqueue_start(rt, incident_id: str, now: float | None = None, lane: str = lanes.FIRST) -> None:
+    """Snapshot a new incident's plan, keep its lane (`lanes`) and enqueue its first wave on that lane.
 
-    `later`: on `dispatch_later`, which a worker takes only when `dispatch` and `default` are empty. For a
-    contact's second and later new incident within the hour (`Merge.recent`): a flood from numbers that already
-    reported queues behind every first report, so a genuine one is not stuck behind thousands (docs/abuse.md).
+    A dispatch a coordinator starts or releases by hand goes FIRST; `bot.reports` asks for LATER for a
+    contact's later incidents and a crowded place's (docs/abuse.md).
     """
     now = time.time() if now is None else now
     plan = snapshot_plan(rt.r, rt.settings, incident_id, now)
-    rt.r.zadd(store.dispatch_due_key(), {incident_id: now + (LATER_GRACE_S if later else START_GRACE_S)}, nx=True)
-    queue = rt.queue("dispatch_later" if later else "dispatch")
-    queue.enqueue(start_dispatch, incident_id, retry=SEND_RETRY, job_timeout=JOB_TIMEOUT_S)
+    pipe = rt.r.pipeline(transaction=True)
+    pipe.hset(store.incident_plan_key(incident_id), lanes.FIELD, lane)
+    grace = LATER_GRACE_S if lane == lanes.LATER else START_GRACE_S
+    pipe.zadd(store.dispatch_due_key(), {incident_id: now + grace}, nx=True)
+    pipe.execute()
+    rt.queue(lane).enqueue(start_dispatch, incident_id, retry=SEND_RETRY, job_timeout=JOB_TIMEOUT_S)
     try:
         incidents.add_event(
             rt.r,
@@ -72,14 +74,17 @@ def enqueue_start(rt, incident_id: str, now: float | None = None, later: bool = 
             timeout_s=plan["timeout_s"],
             needed=plan["needed"],
             code=plan["code"],
+            lane=lane,
         )
     except NoSuchIncident:  # started for an id incidents does not know: the job will say so
         log.warning("dispatch planned for an unknown incident")
 
 
-def enqueue_refill(rt, incident_id: str) -> None:
-    """Queue a refill of an incident's free slots on the `dispatch` queue."""
-    rt.queue("dispatch").enqueue(refill, incident_id, retry=SEND_RETRY, job_timeout=JOB_TIMEOUT_S)
+def enqueue_refill(rt, incident_id: str, lane: str | None = None) -> None:
+    """Queue a drive of an incident's free slots on its lane (read from its plan unless given)."""
+    if lane is None:
+        lane = lanes.of_many(rt.r, [incident_id])[0]
+    rt.queue(lane).enqueue(refill, incident_id, retry=SEND_RETRY, job_timeout=JOB_TIMEOUT_S)
 
 
 def start_dispatch(incident_id: str) -> str:
@@ -336,7 +341,7 @@ def _schedule(p: _Pass, new_wave: bool, had_pending: bool) -> None:
         revisit = min(revisit, _settle_again_at(p.rt, r.hvals(store.incident_sends_key(p.incident_id))))
     r.zadd(store.dispatch_due_key(), {p.incident_id: min(p.deadline, revisit)})
     if new_wave:  # after the texts: the first one is what a scene waits for; the due index covers a crash
-        p.rt.queue("dispatch").enqueue_in(
+        p.rt.queue(lanes.of(p.plan)).enqueue_in(
             seconds(int(p.plan["timeout_s"])),
             wave_timeout,
             p.incident_id,

@@ -14,9 +14,9 @@ import time
 from rq import get_current_job
 
 from .. import runtime, sending, store
-from . import digest, lease
-from .drive import refill
-from .plan import JOB_TIMEOUT_S, SEND_RETRY, seconds
+from . import digest, lanes, lease
+from .drive import enqueue_refill
+from .plan import JOB_TIMEOUT_S, seconds
 
 WATCHDOG_INTERVAL_S = 2
 """How often the watchdog looks for stalled dispatch: recovery within a few seconds."""
@@ -43,15 +43,15 @@ def beat(r, name: str, now: float) -> None:
 
 
 def redrive_due(rt, now: float) -> list[str]:
-    """Enqueue a drive for every incident whose lease or wave deadline has lapsed and nobody holds."""
+    """Enqueue a drive for every incident whose lease or wave deadline has lapsed and nobody holds (on its lane)."""
     if sending.paused(rt.r):
         return []  # nothing could be sent; the pause's probe re-drives everything when it lifts
     due = rt.r.zrangebyscore(store.dispatch_due_key(), "-inf", now, start=0, num=REDRIVE_BATCH)
     driven = []
-    for incident_id in due:
+    for incident_id, lane in zip(due, lanes.of_many(rt.r, due)):
         if lease.held(rt.r, incident_id):
             continue  # a live worker is fanning it out right now
-        rt.queue("dispatch").enqueue(refill, incident_id, retry=SEND_RETRY, job_timeout=JOB_TIMEOUT_S)
+        enqueue_refill(rt, incident_id, lane)  # on its own lane: a flood's re-drives stay behind real reports
         rt.r.zadd(store.dispatch_due_key(), {incident_id: now + lease.LEASE_S}, xx=True)
         driven.append(incident_id)
     return driven

@@ -91,6 +91,24 @@ three; a trap brings dozens of fresh numbers at once (the drill: 200 in seconds)
 BURST_WINDOW_S = 10 * 60
 """How close together the newcomers of a burst arrive."""
 
+CROWDED_AT = 8
+"""Other incidents opened within CROWDED_KM in CROWDED_WINDOW_S that make a new one "crowded".
+
+Reports of one raid merge into one incident (the dedupe radius), so even a large
+operation opens a few incidents in one neighbourhood in ten minutes; a flood
+across the city opens hundreds. A crowded incident is dispatched like any other,
+only behind the first dispatches of quieter places (bot/dispatch/lanes.py):
+its nearby observers are already being asked about the others."""
+
+CROWDED_KM = 3.0
+"""The neighbourhood counted for CROWDED_AT: about the reach of one observer on foot or by car."""
+
+CROWDED_WINDOW_S = 10 * 60
+"""How recent the other incidents must be to make a place crowded."""
+
+CROWDED_SCAN = 4 * CROWDED_AT
+"""Nearest open incidents looked at: bounds the merge's work in a dense area (older ones count for nothing)."""
+
 MERGE_PRECISION_CAP_M = PRECISION_M["city"]
 """Worst precision the merge radius accounts for; anything vaguer counts as a city."""
 
@@ -154,6 +172,8 @@ class Merge:
     """True when the incident is held by its reporter's flood cap (kept and shown, not dispatched; `caps`)."""
     recent: int = 0
     """New incidents this contact opened in the last hour before this report (its flood-cap count)."""
+    crowded: bool = False
+    """True for a new incident opened where CROWDED_AT others opened within minutes (`bot/dispatch/lanes.py`)."""
 
 
 def ref_for(incident_id: str) -> str:
@@ -258,8 +278,12 @@ def merge_report(r: redis.Redis, report: Report, settings, now: float) -> Merge:
         newcomers_tpl=_tpl(store.incident_newcomers_key),
         cap_keep_s=caps.keep_s(caps.scopes(settings, report.contact_id, report.channel)),
         held_reason=caps.HELD_REASON,
+        crowded_at=CROWDED_AT,
+        crowded_m=int(CROWDED_KM * 1000),
+        crowded_window_s=CROWDED_WINDOW_S,
+        crowded_scan=CROWDED_SCAN,
     )
-    verdict, (incident_id, is_new, reporters, status, dispatch, escalated, unusual, held) = pipe.execute()
+    verdict, (incident_id, is_new, reporters, status, dispatch, escalated, unusual, held, crowded) = pipe.execute()
     incident_id = str(incident_id)
     return Merge(
         incident_id,
@@ -272,6 +296,7 @@ def merge_report(r: redis.Redis, report: Report, settings, now: float) -> Merge:
         bool(unusual),
         bool(held),
         int(verdict[3]),
+        bool(crowded),
     )
 
 

@@ -12,10 +12,13 @@
 --   corroboration (docs/incidents.md "Corroboration"): weights {phone, web, trusted, observer} (tenths),
 --   corroborate_weight, observer_key (the reporter's roster hash, if any), new_contact_s, burst_at,
 --   burst_window_s, newcomers_tpl
---   cap_keep_s (how long a cap scope remembers a new incident), held_reason
--- Returns {id, is_new, reporters, status, dispatch, escalated, unusual (1 when this report flagged a burst), held}:
--- a new incident from a contact over its flood cap is kept and shown but held (dispatch 0); another reporter not
--- over theirs releases it (dispatch 1).
+--   cap_keep_s (how long a cap scope remembers a new incident), held_reason,
+--   crowded_at, crowded_m, crowded_window_s, crowded_scan (a new incident is "crowded" when at least crowded_at
+--   of the crowded_scan nearest open incidents within crowded_m opened in the last crowded_window_s: its
+--   dispatch queues behind those of quieter places, bot/dispatch/lanes.py)
+-- Returns {id, is_new, reporters, status, dispatch, escalated, unusual (1 when this report flagged a burst), held,
+-- crowded}: a new incident from a contact over its flood cap is kept and shown but held (dispatch 0); another
+-- reporter not over theirs releases it (dispatch 1).
 local a = cjson.decode(ARGV[1])
 local geo, tkey, seq, contact, closed = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local at = a.now
@@ -121,7 +124,7 @@ if found then
     redis.call('XADD', k(tline, found), '*', 'event', 'report_ignored', 'at', at, 'reason', 'blocked contact',
       'reporter', cid)
     changed(found, 'report_ignored')
-    return {found, 0, redis.call('SCARD', k(trep, found)), redis.call('HGET', ikey, 'status'), 0, 0, 0, 0}
+    return {found, 0, redis.call('SCARD', k(trep, found)), redis.call('HGET', ikey, 'status'), 0, 0, 0, 0, 0}
   end
   local added = redis.call('SADD', k(trep, found), cid)
   local n = redis.call('SCARD', k(trep, found))
@@ -197,10 +200,20 @@ if found then
   end
   changed(found, 'report')
   counted(false)
-  return {found, 0, n, st, release, escalated, flagged, still_held}
+  return {found, 0, n, st, release, escalated, flagged, still_held, 0}
 end
 
--- 3b. or open a new one
+-- 3b. or open a new one; first, how crowded its place is with other new incidents (before it joins the index)
+local crowded = 0
+if placed and not blocked and a.crowded_at > 0 then
+  local recent = 0
+  for _, near in ipairs(redis.call('GEOSEARCH', geo, 'FROMLONLAT', lon, lat, 'BYRADIUS', a.crowded_m, 'm',
+                                   'ASC', 'COUNT', a.crowded_scan)) do
+    local opened = tonumber(redis.call('HGET', k(tinc, near), 'created_at') or '')
+    if opened and now - opened <= a.crowded_window_s then recent = recent + 1 end
+  end
+  if recent >= a.crowded_at then crowded = 1 end
+end
 local id = tostring(redis.call('INCR', seq))
 local ikey = k(tinc, id)
 local st, believed, reason = 'reported', {}, 'one report'
@@ -245,4 +258,4 @@ end
 changed(id, 'created')
 if not blocked then counted(true) end
 local dispatch = 1; if blocked or held == 1 then dispatch = 0 end
-return {id, 1, n, st, dispatch, 0, 0, held}
+return {id, 1, n, st, dispatch, 0, 0, held, crowded}
