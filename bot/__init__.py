@@ -25,6 +25,10 @@ def create_app(settings: Settings | None = None, redis_url: str | None = None) -
     app.config["SECRET_KEY"] = settings.secret
     app.config["MAX_CONTENT_LENGTH"] = 256 * 1024  # a Twilio form is a few KB; refuse floods early
     app.extensions["hotline"] = rt
+    if settings.proxy_hops:  # the client address (guard.client_key) is the one the trusted proxies saw
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=0, x_host=0)  # type: ignore[method-assign]
 
     _warm_places(settings)
     from . import router

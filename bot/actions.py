@@ -42,6 +42,7 @@ class ActionCall:
     channel: str
     now: float
     raw: dict = field(default_factory=dict)
+    client: str = ""  # web chat: the keyed hash of the client's address (Inbound.client), for its flood cap
 
 
 @dataclass(frozen=True)

@@ -203,7 +203,7 @@ def post_message():
     if (request.content_length or 0) > webchat.MAX_REQUEST_BYTES:
         raise BadRequest("message too large")
     hint = request.accept_languages.best_match(rt.settings.languages)
-    inbound = webchat.parse_inbound(request.get_data(cache=False), cookie.chat_id, hint)
+    inbound = webchat.parse_inbound(request.get_data(cache=False), cookie.chat_id, hint, client=guard.client_key())
     following = chat_ids.rotate(rt.r, secret, cookie, inbound.message_sid)
     if following is None:
         return _fresh_start("this chat continued in another browser or expired: a new one has started")

@@ -29,6 +29,16 @@ def _opt_str(name: str, raw: str) -> str | None:
     return raw.strip() or None
 
 
+def _hops(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 5:
+        raise ConfigError(f"{name} must be 0 (no proxy) to 5 reverse proxies, got {raw!r}")
+    return value
+
+
 def _pos_int(name: str, raw: str) -> int:
     try:
         value = int(raw)
@@ -255,6 +265,21 @@ VARIABLES: tuple[Variable, ...] = (
         "nothing to mint)",
     ),
     Variable(
+        "HOTLINE_CAP_CLIENT_10MIN",
+        "cap_client_10min",
+        "3",
+        _pos_int,
+        "new incidents the web chats of one client (address) may open in 10 minutes before the next are held (a "
+        "browser mints a new chat by dropping its cookie)",
+    ),
+    Variable(
+        "HOTLINE_CAP_CLIENT_HOUR",
+        "cap_client_hour",
+        "6",
+        _pos_int,
+        "new incidents the web chats of one client (address) may open in an hour before the next are held",
+    ),
+    Variable(
         "HOTLINE_OBSERVER_MAX_OPEN",
         "observer_max_open",
         "2",
@@ -449,6 +474,15 @@ VARIABLES: tuple[Variable, ...] = (
         "web chat messages one client (address) may post over all its chats; beyond any chat limit → 429",
     ),
     Variable(
+        "HOTLINE_PROXY_HOPS",
+        "proxy_hops",
+        "0",
+        _hops,
+        "reverse proxies in front of the app that each add the client to `X-Forwarded-For`; the client address "
+        "(rate limits, the web's per-client cap) is read from there. 0 = the connecting address; a header the "
+        "proxies did not add is ignored",
+    ),
+    Variable(
         "HOTLINE_GEOCODER",
         "geocoder",
         "",
@@ -508,6 +542,8 @@ class Settings:
     cap_contact_10min: int = 3
     cap_contact_hour: int = 6
     cap_web_hour: int = 40
+    cap_client_10min: int = 3
+    cap_client_hour: int = 6
     observer_max_open: int = 2
     observer_max_hour: int = 4
     stats_min_cell: int = 5
@@ -537,6 +573,7 @@ class Settings:
     chat_new_limit: str = "10 per minute; 100 per hour"
     chat_message_limit: str = "15 per minute; 200 per hour"
     chat_client_limit: str = "60 per minute; 600 per hour"
+    proxy_hops: int = 0
     geocoder: str = ""
     health_token: str | None = field(default=None, repr=False)
     timezone: str = "America/Los_Angeles"

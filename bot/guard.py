@@ -15,7 +15,11 @@ at import time and each app's own Limiter wraps them when the app is built.
 
 A client is counted by a keyed hash of its address (`client_key`), never the
 address itself: the limiter's counters live in Redis, and the hotline keeps no IP
-addresses. Behind a proxy, configure ProxyFix so `remote_addr` is the client.
+addresses. The web chat's per-client flood cap (`bot.incidents.caps`) counts the
+same key, so both agree on who a client is. Behind reverse proxies, set
+HOTLINE_PROXY_HOPS (`create_app` wraps the app in werkzeug's ProxyFix) so
+`remote_addr` is the client, not the proxy; with 0, an `X-Forwarded-For` header
+is ignored (a script cannot choose its own client).
 """
 
 from __future__ import annotations

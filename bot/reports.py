@@ -76,7 +76,7 @@ def submit(rt, call: ActionCall) -> dict:
         ref = f"U{rt.r.incr(store.incident_seq_key())}"
         # Counted here unless the geocoder may place it: then the merge counts the incident it opens.
         counted = "" if rt.settings.geocoder else ref
-        if caps.check(rt.r, rt.settings, call.contact_id, call.channel, call.now, member=counted):
+        if caps.check(rt.r, rt.settings, call.contact_id, call.channel, call.now, member=counted, client=call.client):
             # Over a flood cap: kept on the coordinators' queue, marked, but neither geocoded nor texted.
             _count_unplaced(rt, call.contact_id, details, call.now)
             _queue_unplaced(rt, ref, where.get("raw", ""), details, call.language, call.now, held=caps.HELD_REASON)
@@ -94,6 +94,7 @@ def submit(rt, call: ActionCall) -> dict:
                 call.language,
                 call.channel,
                 call.now,
+                call.client,
                 job_timeout=ONLINE_TIMEOUT_S,
                 description=f"place_online {ref}",
             )  # RQ logs descriptions: no words
@@ -103,7 +104,7 @@ def submit(rt, call: ActionCall) -> dict:
             _tell_unplaced(rt, ref, where.get("raw", ""), str(details.get("activity", "other")))
         log.info("report %s could not be placed offline", ref)
         return {"ref": ref, "incident_id": ""}
-    merge = _merge(rt, call.contact_id, where, details, call.language, call.channel, call.now)
+    merge = _merge(rt, call.contact_id, where, details, call.language, call.channel, call.now, call.client)
     return {"ref": merge.ref, "incident_id": merge.incident_id}
 
 
@@ -141,8 +142,8 @@ def update(rt, call: ActionCall) -> dict:
     return dict(report)
 
 
-def _merge(rt, contact_id: str, where: dict, details: dict, language: str, channel: str, now: float):
-    """Fold a located report into an incident and enqueue dispatch for a new one."""
+def _merge(rt, contact_id: str, where: dict, details: dict, language: str, channel: str, now: float, client: str = ""):
+    """Fold a located report into an incident and enqueue dispatch for a new one (`client`: a web chat's, caps)."""
     report = incidents.Report(
         contact_id=contact_id,
         lat=float(where["lat"]),
@@ -152,6 +153,7 @@ def _merge(rt, contact_id: str, where: dict, details: dict, language: str, chann
         details={**details, "label": where.get("label", ""), "precision": where.get("precision", "")},
         language=language,
         channel=channel,
+        client=client,
     )
     merge = incidents.merge_report(rt.r, report, rt.settings, now)
     photos.enqueue_keep(rt, merge.incident_id, details.get("media"))
@@ -180,9 +182,11 @@ def tell_held(rt, incident_id: str, ref: str) -> str:
 
 
 def place_online(
-    ref: str, raw_place: str, contact_id: str, details: dict, language: str, channel: str, now: float
+    ref: str, raw_place: str, contact_id: str, details: dict, language: str, channel: str, now: float, client: str = ""
 ) -> str:
-    """RQ job. Try the operator's online geocoder; dispatch if it places the report, else tell coordinators."""
+    """RQ job. Try the operator's online geocoder; dispatch if it places the report, else tell coordinators.
+
+    `client` (a web chat's keyed client hash) came last, with a default: jobs queued before it still run."""
     rt = runtime.get()
     found = online_geocoder.geocode(rt.r, raw_place, rt.settings.geocoder, bounds=rt.settings.bounds)
     if found is None:
@@ -190,7 +194,7 @@ def place_online(
         _queue_unplaced(rt, ref, raw_place, details, language, now)
         _tell_unplaced(rt, ref, raw_place, str(details.get("activity", "other")))
         return ""
-    merge = _merge(rt, contact_id, found.as_dict(), details, language, channel, now)
+    merge = _merge(rt, contact_id, found.as_dict(), details, language, channel, now, client)
     incidents.add_event(rt.r, merge.incident_id, "placed_online", now, report_ref=ref, label=found.label)
     return merge.incident_id
 

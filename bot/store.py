@@ -323,7 +323,8 @@ def incident_photo_order_key(incident_id: str) -> str:
 def caps_key(scope: str) -> str:
     """New incidents counted against one flood cap (sorted set incident id/ref → epoch s; trimmed, with TTL).
 
-    `scope` is `contact:<contact_id>` (a number or a web chat) or `channel:<name>` (every web chat together)."""
+    `scope` is `contact:<contact_id>` (a number or a web chat), `client:<guard.client_key>` (the web chats of one
+    client: a keyed hash, never its address) or `channel:<name>` (every web chat together)."""
     return f"{PREFIX}:caps:{scope}"
 
 

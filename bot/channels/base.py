@@ -34,6 +34,9 @@ class Inbound:
     profile_language: str | None = None  # a hint only (web chat's browser language)
     place_name: str = ""  # what a shared WhatsApp location calls itself (Twilio's Label / Address)
     opt_out_type: str | None = None  # Twilio's OptOutType: STOP | START | HELP (Advanced Opt-Out answered it)
+    client: str = (
+        ""  # web chat: the keyed hash of the client's address (guard.client_key), for its flood cap; never an address
+    )
 
     @property
     def has_pin(self) -> bool:

@@ -86,8 +86,12 @@ def _coord(payload: dict, name: str, limit: float) -> float | None:
     return value
 
 
-def parse_inbound(raw: bytes, chat_id: str, language_hint: str | None = None) -> Inbound:
-    """Turn a chat post's JSON body into an Inbound; BadRequest when malformed or oversized."""
+def parse_inbound(raw: bytes, chat_id: str, language_hint: str | None = None, client: str = "") -> Inbound:
+    """Turn a chat post's JSON body into an Inbound; BadRequest when malformed or oversized.
+
+    `client` is the keyed hash of the browser's address (the web layer's `guard.client_key`): one
+    browser mints chat ids at will, so its new incidents are also capped per client (`incidents.caps`).
+    """
     if not valid_chat_id(chat_id):
         raise BadRequest("no chat id")
     if len(raw) > MAX_REQUEST_BYTES:
@@ -122,6 +126,7 @@ def parse_inbound(raw: bytes, chat_id: str, language_hint: str | None = None) ->
         lat=lat,
         lon=lon,
         profile_language=language_hint,
+        client=client,
     )
 
 

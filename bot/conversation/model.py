@@ -262,3 +262,8 @@ class Incoming(Protocol):
 
     @property
     def place_name(self) -> str: ...
+
+    @property
+    def client(self) -> str:
+        """A web chat's client as a keyed hash (never an address), for its flood cap; empty elsewhere."""
+        ...

@@ -284,6 +284,7 @@ class _State:
             channel=self.inbound.channel,
             now=self.now,
             raw=dict(s.raw),
+            client=self.inbound.client,
         )
 
     def _run_action(self, name: str) -> tuple[bool, dict | None]:

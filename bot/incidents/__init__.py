@@ -152,6 +152,8 @@ class Report:
     details: dict = field(default_factory=dict)
     language: str = "en"
     channel: str = "sms"
+    client: str = ""
+    """A web chat's client as the keyed hash of its address (`Inbound.client`): its chats share flood caps."""
 
 
 @dataclass(frozen=True)
@@ -235,9 +237,9 @@ def merge_report(r: redis.Redis, report: Report, settings, now: float) -> Merge:
     ]
     slot = stats.slot(settings, kind, report.lat if placed else None, report.lon if placed else None, now)
     keys += [slot.day_key, store.stats_days_key()]
-    keys += caps.merge_keys(settings, report.contact_id, report.channel)
+    keys += caps.merge_keys(settings, report.contact_id, report.channel, report.client)
     pipe = r.pipeline(transaction=True)
-    caps.queue_check(pipe, settings, report.contact_id, report.channel, now)
+    caps.queue_check(pipe, settings, report.contact_id, report.channel, now, client=report.client)
     lua.run(
         pipe,
         "incident_merge",
@@ -276,7 +278,7 @@ def merge_report(r: redis.Redis, report: Report, settings, now: float) -> Merge:
         burst_at=BURST_AT,
         burst_window_s=BURST_WINDOW_S,
         newcomers_tpl=_tpl(store.incident_newcomers_key),
-        cap_keep_s=caps.keep_s(caps.scopes(settings, report.contact_id, report.channel)),
+        cap_keep_s=caps.keep_s(caps.scopes(settings, report.contact_id, report.channel, report.client)),
         held_reason=caps.HELD_REASON,
         crowded_at=CROWDED_AT,
         crowded_m=int(CROWDED_KM * 1000),

@@ -40,7 +40,9 @@ local corroborate_at, count, expire_batch = a.corroborate_at, a.search_count, a.
 local function k(tpl, id) return (string.gsub(tpl, '@ID@', id)) end
 local ncls = #a.class_metres
 local feed, feed_cap = KEYS[6 + ncls], a.feed_cap
-local over_cap = redis.call('GET', KEYS[9 + ncls]) == '1'
+local verdict = redis.call('GET', KEYS[9 + ncls])  -- the scope (1 = the contact) whose cap holds this report
+local held_scope = tonumber(verdict or '0') or 0
+local over_cap = held_scope > 0
 local function counted(is_new)  -- statistics that outlive retention: counts only, never an id
   local skey, pre = KEYS[7 + ncls], a.stats_prefix
   redis.call('HINCRBY', skey, pre .. 'reports', 1)
@@ -245,7 +247,11 @@ redis.call('XADD', k(tline, id), '*', 'event', 'report', 'at', at, 'reporter', c
   'channel', channel)
 local held = 0
 if not blocked and trust ~= 'trusted' then
-  for i = 10 + ncls, #KEYS do  -- every new incident counts against its contact's caps (held ones too)
+  -- every new incident counts against its contact's caps; a held one only up to the scope that held it (a flood
+  -- stays held by its own caps without using up a wider scope every other client shares)
+  local last = #KEYS
+  if over_cap then last = math.min(last, 9 + ncls + held_scope) end
+  for i = 10 + ncls, last do
     redis.call('ZADD', KEYS[i], now, id)
     redis.call('EXPIRE', KEYS[i], a.cap_keep_s)
   end
