@@ -92,9 +92,7 @@ def test_a_later_incidents_wave_timer_and_redrives_stay_on_its_lane(rt, worker, 
     crowd = _crowd(rt, incidents.CROWDED_AT + 1)
     late, early = crowd[-1]["id"], crowd[0]["id"]
     worker()
-    waits = {
-        lane: ScheduledJobRegistry(queue=rt.queue(lane)).get_job_ids() for lane in (lanes.FIRST, lanes.LATER)
-    }
+    waits = {lane: ScheduledJobRegistry(queue=rt.queue(lane)).get_job_ids() for lane in (lanes.FIRST, lanes.LATER)}
     assert f"hotline-wave-{late}-1" in waits[lanes.LATER], "its wave timer fires on its own lane"
     assert f"hotline-wave-{early}-1" in waits[lanes.FIRST]
     assert f"hotline-wave-{late}-1" not in waits[lanes.FIRST]
