@@ -107,11 +107,11 @@ class Fake:
         self.proc.wait(timeout=10)
 
 
-def start_worker(env: dict) -> subprocess.Popen:
-    """Start `python worker.py` in its own process group (it forks RQ's scheduler)."""
+def start_worker(env: dict, root: Path = ROOT) -> subprocess.Popen:
+    """Start `python worker.py` (of the tree at `root`) in its own process group (it forks RQ's scheduler)."""
     return subprocess.Popen(
-        [sys.executable, str(ROOT / "worker.py")],
-        cwd=ROOT,
+        [sys.executable, str(root / "worker.py")],
+        cwd=root,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

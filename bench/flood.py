@@ -26,7 +26,9 @@ achieved is printed (`reports_per_s`), so a slow machine says so.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import multiprocessing
 import random
 import statistics
 import sys
@@ -35,12 +37,15 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from dispatch import Fake, Reporter, env_for, start_worker, stop_worker  # noqa: E402
+from loadgen import Connection, signed_request  # noqa: E402
+from webhook import ACCOUNT_SID, PUBLIC_URL, TOKEN, export_tree, gunicorn, hotline_env, wait_ready  # noqa: E402
 
 from bot import create_app, incidents, observers, runtime, store  # noqa: E402
 from bot.config import Settings  # noqa: E402
@@ -177,10 +182,11 @@ def unplaced(reporter: Reporter, rng: random.Random, count: int = 250) -> int:
     return count
 
 
-def genuine_latency(reporter: Reporter, fake: Fake, observer: str, n: int) -> float:
-    """Report real scene n from a new number; ms to the first dispatch text to the observer beside it."""
+def genuine_latency(post, fake: Fake, observer: str, n: int) -> float:
+    """Report real scene n from a new number (`post(from_, body)`); ms to the first dispatch text to the
+    observer beside it, as the fake Twilio stamped its arrival."""
     t0 = time.time()
-    reporter.text(report_text(*genuine_point(n)), f"+1818555{n:04d}")
+    post(f"+1818555{n:04d}", report_text(*genuine_point(n)))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # poll the fake for that one number; its received_at is the measurement
         sent = fake.sent_to(observer)
@@ -190,29 +196,140 @@ def genuine_latency(reporter: Reporter, fake: Fake, observer: str, n: int) -> fl
     return float("nan")
 
 
-def flood_thread(app, settings: Settings, rate: float, numbers: int, seconds: float, counter: list[int]):
-    """Post `rate` reports a minute from `numbers` numbers for `seconds`, each number after DELETE."""
+FLOOD_SENDERS = 96
+"""Sender threads of the flood process: enough that a slow answer never holds the open loop back."""
 
-    def run():
-        reporter = Reporter(app, settings)
-        rng = random.Random(7)
-        interval = 60.0 / rate
-        start = time.monotonic()
-        i = 0
-        while time.monotonic() - start < seconds:
+
+def http_flood(url: str, rate: float, numbers: int, seconds: float, started, results) -> None:
+    """Child process: post `rate` reports a minute from `numbers` numbers for `seconds` to gunicorn.
+
+    Open loop over keep-alive sockets (bench/loadgen.py's `Connection`): report i is due at
+    start + i × 60/rate whatever the server does; a number's every report after its first follows its
+    DELETE (a flood script's way to a new conversation each time). Everything is signed before the clock
+    starts. Puts {reports, requests, errors, elapsed_s, late_p50_ms} on `results`.
+    """
+    parsed = urlparse(url)
+    host = parsed.netloc
+    rng = random.Random(7)
+    total = int(rate * seconds / 60)
+    jobs = []
+    for i in range(total):
+        number = f"+1909555{i % numbers:04d}"
+        batch = [signed_request(host, PUBLIC_URL, TOKEN, ACCOUNT_SID, number, "delete")] if i >= numbers else []
+        batch.append(signed_request(host, PUBLIC_URL, TOKEN, ACCOUNT_SID, number, report_text(*city_point(rng))))
+        jobs.append(batch)
+    interval = 60.0 / rate
+    counter = itertools.count()
+    lock = threading.Lock()
+    late: list[float] = []
+    tally = {"reports": 0, "requests": 0, "errors": 0}
+    start = time.perf_counter() + 0.1
+    started.set()
+
+    def sender() -> None:
+        conn = Connection(parsed.hostname, parsed.port)
+        mine, my_late = {"reports": 0, "requests": 0, "errors": 0}, []
+        while (i := next(counter)) < total:
             due = start + i * interval
-            if time.monotonic() < due:
-                time.sleep(due - time.monotonic())
-            number = f"+1909555{i % numbers:04d}"
-            if i >= numbers:
-                reporter.text("delete", number)
-            reporter.text(report_text(*city_point(rng)), number)
-            i += 1
-            counter[0] = i
+            if due > time.perf_counter():
+                time.sleep(due - time.perf_counter())
+            my_late.append((time.perf_counter() - due) * 1000)
+            for request in jobs[i]:
+                mine["errors"] += conn.exchange(request) != 200
+                mine["requests"] += 1
+            mine["reports"] += 1
+        conn.close()
+        with lock:
+            late.extend(my_late)
+            for key, value in mine.items():
+                tally[key] += value
 
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
+    threads = [threading.Thread(target=sender) for _ in range(FLOOD_SENDERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    late.sort()
+    results.put(
+        {
+            **tally,
+            "elapsed_s": round(time.perf_counter() - start, 2),
+            "late_p50_ms": round(late[len(late) // 2], 1) if late else None,
+        }
+    )
+
+
+def genuine(args, redis, fake: Fake, data_dir: str) -> dict:
+    """A genuine report's first dispatch, idle then under an HTTP flood, against gunicorn (the Procfile's
+    settings) and `worker.py`, both from the tree of `--rev` (this checkout by default)."""
+    tree = export_tree(args.rev, Path(tempfile.mkdtemp(prefix="hotline-flood-tree-"))) if args.rev else ROOT
+    env = hotline_env(
+        redis.url,
+        fake.url,
+        data_dir,
+        source=tree,
+        HOTLINE_COORDINATORS=COORDINATOR,
+        HOTLINE_WAVE_SIZE="3",
+        HOTLINE_WAVE_TIMEOUT_S="3600",
+    )
+    settings = Settings.from_env(env)
+    rt = create_app(settings).extensions["hotline"]
+    rt.r.flushdb()
+    clear_fake(fake)
+    roster = city_roster(rt, settings, genuine=2 * args.samples)
+    beside = roster[-2 * args.samples :]
+    port = args.port or store.free_port()
+    url = f"http://127.0.0.1:{port}"
+    web = gunicorn("bot:create_app()", port, 3, 2, env, tree)
+    worker = start_worker(env, tree)
+    conn = Connection("127.0.0.1", port)
+
+    def post(from_: str, body: str) -> None:
+        request = signed_request(f"127.0.0.1:{port}", PUBLIC_URL, TOKEN, ACCOUNT_SID, from_, body)
+        assert conn.exchange(request) == 200
+
+    try:
+        wait_ready(url, web)
+        for i in range(6):  # warm: every gunicorn worker imports and connects lazily
+            post(f"+1323555{i:04d}", "hi")
+        idle = [genuine_latency(post, fake, beside[n], n) for n in range(args.samples)]
+        ctx = multiprocessing.get_context("fork")
+        started, results = ctx.Event(), ctx.Queue()
+        flood = ctx.Process(target=http_flood, args=(url, args.rate, args.numbers, args.flood_s, started, results))
+        flood.start()
+        started.wait()
+        t0 = time.monotonic()
+        time.sleep(min(3.0, args.flood_s / 4))  # let the flood build up first
+        flooded = []
+        for n in range(args.samples, 2 * args.samples):
+            flooded.append(genuine_latency(post, fake, beside[n], n))
+            time.sleep(max(0.0, (args.flood_s * 0.6) / args.samples - 0.5))
+        sent = results.get()
+        flood.join()
+        seconds = time.monotonic() - t0
+        row = tally("genuine", settle(fake, rt), roster, rt, sent["reports"], seconds)
+        row.update(
+            {
+                "rev": args.rev or "HEAD",
+                "flood_rate_per_min_asked": args.rate,
+                "flood_rate_per_min_sent": round(sent["reports"] / sent["elapsed_s"] * 60),
+                "flood_numbers": args.numbers,
+                "flood_requests": sent["requests"],
+                "flood_non_200": sent["errors"],
+                "flood_send_late_p50_ms": sent["late_p50_ms"],
+                "idle_ms": [round(x, 1) for x in idle],
+                "flood_ms": [round(x, 1) for x in flooded],
+                "idle_median_ms": round(statistics.median(idle), 1),
+                "flood_median_ms": round(statistics.median(flooded), 1),
+                "flood_max_ms": round(max(flooded), 1),
+            }
+        )
+        return row
+    finally:
+        conn.close()
+        stop_worker(worker)
+        web.terminate()
+        web.wait(timeout=15)
 
 
 SCENARIOS = {"one_number": one_number, "trap": trap, "city": city, "unplaced": unplaced}
@@ -225,6 +342,8 @@ def main() -> None:
     parser.add_argument("--numbers", type=int, default=1000, help="numbers the `genuine` flood comes from")
     parser.add_argument("--flood-s", type=float, default=20.0, help="how long the `genuine` flood runs")
     parser.add_argument("--samples", type=int, default=5, help="genuine reports, idle and under flood each")
+    parser.add_argument("--rev", default="", help="`genuine`: run gunicorn and the worker from this commit's tree")
+    parser.add_argument("--port", type=int, default=0, help="`genuine`: gunicorn's port (default: a free one)")
     args = parser.parse_args()
     wanted = args.only.split(",")
 
@@ -238,8 +357,10 @@ def main() -> None:
         settings = Settings.from_env(env)
         app = create_app(settings)
         rt = app.extensions["hotline"]
-        worker = start_worker(env)
-        for name in [w for w in wanted if w in SCENARIOS]:
+        in_process = [w for w in wanted if w in SCENARIOS]
+        if in_process:
+            worker = start_worker(env)
+        for name in in_process:
             rt.r.flushdb()
             clear_fake(fake)
             roster = city_roster(rt, settings)
@@ -247,35 +368,11 @@ def main() -> None:
             sent = SCENARIOS[name](Reporter(app, settings), random.Random(1))
             seconds = time.monotonic() - t0
             print(json.dumps(tally(name, settle(fake, rt), roster, rt, sent, seconds)), flush=True)
+        if worker:
+            stop_worker(worker)
+            worker = None
         if "genuine" in wanted:
-            rt.r.flushdb()
-            clear_fake(fake)
-            roster = city_roster(rt, settings, genuine=2 * args.samples)
-            beside = roster[-2 * args.samples :]
-            reporter = Reporter(app, settings)
-            idle = [genuine_latency(reporter, fake, beside[n], n) for n in range(args.samples)]
-            counter = [0]
-            t0 = time.monotonic()
-            thread = flood_thread(app, settings, args.rate, args.numbers, args.flood_s, counter)
-            time.sleep(min(3.0, args.flood_s / 4))  # let the flood build up first
-            flooded = []
-            for n in range(args.samples, 2 * args.samples):
-                flooded.append(genuine_latency(reporter, fake, beside[n], n))
-                time.sleep(max(0.0, (args.flood_s * 0.6) / args.samples - 0.5))
-            thread.join()
-            seconds = time.monotonic() - t0
-            row = tally("genuine", settle(fake, rt), roster, rt, counter[0], seconds)
-            row.update(
-                {
-                    "flood_rate_per_min_asked": args.rate,
-                    "flood_numbers": args.numbers,
-                    "idle_ms": [round(x, 1) for x in idle],
-                    "flood_ms": [round(x, 1) for x in flooded],
-                    "idle_median_ms": round(statistics.median(idle), 1),
-                    "flood_median_ms": round(statistics.median(flooded), 1),
-                }
-            )
-            print(json.dumps(row), flush=True)
+            print(json.dumps(genuine(args, redis, fake, data_dir)), flush=True)
     finally:
         if worker:
             stop_worker(worker)

@@ -70,23 +70,33 @@ class SignedPoster:
         return self.client.post(PATH, data=params, headers={"X-Twilio-Signature": signature})
 
 
+def signed_request(host: str, public_url: str, token: str, account_sid: str, from_: str, body: str) -> bytes:
+    """One signed HTTP/1.1 request of an inbound text, as Twilio would post it (raw bytes for `Connection`)."""
+    params = inbound_form(account_sid, from_, "+13105550100", body)
+    form = urlencode(params).encode()
+    signature = RequestValidator(token).compute_signature(public_url.rstrip("/") + PATH, params)
+    head = (
+        f"POST {PATH} HTTP/1.1\r\nHost: {host}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+        f"X-Twilio-Signature: {signature}\r\n"
+        f"Content-Length: {len(form)}\r\n\r\n"
+    ).encode()
+    return head + form
+
+
 def signed_requests(host: str, public_url: str, token: str, account_sid: str, count: int, seed: int) -> list[bytes]:
     """Build `count` distinct signed HTTP/1.1 requests, each a new conversation."""
-    validator = RequestValidator(token)
-    url = public_url.rstrip("/") + PATH
-    out = []
-    for i in range(count):
-        from_ = "+1" + str(2_000_000_000 + seed * 10_000_000 + i)
-        params = inbound_form(account_sid, from_, "+13105550100", FIRST_TEXTS[i % len(FIRST_TEXTS)])
-        body = urlencode(params).encode()
-        head = (
-            f"POST {PATH} HTTP/1.1\r\nHost: {host}\r\n"
-            "Content-Type: application/x-www-form-urlencoded\r\n"
-            f"X-Twilio-Signature: {validator.compute_signature(url, params)}\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        ).encode()
-        out.append(head + body)
-    return out
+    return [
+        signed_request(
+            host,
+            public_url,
+            token,
+            account_sid,
+            "+1" + str(2_000_000_000 + seed * 10_000_000 + i),
+            FIRST_TEXTS[i % len(FIRST_TEXTS)],
+        )
+        for i in range(count)
+    ]
 
 
 class Connection:

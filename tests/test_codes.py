@@ -126,3 +126,53 @@ def test_snapshots_at_once_hold_one_code(rt, redis_server):
         t.join()
     held = [c for c, i in rt.r.hgetall(store.dispatch_codes_key()).items() if i == incident_id]
     assert len(set(frozen)) == 1 and held == [frozen[0]], "a losing snapshot gives its code back"
+
+
+def _hold_codes(r, count: int) -> list[str]:
+    """`count` open incidents (bare hashes: the allocator reads only their status), each given a code."""
+    codes = []
+    for n in range(count):
+        incident_id = f"9{n:05d}"
+        r.hset(store.incident_key(incident_id), "status", "reported")
+        codes.append(plan.allocate_code(r, incident_id))
+    return codes
+
+
+def _hgets(r) -> int:
+    return int(r.info("commandstats").get("cmdstat_hget", {}).get("calls", 0))
+
+
+def test_a_flood_of_open_incidents_never_runs_out_of_codes_and_each_take_costs_the_same(rt):
+    """The drill: the thousandth open incident found no code (only 10..999) and its report failed; and every
+    take read every held code (one HGET per open incident, on the webhook's path)."""
+    codes = _hold_codes(rt.r, 1200)
+    assert len(set(codes)) == 1200, "unique among open incidents"
+    assert sum(len(c) == 4 for c in codes) >= 200, "past 990 open, four digits"
+    before = _hgets(rt.r)
+    rt.r.hset(store.incident_key("1"), "status", "reported")
+    assert len(plan.allocate_code(rt.r, "1")) == 4
+    assert _hgets(rt.r) - before <= 2 * plan.CODE_PROBES * len(plan.CODE_RANGES), "bounded, not one per open incident"
+
+
+def test_a_closed_incidents_code_is_taken_over_when_the_short_range_comes_round(rt):
+    codes = _hold_codes(rt.r, 90)
+    assert all(len(c) == 2 for c in codes)
+    rt.r.hset(store.incident_key("900005"), "status", "closed")  # its code is free now, not given back at once
+    freed = codes[5]
+    taken = [plan.allocate_code(rt.r, f"8{n:04d}") for n in range(3)]
+    for n in range(3):
+        rt.r.hset(store.incident_key(f"8{n:04d}"), "status", "reported")
+    assert freed in taken, "the next take in the two-digit range takes over the closed incident's code"
+    assert rt.r.hget(store.dispatch_codes_key(), freed) in {f"8{n:04d}" for n in range(3)}
+
+
+def test_an_observer_accepts_with_a_four_digit_code(rt, phone, worker, twilio_outbox):
+    _hold_codes(rt.r, 990)  # every two- and three-digit code held by an open incident
+    add_observer(rt.r, rt.settings, "Ana", ANA, km_north=0, radius_km=50)
+    incident_id = new_incident(rt)
+    dispatch.enqueue_start(rt, incident_id)
+    worker()
+    code = _code_of(_texts_to(twilio_outbox, ANA)[0])
+    assert len(code) == 4
+    assert phone.text(f"YES {code}", from_=ANA)[0].startswith("Thank you")
+    assert "accepted" in rt.r.hvals(store.incident_dispatch_key(incident_id))

@@ -42,12 +42,18 @@ COORDINATOR_RETRY = Retry(max=40, interval=[1, 2, 4, 8, 16, 30, 60, 120, 300])
 JOB_TIMEOUT_S = 120
 """RQ timeout for one dispatch job: a wave is a few texts, each with an HTTP timeout."""
 
-CODE_RANGES = ((10, 90), (100, 900))
-"""Dispatch codes: 10..99 (two digits to type), then 100..999 if ninety incidents are open at once.
+CODE_RANGES = ((10, 90), (100, 900), (1000, 9000))
+"""Dispatch codes: 10..99 (two digits to type), then 100..999 if ninety incidents are open at once, then
+1000..9999 (a flood can open a thousand; before, the thousandth open incident found no code and its report
+failed).
 
 A code is unique among open incidents, so it is unique among any observer's open dispatches:
 "YES 11" can never accept another incident than the one texted as 11. One code per incident (not one
 per observer) so the console, the CLI and two observers on the phone all say the same number."""
+
+CODE_PROBES = 64
+"""Codes looked at per range before trying the next, longer one: a nearly full range costs a few
+microseconds more, never a scan of every open incident on the webhook's path."""
 
 
 def snapshot_plan(r, settings, incident_id: str, now: float) -> dict:
@@ -77,22 +83,24 @@ def snapshot_plan(r, settings, incident_id: str, now: float) -> dict:
 
 
 def allocate_code(r, incident_id: str) -> str:
-    """Take the next dispatch code no open incident holds (freeing the codes of closed ones first)."""
-    held = r.hgetall(store.dispatch_codes_key())
-    if held:
-        pipe = r.pipeline(transaction=False)
-        for holder in held.values():
-            pipe.hget(store.incident_key(holder), "status")
-        for (code, holder), status in zip(held.items(), pipe.execute()):
-            if status not in incidents.OPEN_STATUSES:
-                lua.run(r, "code_release", [store.dispatch_codes_key()], code=code, incident_id=holder)
-    start = r.incr(store.dispatch_code_seq_key())
-    for low, span in CODE_RANGES:
-        for step in range(span):
-            code = str(low + (start + step) % span)
-            if r.hsetnx(store.dispatch_codes_key(), code, incident_id):
-                return code
-    raise RuntimeError("every dispatch code up to 999 is held by an open incident")
+    """Take the next dispatch code no open incident holds (`bot/lua/code_take.lua`: one round trip, bounded).
+
+    Codes rotate (a code just freed is not given out again at once, so a late YES to it finds nothing
+    rather than a new incident), shortest range first.
+    """
+    code = lua.run(
+        r,
+        "code_take",
+        [store.dispatch_codes_key(), store.dispatch_code_seq_key()],
+        incident_id=incident_id,
+        ranges=CODE_RANGES,
+        probes=CODE_PROBES,
+        incident_tpl=store.incident_key("@ID@"),
+        open_statuses=incidents.OPEN_STATUSES,
+    )
+    if not code:
+        raise RuntimeError("no free dispatch code: every one probed is held by an open incident")
+    return str(code)
 
 
 def reclaim_code(r, incident_id: str) -> str | None:

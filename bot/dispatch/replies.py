@@ -36,7 +36,7 @@ AGENCIES = ("ice", "cbp", "hsi", "fbi", "dea", "police", "policia", "sheriff", "
 NOTE_MAX = 300
 """Characters of an observer's scene note kept on the timeline."""
 
-_CODE_RE = re.compile(r"^\d{2,3}$")
+_CODE_RE = re.compile(r"^\d{2,4}$")
 _PLATES_RE = re.compile(r"(?:plates?|placas?)\s*[:#]?\s*([a-z0-9][a-z0-9 -]{1,15}[a-z0-9])", re.I)
 
 # Accepts are decided by one Lua script (`bot/lua/dispatch_accept.lua`): Redis runs scripts one
