@@ -311,3 +311,112 @@ def test_an_observers_debrief_is_shown_as_its_coded_answers(console, phone, r, s
     shown = page.locator("dialog .facts").inner_text()
     assert "agency: ice" in shown and "masks: yes" in shown and "identified: no" in shown, shown
     assert "[object Object]" not in shown
+
+
+HELD = "not dispatched: flood cap"
+FLOODER_SPOTS = [(34.60, -117.30), (34.65, -117.30), (34.70, -117.30)]  # the high desert: nobody in range
+HELD_SPOTS = [(33.97690, -118.21610), (33.98600, -118.23000), (33.96500, -118.19000)]  # near Ana and Beto
+
+
+def flood(spots) -> list[dict]:
+    """One number's reports, each a new scene: past its flood cap (3 in 10 minutes) they are held."""
+    from bot import reports, runtime
+    from bot.conversation import ActionCall
+
+    made = []
+    for lat, lon in spots:
+        call = ActionCall(
+            name="report.submit",
+            contact_id="flooder",
+            e164="+13235550999",
+            answers={"activity": "raid", "where": {"lat": lat, "lon": lon, "precision_m": 20, "label": "a corner"}},
+            language="en",
+            channel="sms",
+            now=time.time(),
+        )
+        rt = runtime.get()
+        made.append(incidents.get(rt.r, reports.submit(rt, call)["incident_id"]))
+    return made
+
+
+def test_a_coordinator_releases_a_report_a_flood_cap_held(console, served, r, worker, twilio_outbox, settings):
+    assert settings.cap_contact_10min == 3
+    page = console()
+    flood(FLOODER_SPOTS)
+    (held,) = flood(HELD_SPOTS[:1])
+    assert held["held"]
+    worker()  # the three before it escalate (nobody in range); the held one is not dispatched
+    assert not [m for m in twilio_outbox.messages() if m["to"] in (ANA, BETO)]
+
+    held_reason = card(page, held["ref"]).locator(".reason", has_text=HELD)
+    held_reason.wait_for()  # on the board, live, among what needs action
+    assert page.locator(f'#urgent li.incident[data-ref="{held["ref"]}"]').count() == 1
+    open_incident(page, held["ref"])
+    assert page.locator("dialog .reason", has_text=HELD).count() == 1
+    page.fill("#note-text", "called back: real")
+    page.click("button[data-action=release]")
+    page.wait_for_selector("dialog .timeline :text('released to dispatch')")
+    page.locator("dialog .reason", has_text=HELD).wait_for(state="detached")
+    assert page.locator("dialog button[data-action=release]").count() == 0, "nothing left to release"
+    assert not incidents.get(r, held["id"])["held"]
+    released = [e for e in incidents.timeline(r, held["id"]) if e["event"] == "released"]
+    assert released and released[0]["by"] == NAME
+
+    worker()  # the release started the dispatch: the observers near it are texted through the fake Twilio
+    code = r.hget(store.incident_plan_key(held["id"]), "code")
+    texted = [m for m in twilio_outbox.messages() if m["to"] in (ANA, BETO)]
+    assert texted and all(code in m["body"] for m in texted), texted
+    page.click("dialog .close-dialog")
+    held_reason.wait_for(state="detached")  # the board no longer shows it held
+    assert card(page, held["ref"]).count() == 1 and HELD not in card(page, held["ref"]).inner_text()
+    only_loopback(page, served)
+
+
+def test_releasing_what_is_no_longer_held_says_why_and_shows_it_as_it_is(console, served, r, settings):
+    """A coordinator whose console missed the news (another released it, or it closed) gets a reason, not a 500."""
+    from bot import runtime
+    from bot.dispatch import lifecycle
+
+    flood(FLOODER_SPOTS)
+    gone, closing = flood(HELD_SPOTS[1:])
+    assert gone["held"] and closing["held"]
+    other = console()  # a coordinator's console, live
+    stale = console()  # another that stops hearing live updates (a phone on a bad network)
+    with stale.expect_event("requestfailed", lambda req: "/dashboard/events" in req.url):
+        stale.route("**/dashboard/events*", lambda route: route.abort())
+    open_incident(stale, gone["ref"])
+    assert stale.locator("dialog button[data-action=release]").count() == 1
+
+    open_incident(other, gone["ref"])
+    other.fill("#note-text", "checking with the reporter")
+    lifecycle.release(runtime.get(), gone["id"], "cli", time.time())  # released from the command line first
+    other.locator("dialog button[data-action=release]").wait_for(state="detached")  # the live console follows
+    assert other.locator("dialog .reason", has_text=HELD).count() == 0
+    assert other.input_value("#note-text") == "checking with the reporter", "the redraw keeps the typed note"
+    stale.click("dialog button[data-action=release]")
+    error = stale.locator("dialog .error")
+    error.wait_for()
+    assert "released already" in error.inner_text() and gone["ref"] in error.inner_text(), error.inner_text()
+    stale.locator("dialog button[data-action=release]").wait_for(state="detached")  # shown as it is now
+    assert stale.locator("dialog .reason", has_text=HELD).count() == 0 and error.is_visible()
+    assert len([e for e in incidents.timeline(r, gone["id"]) if e["event"] == "released"]) == 1, "released once"
+    stale.click("dialog .close-dialog")
+
+    open_incident(stale, closing["ref"])
+    lifecycle.close(runtime.get(), closing["id"], "cli", time.time())  # closed from the command line meanwhile
+    stale.click("dialog button[data-action=release]")
+    error.wait_for()
+    stale.wait_for_selector("dialog .badge.status-closed")
+    assert f"incident {closing['ref']} is closed" in error.inner_text(), error.inner_text()
+    assert stale.locator("dialog button[data-action=release]").count() == 0
+    assert incidents.get(r, closing["id"])["status"] == "closed"
+
+    # the API the console calls answers both with a reason and a 4xx, never a 500
+    csrf = stale.locator('meta[name="csrf-token"]').get_attribute("content")
+    for incident, status, words in ((gone, 400, "released already"), (closing, 409, "is closed")):
+        answer = stale.request.post(
+            f"{served}/dashboard/api/incidents/{incident['ref']}/actions",
+            data={"action": "release"},
+            headers={"X-CSRFToken": csrf},
+        )
+        assert answer.status == status and words in answer.json()["error"], (answer.status, answer.text())

@@ -215,7 +215,8 @@ def release(rt, incident_id: str, by: str, now: float, note: str = "") -> None:
     """Dispatch an incident a flood cap held (bot.incidents.caps): a coordinator judged the report real."""
     incident = _open_incident(rt, incident_id)
     if not incident.get("held"):
-        raise BadAction(f"incident {incident['ref']} is not held")
+        ref = incident["ref"]
+        raise BadAction(f"incident {ref} is not held by a flood cap: it was released already, or never held")
     if not rt.r.hdel(store.incident_key(incident_id), "held"):
         return  # released meanwhile (another coordinator, or a second reporter): dispatch already started
     _log(rt, incident_id, "released", by, now, note=_clean(note))

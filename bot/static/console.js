@@ -230,13 +230,18 @@
     dialog.querySelector("h2").textContent = t("incident", { ref: i.ref }) + (i.code ? " · #" + i.code : "");
     var body = dialog.querySelector(".body");
     var kept = body.querySelector(".actions");
-    if (!(live && kept && kept.getAttribute("data-for") === i.ref + ":" + i.status)) {
+    if (!(live && kept && kept.getAttribute("data-for") === actionsKey(i))) {
+      var typed = live && kept ? kept.querySelector("#note-text").value : "";
       kept = actionsFor(i);
+      kept.querySelector("#note-text").value = typed;  // redrawn under the coordinator: their note stays
       dialog.querySelector(".error").hidden = true;
     }
     body.replaceChildren(el("p", {}, badge(i)), facts(i), kept, el("h3", { text: t("timeline") }), timeline(i.timeline));
     return i;
   }
+
+  /* The actions offered depend on the status and on a flood cap's hold: when either changes, they are redrawn. */
+  function actionsKey(i) { return i.ref + ":" + i.status + (i.held ? ":held" : ""); }
 
   function act(i, payload) {
     payload.action = payload.action || "note";
@@ -244,7 +249,11 @@
       renderDetail(updated);
       loadBoard();
       return updated;
-    }).catch(showError);
+    }).catch(function (err) {
+      // Refused (someone else released or closed it meanwhile): show what it is now, then say why.
+      loadBoard();
+      return refreshOpen().then(function () { showError(err); });
+    });
   }
 
   function button(label, name, handler) {
@@ -254,7 +263,7 @@
   }
 
   function actionsFor(i) {
-    var box = el("div", { class: "actions", "data-for": i.ref + ":" + i.status });
+    var box = el("div", { class: "actions", "data-for": actionsKey(i) });
     var note = el("textarea", { id: "note-text", rows: "2", maxlength: "500", placeholder: t("note_placeholder") });
     var noted = function () { return { note: note.value.trim() }; };
     var open = ["reported", "corroborated", "verified"].indexOf(i.status) >= 0;
