@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 
-from . import incidents, store
+from . import contacts, incidents, store
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,9 @@ def purge(rt, now: float, detail_h: float | None = None, keep_days: float | None
             continue  # reopened (an unfounded report later verified): not ours to purge
         age_s = now - float(data["closed_at"])
         if age_s >= keep_days * 86400:
+            reporters = r.smembers(store.incident_reporters_key(incident_id))  # empty once thinned
             pipe = r.pipeline(transaction=True)
+            contacts.unindex(pipe, incident_id, reporters)
             pipe.delete(
                 key,
                 store.incident_reporters_key(incident_id),
@@ -88,9 +90,10 @@ def _thin(r, incident_id: str, data: dict) -> None:
     details = json.loads(data.get("details") or "{}")
     for name in FREE_TEXT_DETAILS:
         details.pop(name, None)
-    reporters = r.scard(store.incident_reporters_key(incident_id))
+    reporters = r.smembers(store.incident_reporters_key(incident_id))
     store.rewrite_stream(r, store.incident_timeline_key(incident_id), thin_event)
     pipe = r.pipeline(transaction=True)
+    contacts.unindex(pipe, incident_id, reporters)
     pipe.delete(
         store.incident_reporters_key(incident_id),
         store.incident_sends_key(incident_id),
@@ -102,5 +105,5 @@ def _thin(r, incident_id: str, data: dict) -> None:
         fields["lat"] = f"{float(data['lat']):.{COARSE_DECIMALS}f}"
         fields["lon"] = f"{float(data['lon']):.{COARSE_DECIMALS}f}"
     pipe.hset(key, mapping=fields)
-    pipe.hincrby(key, "reporters_forgotten", reporters)  # the ids go, the count stays
+    pipe.hincrby(key, "reporters_forgotten", len(reporters))  # the ids go, the count stays
     pipe.execute()

@@ -44,6 +44,18 @@ def contact_key(contact_id: str) -> str:
     return f"{PREFIX}:contact:{contact_id}"
 
 
+def contact_incidents_key(contact_id: str) -> str:
+    """The incidents a contact is a reporter of (set of ids, mirroring the reporter sets): what DELETE
+    must forget them from, without reading every open incident (bot/contacts.py)."""
+    return f"{PREFIX}:contact:{contact_id}:incidents"
+
+
+def contact_index_from_key() -> str:
+    """The first incident id whose reporters are all in `contact_incidents_key` (string; "0" once no open
+    incident from before the index remains): older open ones are searched by DELETE."""
+    return f"{PREFIX}:contacts:indexed_from"
+
+
 def reply_to_key(contact_id: str) -> str:
     """The sealed number a later follow-up may be sent to (string with TTL)."""
     return f"{PREFIX}:replyto:{contact_id}"

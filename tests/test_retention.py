@@ -87,3 +87,52 @@ def test_purge_command_prints_what_it_did(runner, r):
 
     result = runner.invoke(purge_command)
     assert result.exit_code == 0 and json.loads(result.output) == {"closed": 0, "thinned": 0, "deleted": 0}
+
+
+def test_delete_reads_only_the_contacts_own_incidents(rt, r, settings):
+    """The flood drill: a script texting DELETE before every report made each DELETE read every open incident
+    (one SREM round trip each: 100 ms at 1,000 open). Now it touches the contact's own incidents only."""
+    from bot import contacts
+
+    for n in range(300):
+        _incident(r, settings, contact=f"other-{n}", lat=33.0 + n * 0.01)
+    mine = _incident(r, settings, contact="me", lat=36.0)
+    before = int(r.info("commandstats").get("cmdstat_srem", {}).get("calls", 0))
+    assert contacts.forget_in_open_incidents(r, "me") == 1
+    assert int(r.info("commandstats")["cmdstat_srem"]["calls"]) - before == 1, "one SREM, not one per open incident"
+    assert not r.sismember(store.incident_reporters_key(mine), "me")
+    assert not r.exists(store.contact_incidents_key("me")), "the index goes with the contact"
+
+
+def test_delete_finds_an_incident_a_coordinator_merged_their_report_into(rt, r, settings):
+    from bot import contacts
+    from bot.dispatch import lifecycle
+
+    theirs = _incident(r, settings, contact="me", lat=34.5)
+    into = _incident(r, settings, contact="other", lat=34.9)
+    lifecycle.merge(rt, theirs, into, "maria", T0 + 10)
+    assert r.sismember(store.incident_reporters_key(into), "me")
+    contacts.forget_in_open_incidents(r, "me")
+    assert not r.sismember(store.incident_reporters_key(into), "me")
+
+
+def test_delete_still_finds_open_incidents_from_before_the_index(rt, r, settings):
+    """An upgrade: incidents opened before the index have reporters nobody indexed; they are searched too."""
+    from bot import contacts
+
+    old = _incident(r, settings, contact="me", lat=34.5)
+    r.delete(store.contact_incidents_key("me"))  # as if reported before the index existed
+    r.set(store.contact_index_from_key(), str(int(old) + 1))
+    assert contacts.forget_in_open_incidents(r, "me") == 1
+    assert not r.sismember(store.incident_reporters_key(old), "me")
+    incidents.set_status(r, old, "closed", T0 + 60, "clear")
+    contacts.forget_in_open_incidents(r, "nobody")
+    assert r.get(store.contact_index_from_key()) == "0", "no open incident predates the index: no more searching"
+
+
+def test_thinning_takes_the_incident_out_of_its_reporters_index(rt, r, settings):
+    incident_id = _incident(r, settings, contact="me")
+    assert r.sismember(store.contact_incidents_key("me"), incident_id)
+    incidents.set_status(r, incident_id, "closed", T0 + 60, "clear")
+    retention.purge(rt, T0 + 60 + 25 * 3600)
+    assert not r.exists(store.contact_incidents_key("me")), "nothing of the contact outlives the incident's reporters"

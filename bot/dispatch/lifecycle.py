@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 
-from .. import alerts, audit, incidents, observers, outbox, privacy, runtime, store
+from .. import alerts, audit, contacts, incidents, observers, outbox, privacy, runtime, store
 from ..errors import HotlineError, NoSuchIncident
 from . import drive, fanout, plan, texts
 
@@ -242,6 +242,7 @@ def merge(rt, absorbed_id: str, into_id: str, by: str, now: float) -> None:
     reporters = r.smembers(store.incident_reporters_key(absorbed_id))
     if reporters:
         pipe.sadd(store.incident_reporters_key(into_id), *reporters)
+        contacts.index(pipe, into_id, reporters)
     pipe.hincrby(store.incident_key(into_id), "reports", int(absorbed.get("reports") or 0))
     _add_weights(r, pipe, absorbed_id, into_id)
     for observer_id, state in states.items():

@@ -280,6 +280,8 @@ def merge_report(r: redis.Redis, report: Report, settings, now: float) -> Merge:
         newcomers_tpl=_tpl(store.incident_newcomers_key),
         cap_keep_s=caps.keep_s(caps.scopes(settings, report.contact_id, report.channel, report.client)),
         held_reason=caps.HELD_REASON,
+        contact_incidents=store.contact_incidents_key(report.contact_id),
+        index_from=store.contact_index_from_key(),
         crowded_at=CROWDED_AT,
         crowded_m=int(CROWDED_KM * 1000),
         crowded_window_s=CROWDED_WINDOW_S,

@@ -13,6 +13,7 @@
 --   corroborate_weight, observer_key (the reporter's roster hash, if any), new_contact_s, burst_at,
 --   burst_window_s, newcomers_tpl
 --   cap_keep_s (how long a cap scope remembers a new incident), held_reason,
+--   contact_incidents (the key of this contact's incident index), index_from (store.contact_index_from_key),
 --   crowded_at, crowded_m, crowded_window_s, crowded_scan (a new incident is "crowded" when at least crowded_at
 --   of the crowded_scan nearest open incidents within crowded_m opened in the last crowded_window_s: its
 --   dispatch queues behind those of quieter places, bot/dispatch/lanes.py)
@@ -129,6 +130,7 @@ if found then
     return {found, 0, redis.call('SCARD', k(trep, found)), redis.call('HGET', ikey, 'status'), 0, 0, 0, 0, 0}
   end
   local added = redis.call('SADD', k(trep, found), cid)
+  if added == 1 then redis.call('SADD', a.contact_incidents, found) end
   local n = redis.call('SCARD', k(trep, found))
   local nth = redis.call('HINCRBY', ikey, 'reports', 1)
   local f = redis.call('HMGET', ikey, 'status', 'kind', 'precision_m', 'believed', 'last_at', 'weight', 'weight_known',
@@ -216,6 +218,9 @@ if placed and not blocked and a.crowded_at > 0 then
   end
   if recent >= a.crowded_at then crowded = 1 end
 end
+if redis.call('EXISTS', a.index_from) == 0 then  -- the first merge since contacts' incidents were indexed
+  redis.call('SET', a.index_from, tonumber(redis.call('GET', seq) or '0') + 1)
+end
 local id = tostring(redis.call('INCR', seq))
 local ikey = k(tinc, id)
 local st, believed, reason = 'reported', {}, 'one report'
@@ -235,6 +240,7 @@ if blocked then
   redis.call('ZADD', closed, now, id)
 else
   n = redis.call('SADD', k(trep, id), cid)
+  redis.call('SADD', a.contact_incidents, id)
   redis.call('ZADD', tkey, now, id)
   if placed then
     redis.call('GEOADD', geo, lon, lat, id)
