@@ -16,7 +16,7 @@ from test_dispatch import add_observer, name_states, new_incident
 from bot import dispatch, incidents, observers, outbox, sending, store
 from bot.channels.twilio import StatusUpdate
 from bot.channels.twilio_errors import CONTENT, RECIPIENT, RETRY, SENDER, TRANSIENT, classify, table
-from bot.dispatch import coordinators
+from bot.dispatch import escalation
 from bot.errors import PermanentSend, RetryableSend, SendingPaused
 
 COORDINATOR = "+13105550199"
@@ -151,7 +151,7 @@ def test_a_content_refusal_moves_the_slot_warns_coordinators_once_and_marks_nobo
     warnings = [m for m in twilio_outbox.messages() if m["to"] == COORDINATOR]
     assert len(warnings) == 1 and "21617" in warnings[0]["body"]
     incident = incidents.get(rt.r, incident_id)
-    assert coordinators.warn_content_refused(rt, incident, 21617, "dispatch") is False, "once per incident"
+    assert escalation.content_refused(rt, incident, 21617, "dispatch") is False, "once per incident"
 
 
 @pytest.mark.parametrize(

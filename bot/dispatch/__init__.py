@@ -4,7 +4,8 @@ A network must be able to trust that the nearest free observers are asked,
 nobody is texted twice, two YES replies never both take one slot, and somebody
 hears when nobody is going. The parts: `plan` (states, the frozen plan),
 `lease` (one driver per incident), `drive` (the wave loop and its jobs),
-`fanout` (who next, one text each), `coordinators` (every coordinator text),
+`fanout` (who next, one text each), `escalation` (what coordinators are told when a
+dispatch goes wrong), `digest` (their one text a minute), `coordinators` (how every coordinator text goes),
 `watchdog` (re-drive, heartbeats), `replies` (what an observer's text means),
 `status` (Twilio callbacks), `texts` (every sentence, as gettext msgids).
 RQ stores a job's dotted path: `waves` re-exports the jobs queued before the

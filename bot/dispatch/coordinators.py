@@ -1,5 +1,9 @@
 """Texting coordinators: the one implementation every escalation, warning and hand-off uses.
 
+What they are told is composed where it happens (`escalation.py` for a dispatch
+gone wrong, `reports.py` for unplaced reports and call-backs) and mostly batched
+by `digest.py`; this module is how any of it reaches their phones.
+
 Coordinator texts are the ones that most need to arrive (nobody can go, a
 report could not be placed, a caller asked for a call-back), so each goes:
 
@@ -21,10 +25,9 @@ from datetime import timedelta
 
 from rq import get_current_job
 
-from .. import incidents, observers, outbox, stats, store
+from .. import outbox, store
 from ..errors import PermanentSend, RetryableSend
-from . import texts
-from .plan import ACCEPTED, COORDINATOR_RETRY, DECLINED, JOB_TIMEOUT_S, TEXTED, UNDELIVERED, UNREACHABLE
+from .plan import COORDINATOR_RETRY, JOB_TIMEOUT_S
 
 log = logging.getLogger(__name__)
 
@@ -76,23 +79,6 @@ def text_coordinators(
     return sent
 
 
-CONTENT_WARNING_TTL_S = 24 * 3600
-"""Coordinators hear about a refused (filtered) text once per incident."""
-
-
-def warn_content_refused(rt, incident: dict, code, purpose: str) -> bool:
-    """Tell coordinators (once per incident) that Twilio or the carrier refuses this text as content.
-
-    30007 (filtered) and its kin hit every recipient of the same text: one warning,
-    not one per observer, and the observers stay on the roster.
-    """
-    key = store.warned_once_key(f"content:{incident['id']}")
-    if not rt.r.set(key, str(code), nx=True, ex=CONTENT_WARNING_TTL_S):
-        return False
-    body = texts.say(rt.settings, "en", texts.FILTERED, ref=incident.get("ref", ""), purpose=purpose, code=code)
-    return text_coordinators(rt, body) > 0
-
-
 def text_coordinators_once(rt, body: str) -> int:
     """`text_coordinators` for a job with no incident: records under the RQ job's id (stable across its
     retries), kept a day. Called outside a job (a shell, a test) it just sends, best effort."""
@@ -106,58 +92,28 @@ def text_coordinators_once(rt, body: str) -> int:
         rt.r.expire(key, RECORDS_TTL_S)
 
 
-def enqueue(rt, func, *args, description: str, job_timeout: int = JOB_TIMEOUT_S, delay: timedelta | None = None):
+def enqueue(
+    rt,
+    func,
+    *args,
+    description: str,
+    job_timeout: int = JOB_TIMEOUT_S,
+    delay: timedelta | None = None,
+    at_front: bool = False,
+):
     """Enqueue a coordinator-text job on `dispatch` with RQ Retry and a short failure TTL (after `delay`).
 
-    `description` must not contain a caller's words or a number: RQ logs it.
+    `description` must not contain a caller's words or a number: RQ logs it. `at_front` puts it before
+    the jobs already waiting (when it is due, for a delayed one).
     """
     options = dict(
-        retry=COORDINATOR_RETRY, job_timeout=job_timeout, failure_ttl=FAILED_JOB_TTL_S, description=description
+        retry=COORDINATOR_RETRY,
+        job_timeout=job_timeout,
+        failure_ttl=FAILED_JOB_TTL_S,
+        description=description,
+        at_front=at_front,
     )
     queue = rt.queue("dispatch")
     if delay is not None:
         return queue.enqueue_in(delay, func, *args, **options)
     return queue.enqueue(func, *args, **options)
-
-
-def escalate(rt, incident: dict, plan: dict, states: dict, now: float) -> None:
-    """Tell coordinators nobody (or too few) in range accepted, naming who declined or never answered."""
-    r = rt.r
-    incident_id = incident["id"]
-    if r.hget(store.incident_plan_key(incident_id), "escalated") == "1":
-        return
-    ids = list(states)
-    names = {oid: (obs or {}).get("name", "?") for oid, obs in zip(ids, observers.get_many(r, ids))}
-
-    def who(state: str) -> str:
-        found = [names[o] for o, s in states.items() if s == state]
-        return ", ".join(found) or texts.say(rt.settings, "en", texts.NONE)
-
-    body = texts.say(
-        rt.settings,
-        "en",
-        texts.ESCALATE,
-        ref=incident["ref"],
-        kind=texts.kind_name(rt.settings, "en", incident.get("kind", "other")),
-        place=texts.place(incident),
-        needed=plan["needed"],
-        accepted=sum(1 for s in states.values() if s == ACCEPTED),
-        declined=who(DECLINED),
-        silent=who(TEXTED),
-        unreachable=who(UNREACHABLE)
-        if any(s in (UNREACHABLE, UNDELIVERED) for s in states.values())
-        else texts.say(rt.settings, "en", texts.NONE),
-    )
-    sent = text_coordinators(rt, body, store.incident_sends_key(incident_id), "escalated")
-    if not r.hsetnx(store.incident_plan_key(incident_id), "escalated", "1"):
-        return  # a concurrent drive escalated too; the send records kept it to one text each
-    stats.record_dispatch(r, rt.settings, incident, "escalations")
-    incidents.add_event(
-        r,
-        incident_id,
-        "dispatch_escalated",
-        now,
-        coordinators=sent,
-        declined=sum(1 for s in states.values() if s == DECLINED),
-        silent=sum(1 for s in states.values() if s == TEXTED),
-    )

@@ -1,13 +1,15 @@
 """The coordinators' digest: events that need a human are batched, at most one text a minute.
 
 A flood (500 reports nobody can place, 200 call-back requests, a trap at one
-spot) must not become hundreds of texts on the coordinators' phones, and a quiet
-night's one unplaced report must not wait. So every such event is `note`d here
-instead of texted:
+spot, 1,000 incidents nobody in range can take) must not become hundreds of
+texts on the coordinators' phones, and a quiet night's one unplaced report or
+escalation must not wait. So every such event is `note`d here instead of texted
+(escalations, unreachable observers and refused texts by `escalation.py`):
 
 - the first event of a quiet period goes out at once (a flush job is enqueued
-  on `dispatch` immediately) — told in full when the batch is that one event
-  (the caller's words, a call-back's number);
+  at the front of `dispatch` immediately, so a flood's backlog of dispatch jobs
+  does not hold it) — told in full when the batch is that one event (the
+  caller's words, a call-back's number, an escalation's who-declined);
 - every event after it, until `WINDOW_S` after that text, is only counted; one
   flush at the end of the window sends the counts per kind ("3 unplaced reports,
   1 call-back request, 1 unusual burst (ref K3X9P) since 8:02 PM — details on the
@@ -64,6 +66,13 @@ NUMBER_SLOT = "{number}"
 """Where a batch of one's text shows a sealed number: filled in (unsealed) only when it is sent."""
 
 KINDS = {
+    "escalated": (N_("1 incident without enough observers"), N_("{n} incidents without enough observers")),
+    "refused": (N_("1 incident whose texts the carrier refuses"), N_("{n} incidents whose texts the carrier refuses")),
+    "unreachable": (N_("1 observer who cannot be texted"), N_("{n} observers who cannot be texted")),
+    "alerts_undelivered": (
+        N_("1 incident whose WhatsApp alerts failed"),
+        N_("{n} incidents whose WhatsApp alerts failed"),
+    ),
     "unplaced": (N_("1 unplaced report"), N_("{n} unplaced reports")),
     "callback": (N_("1 call-back request"), N_("{n} call-back requests")),
     "unusual": (N_("1 unusual burst of new reporters"), N_("{n} unusual bursts of new reporters")),
@@ -71,7 +80,8 @@ KINDS = {
     "held": (N_("1 held report"), N_("{n} held reports")),
     "missed_call": (N_("1 missed call"), N_("{n} missed calls")),
 }
-"""What a digest counts, in the order it lists them (one and many, as gettext msgids)."""
+"""What a digest counts, in the order it lists them (one and many, as gettext msgids): what dispatch cannot do
+without a coordinator first."""
 
 DIGEST = N_("Hotline: {counts} since {since}. Details on the console.")
 WITH_REFS = N_("{what} ({refs})")
@@ -155,11 +165,13 @@ def _ref(incident_id: str) -> str:
 
 
 def _schedule(rt, at: float, now: float):
-    """Queue the flush for `at` (now, if that has passed): on `dispatch`, with RQ Retry and a short failure TTL."""
+    """Queue the flush for `at` (now, if that has passed): at the front of `dispatch`, with RQ Retry and a short
+    failure TTL. At the front: a flood queues a dispatch job per incident, and its escalations must not wait
+    behind them (a flush is one text per coordinator)."""
     delay = at - now
     if delay < 1:  # due now (`at` is rounded to the millisecond)
-        return coordinators.enqueue(rt, flush, f"{at:.3f}", description="digest flush")
-    return coordinators.enqueue(rt, flush, f"{at:.3f}", description="digest flush", delay=seconds(delay))
+        return coordinators.enqueue(rt, flush, f"{at:.3f}", description="digest flush", at_front=True)
+    return coordinators.enqueue(rt, flush, f"{at:.3f}", description="digest flush", delay=seconds(delay), at_front=True)
 
 
 def flush(due: str = "0") -> int:

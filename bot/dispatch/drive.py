@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from .. import incidents, observers, outbox, runtime, sending, store
 from ..errors import NoSuchIncident, SendingPaused
-from . import attention, coordinators, fanout, lanes
+from . import attention, escalation, fanout, lanes
 from .lease import LEASE_S, Lease
 from .plan import (
     ACCEPTED,
@@ -206,7 +206,7 @@ def _drive_once(rt, incident_id: str, now: float, timed_out_wave: int | None) ->
     # Exhausted: nobody left in range. Tell coordinators now if nobody is even pending an
     # answer, else when a wave's time ran out with nobody new to ask.
     if exhausted and (not outstanding or (new_wave and p.wave > 1)) and plan.get("escalated") != "1":
-        coordinators.escalate(rt, incident, plan, states, now)
+        escalation.escalate(rt, incident, plan, states, now)
     return f"wave {p.wave}: texted {texted}"
 
 

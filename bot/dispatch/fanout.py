@@ -13,7 +13,7 @@ import time
 from .. import geo, incidents, observers, outbox, store
 from ..channels.twilio_errors import OPTED_OUT, RECIPIENT
 from ..errors import PermanentSend, Reconciling
-from . import attention, coordinators, texts
+from . import attention, escalation, texts
 from .plan import TEXTED, UNDELIVERED, UNREACHABLE
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ def text_one(rt, incident: dict, plan: dict, observer_id: str, km: float, observ
 def set_unreachable(
     rt, incident_id: str, observer_id: str, observer: dict, reason: str, now: float, tell: bool = True
 ) -> str:
-    """Mark an observer unreachable for this dispatch (and on the roster), telling coordinators once."""
+    """Mark an observer unreachable for this dispatch (and on the roster), telling coordinators (their digest) once."""
     rt.r.hset(store.incident_dispatch_key(incident_id), observer_id, UNREACHABLE)
     incidents.add_event(
         rt.r,
@@ -148,9 +148,7 @@ def set_unreachable(
     )
     if tell:
         observers.mark_unreachable(rt.r, observer_id, reason, now)
-        coordinators.text_coordinators(
-            rt, texts.say(rt.settings, "en", texts.UNREACHABLE, name=observer.get("name", "?"), reason=reason)
-        )
+        escalation.unreachable(rt, incident_id, observer_id, observer.get("name", "?"), reason, now)
     return UNREACHABLE
 
 
@@ -164,5 +162,5 @@ def not_delivered(rt, incident: dict, observer_id: str, observer: dict, code, no
     incidents.add_event(
         rt.r, incident_id, "dispatch_undelivered", now, observer=observer_id, name=observer.get("name", ""), code=code
     )
-    coordinators.warn_content_refused(rt, incident, code, "dispatch")
+    escalation.content_refused(rt, incident, code, "dispatch")
     return UNDELIVERED

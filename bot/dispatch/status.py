@@ -4,12 +4,12 @@ Callbacks arrive unordered and sometimes twice; a later `sent` must never
 overwrite `delivered`, so each update is applied by rank in one Lua call. What
 a failure does depends on its class (`channels/twilio_errors.py`):
 
-- recipient (21211, 30006, ...): the observer is marked unreachable, coordinators told;
+- recipient (21211, 30006, ...): the observer is marked unreachable, coordinators told (in their digest);
   21610 (opted out) only records the opt-out, so a later START brings them back.
 - transient (30003, 30008, 30036 expired, `canceled`): the slot moves on now; the
   observer stays on the roster and is asked again in the next wave, once
   (`drive.RETRY_PREFIX`: a handset that was off may be on by then).
-- content (30007 filtered, 63016): the slot moves on; coordinators are warned once
+- content (30007 filtered, 63016): the slot moves on; coordinators are warned (in their digest) once
   per incident, since every observer's copy will be refused the same way.
 - sender (30002, 30032, 30034, ...): sending pauses (bot/sending.py) and the observer
   is put back as not yet texted, so the re-drive after the pause texts them again.
@@ -23,11 +23,13 @@ from __future__ import annotations
 import logging
 import time
 
+from rq import get_current_job
+
 from .. import alerts, incidents, lua, observers, outbox, runtime, store, twilio_retention
 from ..channels.twilio import STATUS_ORDER
 from ..channels.twilio_errors import CONTENT, OPTED_OUT, RECIPIENT, SENDER, TRANSIENT
 from ..errors import NoSuchIncident
-from . import coordinators, drive, plan, texts
+from . import digest, drive, escalation, plan, texts
 
 log = logging.getLogger(__name__)
 
@@ -102,13 +104,14 @@ def record_status(rt, update, now: float) -> str:
     )
     if opted_out:
         r.sadd(store.optout_key(), ref.get("contact_id") or observer_id)
-    if permanent:
+    if permanent:  # coordinators hear through their digest (one Lua call: fine on the webhook's path)
         observers.mark_unreachable(r, observer_id, error.reason, now)
-        coordinators.enqueue(
-            rt, tell_coordinators_unreachable, observer.get("name", "?"), error.reason, description="tell unreachable"
-        )
+        escalation.unreachable(rt, incident_id, observer_id, observer.get("name", "?"), error.reason, now)
     if error.kind == CONTENT:
-        coordinators.enqueue(rt, tell_coordinators_refused, incident_id, update.error_code, description="tell refused")
+        try:
+            escalation.content_refused(rt, incidents.get(r, incident_id), update.error_code, "dispatch")
+        except NoSuchIncident:  # purged meanwhile: nobody to warn about
+            pass
     if error.kind == TRANSIENT:  # once per incident: a second transient failure is not retried again
         r.hsetnx(store.incident_plan_key(incident_id), drive.RETRY_PREFIX + observer_id, drive.RETRY_DUE)
     drive.enqueue_refill(rt, incident_id)
@@ -116,21 +119,24 @@ def record_status(rt, update, now: float) -> str:
 
 
 def tell_coordinators_refused(incident_id: str, code) -> bool:
-    """RQ job. Warn coordinators once per incident that the carrier refuses its dispatch text."""
+    """RQ job queued before the digest (its dotted path may still be in Redis): the warning goes to the digest."""
     rt = runtime.get()
     try:
         incident = incidents.get(rt.r, incident_id)
     except NoSuchIncident:  # purged meanwhile: nobody to warn about
         return False
-    return coordinators.warn_content_refused(rt, incident, code, "dispatch")
+    return escalation.content_refused(rt, incident, code, "dispatch")
 
 
-def warn_alerts_undelivered(broadcast_id: str, code) -> int:
+def warn_alerts_undelivered(broadcast_id: str, code) -> str:
     """RQ job (`alerts.WARN_JOB`). Tell coordinators, once per broadcast, that WhatsApp alerts reach nobody.
 
     Outside WhatsApp's 24-hour window an alert needs an approved template
     (HOTLINE_WHATSAPP_TEMPLATES) or the SMS fallback; the incident's timeline
-    records it too, so the console shows why its alert count is short.
+    records it too, so the console shows why its alert count is short. Through
+    the coordinators' digest: a busy day's verified incidents each fail the same
+    way until the template is set, and that is one text a minute, not one each.
+    Returns what the digest did ("" when the incident is gone).
     """
     rt = runtime.get()
     meta = rt.r.hgetall(store.broadcast_key(broadcast_id))
@@ -138,15 +144,15 @@ def warn_alerts_undelivered(broadcast_id: str, code) -> int:
     try:
         ref = incidents.get(rt.r, incident_id).get("ref", incident_id)
     except NoSuchIncident:  # purged meanwhile: nobody to warn about
-        return 0
+        return ""
     incidents.add_event(rt.r, incident_id, "alert_undelivered", time.time(), code=code or "", reason="whatsapp")
     body = texts.say(rt.settings, "en", texts.ALERT_UNDELIVERED, ref=ref, code=code)
-    return coordinators.text_coordinators_once(rt, body)
+    return digest.note(rt, "alerts_undelivered", incident_id, event=f"alerts:{broadcast_id}", detail=body)
 
 
-def tell_coordinators_unreachable(name: str, reason: str) -> int:
-    """RQ job. Tell coordinators an observer's number cannot be texted."""
+def tell_coordinators_unreachable(name: str, reason: str) -> str:
+    """RQ job queued before the digest (its dotted path may still be in Redis): the warning goes to the digest,
+    counted once under the job's retries (its id stands for the observer it does not name)."""
     rt = runtime.get()
-    return coordinators.text_coordinators_once(
-        rt, texts.say(rt.settings, "en", texts.UNREACHABLE, name=name, reason=reason)
-    )
+    job = get_current_job()
+    return escalation.unreachable(rt, "", job.id if job else name, name, reason)
