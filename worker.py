@@ -1,9 +1,13 @@
-"""The RQ worker: `python worker.py` serves `dispatch` > `default` > `broadcast`, with RQ's scheduler.
+"""The RQ worker: `python worker.py` serves dispatch > default > dispatch_later, and broadcast, with the scheduler.
 
-One process, two RQ workers on the same Redis: the main thread serves
-`dispatch` then `default`; a second thread serves `broadcast`, so a 10,000-text
-alert paced at HOTLINE_SEND_RATE never stands in front of a dispatch text.
-Both are `SimpleWorker`s (no fork per job: a fork costs milliseconds the
+One process, several RQ workers on the same Redis: the main thread and
+HOTLINE_DISPATCH_THREADS - 1 more serve `dispatch`, then `default`, then
+`dispatch_later` (bot/dispatch/lanes.py) — a wave's texts spend their time
+waiting on Twilio's API, so a burst of incidents is texted in parallel (the
+incident lease keeps two threads off one incident); another thread serves
+`broadcast`, so a 10,000-text alert paced at HOTLINE_SEND_RATE never stands in
+front of a dispatch text.
+All are `SimpleWorker`s (no fork per job: a fork costs milliseconds the
 dispatch budget does not have); a job that crashes the process is recovered by
 the dispatch watchdog, whose chain this process starts, and by RQ.
 """
@@ -140,9 +144,16 @@ def main(burst: bool = False) -> None:
     def bulk(gen: int) -> ThreadWorker:  # names end in the pid (bench/recovery.py finds workers by it)
         return ThreadWorker([rt.queue("broadcast")], connection=rt.r_raw, name=f"hotline-{host}-broadcast-g{gen}-{pid}")
 
+    queues = [rt.queue("dispatch"), rt.queue("default"), rt.queue("dispatch_later")]  # in priority order
+
     def urgent(gen: int) -> SimpleWorker:
-        queues = [rt.queue("dispatch"), rt.queue("default"), rt.queue("dispatch_later")]  # in priority order
         return SimpleWorker(queues, connection=rt.r_raw, name=f"hotline-{host}-g{gen}-{pid}")
+
+    def helper(n: int):
+        def make(gen: int) -> ThreadWorker:
+            return ThreadWorker(queues, connection=rt.r_raw, name=f"hotline-{host}-d{n}-g{gen}-{pid}")
+
+        return make
 
     threading.Thread(
         target=_serve,
@@ -150,6 +161,13 @@ def main(burst: bool = False) -> None:
         daemon=True,
         name="broadcast",
     ).start()
+    for n in range(1, rt.settings.dispatch_threads):  # the main thread is the first: it also runs the scheduler
+        threading.Thread(
+            target=_serve,
+            args=(rt, helper(n), {"burst": burst, "logging_level": "WARNING"}, stop, f"dispatch-{n}"),
+            daemon=True,
+            name=f"dispatch-{n}",
+        ).start()
     try:
         _serve(rt, urgent, {"burst": burst, "with_scheduler": True, "logging_level": "WARNING"}, stop, "dispatch")
     finally:

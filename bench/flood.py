@@ -182,11 +182,14 @@ def unplaced(reporter: Reporter, rng: random.Random, count: int = 250) -> int:
     return count
 
 
-def genuine_latency(post, fake: Fake, observer: str, n: int) -> float:
+def genuine_latency(post, fake: Fake, observer: str, n: int, answered: list[float] | None = None) -> float:
     """Report real scene n from a new number (`post(from_, body)`); ms to the first dispatch text to the
-    observer beside it, as the fake Twilio stamped its arrival."""
+    observer beside it, as the fake Twilio stamped its arrival. The webhook's own answer time (ms) is
+    appended to `answered`: what of the latency was the web side, what the dispatch."""
     t0 = time.time()
     post(f"+1818555{n:04d}", report_text(*genuine_point(n)))
+    if answered is not None:
+        answered.append((time.time() - t0) * 1000)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # poll the fake for that one number; its received_at is the measurement
         sent = fake.sent_to(observer)
@@ -292,7 +295,9 @@ def genuine(args, redis, fake: Fake, data_dir: str) -> dict:
         wait_ready(url, web)
         for i in range(6):  # warm: every gunicorn worker imports and connects lazily
             post(f"+1323555{i:04d}", "hi")
-        idle = [genuine_latency(post, fake, beside[n], n) for n in range(args.samples)]
+        idle_answer: list[float] = []
+        flood_answer: list[float] = []
+        idle = [genuine_latency(post, fake, beside[n], n, idle_answer) for n in range(args.samples)]
         ctx = multiprocessing.get_context("fork")
         started, results = ctx.Event(), ctx.Queue()
         flood = ctx.Process(target=http_flood, args=(url, args.rate, args.numbers, args.flood_s, started, results))
@@ -302,7 +307,7 @@ def genuine(args, redis, fake: Fake, data_dir: str) -> dict:
         time.sleep(min(3.0, args.flood_s / 4))  # let the flood build up first
         flooded = []
         for n in range(args.samples, 2 * args.samples):
-            flooded.append(genuine_latency(post, fake, beside[n], n))
+            flooded.append(genuine_latency(post, fake, beside[n], n, flood_answer))
             time.sleep(max(0.0, (args.flood_s * 0.6) / args.samples - 0.5))
         sent = results.get()
         flood.join()
@@ -322,6 +327,8 @@ def genuine(args, redis, fake: Fake, data_dir: str) -> dict:
                 "idle_median_ms": round(statistics.median(idle), 1),
                 "flood_median_ms": round(statistics.median(flooded), 1),
                 "flood_max_ms": round(max(flooded), 1),
+                "webhook_answer_idle_ms": [round(x, 1) for x in idle_answer],
+                "webhook_answer_flood_ms": [round(x, 1) for x in flood_answer],
             }
         )
         return row

@@ -280,6 +280,14 @@ VARIABLES: tuple[Variable, ...] = (
         "new incidents the web chats of one client (address) may open in an hour before the next are held",
     ),
     Variable(
+        "HOTLINE_DISPATCH_THREADS",
+        "dispatch_threads",
+        "4",
+        _pos_int,
+        "jobs one `worker.py` runs at once on the dispatch queues: a wave's texts wait on Twilio's API, so a "
+        "burst of incidents is texted in parallel (docs/dispatch.md)",
+    ),
+    Variable(
         "HOTLINE_OBSERVER_MAX_OPEN",
         "observer_max_open",
         "2",
@@ -544,6 +552,7 @@ class Settings:
     cap_web_hour: int = 40
     cap_client_10min: int = 3
     cap_client_hour: int = 6
+    dispatch_threads: int = 4
     observer_max_open: int = 2
     observer_max_hour: int = 4
     stats_min_cell: int = 5

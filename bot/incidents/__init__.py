@@ -91,14 +91,18 @@ three; a trap brings dozens of fresh numbers at once (the drill: 200 in seconds)
 BURST_WINDOW_S = 10 * 60
 """How close together the newcomers of a burst arrive."""
 
-CROWDED_AT = 8
+CROWDED_AT = 3
 """Other incidents opened within CROWDED_KM in CROWDED_WINDOW_S that make a new one "crowded".
 
 Reports of one raid merge into one incident (the dedupe radius), so even a large
 operation opens a few incidents in one neighbourhood in ten minutes; a flood
 across the city opens hundreds. A crowded incident is dispatched like any other,
-only behind the first dispatches of quieter places (bot/dispatch/lanes.py):
-its nearby observers are already being asked about the others."""
+only behind the first dispatches of quieter places (bot/dispatch/lanes.py), which
+outside a flood means at once. Three: by then a wave of three has asked most of
+the observers within reach (each takes at most HOTLINE_OBSERVER_MAX_OPEN open
+dispatches), so a fourth first-lane dispatch there would mostly wait for them;
+with eight, a flood's first seconds put ~150 dispatches city-wide ahead of a
+genuine report (bench/flood.py, the first sample 7.7 s)."""
 
 CROWDED_KM = 3.0
 """The neighbourhood counted for CROWDED_AT: about the reach of one observer on foot or by car."""
