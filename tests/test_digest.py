@@ -233,3 +233,33 @@ def test_the_drill_250_unplaced_reports_through_signed_webhooks(
     texts = [m["body"] for m in twilio_outbox.messages() if m["to"] in settings.coordinators]
     assert len(texts) == 2, texts
     assert "could not be placed" in texts[0] and _counted(texts[1], "unplaced reports") == 249
+
+
+def test_two_events_at_once_are_both_told_in_full_three_are_counted(app, settings, worker, twilio_outbox):
+    """An event and the one it causes in the same instant (a dead number, then the escalation) are read whole."""
+    rt = _two_coordinators(settings)
+    digest.note(rt, "unreachable", "4", event="u:4", detail="Hotline: observer Ana cannot be texted (30006).")
+    digest.note(rt, "escalated", "4", event="e:4", detail="Hotline K3X9P: not enough observers in range can go.")
+    worker()
+    [text] = _texts(twilio_outbox)
+    assert (
+        text
+        == "Hotline: observer Ana cannot be texted (30006).\n\nHotline K3X9P: not enough observers in range can go."
+    )
+    for n in range(3):
+        digest.note(rt, "held", f"U{n}", event=f"h:{n}", detail=f"Hotline flood cap: report U{n} ...")
+    rt.r.delete(store.digest_key("last"))  # as if the minute had passed
+    digest.flush("0")
+    assert "3 held reports" in _texts(twilio_outbox)[1], "three are a digest of counts"
+
+
+@pytest.mark.parametrize("second", [{"detail": ""}, {"detail": "x" * digest.FULL_MAX_CHARS}])
+def test_two_events_are_counted_when_one_has_no_text_or_both_would_be_too_long(
+    app, settings, worker, twilio_outbox, second
+):
+    rt = _two_coordinators(settings)
+    digest.note(rt, "callback", event="c:1", detail="A hotline caller asked for a call-back (en): {number}")
+    digest.note(rt, "unusual", "5", event="u:5", **second)
+    worker()
+    [text] = _texts(twilio_outbox)
+    assert "1 call-back request" in text and "1 unusual burst" in text and "{number}" not in text, text

@@ -211,14 +211,14 @@ def test_refused_texts_in_a_flood_are_warned_once_per_incident_and_two_texts_per
 
 
 @pytest.mark.parametrize(
-    "code,one,what",
+    "code,told,what",
     [
-        (21211, "1 observer who cannot be texted", "observers who cannot be texted"),
-        (21617, "1 incident whose texts the carrier refuses", "incidents whose texts the carrier refuses"),
+        (21211, "observer Obs0 cannot be texted (21211)", "observers who cannot be texted"),
+        (21617, "the carrier refused a dispatch text (error 21617)", "incidents whose texts the carrier refuses"),
     ],
 )
 def test_texts_refused_at_sending_in_a_flood_are_counted_not_texted_each(
-    rt, worker, release_scheduled, twilio_outbox, code, one, what
+    rt, worker, release_scheduled, twilio_outbox, code, told, what
 ):
     for incident_id in spots(rt, 6, observer_km=0.5):
         twilio_outbox.fail_next({"status": 400, "code": code, "message": "refused"})  # this incident's one text
@@ -228,8 +228,9 @@ def test_texts_refused_at_sending_in_a_flood_are_counted_not_texted_each(
     worker()
     texts = to(twilio_outbox)
     assert len(texts) == 2 and len(to(twilio_outbox, COORDINATORS[1])) == 2, texts
-    # the first drive's refusal and its escalation were noted before the flush ran: one text of counts
-    assert one in texts[0] and "1 incident without enough observers" in texts[0], texts
+    # the first drive's refusal and the escalation it caused were noted before the flush ran: both in full, one text
+    assert told in texts[0] and "not enough observers in range can go" in texts[0], texts
+    assert texts[0].count("\n\n") == 1, "two texts in one"
     assert counted(texts[1], what) == 5 and counted(texts[1], "incidents without enough observers") == 5, texts
 
 

@@ -9,7 +9,8 @@ escalation must not wait. So every such event is `note`d here instead of texted
 - the first event of a quiet period goes out at once (a flush job is enqueued
   at the front of `dispatch` immediately, so a flood's backlog of dispatch jobs
   does not hold it) — told in full when the batch is that one event (the
-  caller's words, a call-back's number, an escalation's who-declined);
+  caller's words, a call-back's number, an escalation's who-declined), or two
+  noted in the same instant (a dead number and the escalation it causes);
 - every event after it, until `WINDOW_S` after that text, is only counted; one
   flush at the end of the window sends the counts per kind ("3 unplaced reports,
   1 call-back request, 1 unusual burst (ref K3X9P) since 8:02 PM — details on the
@@ -61,6 +62,13 @@ EVENT_TTL_S = 600
 
 REFS_MAX = 3
 """Incident refs named per kind in a digest; the console lists the rest."""
+
+FULL_MAX = 2
+"""A batch of this few events, each with its text, is told in full, in one text: an event and the one it causes
+in the same instant (an observer's dead number and the escalation it leaves, in one drive) are both read whole."""
+
+FULL_MAX_CHARS = 1200
+"""Longer than this, even a batch of FULL_MAX is told by counts (Twilio refuses a body over 1,600 characters)."""
 
 NUMBER_SLOT = "{number}"
 """Where a batch of one's text shows a sealed number: filled in (unsealed) only when it is sent."""
@@ -153,6 +161,7 @@ def note(
         sealed=sealed,
         event_ttl_s=EVENT_TTL_S,
         refs_max=REFS_MAX,
+        full_max=FULL_MAX,
     )
     if outcome == SCHEDULED:
         _schedule(rt, float(due), now)
@@ -206,13 +215,15 @@ def flush(due: str = "0") -> int:
 
 
 def body(rt, batch: dict) -> str:
-    """The text of one batch: a lone event in full, otherwise the counts per kind and the console."""
-    if batch.get("total") == "1" and batch.get("detail"):
-        text = batch["detail"]
-        if NUMBER_SLOT in text:
-            e164 = privacy.unseal(rt.settings.secret, batch.get("sealed", "")) or "?"
-            text = text.replace(NUMBER_SLOT, e164.removeprefix("whatsapp:"))
-        return text
+    """The text of one batch: a lone event (or up to FULL_MAX, each with its text) in full, otherwise the counts
+    per kind and the console."""
+    total = int(batch.get("total") or 0)
+    suffixes = ["", *(str(i) for i in range(2, total + 1))] if total <= FULL_MAX else []
+    if suffixes and all(batch.get(f"detail{s}") for s in suffixes):
+        told = [_filled(rt, batch[f"detail{s}"], batch.get(f"sealed{s}", "")) for s in suffixes]
+        text = "\n\n".join(told)
+        if total == 1 or len(text) <= FULL_MAX_CHARS:
+            return text
     parts = []
     for kind, (one, many) in KINDS.items():
         n = int(batch.get(f"n:{kind}") or 0)
@@ -223,6 +234,14 @@ def body(rt, batch: dict) -> str:
         parts.append(texts.say(rt.settings, "en", WITH_REFS, what=what, refs=refs.replace(",", ", ")) if refs else what)
     since = local_time(rt.settings, float(batch.get("since") or time.time()), "en")
     return texts.say(rt.settings, "en", DIGEST, counts=", ".join(parts), since=since)
+
+
+def _filled(rt, text: str, sealed: str) -> str:
+    """A lone event's text with its sealed number (if it has one) unsealed, for sending only."""
+    if NUMBER_SLOT in text:
+        e164 = privacy.unseal(rt.settings.secret, sealed) or "?"
+        text = text.replace(NUMBER_SLOT, e164.removeprefix("whatsapp:"))
+    return text
 
 
 def rescue(rt, now: float | None = None) -> bool:

@@ -1,11 +1,13 @@
 -- The coordinators' digest window, one atomic step per call, so concurrent workers never send two
 -- digests in one window, never lose a count, and a retried note counts once (bot/dispatch/digest.py).
--- KEYS: pending (hash: n:<kind> counts, r:<kind> refs, total, since, detail, sealed), last (when the
+-- KEYS: pending (hash: n:<kind> counts, r:<kind> refs, total, since, detail, sealed, detail2, sealed2, ... up to
+--   full_max), last (when the
 --   last digest went), due (when the scheduled flush runs), inflight (the batch being sent),
 --   inflight_id, event (the note's idempotency marker; unused unless a.event ~= '')
 -- args: mode ('note' | 'take' | 'done'), now, window_s, keep_s (pending/inflight TTL), grace_s (how long
 --   past its time a `due` mark outlives a flush that never ran), and
---   note: kind, ref, detail, sealed, event, event_ttl_s, refs_max;  take: batch_id, stale_s;  done: batch_id
+--   note: kind, ref, detail, sealed, event, event_ttl_s, refs_max, full_max;  take: batch_id, stale_s;
+--   done: batch_id
 -- Returns  note: {'seen'|'batched'|'scheduled', due};  take: {'send'|'resend', id, fields...} | {'early', at}
 --   | {'busy'} (another sender or flush has it) | {'empty'};  done: 1 when the batch was still the one in flight.
 local a = cjson.decode(ARGV[1])
@@ -21,8 +23,10 @@ if a.mode == 'note' then
   local total = redis.call('HINCRBY', pending, 'total', 1)
   if total == 1 then
     redis.call('HSET', pending, 'since', a.now)
-    -- a batch of one is told in full; the text is kept only until that batch is sent
+    -- a batch of one (or of up to full_max) is told in full; the texts are kept only until that batch is sent
     if a.detail ~= '' then redis.call('HSET', pending, 'detail', a.detail, 'sealed', a.sealed) end
+  elseif total <= tonumber(a.full_max or 1) and a.detail ~= '' then
+    redis.call('HSET', pending, 'detail' .. total, a.detail, 'sealed' .. total, a.sealed)
   end
   if a.ref ~= '' then
     local refs = redis.call('HGET', pending, 'r:' .. a.kind) or ''
