@@ -279,6 +279,7 @@ def genuine(args, redis, fake: Fake, data_dir: str) -> dict:
     rt = create_app(settings).extensions["hotline"]
     rt.r.flushdb()
     clear_fake(fake)
+    fake.latency(args.twilio_ms)
     roster = city_roster(rt, settings, genuine=2 * args.samples)
     beside = roster[-2 * args.samples :]
     port = args.port or store.free_port()
@@ -316,6 +317,7 @@ def genuine(args, redis, fake: Fake, data_dir: str) -> dict:
         row.update(
             {
                 "rev": args.rev or "HEAD",
+                "twilio_ms": args.twilio_ms,
                 "flood_rate_per_min_asked": args.rate,
                 "flood_rate_per_min_sent": round(sent["reports"] / sent["elapsed_s"] * 60),
                 "flood_numbers": args.numbers,
@@ -351,6 +353,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=5, help="genuine reports, idle and under flood each")
     parser.add_argument("--rev", default="", help="`genuine`: run gunicorn and the worker from this commit's tree")
     parser.add_argument("--port", type=int, default=0, help="`genuine`: gunicorn's port (default: a free one)")
+    parser.add_argument("--twilio-ms", type=float, default=0, help="`genuine`: the fake Twilio answers this late")
     args = parser.parse_args()
     wanted = args.only.split(",")
 

@@ -11,7 +11,7 @@ import time
 import pytest
 from test_dispatch import SCENE, add_observer, new_incident, texted
 
-from bot import dispatch, store
+from bot import dispatch, incidents, store
 from bot.config import Settings
 from bot.dispatch import attention, board, lifecycle
 from bot.errors import ConfigError
@@ -68,10 +68,8 @@ def test_the_hourly_budget_holds_even_when_each_dispatch_was_answered(rt, worker
 def test_the_budget_frees_up_as_the_hour_passes(rt, worker, settings):
     observer = add_observer(rt.r, settings, "A", A, 1)
     now = time.time()
-    pipe = rt.r.pipeline()
     for n in range(3):
-        attention.queue_record(pipe, observer, f"i{n}", now - 100 + n)
-    pipe.execute()
+        assert attention.take(rt.r, settings, observer, f"i{n}", f"1{n}", "texted", now - 100 + n, 600, bound=False)
     budget = attention.Budget(rt.r, settings.replace(observer_max_open=9), now)
     assert budget([observer]) == set() and budget.skipped == 1
     later = attention.Budget(rt.r, settings.replace(observer_max_open=9), now + 3600)
@@ -98,6 +96,23 @@ def test_when_everyone_in_range_is_at_their_budget_the_dispatch_waits_instead_of
     assert len(bodies) == 2 and _code(rt, second) in bodies[1], "the waiting scene goes to A once A is free"
     row = next(i for i in board.board(rt, time.time()) if i["id"] == second)
     assert "waiting for observers" not in row["reasons"]
+
+
+def test_two_workers_filling_two_incidents_at_once_cannot_both_take_the_last_slot(rt, twilio_outbox, settings):
+    """Both drives passed the budget's pre-filter (`Budget`) before either texted: the slot's claim decides."""
+    from bot.dispatch import fanout, plan
+
+    observer = add_observer(rt.r, settings, "A", A, 1)
+    found = []
+    for n in range(2):
+        incident_id = new_incident(rt, reporter=f"+1323555000{n}", where=_spot(-n))
+        found.append((incidents.get(rt.r, incident_id), plan.snapshot_plan(rt.r, settings, incident_id, time.time())))
+    assert attention.Budget(rt.r, settings, time.time())([observer]) == {observer}, "both would see A free"
+    profile = rt.r.hgetall(store.observer_key(observer))
+    states = [fanout.text_one(rt, inc, planned, observer, 1.0, profile, 1, time.time()) for inc, planned in found]
+    assert states == ["texted", fanout.AT_BUDGET]
+    assert len(texted(twilio_outbox, A)) == 1, "one text: the second incident's drive passes A over"
+    assert not rt.r.hexists(store.incident_dispatch_key(found[1][0]["id"]), observer), "nothing stored for it"
 
 
 def test_nobody_in_range_at_all_still_escalates_at_once(rt, worker, twilio_outbox, settings):

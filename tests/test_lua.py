@@ -22,8 +22,9 @@ def _called_names() -> set[str]:
 def test_every_script_compiles_in_redis(r):
     # 13 inline scripts before; decline, cover and undeliver share one; + forget (a paused send); + incident_update;
     # + code_release (a dispatch code freed only by the incident that held it); + digest; + flood_cap;
-    # + webchat_rotate (chat ids); + code_take (a code in bounded probes, not a scan of every open incident)
-    assert len(lua.names()) == 18
+    # + webchat_rotate (chat ids); + code_take (a code in bounded probes, not a scan of every open incident);
+    # + attention_take (an observer's slot claimed within their budget, atomically)
+    assert len(lua.names()) == 19
     for name in lua.names():
         assert r.script_load(lua.source(name)), name
 

@@ -14,23 +14,47 @@ by hand is not bound by the budget (it is still counted).
 
 Open dispatches are the observer's open-codes hash (`store.observer_open_key`,
 kept by the replies and the lifecycle); the hour's texts a sorted set written
-in the same pipeline as the dispatch state (`queue_record`). Reading the budget
-of a batch of candidates is one pipelined round trip.
+in the same Lua step that claims the observer's slot (`take`), so two workers
+filling two incidents at once cannot both take an observer's last slot.
+Reading the budget of a batch of candidates (`Budget`, the pre-filter) is one
+pipelined round trip.
 """
 
 from __future__ import annotations
 
-from .. import store
+from .. import lua, store
 
 HOUR_S = 3600
 
 
-def queue_record(pipe, observer_id: str, incident_id: str, now: float) -> None:
-    """Queue counting one dispatch text to an observer (idempotent per incident: a resend counts once)."""
-    key = store.observer_asked_key(observer_id)
-    pipe.zadd(key, {incident_id: now}, nx=True)
-    pipe.zremrangebyscore(key, "-inf", f"({now - HOUR_S}")
-    pipe.expire(key, HOUR_S)
+def take(
+    r, settings, observer_id: str, incident_id: str, code: str, state: str, now: float, open_ttl_s: int, bound: bool
+) -> bool:
+    """Claim the observer's slot in this incident's dispatch (as `state`) and count the text, atomically
+    within their budget (`bot/lua/attention_take.lua`); False when they are at it. `Budget` below only
+    pre-filters candidates: with several workers filling incidents at once, this is what holds the line.
+    A slot already theirs (a resend) is always granted; `bound=False` (a coordinator's dispatch by hand)
+    is counted but never refused."""
+    return bool(
+        lua.run(
+            r,
+            "attention_take",
+            [
+                store.incident_dispatch_key(incident_id),
+                store.observer_open_key(observer_id),
+                store.observer_asked_key(observer_id),
+            ],
+            observer_id=observer_id,
+            code=code,
+            incident_id=incident_id,
+            now=repr(float(now)),
+            open_ttl_s=open_ttl_s,
+            hour_s=HOUR_S,
+            max_open=settings.observer_max_open if bound else 0,
+            max_hour=settings.observer_max_hour,
+            texted=state,
+        )
+    )
 
 
 class Budget:

@@ -164,7 +164,7 @@ class _Pass:
 
     def text(self, observer_id: str, km: float, observer: dict, wave: int) -> str:
         state = fanout.text_one(self.rt, self.incident, self.plan, observer_id, km, observer, wave, self.now)
-        self.states[observer_id] = state
+        self.states[observer_id] = state  # AT_BUDGET only here, so the next pick this pass passes them over
         return state
 
 
@@ -303,9 +303,12 @@ def _fill(p: _Pass, free: int) -> tuple[int, bool, bool]:
         for observer_id, km, observer in picked:
             if texted and p.rt.r.hget(store.incident_plan_key(p.incident_id), "state") != SEEKING:
                 return texted, False, True
-            if p.text(observer_id, km, observer, p.wave) in (TEXTED, ACCEPTED):
+            state = p.text(observer_id, km, observer, p.wave)
+            if state in (TEXTED, ACCEPTED):
                 texted += 1
                 free -= 1
+            elif state == fanout.AT_BUDGET:  # another incident took their last slot meanwhile: skipped, not asked
+                budget.skipped += 1
     if p.plan.get("waiting") == "1":
         p.rt.r.hset(store.incident_plan_key(p.incident_id), "waiting", "0")
     return texted, False, False

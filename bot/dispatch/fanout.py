@@ -58,17 +58,31 @@ def pick(
     return found[:count]
 
 
-def text_one(rt, incident: dict, plan: dict, observer_id: str, km: float, observer: dict, wave: int, now: float) -> str:
-    """Text one observer the dispatch (at most once ever) and return their new state."""
+AT_BUDGET = "at budget"
+"""What `text_one` returns (never stored) when the observer reached their attention budget meanwhile."""
+
+
+def text_one(
+    rt,
+    incident: dict,
+    plan: dict,
+    observer_id: str,
+    km: float,
+    observer: dict,
+    wave: int,
+    now: float,
+    bound: bool = True,
+) -> str:
+    """Text one observer the dispatch (at most once ever) and return their new state.
+
+    AT_BUDGET (nothing sent, nothing stored) when another incident took their last slot first;
+    `bound=False` (a coordinator's dispatch by hand) is never refused for the budget.
+    """
     r, settings = rt.r, rt.settings
     incident_id, code = incident["id"], plan["code"]
     e164 = observers.number_of(settings, observer)
-    pipe = r.pipeline(transaction=False)
-    pipe.hsetnx(store.incident_dispatch_key(incident_id), observer_id, TEXTED)
-    pipe.hset(store.observer_open_key(observer_id), code, incident_id)
-    pipe.expire(store.observer_open_key(observer_id), OPEN_TTL_S)
-    attention.queue_record(pipe, observer_id, incident_id, now)
-    pipe.execute()
+    if not attention.take(r, settings, observer_id, incident_id, code, TEXTED, now, OPEN_TTL_S, bound):
+        return AT_BUDGET
     if not e164:
         return set_unreachable(rt, incident_id, observer_id, observer, "sealed under another secret", now)
     lang = observers.language_of(observer)

@@ -182,7 +182,7 @@ def hand_dispatch(incident_id: str, observer_ids: list[str]) -> int:
         if observer is None:
             continue
         km = fanout.km_to(incident, observer) if incident.get("lat") is not None else 0.0
-        state = fanout.text_one(rt, incident, planned, observer_id, km, observer, wave, now)
+        state = fanout.text_one(rt, incident, planned, observer_id, km, observer, wave, now, bound=False)
         texted += state in (plan.TEXTED, plan.ACCEPTED)
     return texted
 
