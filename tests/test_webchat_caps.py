@@ -156,3 +156,25 @@ def test_behind_a_proxy_each_client_is_its_forwarded_address(settings, r, twilio
     assert any(forwarded in k for k in limiter_keys), limiter_keys
     everything = _everything_stored(redis_server)
     assert FLOODER.encode() not in everything and NEIGHBOUR.encode() not in everything
+
+
+def test_the_client_scope_rides_in_the_merges_one_round_trip(r, settings, redis_server):
+    """No extra round trip on the hot path: the client's caps are checked and counted in the merge's MULTI."""
+    import redis as redis_lib
+    from test_conversation import CountingConnection
+
+    pool = redis_lib.ConnectionPool.from_url(redis_server, decode_responses=True, connection_class=CountingConnection)
+    counted = redis_lib.Redis(connection_pool=pool)
+    counted.ping()  # the connection is open from here on
+
+    def merge(n: int, client: str) -> incidents.Merge:
+        report = incidents.Report(f"chat{n}", *_scene(n).values(), 20, "raid", channel="web", client=client)
+        before = CountingConnection.trips
+        merged = incidents.merge_report(counted, report, settings, T0 + n)
+        assert CountingConnection.trips - before == 1, "one MULTI: flood_cap.lua and incident_merge.lua"
+        return merged
+
+    held = [merge(n, "c1" * 10).held for n in range(settings.cap_client_10min + 1)]
+    assert held == [False] * settings.cap_client_10min + [True]
+    assert not merge(9, "c2" * 10).held
+    pool.disconnect()
