@@ -10,17 +10,28 @@ processes) finish, and prints one JSON line:
 - `coordinator_texts`: texts to the coordinators' phone;
 - `incidents`, `held` (by a flood cap), `unusual` (a trap flagged);
 - for `genuine`: a real report's first dispatch latency (ms), idle and while a
-  flood of `--rate` reports a minute from `--numbers` numbers runs.
+  flood of `--rate` reports a minute from `--numbers` numbers runs, and how much
+  of it was the webhook's own answer.
 
     python bench/flood.py                          # every scenario
     python bench/flood.py --only one_number,trap
-    python bench/flood.py --rate 10000 --numbers 1000 --flood-s 20
+    python bench/flood.py --only genuine --rate 10000 --numbers 1000 --flood-s 20
+    python bench/flood.py --only genuine --rate 3000 --twilio-ms 150 --rev 3118dfa   # before, Twilio-like latency
+
+`genuine` is the real thing over HTTP: gunicorn with the Procfile's settings
+(`-w 3 --threads 2`) and `worker.py`, both from the tree of `--rev` (default:
+this checkout), and the flood from its own process, open loop over keep-alive
+sockets, every request signed before the clock starts; `flood_rate_per_min_sent`
+says what the server took, `flood_send_late_p50_ms` how far behind the flood's
+schedule it fell (a saturated web tier). `--twilio-ms` makes the fake answer as
+late as Twilio's API does (100–300 ms a create).
 
 Scenarios: `one_number` (500 reports from one number, each after DELETE),
 `trap` (200 never-seen numbers at one spot), `city` (200 numbers across the
-city), `unplaced` (250 reports nobody can place), `genuine` (idle vs flood).
-A scenario's reports go out as fast as this process can post them; the rate
-achieved is printed (`reports_per_s`), so a slow machine says so.
+city), `unplaced` (250 reports nobody can place), all four in this process through
+the app's test client, and `genuine` (idle vs flood, over HTTP). A scenario's
+reports go out as fast as this process can post them; the rate achieved is
+printed (`reports_per_s`), so a slow machine says so.
 """
 
 from __future__ import annotations
@@ -274,6 +285,7 @@ def genuine(args, redis, fake: Fake, data_dir: str) -> dict:
         HOTLINE_COORDINATORS=COORDINATOR,
         HOTLINE_WAVE_SIZE="3",
         HOTLINE_WAVE_TIMEOUT_S="3600",
+        **dict(item.split("=", 1) for item in args.set),
     )
     settings = Settings.from_env(env)
     rt = create_app(settings).extensions["hotline"]
@@ -318,6 +330,7 @@ def genuine(args, redis, fake: Fake, data_dir: str) -> dict:
             {
                 "rev": args.rev or "HEAD",
                 "twilio_ms": args.twilio_ms,
+                "settings": args.set,
                 "flood_rate_per_min_asked": args.rate,
                 "flood_rate_per_min_sent": round(sent["reports"] / sent["elapsed_s"] * 60),
                 "flood_numbers": args.numbers,
@@ -354,6 +367,9 @@ def main() -> None:
     parser.add_argument("--rev", default="", help="`genuine`: run gunicorn and the worker from this commit's tree")
     parser.add_argument("--port", type=int, default=0, help="`genuine`: gunicorn's port (default: a free one)")
     parser.add_argument("--twilio-ms", type=float, default=0, help="`genuine`: the fake Twilio answers this late")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="`genuine`: a setting for web and worker"
+    )
     args = parser.parse_args()
     wanted = args.only.split(",")
 

@@ -282,7 +282,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "HOTLINE_DISPATCH_THREADS",
         "dispatch_threads",
-        "4",
+        "8",
         _pos_int,
         "jobs one `worker.py` runs at once on the dispatch queues: a wave's texts wait on Twilio's API, so a "
         "burst of incidents is texted in parallel (docs/dispatch.md)",
@@ -552,7 +552,7 @@ class Settings:
     cap_web_hour: int = 40
     cap_client_10min: int = 3
     cap_client_hour: int = 6
-    dispatch_threads: int = 4
+    dispatch_threads: int = 8
     observer_max_open: int = 2
     observer_max_hour: int = 4
     stats_min_cell: int = 5

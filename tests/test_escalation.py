@@ -104,24 +104,30 @@ def test_a_lone_escalation_goes_at_once_in_full_and_a_lone_one_later_in_the_minu
     assert f"Hotline {refs(rt, [second_id])[0]}: not enough observers" in second, "alone in its batch: in full"
 
 
+def _escalate_at_once(rt, incident: dict, plan: dict, drives: int) -> list[str]:
+    """`drives` threads escalating one incident at the same instant; what each got back."""
+    outcomes: list[str] = []
+    barrier = threading.Barrier(drives)
+
+    def drive():
+        barrier.wait()
+        outcomes.append(escalation.escalate(rt, incident, plan, {}, time.time()))
+
+    threads = [threading.Thread(target=drive) for _ in range(drives)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcomes
+
+
 def test_an_escalation_retried_after_a_crash_or_run_by_two_drives_at_once_is_counted_once(rt, worker, twilio_outbox):
     [incident_id] = spots(rt, 1)
     incident, plan = incidents.get(rt.r, incident_id), {"needed": "2"}
     # a worker noted it and died before it set the flag: the re-drive escalates again
     digest.note(rt, "escalated", incident_id, event=f"escalated:{incident_id}", detail="Hotline: the dead worker's")
     assert escalation.escalate(rt, incident, plan, {}, time.time()) == digest.SEEN
-    outcomes: list[str] = []
-    barrier = threading.Barrier(4)
-
-    def drive():
-        barrier.wait()
-        outcomes.append(escalation.escalate(rt, incident, plan, {}, time.time()))
-
-    threads = [threading.Thread(target=drive) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = _escalate_at_once(rt, incident, plan, 4)
     assert set(outcomes) <= {"", digest.SEEN}, outcomes
     worker()
     assert len(to(twilio_outbox)) == 1 and len(to(twilio_outbox, COORDINATORS[1])) == 1
@@ -133,18 +139,7 @@ def test_an_escalation_retried_after_a_crash_or_run_by_two_drives_at_once_is_cou
 def test_two_drives_escalating_at_once_write_one_timeline_event(rt, worker, twilio_outbox):
     [incident_id] = spots(rt, 1)
     incident, plan = incidents.get(rt.r, incident_id), {"needed": "2"}
-    outcomes: list[str] = []
-    barrier = threading.Barrier(6)
-
-    def drive():
-        barrier.wait()
-        outcomes.append(escalation.escalate(rt, incident, plan, {}, time.time()))
-
-    threads = [threading.Thread(target=drive) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = _escalate_at_once(rt, incident, plan, 6)
     assert outcomes.count(digest.SCHEDULED) == 1, outcomes
     worker()
     assert len(to(twilio_outbox)) == 1
