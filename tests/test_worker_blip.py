@@ -64,8 +64,9 @@ def test_a_drive_cut_short_right_after_opening_its_wave_is_due_again_within_a_le
     incident_id = new_incident(rt)
     rt.r.zadd(store.dispatch_due_key(), {incident_id: 0})  # as enqueue_start leaves it
     key = store.incident_dispatch_key(incident_id).encode()
-    # Redis goes away with the first observer's dispatch state (fanout.text_one), after the wave opened.
-    lossy.lose_answer_to(b"HSETNX\r\n$%d\r\n%s\r\n" % (len(key), key))
+    # Redis goes away with the first observer's dispatch slot (fanout.text_one claims it in attention_take.lua:
+    # three keys, the incident's dispatch states first), after the wave opened.
+    lossy.lose_answer_to(b"$1\r\n3\r\n$%d\r\n%s\r\n" % (len(key), key))
     with pytest.raises(redis.ConnectionError):
         dispatch.advance(rt, incident_id, time.time())
     lossy.up()
