@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import statistics
@@ -127,6 +128,32 @@ def stop_worker(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
     except (ProcessLookupError, subprocess.TimeoutExpired):
         os.killpg(proc.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def running(env: dict, root: Path = ROOT):
+    """`python worker.py` for the length of a `with` block (stopped however the block ends)."""
+    worker = start_worker(env, root)
+    try:
+        yield worker
+    finally:
+        stop_worker(worker)
+
+
+@contextlib.contextmanager
+def services(prefix: str = "hotline-bench-"):
+    """A private embedded Redis (no persistence) and the fake Twilio in its own process, for one bench run:
+    yields (redis server, fake, data dir) and stops both however the run ends."""
+    data_dir = tempfile.mkdtemp(prefix=prefix)
+    redis = store.start_embedded(data_dir, appendonly=False)
+    try:
+        fake = Fake()
+        try:
+            yield redis, fake, data_dir
+        finally:
+            fake.stop()
+    finally:
+        redis.stop()
 
 
 class Reporter:
@@ -243,31 +270,24 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=0.0, help="latency the fake Twilio adds to each call")
     args = parser.parse_args()
 
-    data_dir = tempfile.mkdtemp(prefix="hotline-bench-")
-    redis = store.start_embedded(data_dir, appendonly=False)
-    fake = Fake()
-    worker = None
-    try:
+    with services() as (redis, fake, data_dir):
         fake.latency(args.latency_ms)
         env = env_for(redis.url, fake.url, data_dir)
         settings = Settings.from_env(env)
         app = create_app(settings)
         put_roster(app, settings, args.warmup + args.incidents)
-        worker = start_worker(env)
-        reporter = Reporter(app, settings)
-        run_incidents(reporter, fake, 0, args.warmup)
-        webhook_ms: list[float] = []
-        starts: dict[int, float] = {}
-        latencies = run_incidents(reporter, fake, args.warmup, args.incidents, webhook_ms, starts=starts)
-        print(json.dumps(summarize("webhook→first dispatch text", latencies, args.incidents)))
-        print(json.dumps(summarize("final webhook alone (its share of the above)", webhook_ms, args.incidents)))
-        waits = job_start_delays(app.extensions["hotline"], settings, starts)
-        print(json.dumps(summarize("webhook start→dispatch job start (queue + worker pickup)", waits, args.incidents)))
-    finally:
-        if worker:
-            stop_worker(worker)
-        fake.stop()
-        redis.stop()
+        with running(env):
+            reporter = Reporter(app, settings)
+            run_incidents(reporter, fake, 0, args.warmup)
+            webhook_ms: list[float] = []
+            starts: dict[int, float] = {}
+            latencies = run_incidents(reporter, fake, args.warmup, args.incidents, webhook_ms, starts=starts)
+            print(json.dumps(summarize("webhook→first dispatch text", latencies, args.incidents)))
+            print(json.dumps(summarize("final webhook alone (its share of the above)", webhook_ms, args.incidents)))
+            waits = job_start_delays(app.extensions["hotline"], settings, starts)
+            print(
+                json.dumps(summarize("webhook start→dispatch job start (queue + worker pickup)", waits, args.incidents))
+            )
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from dispatch import Fake, Reporter, env_for, start_worker, stop_worker  # noqa: E402
+from dispatch import Fake, Reporter, env_for, running, services  # noqa: E402
 from loadgen import Connection, signed_request  # noqa: E402
 from webhook import ACCOUNT_SID, PUBLIC_URL, TOKEN, export_tree, gunicorn, hotline_env, wait_ready  # noqa: E402
 
@@ -297,7 +297,6 @@ def genuine(args, redis, fake: Fake, data_dir: str) -> dict:
     port = args.port or store.free_port()
     url = f"http://127.0.0.1:{port}"
     web = gunicorn("bot:create_app()", port, 3, 2, env, tree)
-    worker = start_worker(env, tree)
     conn = Connection("127.0.0.1", port)
 
     def post(from_: str, body: str) -> None:
@@ -305,51 +304,51 @@ def genuine(args, redis, fake: Fake, data_dir: str) -> dict:
         assert conn.exchange(request) == 200
 
     try:
-        wait_ready(url, web)
-        for i in range(6):  # warm: every gunicorn worker imports and connects lazily
-            post(f"+1323555{i:04d}", "hi")
-        idle_answer: list[float] = []
-        flood_answer: list[float] = []
-        idle = [genuine_latency(post, fake, beside[n], n, idle_answer) for n in range(args.samples)]
-        ctx = multiprocessing.get_context("fork")
-        started, results = ctx.Event(), ctx.Queue()
-        flood = ctx.Process(target=http_flood, args=(url, args.rate, args.numbers, args.flood_s, started, results))
-        flood.start()
-        started.wait()
-        t0 = time.monotonic()
-        time.sleep(min(3.0, args.flood_s / 4))  # let the flood build up first
-        flooded = []
-        for n in range(args.samples, 2 * args.samples):
-            flooded.append(genuine_latency(post, fake, beside[n], n, flood_answer))
-            time.sleep(max(0.0, (args.flood_s * 0.6) / args.samples - 0.5))
-        sent = results.get()
-        flood.join()
-        seconds = time.monotonic() - t0
-        row = tally("genuine", settle(fake, rt), roster, rt, sent["reports"], seconds)
-        row.update(
-            {
-                "rev": args.rev or "HEAD",
-                "twilio_ms": args.twilio_ms,
-                "settings": args.set,
-                "flood_rate_per_min_asked": args.rate,
-                "flood_rate_per_min_sent": round(sent["reports"] / sent["elapsed_s"] * 60),
-                "flood_numbers": args.numbers,
-                "flood_requests": sent["requests"],
-                "flood_non_200": sent["errors"],
-                "flood_send_late_p50_ms": sent["late_p50_ms"],
-                "idle_ms": [round(x, 1) for x in idle],
-                "flood_ms": [round(x, 1) for x in flooded],
-                "idle_median_ms": round(statistics.median(idle), 1),
-                "flood_median_ms": round(statistics.median(flooded), 1),
-                "flood_max_ms": round(max(flooded), 1),
-                "webhook_answer_idle_ms": [round(x, 1) for x in idle_answer],
-                "webhook_answer_flood_ms": [round(x, 1) for x in flood_answer],
-            }
-        )
-        return row
+        with running(env, tree):
+            wait_ready(url, web)
+            for i in range(6):  # warm: every gunicorn worker imports and connects lazily
+                post(f"+1323555{i:04d}", "hi")
+            idle_answer: list[float] = []
+            flood_answer: list[float] = []
+            idle = [genuine_latency(post, fake, beside[n], n, idle_answer) for n in range(args.samples)]
+            ctx = multiprocessing.get_context("fork")
+            started, results = ctx.Event(), ctx.Queue()
+            flood = ctx.Process(target=http_flood, args=(url, args.rate, args.numbers, args.flood_s, started, results))
+            flood.start()
+            started.wait()
+            t0 = time.monotonic()
+            time.sleep(min(3.0, args.flood_s / 4))  # let the flood build up first
+            flooded = []
+            for n in range(args.samples, 2 * args.samples):
+                flooded.append(genuine_latency(post, fake, beside[n], n, flood_answer))
+                time.sleep(max(0.0, (args.flood_s * 0.6) / args.samples - 0.5))
+            sent = results.get()
+            flood.join()
+            seconds = time.monotonic() - t0
+            row = tally("genuine", settle(fake, rt), roster, rt, sent["reports"], seconds)
+            row.update(
+                {
+                    "rev": args.rev or "HEAD",
+                    "twilio_ms": args.twilio_ms,
+                    "settings": args.set,
+                    "flood_rate_per_min_asked": args.rate,
+                    "flood_rate_per_min_sent": round(sent["reports"] / sent["elapsed_s"] * 60),
+                    "flood_numbers": args.numbers,
+                    "flood_requests": sent["requests"],
+                    "flood_non_200": sent["errors"],
+                    "flood_send_late_p50_ms": sent["late_p50_ms"],
+                    "idle_ms": [round(x, 1) for x in idle],
+                    "flood_ms": [round(x, 1) for x in flooded],
+                    "idle_median_ms": round(statistics.median(idle), 1),
+                    "flood_median_ms": round(statistics.median(flooded), 1),
+                    "flood_max_ms": round(max(flooded), 1),
+                    "webhook_answer_idle_ms": [round(x, 1) for x in idle_answer],
+                    "webhook_answer_flood_ms": [round(x, 1) for x in flood_answer],
+                }
+            )
+            return row
     finally:
         conn.close()
-        stop_worker(worker)
         web.terminate()
         web.wait(timeout=15)
 
@@ -373,11 +372,7 @@ def main() -> None:
     args = parser.parse_args()
     wanted = args.only.split(",")
 
-    data_dir = tempfile.mkdtemp(prefix="hotline-flood-")
-    redis = store.start_embedded(data_dir, appendonly=False)
-    fake = Fake()
-    worker = None
-    try:
+    with services("hotline-flood-") as (redis, fake, data_dir):
         env = env_for(redis.url, fake.url, data_dir, HOTLINE_COORDINATORS=COORDINATOR)
         env["HOTLINE_WAVE_SIZE"] = "3"  # the default wave, not bench/dispatch.py's one observer
         settings = Settings.from_env(env)
@@ -385,25 +380,17 @@ def main() -> None:
         rt = app.extensions["hotline"]
         in_process = [w for w in wanted if w in SCENARIOS]
         if in_process:
-            worker = start_worker(env)
-        for name in in_process:
-            rt.r.flushdb()
-            clear_fake(fake)
-            roster = city_roster(rt, settings)
-            t0 = time.monotonic()
-            sent = SCENARIOS[name](Reporter(app, settings), random.Random(1))
-            seconds = time.monotonic() - t0
-            print(json.dumps(tally(name, settle(fake, rt), roster, rt, sent, seconds)), flush=True)
-        if worker:
-            stop_worker(worker)
-            worker = None
+            with running(env):
+                for name in in_process:
+                    rt.r.flushdb()
+                    clear_fake(fake)
+                    roster = city_roster(rt, settings)
+                    t0 = time.monotonic()
+                    sent = SCENARIOS[name](Reporter(app, settings), random.Random(1))
+                    seconds = time.monotonic() - t0
+                    print(json.dumps(tally(name, settle(fake, rt), roster, rt, sent, seconds)), flush=True)
         if "genuine" in wanted:
             print(json.dumps(genuine(args, redis, fake, data_dir)), flush=True)
-    finally:
-        if worker:
-            stop_worker(worker)
-        fake.stop()
-        redis.stop()
 
 
 if __name__ == "__main__":
