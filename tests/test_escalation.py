@@ -147,27 +147,37 @@ def test_two_drives_escalating_at_once_write_one_timeline_event(rt, worker, twil
     assert stats.totals(rt.r, rt.settings)["escalations"] == 1
 
 
-def test_a_flood_of_dead_numbers_in_status_callbacks_is_two_texts_counting_each_observer_once(
-    rt, worker, release_scheduled, twilio_outbox
-):
+def _ten_dispatches_then_callbacks(
+    rt, worker, release_scheduled, twilio_outbox, status: str, code: int, repeat: int = 1
+) -> tuple[str, str]:
+    """Ten incidents, one observer texted each; Twilio then reports every text `status`/`code` (`repeat` times each
+    after the first). Returns the two texts each coordinator got: the first at once, the minute's digest after it."""
     ids = spots(rt, 10, observer_km=0.5)
     for incident_id in ids:
         dispatch.enqueue_start(rt, incident_id)
     worker()
     sent = list(twilio_outbox.messages())
     assert len(sent) == 10 and not to(twilio_outbox), "one observer texted per incident"
-    dispatch.record_status(rt, StatusUpdate(sent[0]["sid"], "failed", 30006), time.time())
+    dispatch.record_status(rt, StatusUpdate(sent[0]["sid"], status, code), time.time())
     worker()  # the first of a quiet minute: at once
     for message in sent[1:]:
-        dispatch.record_status(rt, StatusUpdate(message["sid"], "failed", 30006), time.time())
-        dispatch.record_status(rt, StatusUpdate(message["sid"], "failed", 30006), time.time())  # Twilio again
+        for _ in range(repeat):
+            dispatch.record_status(rt, StatusUpdate(message["sid"], status, code), time.time())
     worker()
     [first] = to(twilio_outbox)
-    assert "cannot be texted (landline_or_unreachable)" in first, first
     release_scheduled(digest.WINDOW_S + 1)
     worker()
     assert [len(to(twilio_outbox, c)) for c in COORDINATORS] == [2, 2]
-    second = to(twilio_outbox)[1]
+    return first, to(twilio_outbox)[1]
+
+
+def test_a_flood_of_dead_numbers_in_status_callbacks_is_two_texts_counting_each_observer_once(
+    rt, worker, release_scheduled, twilio_outbox
+):
+    first, second = _ten_dispatches_then_callbacks(
+        rt, worker, release_scheduled, twilio_outbox, "failed", 30006, repeat=2
+    )  # each reported twice, as Twilio does
+    assert "cannot be texted (landline_or_unreachable)" in first, first
     assert counted(second, "observers who cannot be texted") == 9, second
     assert counted(second, "incidents without enough observers") == 10, "their incidents escalated, counted too"
     for i in range(10):  # the roster marks as before
@@ -184,22 +194,8 @@ def test_one_observer_found_dead_by_many_incidents_at_once_is_one_count(rt):
 def test_refused_texts_in_a_flood_are_warned_once_per_incident_and_two_texts_per_coordinator(
     rt, worker, release_scheduled, twilio_outbox
 ):
-    ids = spots(rt, 10, observer_km=0.5)
-    for incident_id in ids:
-        dispatch.enqueue_start(rt, incident_id)
-    worker()
-    sent = list(twilio_outbox.messages())
-    dispatch.record_status(rt, StatusUpdate(sent[0]["sid"], "undelivered", 30007), time.time())
-    worker()
-    for message in sent[1:]:
-        dispatch.record_status(rt, StatusUpdate(message["sid"], "undelivered", 30007), time.time())
-    worker()
-    [first] = to(twilio_outbox)
+    first, second = _ten_dispatches_then_callbacks(rt, worker, release_scheduled, twilio_outbox, "undelivered", 30007)
     assert "the carrier refused a dispatch text (error 30007)" in first, first
-    release_scheduled(digest.WINDOW_S + 1)
-    worker()
-    assert [len(to(twilio_outbox, c)) for c in COORDINATORS] == [2, 2]
-    second = to(twilio_outbox)[1]
     assert counted(second, "incidents whose texts the carrier refuses") == 9, second
     assert counted(second, "incidents without enough observers") == 10, "nobody left in range: escalated too"
     assert not any(observers.get(rt.r, o).get("unreachable") for o in rt.r.smembers(store.observers_all_key()))
