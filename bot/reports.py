@@ -160,7 +160,7 @@ def _merge(rt, contact_id: str, where: dict, details: dict, language: str, chann
     if merge.should_dispatch:  # a new incident, or a held one this report released
         # a contact's first new incident this hour in a quiet place goes first; its later ones, and a crowded
         # place's, queue behind every such first one (bot/dispatch/lanes.py)
-        dispatch.enqueue_start(rt, merge.incident_id, lane=lanes.for_merge(merge))
+        dispatch.enqueue_start(rt, merge.incident_id, lane=lanes.for_merge(merge), why=lanes.why_for(merge))
     if merge.unusual:  # once per incident: coordinators in the digest, observers already texted told it is unconfirmed
         digest.note(rt, "unusual", merge.incident_id, event=f"unusual:{merge.incident_id}")
         rt.queue("dispatch").enqueue(

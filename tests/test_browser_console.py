@@ -318,7 +318,7 @@ FLOODER_SPOTS = [(34.60, -117.30), (34.65, -117.30), (34.70, -117.30)]  # the hi
 HELD_SPOTS = [(33.97690, -118.21610), (33.98600, -118.23000), (33.96500, -118.19000)]  # near Ana and Beto
 
 
-def flood(spots) -> list[dict]:
+def flood(spots, contact: str = "flooder") -> list[dict]:
     """One number's reports, each a new scene: past its flood cap (3 in 10 minutes) they are held."""
     from bot import reports, runtime
     from bot.conversation import ActionCall
@@ -327,7 +327,7 @@ def flood(spots) -> list[dict]:
     for lat, lon in spots:
         call = ActionCall(
             name="report.submit",
-            contact_id="flooder",
+            contact_id=contact,
             e164="+13235550999",
             answers={"activity": "raid", "where": {"lat": lat, "lon": lon, "precision_m": 20, "label": "a corner"}},
             language="en",
@@ -420,3 +420,44 @@ def test_releasing_what_is_no_longer_held_says_why_and_shows_it_as_it_is(console
             headers={"X-CSRFToken": csrf},
         )
         assert answer.status == status and words in answer.json()["error"], (answer.status, answer.text())
+
+
+CROWDED = "queued behind first reports: crowded area"
+REPEAT = "queued behind first reports: this contact's later report"
+CROWDED_ES = "en cola tras los primeros reportes: zona con muchos reportes"
+CROWD_SPOTS = [(33.97690, -118.21610), (33.98230, -118.21610), (33.97690, -118.20960), (33.98230, -118.20960)]
+"""Four new scenes within 1 km of each other near Ana and Beto: the fourth opens where 3 others just did."""
+
+
+def test_a_dispatch_queued_behind_first_reports_says_why_until_an_observer_is_texted(
+    console, served, r, worker, twilio_outbox
+):
+    page = console()
+    spanish = console(locale="es-MX")
+    first, *later = flood(FLOODER_SPOTS)  # one number's three scenes in the high desert: not crowded
+    crowd = [flood([spot], contact=f"neighbour-{n}")[0] for n, spot in enumerate(CROWD_SPOTS)]
+    crowded = crowd[-1]
+
+    card(page, crowded["ref"]).locator(".queued", has_text=CROWDED).wait_for()  # live, no reload
+    for incident in later:
+        assert card(page, incident["ref"]).locator(".queued").inner_text() == REPEAT
+    for incident in (first, *crowd[:-1]):
+        assert card(page, incident["ref"]).locator(".queued").count() == 0, "first-lane dispatches do not wait"
+    assert page.locator(f'#urgent li.incident[data-ref="{crowded["ref"]}"]').count() == 0, "waiting is no alarm"
+    card(spanish, crowded["ref"]).locator(".queued", has_text=CROWDED_ES).wait_for()
+
+    # the coordinator does not wait for the lane: dispatch by hand texts Ana now
+    open_incident(page, crowded["ref"])
+    assert page.locator("dialog .queued").inner_text() == CROWDED
+    page.click("button[data-action=dispatch]")
+    page.check('.roster-pick input[value="Ana"]')
+    page.click("button[data-action=dispatch-confirm]")
+    page.wait_for_selector("dialog .timeline :text('dispatch_by_hand')")
+    worker()  # the hand dispatch and every lane's start jobs run: Ana is texted the crowded one's code
+    code = r.hget(store.incident_plan_key(crowded["id"]), "code")
+    assert any(m["to"] == ANA and f"YES {code}" in m["body"] for m in twilio_outbox.messages())
+    page.locator("dialog .queued").wait_for(state="detached")  # the open incident follows live
+    page.click("dialog .close-dialog")
+    page.wait_for_function("() => !document.querySelector('li.incident .queued')")  # every wait ended
+    spanish.wait_for_function("() => !document.querySelector('li.incident .queued')")
+    only_loopback(page, served)

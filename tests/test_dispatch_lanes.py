@@ -13,6 +13,7 @@ import re
 import time
 
 import pytest
+from rq import SimpleWorker
 from rq.registry import ScheduledJobRegistry
 from test_dispatch import add_observer
 
@@ -136,3 +137,102 @@ def test_a_released_incident_goes_first(rt):
     rt.r.hset(store.incident_key(late), "held", "flood cap")
     lifecycle.release(rt, late, "maria", time.time())
     assert _queued(rt, lanes.FIRST)[-1] == late and _lane(rt, late) == lanes.FIRST
+
+
+# ---- the console says a dispatch waits on the later lane, and why ---------------------------------
+def _board(console) -> dict[str, dict]:
+    return {row["id"]: row for row in console.get("/dashboard/api/incidents").get_json()}
+
+
+def _first_lane_only(rt) -> None:
+    """Run what the first lane holds, as a worker does while the later lane still waits."""
+    SimpleWorker([rt.queue(lanes.FIRST)], connection=rt.r_raw).work(burst=True)
+
+
+def test_the_board_says_a_crowded_places_dispatch_waits_until_its_observers_are_texted(
+    rt, coordinator, worker, settings, twilio_outbox
+):
+    add_observer(rt.r, settings, "A", "+12135550101", 0.5)
+    crowd = _crowd(rt, incidents.CROWDED_AT + 1)
+    late = crowd[-1]["id"]
+    assert rt.r.hget(store.incident_plan_key(late), lanes.WHY_FIELD) == lanes.CROWDED, "kept next to its lane"
+    console = coordinator()
+    rows = _board(console)
+    assert rows[late]["queued"] == ["crowded"]
+    assert [rows[i["id"]]["queued"] for i in crowd[:-1]] == [[]] * incidents.CROWDED_AT, "first-lane ones do not wait"
+    assert not rows[late]["needs_action"], "waiting is no alarm: a flood would fill Needs action with its own"
+    detail = console.get(f"/dashboard/api/incidents/{rows[late]['ref']}").get_json()
+    assert detail["queued"] == ["crowded"], "the incident's own view says it too"
+
+    _first_lane_only(rt)
+    assert _board(console)[late]["queued"] == ["crowded"], "still behind: the later lane has not run"
+    worker()
+    row = _board(console)[late]
+    assert row["texted"] == 1 and row["queued"] == [], "gone once its observer is texted"
+
+
+def test_the_board_says_a_contacts_later_report_waits_and_both_reasons_when_both_hold(rt, coordinator):
+    first = _submit(rt, 7, 25.0)  # a quiet place, 25 km north
+    again = _submit(rt, 7, 0.0, 25.0)  # the same contact's next scene, 25 km east: quiet too
+    crowd = _crowd(rt, incidents.CROWDED_AT)  # contacts 0..2 around the scene
+    both = _submit(rt, 0, 1.0, 1.0)  # contact 0 again, a new scene 1.4 km from its first: now crowded
+    rows = _board(coordinator())
+    assert rows[first["id"]]["queued"] == [] and all(rows[i["id"]]["queued"] == [] for i in crowd)
+    assert rows[again["id"]]["queued"] == ["repeat"]
+    assert rows[both["id"]]["queued"] == ["crowded", "repeat"]
+
+
+def test_a_coordinators_next_wave_dispatches_a_waiting_incident_from_the_first_lane(
+    rt, coordinator, settings, twilio_outbox
+):
+    add_observer(rt.r, settings, "A", "+12135550101", 0.5)
+    late = _crowd(rt, incidents.CROWDED_AT + 1)[-1]
+    console = coordinator()
+    assert console.action(late["ref"], "next_wave").status_code == 200
+    _first_lane_only(rt)  # the later lane never ran
+    row = _board(console)[late["id"]]
+    assert row["texted"] == 1 and row["queued"] == []
+
+
+def test_a_later_plan_from_before_the_reason_was_kept_still_says_it_waits(rt, coordinator):
+    late = _crowd(rt, incidents.CROWDED_AT + 1)[-1]["id"]
+    rt.r.hdel(store.incident_plan_key(late), lanes.WHY_FIELD)
+    assert _board(coordinator())[late]["queued"] == ["later"]
+
+
+def test_a_held_or_closed_incident_is_not_said_to_wait(rt, coordinator):
+    crowd = _crowd(rt, incidents.CROWDED_AT + 2)
+    held, closed = crowd[-2]["id"], crowd[-1]["id"]
+    rt.r.hset(store.incident_key(held), "held", "flood cap")
+    incidents.set_status(rt.r, closed, "unfounded", time.time(), reason="test")
+    rows = _board(coordinator())
+    assert rows[held]["queued"] == [] and "held" in rows[held]["reasons"]
+    assert closed not in rows
+
+
+def test_the_waiting_label_costs_the_boards_poll_no_round_trip_per_incident(rt, redis_server):
+    """The board reads each plan once already (`board._plans_and_states`): the label is folded into it."""
+    import redis as redis_lib
+    from test_conversation import CountingConnection
+
+    from bot import runtime
+    from bot.dispatch import board
+
+    counted = runtime.Runtime(settings=rt.settings, redis_url=redis_server)
+    pool = redis_lib.ConnectionPool.from_url(redis_server, decode_responses=True, connection_class=CountingConnection)
+    counted.__dict__["r"] = redis_lib.Redis(connection_pool=pool)
+    counted.r.ping()  # the connection is open from here on
+
+    def trips() -> tuple[int, list[dict]]:
+        before = CountingConnection.trips
+        rows = board.board(counted, time.time())
+        return CountingConnection.trips - before, rows
+
+    _crowd(rt, incidents.CROWDED_AT)
+    quiet, rows = trips()
+    assert not any(row["queued"] for row in rows)
+    _crowd(rt, incidents.CROWDED_AT + 6)  # the first three join their own incidents; six more wait on the later lane
+    waiting, rows = trips()
+    assert sum(1 for row in rows if row["queued"]) == 6
+    assert waiting == quiet, "as many round trips for 9 incidents, 6 of them waiting, as for 3"
+    pool.disconnect()

@@ -43,6 +43,13 @@ REASONS = {
 }
 """Why an incident needs a coordinator (bot.dispatch.board.needs_action), as the board shows it."""
 
+QUEUED = {
+    "crowded": N_("queued behind first reports: crowded area"),
+    "repeat": N_("queued behind first reports: this contact's later report"),
+    "later": N_("queued behind first reports"),
+}
+"""Why an incident's dispatch waits on the later lane (bot.dispatch.board.queued_behind), as the board shows it."""
+
 EVENTS = {
     "created": N_("opened"),
     "report": N_("report"),
@@ -161,6 +168,7 @@ def strings(lang: str) -> dict[str, str]:
     out = {key: tr(msgid) for key, msgid in UI.items()}
     out.update({f"status_{k}": tr(v) for k, v in STATUS_NAMES.items()})
     out.update({f"reason_{k}": tr(v) for k, v in REASONS.items()})
+    out.update({f"queued_{k}": tr(v) for k, v in QUEUED.items()})
     out.update({f"ev_{k}": tr(v) for k, v in EVENTS.items()})
     out.update({f"d_{k}": tr(v) for k, v in DETAILS.items()})
     out.update({f"kind_{k}": texts.kind_name(settings, lang, k) for k in incidents.KIND_NAMES})

@@ -19,6 +19,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from .. import i18n, incidents, observers, privacy, store
+from . import lanes
 from . import plan as waves
 
 _PERSON_FIELDS = ("observer", "observer_id")
@@ -73,6 +74,22 @@ def needs_action(incident: dict, plan: dict, states: dict, now: float) -> list[s
     return reasons
 
 
+def queued_behind(incident: dict, plan: dict, states: dict) -> list[str]:
+    """Why an incident's dispatch still waits on the LATER lane (`lanes.WHY_FIELD` values; [] when it does not).
+
+    It waits from its plan until its start job opens the first wave (plan `wave` 0) and nobody has been
+    texted; a coordinator's dispatch by hand or next wave ends the wait. A LATER plan from before the
+    reason was kept waits with `["later"]`. Read from the plan the board already loads: no extra round trip.
+    """
+    if incident.get("status") not in incidents.OPEN_STATUSES or incident.get("held"):
+        return []
+    if lanes.of(plan) != lanes.LATER or plan.get("state") != waves.SEEKING or int(plan.get("wave") or 0):
+        return []
+    if any(s != waves.UNDELIVERED for s in states.values()):
+        return []
+    return lanes.why_of(plan) or ["later"]
+
+
 def _rank(row: dict) -> tuple:
     if row["needs_action"]:
         group = 0
@@ -84,7 +101,7 @@ def _rank(row: dict) -> tuple:
 
 
 def summarize(rt, rows: list[dict], now: float) -> list[dict]:
-    """Add `ref`, `code`, `needs_action`, `reasons`, `accepted_by`, `arrived_by` (names) and sort by urgency."""
+    """Add `ref`, `code`, `needs_action`, `reasons`, `queued`, `accepted_by`, `arrived_by` (names); sort by urgency."""
     r = rt.r
     ids = [row["id"] for row in rows]
     plans, states, arrivals = _plans_and_states(r, ids)
@@ -100,6 +117,7 @@ def summarize(rt, rows: list[dict], now: float) -> list[dict]:
                 "code": plan.get("code", ""),
                 "needs_action": bool(reasons),
                 "reasons": reasons,
+                "queued": queued_behind(row, plan, state),
                 "accepted_by": sorted(names[o] for o, s in state.items() if s == waves.ACCEPTED),
                 "arrived_by": sorted({names[o] for o in arrived}),
                 "dispatch_state": plan.get("state", ""),

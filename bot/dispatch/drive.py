@@ -50,16 +50,16 @@ LATER_GRACE_S = 120
 """A dispatch on the LATER lane is re-driven by the watchdog (on its lane) if its start job has not run by then."""
 
 
-def enqueue_start(rt, incident_id: str, now: float | None = None, lane: str = lanes.FIRST) -> None:
-    """Snapshot a new incident's plan, keep its lane (`lanes`) and enqueue its first wave on that lane.
+def enqueue_start(rt, incident_id: str, now: float | None = None, lane: str = lanes.FIRST, why: str = "") -> None:
+    """Snapshot a new incident's plan, keep its lane (`lanes`) and why, and enqueue its first wave on that lane.
 
     A dispatch a coordinator starts or releases by hand goes FIRST; `bot.reports` asks for LATER for a
-    contact's later incidents and a crowded place's (docs/abuse.md).
+    contact's later incidents and a crowded place's (docs/abuse.md), `why` saying which (`lanes.why_for`).
     """
     now = time.time() if now is None else now
     plan = snapshot_plan(rt.r, rt.settings, incident_id, now)
     pipe = rt.r.pipeline(transaction=True)
-    pipe.hset(store.incident_plan_key(incident_id), lanes.FIELD, lane)
+    pipe.hset(store.incident_plan_key(incident_id), mapping={lanes.FIELD: lane, lanes.WHY_FIELD: why})
     grace = LATER_GRACE_S if lane == lanes.LATER else START_GRACE_S
     pipe.zadd(store.dispatch_due_key(), {incident_id: now + grace}, nx=True)
     pipe.execute()
@@ -75,6 +75,7 @@ def enqueue_start(rt, incident_id: str, now: float | None = None, lane: str = la
             needed=plan["needed"],
             code=plan["code"],
             lane=lane,
+            why=why,
         )
     except NoSuchIncident:  # started for an id incidents does not know: the job will say so
         log.warning("dispatch planned for an unknown incident")

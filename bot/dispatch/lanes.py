@@ -33,12 +33,31 @@ LATER = "dispatch_later"
 FIELD = "lane"
 """The plan field (`store.incident_plan_key`) that keeps an incident's lane."""
 
+WHY_FIELD = "lane_why"
+"""The plan field next to FIELD that keeps why a dispatch went LATER: WHY values, comma-separated ("" for FIRST)."""
+
+CROWDED, REPEAT = "crowded", "repeat"
+"""Why a dispatch went LATER: its place was crowded (`Merge.crowded`), or it is its contact's later new
+incident within the hour (`Merge.recent`). The console says so while the dispatch waits (`bot.dispatch.board`)."""
+
 
 def for_merge(merge) -> str:
     """The lane of the dispatch a merge asks for (`bot.incidents.Merge`)."""
     if merge.is_new and (merge.recent > 0 or merge.crowded):
         return LATER
     return FIRST
+
+
+def why_for(merge) -> str:
+    """Why `for_merge` chose LATER for this merge, as stored in WHY_FIELD ("" when it chose FIRST)."""
+    if for_merge(merge) != LATER:
+        return ""
+    return ",".join(why for why, applies in ((CROWDED, merge.crowded), (REPEAT, merge.recent > 0)) if applies)
+
+
+def why_of(plan: dict) -> list[str]:
+    """The WHY values kept in an incident's plan (empty for FIRST, or for a LATER plan from before WHY_FIELD)."""
+    return [why for why in (plan.get(WHY_FIELD) or "").split(",") if why in (CROWDED, REPEAT)]
 
 
 def of(plan: dict) -> str:

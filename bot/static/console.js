@@ -77,7 +77,9 @@
 
   function badge(i) {
     var reasons = (i.reasons || []).map(function (r) { return el("span", { class: "reason", text: t("reason_" + r.replace(/ /g, "_")) }); });
-    return [el("span", { class: "badge status-" + i.status, text: t("status_" + i.status) })].concat(reasons);
+    // dispatch waiting on the later lane (a crowded area, the contact's later report): gone once someone is texted
+    var queued = (i.queued || []).map(function (q) { return el("span", { class: "queued", "data-queued": q, text: t("queued_" + q) }); });
+    return [el("span", { class: "badge status-" + i.status, text: t("status_" + i.status) })].concat(reasons, queued);
   }
 
   function card(i) {
