@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -65,11 +64,7 @@ def main() -> None:
     parser.add_argument("--probes", type=int, default=40, help="dispatch incidents per phase")
     args = parser.parse_args()
 
-    data_dir = tempfile.mkdtemp(prefix="hotline-bench-")
-    redis = store.start_embedded(data_dir, appendonly=False)
-    fake = dispatch_bench.Fake()
-    worker = None
-    try:
+    with dispatch_bench.services() as (redis, fake, data_dir):
         fake.latency(args.latency_ms)
         env = dispatch_bench.env_for(redis.url, fake.url, data_dir, HOTLINE_SEND_RATE=str(args.rate))
         settings = Settings.from_env(env)
@@ -77,31 +72,31 @@ def main() -> None:
         rt = app.extensions["hotline"]
         dispatch_bench.put_roster(app, settings, 5 + 2 * args.probes)
         add_subscribers(rt, args.subscribers)
-        worker = dispatch_bench.start_worker(env)
-        reporter = dispatch_bench.Reporter(app, settings)
-        dispatch_bench.run_incidents(reporter, fake, 0, 5)
-        idle = dispatch_bench.run_incidents(reporter, fake, 5, args.probes)
+        with dispatch_bench.running(env):
+            reporter = dispatch_bench.Reporter(app, settings)
+            dispatch_bench.run_incidents(reporter, fake, 0, 5)
+            idle = dispatch_bench.run_incidents(reporter, fake, 5, args.probes)
 
-        cid = privacy.contact_id(settings.secret, "+13235559999")
-        merge = incidents.merge_report(
-            rt.r,
-            incidents.Report(  # a checkpoint never merges with the probes' raids
-                cid, BROADCAST_AT[0], BROADCAST_AT[1], 30, "checkpoint", {}, "en", "sms"
-            ),
-            settings,
-            time.time(),
-        )
-        incidents.set_status(rt.r, merge.incident_id, "verified", time.time(), "bench")
-        started = time.time()
-        rt.queue("broadcast").enqueue(alerts.broadcast, merge.incident_id, job_timeout=3600)
-        time.sleep(1.0)  # let the broadcast reach full speed before probing
-        busy = dispatch_bench.run_incidents(reporter, fake, 5 + args.probes, args.probes, pause_s=0.2)
-        while int(rt.r.hget(store.broadcast_key(merge.incident_id), "sent") or 0) < args.subscribers:
-            if time.time() - started > args.subscribers / min(args.rate, 1000) * 3 + 120:
-                break  # report what went out rather than hang
-            time.sleep(0.5)
-        sent = int(rt.r.hget(store.broadcast_key(merge.incident_id), "sent") or 0)
-        finished = time.time()
+            cid = privacy.contact_id(settings.secret, "+13235559999")
+            merge = incidents.merge_report(
+                rt.r,
+                incidents.Report(  # a checkpoint never merges with the probes' raids
+                    cid, BROADCAST_AT[0], BROADCAST_AT[1], 30, "checkpoint", {}, "en", "sms"
+                ),
+                settings,
+                time.time(),
+            )
+            incidents.set_status(rt.r, merge.incident_id, "verified", time.time(), "bench")
+            started = time.time()
+            rt.queue("broadcast").enqueue(alerts.broadcast, merge.incident_id, job_timeout=3600)
+            time.sleep(1.0)  # let the broadcast reach full speed before probing
+            busy = dispatch_bench.run_incidents(reporter, fake, 5 + args.probes, args.probes, pause_s=0.2)
+            while int(rt.r.hget(store.broadcast_key(merge.incident_id), "sent") or 0) < args.subscribers:
+                if time.time() - started > args.subscribers / min(args.rate, 1000) * 3 + 120:
+                    break  # report what went out rather than hang
+                time.sleep(0.5)
+            sent = int(rt.r.hget(store.broadcast_key(merge.incident_id), "sent") or 0)
+            finished = time.time()
         print(
             json.dumps(
                 {
@@ -121,11 +116,6 @@ def main() -> None:
         print(json.dumps(i))
         print(json.dumps(b))
         print(json.dumps({"median_ratio": round(b["median_ms"] / i["median_ms"], 2)}))
-    finally:
-        if worker:
-            dispatch_bench.stop_worker(worker)
-        fake.stop()
-        redis.stop()
 
 
 if __name__ == "__main__":

@@ -61,8 +61,11 @@ sys.stdin.read()
 
 
 def env_for(redis_url: str, fake_url: str, data_dir: str, **extra) -> dict[str, str]:
-    """The environment a hotline process gets in the dispatch benches: one observer per wave, no wave timeout."""
-    return hotline_env(redis_url, fake_url, data_dir, HOTLINE_WAVE_SIZE="1", HOTLINE_WAVE_TIMEOUT_S="3600", **extra)
+    """The environment a hotline process gets in the dispatch benches: one observer per wave, no wave timeout
+    (either overridden by `extra`, as bench/twilio_storm.py's --wave-timeout-s does)."""
+    return hotline_env(
+        redis_url, fake_url, data_dir, **{"HOTLINE_WAVE_SIZE": "1", "HOTLINE_WAVE_TIMEOUT_S": "3600", **extra}
+    )
 
 
 class Fake:
@@ -141,13 +144,13 @@ def running(env: dict, root: Path = ROOT):
 
 
 @contextlib.contextmanager
-def services(prefix: str = "hotline-bench-"):
+def services(prefix: str = "hotline-bench-", redis_port: int | None = None, fake_port: int | None = None):
     """A private embedded Redis (no persistence) and the fake Twilio in its own process, for one bench run:
-    yields (redis server, fake, data dir) and stops both however the run ends."""
+    yields (redis server, fake, data dir) and stops both however the run ends. Ports: free ones unless given."""
     data_dir = tempfile.mkdtemp(prefix=prefix)
-    redis = store.start_embedded(data_dir, appendonly=False)
+    redis = store.start_embedded(data_dir, port=redis_port, appendonly=False)
     try:
-        fake = Fake()
+        fake = Fake(fake_port)
         try:
             yield redis, fake, data_dir
         finally:

@@ -23,7 +23,6 @@ import collections
 import json
 import statistics
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -75,11 +74,9 @@ def main() -> None:
     parser.add_argument("--fake-port", type=int, default=0, help="0: a free port")
     args = parser.parse_args()
 
-    data_dir = tempfile.mkdtemp(prefix="hotline-storm-")
-    redis = store.start_embedded(data_dir, port=args.redis_port or None, appendonly=False)
-    fake = dispatch_bench.Fake(args.fake_port or None)
-    worker = None
-    try:
+    with dispatch_bench.services(
+        "hotline-storm-", redis_port=args.redis_port or None, fake_port=args.fake_port or None
+    ) as (redis, fake, data_dir):
         env = dispatch_bench.env_for(
             redis.url,
             fake.url,
@@ -93,27 +90,29 @@ def main() -> None:
         app = create_app(settings)
         rt = app.extensions["hotline"]
         dispatch_bench.put_roster(app, settings, args.incidents)
-        worker = dispatch_bench.start_worker(env)
-        reporter = dispatch_bench.Reporter(app, settings)
-        unhealthy = False
-        if args.scenario == "storm":
-            post(fake.url + "/_fake/outage", {"status": 429, "code": 20429, "seconds": args.storm_s})
-        else:
-            post(fake.url + "/_fake/late", {"count": args.incidents, "ms": args.late_s * 1000, "created_late": True})
-        began = time.time()
-        for i in range(args.incidents):  # whole conversations; the webhooks answer in TwiML whatever Twilio's API does
-            lat, lon = dispatch_bench.grid_point(i)
-            number = f"+1323{5550000 + i:07d}"
-            for body in dispatch_bench.CONVERSATION:
-                reporter.text(body.format(lat=lat, lon=lon), number)
-        recovered = began + (args.storm_s if args.scenario == "storm" else args.late_s)
-        while time.time() < recovered:
-            unhealthy = unhealthy or not dispatch.health(rt)["ok"]
-            time.sleep(1)  # a drill: real seconds pass, as in the storm
-        deadline = time.time() + AFTER_S
-        while time.time() < deadline and len(owed_texts(fake, args.incidents)) < args.incidents:
-            time.sleep(0.5)
-        time.sleep(min(10.0, max(0.0, deadline - time.time())))  # any late double shows up in this margin
+        with dispatch_bench.running(env):
+            reporter = dispatch_bench.Reporter(app, settings)
+            unhealthy = False
+            if args.scenario == "storm":
+                post(fake.url + "/_fake/outage", {"status": 429, "code": 20429, "seconds": args.storm_s})
+            else:
+                late = {"count": args.incidents, "ms": args.late_s * 1000, "created_late": True}
+                post(fake.url + "/_fake/late", late)
+            began = time.time()
+            # whole conversations; the webhooks answer in TwiML whatever Twilio's API does
+            for i in range(args.incidents):
+                lat, lon = dispatch_bench.grid_point(i)
+                number = f"+1323{5550000 + i:07d}"
+                for body in dispatch_bench.CONVERSATION:
+                    reporter.text(body.format(lat=lat, lon=lon), number)
+            recovered = began + (args.storm_s if args.scenario == "storm" else args.late_s)
+            while time.time() < recovered:
+                unhealthy = unhealthy or not dispatch.health(rt)["ok"]
+                time.sleep(1)  # a drill: real seconds pass, as in the storm
+            deadline = time.time() + AFTER_S
+            while time.time() < deadline and len(owed_texts(fake, args.incidents)) < args.incidents:
+                time.sleep(0.5)
+            time.sleep(min(10.0, max(0.0, deadline - time.time())))  # any late double shows up in this margin
         texts = owed_texts(fake, args.incidents)
         firsts = sorted(min(at) for at in texts.values())
         after = [max(0.0, at - recovered) for at in firsts]
@@ -138,11 +137,6 @@ def main() -> None:
             ),
         }
         print(json.dumps(result))
-    finally:
-        if worker:
-            dispatch_bench.stop_worker(worker)
-        fake.stop()
-        redis.stop()
 
 
 if __name__ == "__main__":
