@@ -25,7 +25,7 @@ import redis
 from rq import SimpleWorker
 from rq.timeouts import TimerDeathPenalty
 
-from bot import dispatch, errors, retention, router, runtime, store
+from bot import dispatch, errors, retention, router, runtime, store, twilio_retention
 from bot.config import Settings
 from bot.errors import SendError
 
@@ -66,6 +66,7 @@ def _beat_forever(rt, stop: threading.Event) -> None:
         try:
             dispatch.beat(rt.r, "worker", now)
             dispatch.redrive_due(rt, now)
+            twilio_retention.hand_over(rt, now)  # due deletions at Twilio become RQ jobs
             if beats % HOUSEKEEPING_EVERY == 0:
                 store.ensure_marker(rt.r, rt.settings.data_dir)  # first start: mark this Redis as ours
                 dispatch.ensure_watchdog(rt)

@@ -31,6 +31,7 @@ from . import (
     runtime,
     spool,
     store,
+    twilio_retention,
     whatsapp_window,
 )
 from .channels import Inbound
@@ -145,6 +146,7 @@ def _process(rt, inbound: Inbound, now: float, actions: dict, takeover: bool = F
     pipe.set(key, token, nx=True, ex=MESSAGE_TTL_S)
     pipe.get(key)
     pipe.exists(store.observer_key(cid))
+    twilio_retention.queue_schedule(pipe, rt.settings, inbound.message_sid, now)  # on this round trip, not its own
     if channels.get(inbound.channel).session_window:  # WhatsApp: they wrote, so freeform texts reach them 24 h
         whatsapp_window.queue_note_inbound(pipe, cid, now)
     claimed, stored, is_observer = pipe.execute()[:3]

@@ -216,6 +216,17 @@ def dispatch_codes_key() -> str:
     return f"{PREFIX}:dispatch:codes"
 
 
+def twilio_deletions_key() -> str:
+    """Message and call SIDs to delete at Twilio, by when (sorted set, epoch s); the worker's beat hands
+    each to an RQ job once due (`twilio_retention`)."""
+    return f"{PREFIX}:twilio:deletions"
+
+
+def twilio_handover_key() -> str:
+    """Lease of the one worker handing due Twilio deletions over to RQ (string with TTL)."""
+    return f"{PREFIX}:twilio:handover"
+
+
 def watchdog_token_key() -> str:
     """Id of the one scheduled watchdog job allowed to reschedule itself (string with TTL)."""
     return f"{PREFIX}:dispatch:watchdog"

@@ -15,16 +15,26 @@ dialed once its status callback says it is over, with the same retries.
 Photos go with their message: the hotline keeps their Twilio URLs only, so once
 deleted they are gone from the incident too — unless the network keeps photos
 (HOTLINE_KEEP_PHOTOS), when `bot/photos.py` fetches and seals them first.
+
+How a deletion waits: not as an RQ scheduled job made on the webhook. RQ's
+`enqueue_in` builds and pickles a job and costs two round trips, ~0.4 ms of a
+web process's CPU per message, and a flood is thousands of messages a minute.
+Instead the SID goes into one sorted set (`store.twilio_deletions_key`, scored
+by when it is due) inside a pipeline the webhook sends anyway (the message's
+claim, `bot/router.py`), and the worker's beat hands what is due over to RQ
+jobs with `DELETE_RETRY` (`hand_over`), many in one transaction. The deletion
+itself, its retries and its failures are still RQ's.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import time
+import uuid
 
-from rq import Retry
+from rq import Queue, Retry
 
-from . import runtime, sending
+from . import lua, runtime, sending, store
 from .channels import twilio as twilio_channel
 from .errors import RetryableSend
 
@@ -43,25 +53,91 @@ FAILED_TTL_S = 7 * 24 * 3600
 """A deletion that failed every retry stays visible to the operator for a week."""
 
 
-def schedule(rt, sid: str) -> bool:
-    """Queue the deletion of one message at Twilio (when the network deletes); True if queued."""
-    if rt.settings.twilio_retention != "delete" or not sid.startswith(("SM", "MM")):
+HANDOVER_BATCH = 500
+"""Due deletions handed to RQ per beat (one transaction); more wait for the next beat, a second later."""
+
+HANDOVER_LEASE_MS = 5000
+"""One worker at a time hands over (two would enqueue the same deletion twice)."""
+
+_JOBS = {"SM": "message", "MM": "message", "CA": "call"}
+"""What a SID names, by its prefix; anything else (a web chat's message id) is not Twilio's to delete."""
+
+
+def _kind(sid: str) -> str | None:
+    return _JOBS.get(sid[:2])
+
+
+def queue_schedule(pipe, settings, sid: str, now: float) -> bool:
+    """Queue, on `pipe`, the deletion of a message or call at Twilio DELETE_AFTER_S from `now` (when the
+    network deletes); True if queued. A SID queued twice (a redelivery) keeps its first due time."""
+    if settings.twilio_retention != "delete" or _kind(sid) is None:
         return False
-    return _enqueue(rt, delete_message, sid, "delete a message at Twilio")
+    pipe.zadd(store.twilio_deletions_key(), {sid: now + DELETE_AFTER_S}, nx=True)
+    return True
 
 
-def _enqueue(rt, job, sid: str, description: str) -> bool:
-    rt.queue("default").enqueue_in(
-        timedelta(seconds=DELETE_AFTER_S),
-        job,
-        sid,
+def schedule(rt, sid: str, now: float | None = None) -> bool:
+    """Queue the deletion of one message at Twilio (when the network deletes); True if queued."""
+    return _schedule_now(rt, sid, ("SM", "MM"), now)
+
+
+def schedule_call(rt, sid: str, now: float | None = None) -> bool:
+    """Queue deleting a finished call and its dialed legs at Twilio (HOTLINE_TWILIO_RETENTION); True if queued."""
+    return _schedule_now(rt, sid, ("CA",), now)
+
+
+def _schedule_now(rt, sid: str, prefixes: tuple[str, ...], now: float | None) -> bool:
+    if not sid.startswith(prefixes):
+        return False
+    pipe = rt.r.pipeline(transaction=False)
+    queued = queue_schedule(pipe, rt.settings, sid, time.time() if now is None else now)
+    pipe.execute()
+    return queued
+
+
+def hand_over(rt, now: float, batch: int = HANDOVER_BATCH) -> int:
+    """Turn the deletions due by `now` into RQ jobs (with DELETE_RETRY); return how many (the worker's beat).
+
+    The jobs are enqueued and their SIDs taken out of the waiting set in one
+    transaction, so a crash leaves each deletion either waiting or queued,
+    never lost; a lease keeps two workers from queueing one twice.
+    """
+    token = uuid.uuid4().hex
+    if not rt.r.set(store.twilio_handover_key(), token, nx=True, px=HANDOVER_LEASE_MS):
+        return 0
+    try:
+        due = rt.r.zrangebyscore(store.twilio_deletions_key(), "-inf", now, start=0, num=batch)
+        if not due:
+            return 0
+        queue = rt.queue("default")
+        pipe = rt.r_raw.pipeline(transaction=True)
+        jobs = [_job_data(sid) for sid in due]
+        queue.enqueue_many([j for j in jobs if j is not None], pipeline=pipe)
+        pipe.zrem(store.twilio_deletions_key(), *due)
+        pipe.execute()
+        return sum(j is not None for j in jobs)
+    finally:
+        lua.run(rt.r, "lease_release", [store.twilio_handover_key()], token=token)
+
+
+def _job_data(sid: str):
+    kind = _kind(sid)
+    if kind is None:
+        return None
+    return Queue.prepare_data(
+        delete_message if kind == "message" else delete_call,
+        (sid,),
         retry=DELETE_RETRY,
-        job_timeout=60,
+        timeout=60,
         result_ttl=0,
         failure_ttl=FAILED_TTL_S,
-        description=description,
+        description=f"delete a {kind} at Twilio",
     )
-    return True
+
+
+def waiting(r) -> int:
+    """Deletions not yet handed to RQ (due or not): what an operator sees before they reach the queue."""
+    return int(r.zcard(store.twilio_deletions_key()))
 
 
 def _not_while_throttled(rt) -> None:
@@ -79,13 +155,6 @@ def delete_message(sid: str) -> str:
     rt = runtime.get()
     _not_while_throttled(rt)
     return twilio_channel.delete_message(rt.twilio, sid)
-
-
-def schedule_call(rt, sid: str) -> bool:
-    """Queue deleting a finished call and its dialed legs at Twilio (HOTLINE_TWILIO_RETENTION); True if queued."""
-    if rt.settings.twilio_retention != "delete" or not sid.startswith("CA"):
-        return False
-    return _enqueue(rt, delete_call, sid, "delete a call at Twilio")
 
 
 def delete_call(sid: str) -> int:

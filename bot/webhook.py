@@ -6,17 +6,15 @@ is the router's, every Twilio wire detail is `channels/twilio`'s.
 
 from __future__ import annotations
 
-import logging
 import time
 
 from flask import Blueprint, Response, current_app, request
 
-from . import router, twilio_retention
+from . import router
 from .channels import registry
 from .channels import twilio as twilio_channel
 
 bp = Blueprint("webhook", __name__)
-log = logging.getLogger(__name__)
 
 
 def _runtime():
@@ -39,22 +37,9 @@ def inbound_message():
     rt = _runtime()
     _verify(rt)
     inbound = twilio_channel.parse_inbound(request.form)
-    replies = router.handle(rt, inbound, time.time())
-    _forget_at_twilio(rt, inbound.message_sid)
+    replies = router.handle(rt, inbound, time.time())  # its claim also queues the message's deletion at Twilio
     sms_settings = rt.settings if registry.get(inbound.channel).segmented else None  # WhatsApp: no segments
     return Response(twilio_channel.render_twiml(replies, sms_settings), mimetype="application/xml")
-
-
-def _forget_at_twilio(rt, sid: str) -> None:
-    """Queue the message's deletion at Twilio (HOTLINE_TWILIO_RETENTION); never fails the webhook.
-
-    With Redis down the message was spooled and its reply already decided; the
-    deletion is then skipped (logged), which keeps the webhook answering.
-    """
-    try:
-        twilio_retention.schedule(rt, sid)
-    except Exception:  # noqa: BLE001 -- a lost deletion must not cost the texter their reply
-        log.warning("could not queue the deletion of an inbound message at Twilio")
 
 
 @bp.post("/twilio/status")

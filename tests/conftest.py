@@ -21,7 +21,7 @@ import redis as redis_lib
 from rq import SimpleWorker
 from twilio.request_validator import RequestValidator
 
-from bot import create_app, runtime, store
+from bot import create_app, runtime, store, twilio_retention
 from bot.config import Settings
 from bot.fake_twilio import FakeTwilioServer
 
@@ -197,8 +197,9 @@ def worker(rt):
 def release_scheduled(rt):
     """Enqueue every scheduled job that would be due `seconds` from now (no sleeping).
 
-    Uses RQ's own ScheduledJobRegistry.get_jobs_to_schedule with a future timestamp.
-    Returns how many jobs were released.
+    Uses RQ's own ScheduledJobRegistry.get_jobs_to_schedule with a future timestamp, and hands
+    over the deletions at Twilio due by then as the worker's beat does. Returns how many jobs
+    were released.
     """
     import time as _time
 
@@ -215,7 +216,7 @@ def release_scheduled(rt):
                 registry.remove(job)
                 queue._enqueue_job(job)
                 released += 1
-        return released
+        return released + twilio_retention.hand_over(rt, _time.time() + seconds)  # deletions wait outside RQ
 
     return release
 

@@ -167,3 +167,19 @@ def test_a_spooled_message_whose_replies_redis_had_stored_is_texted_them(setting
     assert wait_until(lambda: _texts_to(twilio_outbox, ROSA) == ["Where is it happening?"]), "owed, and sent once"
     assert wait_until(lambda: spool.pending(settings) == 0)
     assert r.get(store.message_key(sid)) == json.dumps(["Where is it happening?"]), "not processed a second time"
+
+
+def test_a_message_spooled_during_an_outage_is_still_deleted_at_twilio_after_its_replay(
+    settings, blip_redis, twilio_outbox, wait_until
+):
+    app = _app(settings, blip_redis.url)
+    phone = Phone(app.test_client(), settings)
+    blip_redis.stop()
+    form = phone.form("hay migra en 90255", ROSA)
+    assert phone.post(form).status_code == 200
+    blip_redis.start()
+    r = store.connect(blip_redis.url)
+    assert wait_until(lambda: spool.pending(settings) == 0)
+    assert r.zscore(store.twilio_deletions_key(), form["MessageSid"]) is not None, (
+        "the replay's claim queued the deletion the outage kept the webhook from queueing"
+    )

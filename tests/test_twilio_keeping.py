@@ -7,7 +7,7 @@ import time
 from conftest import replies_of
 from test_dispatch import add_observer, new_incident
 
-from bot import contacts, dispatch, privacy, store
+from bot import contacts, dispatch, privacy, store, twilio_retention
 from bot.channels import sms
 from bot.channels.twilio import StatusUpdate
 from bot.cli.flows import flows_group
@@ -50,6 +50,59 @@ def test_an_outbound_dispatch_text_is_deleted_once_it_settles_and_kept_when_conf
     release_scheduled(DELETE_AFTER_S + 1)
     worker()
     assert sid in twilio_outbox.deleted()
+
+
+def test_the_webhook_leaves_a_deletion_waiting_outside_rq_and_the_beat_hands_it_over_once(
+    rt, phone, worker, twilio_outbox, settings
+):
+    from rq.registry import ScheduledJobRegistry
+
+    seeded = twilio_outbox.add_inbound(settings.twilio_account_sid)
+    form = phone.form("hello", REPORTER)
+    form["MessageSid"] = seeded["sid"]
+    phone.post(form)
+    scheduled = ScheduledJobRegistry(queue=rt.queue("default")).get_job_ids()
+    assert not [j for j in scheduled if "delete_message" in rt.queue("default").fetch_job(j).func_name], (
+        "no RQ job built for it on the webhook's path"
+    )
+    assert twilio_retention.waiting(rt.r) == 1
+    now = time.time()
+    assert twilio_retention.hand_over(rt, now) == 0, "not due yet: Twilio would answer 20009"
+    assert twilio_retention.hand_over(rt, now + DELETE_AFTER_S + 1) == 1
+    assert twilio_retention.hand_over(rt, now + DELETE_AFTER_S + 1) == 0, "handed over once, not again"
+    assert twilio_retention.waiting(rt.r) == 0
+    worker()
+    assert twilio_outbox.inbound_left() == []
+
+
+def test_one_worker_at_a_time_hands_deletions_over(rt, phone, twilio_outbox, settings):
+    phone.text("hello", REPORTER)
+    later = time.time() + DELETE_AFTER_S + 1
+    rt.r.set(store.twilio_handover_key(), "another worker's token", px=60_000)
+    assert twilio_retention.hand_over(rt, later) == 0, "another worker is handing over right now"
+    assert twilio_retention.waiting(rt.r) == 1, "so the deletion waits for the next beat"
+    rt.r.delete(store.twilio_handover_key())
+    assert twilio_retention.hand_over(rt, later) == 1
+    assert rt.r.get(store.twilio_handover_key()) is None, "the lease is given back"
+
+
+def test_a_beat_hands_over_a_batch_and_leaves_the_rest_for_the_next(rt, phone):
+    for n in range(5):
+        phone.text("hello", f"+1323555{n:04d}")
+    later = time.time() + DELETE_AFTER_S + 1
+    assert twilio_retention.hand_over(rt, later, batch=3) == 3
+    assert twilio_retention.hand_over(rt, later, batch=3) == 2
+    assert rt.queue("default").count == 5
+
+
+def test_a_web_chat_message_and_a_kept_account_queue_no_deletion(rt, phone):
+    pipe = rt.r.pipeline()
+    assert not twilio_retention.queue_schedule(pipe, rt.settings, "web-1f2e", time.time())
+    assert twilio_retention.queue_schedule(pipe, rt.settings, "CA" + "0" * 32, time.time()), "a call is Twilio's"
+    pipe.execute()
+    rt.settings = rt.settings.replace(twilio_retention="keep")
+    phone.text("hello", REPORTER)
+    assert twilio_retention.waiting(rt.r) == 1, "only the call queued above"
 
 
 def test_retention_keep_leaves_messages_at_twilio(rt, phone, release_scheduled, worker, twilio_outbox, settings):
