@@ -10,7 +10,7 @@ docs/incidents.md). Everything is keyed by contact_id, never by number
 
 from __future__ import annotations
 
-from . import store
+from . import lua, store
 
 PREFS_TTL_S = 180 * 24 * 3600
 """A language preference is forgotten after six months without a text."""
@@ -51,18 +51,10 @@ def erase(r, contact_id: str) -> None:
     """Forget a contact's session, language, sealed reply number and WhatsApp window; keep an opt-out and a block.
 
     A coordinator's `blocked` mark survives: otherwise someone abusing the hotline
-    to send observers after their neighbors could clear it by texting BORRAR.
+    to send observers after their neighbors could clear it by texting BORRAR. The
+    contact's id leaves its open incidents in the same step (`forget_in_open_incidents`).
     """
-    key = store.contact_key(contact_id)
-    blocked = r.hget(key, "trust") == "blocked"
-    pipe = r.pipeline(transaction=True)
-    pipe.delete(
-        store.session_key(contact_id), key, store.reply_to_key(contact_id), store.whatsapp_window_key(contact_id)
-    )
-    if blocked:
-        pipe.hset(key, "trust", "blocked")
-    pipe.execute()
-    forget_in_open_incidents(r, contact_id)
+    _forget(r, contact_id, erase=True)
 
 
 def forget_in_open_incidents(r, contact_id: str) -> int:
@@ -71,29 +63,51 @@ def forget_in_open_incidents(r, contact_id: str) -> int:
     Closed incidents lose every reporter id at thinning anyway (retention); an
     open one would otherwise keep it for as long as it stays open. The incidents
     are the contact's own index (`store.contact_incidents_key`, kept by the merge),
-    so a DELETE costs the same with ten open incidents or ten thousand — a flood
-    script texting DELETE before every report made it read every open incident,
-    one round trip each (100 ms per DELETE at 1,000 open). Open incidents from
+    so a DELETE costs one Lua step (`bot/lua/contact_forget.lua`) with ten open
+    incidents or ten thousand — a flood script texts DELETE before every report.
+    Timelines no longer name reporters (the merge writes `anonymous_timeline`);
+    one written before that is rewritten without the id. Open incidents from
     before the index (an upgrade) are searched too, until none is left.
     """
-    pipe = r.pipeline(transaction=False)
-    pipe.smembers(store.contact_incidents_key(contact_id))
-    pipe.get(store.contact_index_from_key())
-    indexed, since = pipe.execute()
-    candidates = set(indexed) | _older_than_the_index(r, since)
-    ids = sorted(candidates, key=int)
-    for incident_id in ids:
-        pipe.srem(store.incident_reporters_key(incident_id), contact_id)
-    removed = [i for i, gone in zip(ids, pipe.execute()) if gone]
-    for incident_id in removed:
-        r.hincrby(store.incident_key(incident_id), "reporters_forgotten", 1)  # incidents adds it to the count
+    return _forget(r, contact_id, erase=False)
+
+
+def _forget(r, contact_id: str, erase: bool) -> int:
+    keys = [store.contact_incidents_key(contact_id), store.contact_index_from_key()]
+    if erase:
+        keys += [
+            store.session_key(contact_id),
+            store.contact_key(contact_id),
+            store.reply_to_key(contact_id),
+            store.whatsapp_window_key(contact_id),
+        ]
+    removed, rewrite, since = lua.run(
+        r,
+        "contact_forget",
+        keys,
+        contact_id=contact_id,
+        reporters_tpl=store.incident_reporters_key("@ID@"),
+        incident_tpl=store.incident_key("@ID@"),
+        erase=erase,
+    )
+    older = _older_than_the_index(r, since)
+    if older:  # an upgrade's incidents, reported to before the index: one SREM each, as before it
+        pipe = r.pipeline(transaction=False)
+        ids = sorted(older, key=int)
+        for incident_id in ids:
+            pipe.srem(store.incident_reporters_key(incident_id), contact_id)
+        gone = [i for i, hit in zip(ids, pipe.execute()) if hit]
+        for incident_id in gone:
+            pipe.hincrby(store.incident_key(incident_id), "reporters_forgotten", 1)
+        pipe.execute()
+        removed, rewrite = removed + len(gone), [*rewrite, *gone]
+    for incident_id in rewrite:
         store.rewrite_stream(
             r,
             store.incident_timeline_key(incident_id),
             lambda fields: {k: ("" if k == "reporter" and v == contact_id else v) for k, v in fields.items()},
         )
-    r.delete(store.contact_incidents_key(contact_id))
-    return len(removed)
+    return int(removed)
 
 
 def _older_than_the_index(r, since: str | None) -> set[str]:

@@ -135,7 +135,7 @@ def update(rt, call: ActionCall) -> dict:
     places = [p for p in (call.answers.get("cross_streets"), call.answers.get("where")) if isinstance(p, dict)]
     place = next((p for p in places if "lat" in p), None)  # cross streets asked after a ZIP come first
     details = _details(call.answers)
-    changed = incidents.update_report(rt.r, incident_id, call.contact_id, details, place, call.now)
+    changed = incidents.update_report(rt.r, incident_id, details, place, call.now)
     photos.enqueue_keep(rt, incident_id, details.get("media"))
     if changed:
         updates.enqueue(rt, incident_id, call.now)

@@ -17,7 +17,7 @@ def _accepted(rt, phone, worker, e164=ANA, detained="no"):
     """An incident dispatched and accepted by the observer at `e164`; returns (merge, code)."""
     merge = open_incident(rt)
     if detained:
-        incidents.update_report(rt.r, merge.incident_id, "c" * 32, {"detained": detained}, None, time.time())
+        incidents.update_report(rt.r, merge.incident_id, {"detained": detained}, None, time.time())
     dispatch.enqueue_start(rt, merge.incident_id)
     worker()
     code = rt.r.hget(store.incident_plan_key(merge.incident_id), "code")

@@ -23,7 +23,9 @@ def test_every_script_compiles_in_redis(r):
     # 13 inline scripts before; decline, cover and undeliver share one; + forget (a paused send); + incident_update;
     # + code_release (a dispatch code freed only by the incident that held it); + digest; + flood_cap;
     # + webchat_rotate (chat ids); + code_take (a code in bounded probes, not a scan of every open incident);
-    # + attention_take (an observer's slot claimed within their budget, atomically)
+    # + attention_take (an observer's slot claimed within their budget, atomically);
+    # - code_release (code_take writes the code into its plan in the same step: no orphan to give back);
+    # + contact_forget (DELETE in one step, not a round trip per incident the contact reported to)
     assert len(lua.names()) == 19
     for name in lua.names():
         assert r.script_load(lua.source(name)), name

@@ -130,6 +130,48 @@ def test_delete_still_finds_open_incidents_from_before_the_index(rt, r, settings
     assert r.get(store.contact_index_from_key()) == "0", "no open incident predates the index: no more searching"
 
 
+def test_no_timeline_event_names_a_reporter_so_delete_rewrites_nothing(rt, r, settings):
+    """A flood script's DELETE before every report rewrote the timeline of each incident the contact was
+    in (an XRANGE and every entry written again); timelines no longer hold who reported."""
+    from bot import contacts
+
+    incident_id = _incident(r, settings, contact="me")
+    _incident(r, settings, contact="you")  # joins the same scene
+    assert "me" not in json.dumps(r.xrange(store.incident_timeline_key(incident_id)))
+    before = r.info("commandstats")
+    assert contacts.forget_in_open_incidents(r, "me") == 1
+    after = r.info("commandstats")
+    for command in ("cmdstat_xrange", "cmdstat_xadd", "cmdstat_rename"):
+        assert after.get(command, {}).get("calls", 0) == before.get(command, {}).get("calls", 0), command
+    assert incidents.get(r, incident_id)["reporters"] == 2, "the count stays"
+
+
+def test_delete_still_rewrites_a_timeline_written_before_reporters_left_it(rt, r, settings):
+    """An upgrade: an open incident whose timeline named its reporters loses the id from it."""
+    from bot import contacts
+
+    incident_id = _incident(r, settings, contact="me")
+    r.hdel(store.incident_key(incident_id), "anonymous_timeline")
+    incidents.add_event(r, incident_id, "report", T0 + 5, reporter="me", channel="sms")
+    assert contacts.forget_in_open_incidents(r, "me") == 1
+    timeline = incidents.timeline(r, incident_id)
+    assert "me" not in json.dumps(r.xrange(store.incident_timeline_key(incident_id)))
+    assert [e["event"] for e in timeline][-1] == "report", "the event stays, without who"
+
+
+def test_delete_keeps_a_block_and_forgets_the_rest_in_one_step(rt, r, settings, phone):
+    from bot import privacy
+
+    cid = privacy.contact_id(settings.secret, "+13235550123")
+    incident_id = _incident(r, settings, contact=cid)
+    r.hset(store.contact_key(cid), mapping={"trust": "blocked", "lang": "es"})
+    phone.text("hola", from_="+13235550123")
+    assert phone.text("BORRAR", from_="+13235550123")
+    assert r.hgetall(store.contact_key(cid)) == {"trust": "blocked"}, "the block survives, the language goes"
+    assert not r.exists(store.session_key(cid), store.reply_to_key(cid), store.contact_incidents_key(cid))
+    assert not r.sismember(store.incident_reporters_key(incident_id), cid)
+
+
 def test_thinning_takes_the_incident_out_of_its_reporters_index(rt, r, settings):
     incident_id = _incident(r, settings, contact="me")
     assert r.sismember(store.contact_incidents_key("me"), incident_id)

@@ -29,7 +29,9 @@ from .plan import (
     TEXTED,
     UNDELIVERED,
     finish,
+    queue_snapshot,
     seconds,
+    snapshot_of,
     snapshot_plan,
 )
 
@@ -57,13 +59,14 @@ def enqueue_start(rt, incident_id: str, now: float | None = None, lane: str = la
     contact's later incidents and a crowded place's (docs/abuse.md), `why` saying which (`lanes.why_for`).
     """
     now = time.time() if now is None else now
-    plan = snapshot_plan(rt.r, rt.settings, incident_id, now)
-    pipe = rt.r.pipeline(transaction=True)
+    pipe = rt.r.pipeline()  # one round trip: the plan, its lane and why, the watchdog's due time, the job
+    pipe.multi()  # explicitly, before any command: RQ's enqueue on a pipeline insists on it
+    at = queue_snapshot(pipe, rt.settings, incident_id, now)
     pipe.hset(store.incident_plan_key(incident_id), mapping={lanes.FIELD: lane, lanes.WHY_FIELD: why})
     grace = LATER_GRACE_S if lane == lanes.LATER else START_GRACE_S
     pipe.zadd(store.dispatch_due_key(), {incident_id: now + grace}, nx=True)
-    pipe.execute()
-    rt.queue(lane).enqueue(start_dispatch, incident_id, retry=SEND_RETRY, job_timeout=JOB_TIMEOUT_S)
+    rt.queue(lane).enqueue(start_dispatch, incident_id, retry=SEND_RETRY, job_timeout=JOB_TIMEOUT_S, pipeline=pipe)
+    plan = snapshot_of(pipe.execute()[at])
     try:
         incidents.add_event(
             rt.r,
@@ -186,7 +189,7 @@ def _drive_once(rt, incident_id: str, now: float, timed_out_wave: int | None) ->
         r.zrem(store.dispatch_due_key(), incident_id)
         return "missing"
     plan, states, sends = _load(r, incident_id)
-    if not plan:
+    if not plan.get("code"):  # never planned, or planned when every code was held: try for one again
         plan = snapshot_plan(r, rt.settings, incident_id, now)
     ended = _ended(incident, plan, states)
     if ended:

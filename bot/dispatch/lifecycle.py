@@ -253,7 +253,7 @@ def merge(rt, absorbed_id: str, into_id: str, by: str, now: float) -> None:
     pipe.hset(store.incident_key(absorbed_id), "merged_into", into_id)
     pipe.execute()
     for event in incidents.timeline(r, absorbed_id):
-        fields = {k: v for k, v in event.items() if k not in ("id", "at", "event", "from_ref")}
+        fields = {k: v for k, v in event.items() if k not in ("id", "at", "event", "from_ref", "reporter")}
         if "kind" in fields:  # add_event's own parameter name; the incident's kind is a detail here
             fields["incident_kind"] = fields.pop("kind")
         incidents.add_event(r, into_id, event["event"], event["at"], from_ref=absorbed["ref"], **fields)

@@ -58,27 +58,36 @@ microseconds more, never a scan of every open incident on the webhook's path."""
 
 def snapshot_plan(r, settings, incident_id: str, now: float) -> dict:
     """Freeze the dispatch plan (wave size, timeout, needed) and a short code, once per incident."""
+    pipe = r.pipeline(transaction=True)
+    at = queue_snapshot(pipe, settings, incident_id, now)
+    return snapshot_of(pipe.execute()[at])
+
+
+def queue_snapshot(pipe, settings, incident_id: str, now: float) -> int:
+    """Queue the plan's snapshot on a MULTI pipeline (`enqueue_start` sends more with it); return the index
+    of the answer to give `snapshot_of`. A plan keeps the code and the fields it already has."""
     key = store.incident_plan_key(incident_id)
-    held = r.hget(key, "code")
-    code = held or allocate_code(r, incident_id)
+    _queue_code_take(pipe, incident_id, plan_key=key)
     fields = {
         "wave_size": settings.wave_size,
         "timeout_s": settings.wave_timeout_s,
         "needed": settings.observers_needed,
-        "code": code,
         "wave": 0,
         "deadline": 0,
         "accepted": 0,
         "state": SEEKING,
         "created_at": f"{now:.3f}",
     }
-    pipe = r.pipeline(transaction=True)
     for name, value in fields.items():
         pipe.hsetnx(key, name, value)
     pipe.hgetall(key)
-    plan = pipe.execute()[-1]
-    if not held and plan["code"] != code:  # a concurrent snapshot froze its code first: give ours back
-        lua.run(r, "code_release", [store.dispatch_codes_key()], code=code, incident_id=incident_id)
+    return len(pipe) - 1
+
+
+def snapshot_of(plan: dict) -> dict:
+    """The plan a queued snapshot read back; raise if it could not be given a code."""
+    if not plan.get("code"):
+        raise RuntimeError("no free dispatch code: every one probed is held by an open incident")
     return plan
 
 
@@ -88,7 +97,15 @@ def allocate_code(r, incident_id: str) -> str:
     Codes rotate (a code just freed is not given out again at once, so a late YES to it finds nothing
     rather than a new incident), shortest range first.
     """
-    code = lua.run(
+    code = _queue_code_take(r, incident_id)
+    if not code:
+        raise RuntimeError("no free dispatch code: every one probed is held by an open incident")
+    return str(code)
+
+
+def _queue_code_take(r, incident_id: str, **plan_key):
+    """Run (or, on a pipeline, queue) code_take.lua; with `plan_key=` the code goes into that plan."""
+    return lua.run(
         r,
         "code_take",
         [store.dispatch_codes_key(), store.dispatch_code_seq_key()],
@@ -97,10 +114,8 @@ def allocate_code(r, incident_id: str) -> str:
         probes=CODE_PROBES,
         incident_tpl=store.incident_key("@ID@"),
         open_statuses=incidents.OPEN_STATUSES,
+        **plan_key,
     )
-    if not code:
-        raise RuntimeError("no free dispatch code: every one probed is held by an open incident")
-    return str(code)
 
 
 def reclaim_code(r, incident_id: str) -> str | None:

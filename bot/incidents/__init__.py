@@ -487,6 +487,6 @@ def timeline(r: redis.Redis, incident_id: str) -> list[dict]:
     return entries
 
 
-def update_report(r: redis.Redis, incident_id: str, contact_id: str, details: dict, place: dict | None, now: float):
+def update_report(r: redis.Redis, incident_id: str, details: dict, place: dict | None, now: float):
     """Merge a report's later answers (and a sharper place) into its open incident; return what changed."""
-    return updates.update_report(r, incident_id, contact_id, details, place, now, FEED_CAP)
+    return updates.update_report(r, incident_id, details, place, now, FEED_CAP)

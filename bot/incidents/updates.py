@@ -19,7 +19,7 @@ from ..geo import PRECISION_M, precision_class
 
 
 def update_report(
-    r: redis.Redis, incident_id: str, contact_id: str, details: dict, place: dict | None, now: float, feed_cap: int
+    r: redis.Redis, incident_id: str, details: dict, place: dict | None, now: float, feed_cap: int
 ) -> list[str]:
     """Merge a report's later answers into its open incident; return the names that changed (empty: none)."""
     keys = [
@@ -37,7 +37,6 @@ def update_report(
         keys,
         id=incident_id,
         now=repr(float(now)),
-        reporter=contact_id,
         details=json.dumps(details or {}, sort_keys=True, default=str),
         lat=repr(float(place["lat"])) if place else "",
         lon=repr(float(place["lon"])) if place else "",

@@ -124,8 +124,7 @@ end
 if found then
   local ikey = k(tinc, found)
   if blocked then
-    redis.call('XADD', k(tline, found), '*', 'event', 'report_ignored', 'at', at, 'reason', 'blocked contact',
-      'reporter', cid)
+    redis.call('XADD', k(tline, found), '*', 'event', 'report_ignored', 'at', at, 'reason', 'blocked contact')
     changed(found, 'report_ignored')
     return {found, 0, redis.call('SCARD', k(trep, found)), redis.call('HGET', ikey, 'status'), 0, 0, 0, 0, 0}
   end
@@ -147,7 +146,7 @@ if found then
     redis.call('GEOADD', geo, lon, lat, found)
     redis.call('GEOADD', class_key(prec), lon, lat, found)
   end
-  redis.call('XADD', k(tline, found), '*', 'event', 'report', 'at', at, 'reporter', cid,
+  redis.call('XADD', k(tline, found), '*', 'event', 'report', 'at', at,
     'new_reporter', added, 'kind', kind, 'lat', lat, 'lon', lon, 'precision_m', prec_m,
     'distance_m', string.format('%.0f', found_dist), 'details', details, 'language', lang, 'channel', channel)
   -- corroboration: each distinct reporter adds its weight once; a burst of newcomers is flagged unusual,
@@ -229,7 +228,8 @@ if blocked then st = 'unfounded'; reason = 'blocked contact' end
 local known = weight; if newcomer then known = 0 end
 redis.call('HSET', ikey, 'id', id, 'status', st, 'kind', kind, 'precision_m', prec_m, 'lat', lat, 'lon', lon,
   'created_at', at, 'last_at', at, 'reports', 1, 'believed', cjson.encode(believed),
-  'details', details, 'language', lang, 'channel', channel, 'weight', weight, 'weight_known', known, 'unusual', '')
+  'details', details, 'language', lang, 'channel', channel, 'weight', weight, 'weight_known', known, 'unusual', '',
+  'anonymous_timeline', '1')  -- no event names a reporter: DELETE never has to rewrite this timeline
 if newcomer and not blocked then
   redis.call('ZADD', newcomers(id), now, 1)
   redis.call('EXPIRE', newcomers(id), ttl)
@@ -248,7 +248,7 @@ else
   end
 end
 redis.call('XADD', k(tline, id), '*', 'event', 'created', 'at', at, 'status', st, 'reason', reason)
-redis.call('XADD', k(tline, id), '*', 'event', 'report', 'at', at, 'reporter', cid, 'new_reporter', n,
+redis.call('XADD', k(tline, id), '*', 'event', 'report', 'at', at, 'new_reporter', n,
   'kind', kind, 'lat', lat, 'lon', lon, 'precision_m', prec_m, 'details', details, 'language', lang,
   'channel', channel)
 local held = 0

@@ -1,6 +1,6 @@
 -- Fold a report's later answers into its open incident: details, a sharper point, one timeline event.
 -- KEYS: incident, geo, time, timeline, one GEO set per precision class (narrowest first), feed (last).
--- args: id, now (string), reporter, details (JSON object), lat/lon ('' = no place), precision_m,
+-- args: id, now (string), details (JSON object), lat/lon ('' = no place), precision_m,
 --   label, precision (class name), class_metres (list), feed_cap.
 -- Returns the names that changed ('place' when the point moved); empty when nothing did or it is closed.
 local a = cjson.decode(ARGV[1])
@@ -33,7 +33,7 @@ if #changed == 0 then return {} end
 table.sort(changed)
 redis.call('HSET', ikey, 'details', cjson.encode(d), 'last_at', a.now)
 redis.call('ZADD', tkey, 'XX', 'GT', tonumber(a.now), a.id)
-local event = {'event', 'report_update', 'at', a.now, 'reporter', a.reporter, 'fields', table.concat(changed, ',')}
+local event = {'event', 'report_update', 'at', a.now, 'fields', table.concat(changed, ',')}
 if moved then
   for _, x in ipairs({'lat', a.lat, 'lon', a.lon, 'precision_m', tostring(prec), 'label', a.label}) do
     table.insert(event, x)
