@@ -157,6 +157,7 @@ def _process(rt, inbound: Inbound, now: float, actions: dict, takeover: bool = F
             return True, json.loads(stored)
         r.set(key, token, ex=MESSAGE_TTL_S)  # the failed delivery's claim: this replay runs it instead
     silent = _twilio_answers(rt, inbound)
+    receipt = None
     try:
         replies = keyword_by_twilio(rt, cid, inbound, now) if inbound.opt_out_type else None
         if replies is not None:
@@ -179,7 +180,9 @@ def _process(rt, inbound: Inbound, now: float, actions: dict, takeover: bool = F
     except BaseException:
         _release(r, key, token)  # let Twilio's redelivery (or the spool replay) run it again
         raise
-    if not store.set_replicated(r, key, json.dumps(replies), MESSAGE_TTL_S):
+    answer = json.dumps(replies)
+    written = receipt is not None and receipt.written == answer  # the session's save wrote it already
+    if not store.set_replicated(r, key, answer, MESSAGE_TTL_S, written=written):
         # Acknowledged means durable: no replica has it yet, so keep it on disk too (the replay texts its replies).
         raise redis.ConnectionError("no replica confirmed the write")
     return True, replies

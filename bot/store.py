@@ -422,7 +422,7 @@ REPLICAS_RECHECK_S = 1.0
 """How long a client trusts its last count of the primary's replicas (INFO replication) before asking again."""
 
 
-def set_replicated(r: redis.Redis, key: str, value: str, ex: int) -> bool:
+def set_replicated(r: redis.Redis, key: str, value: str, ex: int, written: bool = False) -> bool:
     """SET the last write of a message; with Sentinel, also wait until one replica holds it (Redis WAIT).
 
     Replication is asynchronous: a primary SIGKILLed right after answering could
@@ -434,10 +434,13 @@ def set_replicated(r: redis.Redis, key: str, value: str, ex: int) -> bool:
     holding this SET holds every earlier write of the message too. A primary left
     without replicas (just promoted, or its replica resyncing) cannot have one
     confirm: its append-only file is then the durability, as for a lone Redis.
-    Returns False when a replica was expected and none confirmed.
+    Returns False when a replica was expected and none confirmed. `written`: an
+    earlier step (the session's save) already wrote this very value; without
+    replicas nothing is left to do, with them the SET is sent again for WAIT's sake.
     """
     if not getattr(r, "hotline_replicated", False) or not _replicas(r):
-        r.set(key, value, ex=ex)
+        if not written:
+            r.set(key, value, ex=ex)
         return True
     pipe = r.pipeline(transaction=False)
     pipe.set(key, value, ex=ex)

@@ -325,4 +325,6 @@ class _State:
             return json.loads(stored[1])
         if not stored:
             raise _Conflict()
+        if self.receipt is not None:
+            self.receipt.written = self.receipt.body(self.replies)
         return self.replies

@@ -9,7 +9,7 @@ leaves nothing behind. Loading and saving are queued on a caller's pipeline so
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis
 
@@ -86,7 +86,7 @@ def to_hash(session: Session) -> dict[str, str]:
     return data
 
 
-@dataclass(frozen=True)
+@dataclass
 class Receipt:
     """The once-only claim of the message a turn answers, written in the same step as the session.
 
@@ -100,6 +100,12 @@ class Receipt:
     key: str
     ttl_s: int
     silent: bool = False
+    written: str | None = field(default=None, compare=False)
+    """The replies (JSON) the session's save wrote into the claim, once it did: the router need not again."""
+
+    def body(self, replies) -> str:
+        """The claim's value once answered: the replies as JSON (none when Twilio answered itself)."""
+        return json.dumps([] if self.silent else list(replies))
 
 
 def queue_save_if_unchanged(
@@ -118,7 +124,7 @@ def queue_save_if_unchanged(
     extra: dict = {}
     if receipt is not None:
         keys.append(receipt.key)
-        extra = {"receipt": json.dumps([] if receipt.silent else list(replies)), "receipt_ttl_s": receipt.ttl_s}
+        extra = {"receipt": receipt.body(replies), "receipt_ttl_s": receipt.ttl_s}
     # `bot/lua/session_save.lua`; on a pipeline `lua.run` sends a plain EVAL (no SCRIPT EXISTS round trip).
     lua.run(pipe, "session_save", keys, expected=expected, ttl_s=int(ttl_s), fields=fields, **extra)
 
