@@ -40,6 +40,7 @@ import argparse
 import itertools
 import json
 import multiprocessing
+import os
 import random
 import statistics
 import sys
@@ -210,6 +211,31 @@ def genuine_latency(post, fake: Fake, observer: str, n: int, answered: list[floa
     return float("nan")
 
 
+def family(pid: int) -> list[int]:
+    """A process and its children (gunicorn's workers, the worker's forks), read from /proc (Linux)."""
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(stat.parent.name))
+    return [pid, *kids]
+
+
+def cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds the processes used so far (/proc/<pid>/stat), those still alive."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 FLOOD_SENDERS = 96
 """Sender threads of the flood process: enough that a slow answer never holds the open loop back."""
 
@@ -304,7 +330,7 @@ def genuine(args, redis, fake: Fake, data_dir: str) -> dict:
         assert conn.exchange(request) == 200
 
     try:
-        with running(env, tree):
+        with running(env, tree) as worker:
             wait_ready(url, web)
             for i in range(6):  # warm: every gunicorn worker imports and connects lazily
                 post(f"+1323555{i:04d}", "hi")
@@ -314,6 +340,8 @@ def genuine(args, redis, fake: Fake, data_dir: str) -> dict:
             ctx = multiprocessing.get_context("fork")
             started, results = ctx.Event(), ctx.Queue()
             flood = ctx.Process(target=http_flood, args=(url, args.rate, args.numbers, args.flood_s, started, results))
+            measured = {"web": family(web.pid), "worker": family(worker.pid), "redis": [redis.process.pid]}
+            cpu_before = {name: cpu_s(pids) for name, pids in measured.items()}
             flood.start()
             started.wait()
             t0 = time.monotonic()
@@ -325,6 +353,7 @@ def genuine(args, redis, fake: Fake, data_dir: str) -> dict:
             sent = results.get()
             flood.join()
             seconds = time.monotonic() - t0
+            cpu_ms = {name: (cpu_s(pids) - cpu_before[name]) * 1000 for name, pids in measured.items()}
             row = tally("genuine", settle(fake, rt), roster, rt, sent["reports"], seconds)
             row.update(
                 {
@@ -344,6 +373,8 @@ def genuine(args, redis, fake: Fake, data_dir: str) -> dict:
                     "flood_max_ms": round(max(flooded), 1),
                     "webhook_answer_idle_ms": [round(x, 1) for x in idle_answer],
                     "webhook_answer_flood_ms": [round(x, 1) for x in flood_answer],
+                    # CPU per flood report (its DELETE included) while the flood ran, by process kind
+                    "cpu_ms_per_report": {k: round(v / sent["reports"], 2) for k, v in cpu_ms.items()},
                 }
             )
             return row
