@@ -4,7 +4,9 @@ One process, several RQ workers on the same Redis: the main thread and
 HOTLINE_DISPATCH_THREADS - 1 more serve `dispatch`, then `default`, then
 `dispatch_later` (bot/dispatch/lanes.py) — a wave's texts spend their time
 waiting on Twilio's API, so a burst of incidents is texted in parallel (the
-incident lease keeps two threads off one incident); another thread serves
+incident lease keeps two threads off one incident); a quarter of them serve
+only `dispatch`, so a first-lane job always finds a thread free of a flood's
+later-lane waves and of slow `default` jobs (`thread_queues`); another thread serves
 `broadcast`, so a 10,000-text alert paced at HOTLINE_SEND_RATE never stands in
 front of a dispatch text.
 All are `SimpleWorker`s (no fork per job: a fork costs milliseconds the
@@ -133,6 +135,24 @@ def _wait_for_redis(rt, stop: threading.Event, label: str) -> None:
         delay = min(delay * 2, RECONNECT_MAX_S)
 
 
+ALL_QUEUES = ("dispatch", "default", "dispatch_later")
+"""What a dispatch thread serves, in priority order: first-lane dispatch, then everything else, then the later lane."""
+
+FIRST_LANE_ONLY = ("dispatch",)
+"""What a reserved thread serves: a genuine report's first wave never waits for a thread busy with a later-lane
+dispatch or a slow `default` job (the thousands of deletions at Twilio two minutes after a flood)."""
+
+
+def thread_queues(threads: int) -> list[tuple[str, ...]]:
+    """The queues each of a worker's `threads` dispatch threads serves (the first is the main thread's).
+
+    A quarter of them (at least one, when there are two or more) serve only the first lane; the main
+    thread, which also runs RQ's scheduler, and the rest serve every queue in priority order.
+    """
+    reserved = min(threads - 1, max(1, threads // 4))
+    return [ALL_QUEUES] + [FIRST_LANE_ONLY] * reserved + [ALL_QUEUES] * (threads - 1 - reserved)
+
+
 def main(burst: bool = False) -> None:
     """Configure from the environment and work the queues until stopped."""
     sys.setswitchinterval(GIL_SWITCH_S)
@@ -145,14 +165,14 @@ def main(burst: bool = False) -> None:
     def bulk(gen: int) -> ThreadWorker:  # names end in the pid (bench/recovery.py finds workers by it)
         return ThreadWorker([rt.queue("broadcast")], connection=rt.r_raw, name=f"hotline-{host}-broadcast-g{gen}-{pid}")
 
-    queues = [rt.queue("dispatch"), rt.queue("default"), rt.queue("dispatch_later")]  # in priority order
+    plan = [[rt.queue(name) for name in names] for names in thread_queues(rt.settings.dispatch_threads)]
 
     def urgent(gen: int) -> SimpleWorker:
-        return SimpleWorker(queues, connection=rt.r_raw, name=f"hotline-{host}-g{gen}-{pid}")
+        return SimpleWorker(plan[0], connection=rt.r_raw, name=f"hotline-{host}-g{gen}-{pid}")
 
     def helper(n: int):
         def make(gen: int) -> ThreadWorker:
-            return ThreadWorker(queues, connection=rt.r_raw, name=f"hotline-{host}-d{n}-g{gen}-{pid}")
+            return ThreadWorker(plan[n], connection=rt.r_raw, name=f"hotline-{host}-d{n}-g{gen}-{pid}")
 
         return make
 

@@ -285,7 +285,7 @@ VARIABLES: tuple[Variable, ...] = (
         "8",
         _pos_int,
         "jobs one `worker.py` runs at once on the dispatch queues: a wave's texts wait on Twilio's API, so a "
-        "burst of incidents is texted in parallel (docs/dispatch.md)",
+        "burst of incidents is texted in parallel; a quarter of them serve only first-lane dispatch (docs/dispatch.md)",
     ),
     Variable(
         "HOTLINE_OBSERVER_MAX_OPEN",

@@ -163,7 +163,8 @@ def _merge(rt, contact_id: str, where: dict, details: dict, language: str, chann
         dispatch.enqueue_start(rt, merge.incident_id, lane=lanes.for_merge(merge), why=lanes.why_for(merge))
     if merge.unusual:  # once per incident: coordinators in the digest, observers already texted told it is unconfirmed
         digest.note(rt, "unusual", merge.incident_id, event=f"unusual:{merge.incident_id}")
-        rt.queue("dispatch").enqueue(
+        lane = lanes.of_many(rt.r, [merge.incident_id])[0]  # a trap's notices must not queue before genuine reports
+        rt.queue(lane).enqueue(
             lifecycle.notify_observers, merge.incident_id, "unusual", job_timeout=lifecycle.NOTIFY_TIMEOUT_S
         )
     if merge.held:

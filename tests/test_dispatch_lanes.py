@@ -129,6 +129,25 @@ def test_a_quiet_places_observer_is_texted_before_the_crowds_later_ones(rt, work
     assert {i["id"] for i in crowd} <= set(order), "the crowd's later incidents are dispatched too, not dropped"
 
 
+def test_a_waiting_incidents_unusual_notice_waits_on_its_lane_too(rt):
+    """The flood drill: 289 "unconfirmed" notices of a trap's incidents went on the first lane, in front of
+    genuine reports' dispatches; each goes on its incident's lane, after that incident's own start."""
+    crowd = _crowd(rt, incidents.CROWDED_AT + 1)
+    waiting = crowd[-1]
+    assert _lane(rt, waiting["id"]) == lanes.LATER
+    n = incidents.CROWDED_AT
+    for k in range(incidents.BURST_AT):  # never-seen numbers at that very spot: a burst
+        _submit(rt, 500 + k, (n % 4) * 0.6, (n // 4) * 0.6)
+    assert incidents.get(rt.r, waiting["id"])["unusual"]
+
+    def notices(lane: str) -> list[tuple]:
+        return [job.args for job in rt.queue(lane).jobs if job.func_name.endswith("notify_observers")]
+
+    assert notices(lanes.FIRST) == []
+    assert notices(lanes.LATER) == [(waiting["id"], "unusual")]
+    assert _queued(rt, lanes.LATER).index(waiting["id"]) == 0, "after the incident's own start job"
+
+
 def test_a_released_incident_goes_first(rt):
     """A coordinator who releases a held report judged it real: its dispatch goes first, crowded or not."""
     crowd = _crowd(rt, incidents.CROWDED_AT + 1)

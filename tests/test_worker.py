@@ -159,3 +159,31 @@ def test_dispatch_is_not_queued_behind_a_running_broadcast(rt, spawn, twilio_out
         arrived = more
     alerts_before = [m for m in arrived if m["to"].startswith("+1424555")]
     assert len(alerts_before) < 200, "the dispatch text went out while the broadcast was still running"
+
+
+def test_a_quarter_of_the_dispatch_threads_serve_only_the_first_lane():
+    sys.path.insert(0, str(ROOT))
+    import worker
+
+    assert worker.thread_queues(1) == [worker.ALL_QUEUES], "one thread serves everything"
+    eight = worker.thread_queues(8)
+    assert eight.count(worker.FIRST_LANE_ONLY) == 2 and eight[0] == worker.ALL_QUEUES, "the main one runs the scheduler"
+    assert worker.thread_queues(2) == [worker.ALL_QUEUES, worker.FIRST_LANE_ONLY]
+
+
+def test_a_first_lane_dispatch_is_not_queued_behind_slow_default_jobs(rt, spawn, twilio_outbox, wait_until):
+    """Two minutes after a flood, thousands of deletions at Twilio (each an API call) fill `default`; with every
+    thread busy on them a genuine report's dispatch waited for one to finish."""
+    from rq.registry import StartedJobRegistry
+
+    add_observers(rt, 1)
+    for _ in range(2):
+        rt.queue("default").enqueue("time.sleep", 120, job_timeout=300)  # a thread taken for two minutes each
+    spawn(HOTLINE_DISPATCH_THREADS="2")
+    started = StartedJobRegistry(queue=rt.queue("default"))
+    assert wait_until(lambda: started.count >= 1), "the general thread took a slow job"
+    assert started.count == 1, "one thread busy with a slow job, the other left for the first lane"
+    dispatch.enqueue_start(rt, new_incident(rt))
+    arrived = twilio_outbox.wait_for(1, timeout_s=30)
+    assert [m["to"] for m in arrived] == ["+12135550300"]
+    assert started.count == 1 and rt.queue("default").count == 1, "while the slow jobs still hold their thread"
