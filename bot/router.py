@@ -146,10 +146,13 @@ def _process(rt, inbound: Inbound, now: float, actions: dict, takeover: bool = F
     pipe.set(key, token, nx=True, ex=MESSAGE_TTL_S)
     pipe.get(key)
     pipe.exists(store.observer_key(cid))
-    twilio_retention.queue_schedule(pipe, rt.settings, inbound.message_sid, now)  # on this round trip, not its own
+    loads = conversation.queue_load(pipe, cid)  # what the turn reads, on this round trip rather than its own
+    twilio_retention.queue_schedule(pipe, rt.settings, inbound.message_sid, now)  # this one too
     if channels.get(inbound.channel).session_window:  # WhatsApp: they wrote, so freeform texts reach them 24 h
         whatsapp_window.queue_note_inbound(pipe, cid, now)
-    claimed, stored, is_observer = pipe.execute()[:3]
+    answers = pipe.execute()
+    claimed, stored, is_observer = answers[:3]
+    loaded = answers[3 : 3 + loads]
     if not claimed and stored != token:
         if not takeover:  # a redelivery: answer what the first delivery answered (nothing while it is in flight)
             return False, [] if stored is None or stored.startswith(PENDING) else json.loads(stored)
@@ -170,7 +173,8 @@ def _process(rt, inbound: Inbound, now: float, actions: dict, takeover: bool = F
             if is_observer:
                 _prefer_observer_language(rt, cid)
             receipt = conversation.Receipt(key, MESSAGE_TTL_S, silent=silent)
-            replies = conversation.respond(rt, cid, inbound, now, actions, receipt)
+            fresh = None if is_observer else loaded  # an observer's preferred language was just written
+            replies = conversation.respond(rt, cid, inbound, now, actions, receipt, fresh)
             if silent:
                 replies = []  # the state changed above; Twilio already sent its answer
         if is_observer and inbound.can_text_later and not inbound.opt_out_type:

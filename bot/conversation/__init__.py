@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..actions import ActionCall
 from .check import check_paths
-from .runner import begin, respond
+from .runner import begin, queue_load, respond
 from .sessions import Receipt
 
-__all__ = ["ActionCall", "Receipt", "begin", "check_paths", "respond"]
+__all__ = ["ActionCall", "Receipt", "begin", "check_paths", "queue_load", "respond"]

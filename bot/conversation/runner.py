@@ -43,26 +43,43 @@ def respond(
     now: float,
     actions: Mapping[str, Callable],
     receipt: sessions.Receipt | None = None,
+    loaded: list | None = None,
 ) -> list[str]:
     """Answer one community message: keywords first, then the contact's flow; return reply bodies.
 
     With a `receipt` (the router's once-only claim of the message), the replies are
-    stored with the session in one step (`sessions.Receipt`).
+    stored with the session in one step (`sessions.Receipt`). `loaded`: the answers
+    to `queue_load`, read on a round trip the caller made anyway (the router's claim).
     """
     try:
-        return _respond(rt, contact_id, inbound, now, actions, receipt, force=False)
+        return _respond(rt, contact_id, inbound, now, actions, receipt, force=False, loaded=loaded)
     except _Conflict:  # decide again on the session the other message left (one more load)
         return _respond(rt, contact_id, inbound, now, actions, receipt, force=True)
 
 
-def _load(rt: Hotline, contact_id: str) -> tuple[registry.Registry, dict, Session | None, dict, bool]:
-    """One round trip: the flows, the stored session (its pinned flow version fetched), preferences, opt-out."""
-    settings = rt.settings
-    reg = registry.for_folder(settings.flows_dir, settings.locales_dir)
-    pipe = rt.r.pipeline(transaction=False)
+def queue_load(pipe, contact_id: str) -> int:
+    """Queue reading what a turn needs of a contact (session, preferences, opt-out); return the answer count."""
     sessions.queue_load(pipe, contact_id)
     contacts.queue_load(pipe, contact_id)
-    stored, prefs, opted_out = pipe.execute()
+    return LOAD_ANSWERS
+
+
+LOAD_ANSWERS = 3
+"""Answers `queue_load` adds to a pipeline: the session hash, the contact hash, the opt-out flag."""
+
+
+def _load(
+    rt: Hotline, contact_id: str, loaded: list | None = None
+) -> tuple[registry.Registry, dict, Session | None, dict, bool]:
+    """One round trip (none with `loaded`): the flows, the stored session (its pinned flow version fetched),
+    preferences, opt-out."""
+    settings = rt.settings
+    reg = registry.for_folder(settings.flows_dir, settings.locales_dir)
+    if loaded is None:
+        pipe = rt.r.pipeline(transaction=False)
+        queue_load(pipe, contact_id)
+        loaded = pipe.execute()
+    stored, prefs, opted_out = loaded
     session = sessions.from_hash(stored)
     if session is not None and (session.flow, session.version) not in reg.versions:
         reg.fetch_version(rt.r, session.flow, session.version)
@@ -77,9 +94,10 @@ def _respond(
     actions: Mapping[str, Callable],
     receipt: sessions.Receipt | None,
     force: bool,
+    loaded: list | None = None,
 ) -> list[str]:
     settings = rt.settings
-    reg, stored, session, prefs, opted_out = _load(rt, contact_id)
+    reg, stored, session, prefs, opted_out = _load(rt, contact_id, loaded)
     text = (inbound.body or "")[:MAX_TEXT]
     folded = fold(text)
     languages = settings.languages
