@@ -11,7 +11,9 @@ processes) finish, and prints one JSON line:
 - `incidents`, `held` (by a flood cap), `unusual` (a trap flagged);
 - for `genuine`: a real report's first dispatch latency (ms), idle and while a
   flood of `--rate` reports a minute from `--numbers` numbers runs, and how much
-  of it was the webhook's own answer.
+  of it was the webhook's own answer; `cpu_ms_per_report`, the CPU each process kind
+  (web, worker, Redis, fake Twilio, the flood's own sender) spent per flood report
+  while the flood ran, and `cores_busy`, all of it over the flood's length.
 
     python bench/flood.py                          # every scenario
     python bench/flood.py --only one_number,trap
@@ -264,6 +266,7 @@ def http_flood(url: str, rate: float, numbers: int, seconds: float, started, res
     late: list[float] = []
     tally = {"reports": 0, "requests": 0, "errors": 0}
     start = time.perf_counter() + 0.1
+    cpu0 = time.process_time()  # the sending's, not the signing's
     started.set()
 
     def sender() -> None:
@@ -295,6 +298,7 @@ def http_flood(url: str, rate: float, numbers: int, seconds: float, started, res
             **tally,
             "elapsed_s": round(time.perf_counter() - start, 2),
             "late_p50_ms": round(late[len(late) // 2], 1) if late else None,
+            "cpu_s": time.process_time() - cpu0,
         }
     )
 
@@ -340,7 +344,12 @@ def genuine(args, redis, fake: Fake, data_dir: str) -> dict:
             ctx = multiprocessing.get_context("fork")
             started, results = ctx.Event(), ctx.Queue()
             flood = ctx.Process(target=http_flood, args=(url, args.rate, args.numbers, args.flood_s, started, results))
-            measured = {"web": family(web.pid), "worker": family(worker.pid), "redis": [redis.process.pid]}
+            measured = {
+                "web": family(web.pid),
+                "worker": family(worker.pid),
+                "redis": [redis.process.pid],
+                "fake_twilio": [fake.proc.pid],
+            }
             cpu_before = {name: cpu_s(pids) for name, pids in measured.items()}
             flood.start()
             started.wait()
@@ -352,8 +361,9 @@ def genuine(args, redis, fake: Fake, data_dir: str) -> dict:
                 time.sleep(max(0.0, (args.flood_s * 0.6) / args.samples - 0.5))
             sent = results.get()
             flood.join()
-            seconds = time.monotonic() - t0
             cpu_ms = {name: (cpu_s(pids) - cpu_before[name]) * 1000 for name, pids in measured.items()}
+            cpu_ms["flood_sender"] = sent["cpu_s"] * 1000  # the load generator itself, on the same cores
+            seconds = time.monotonic() - t0
             row = tally("genuine", settle(fake, rt), roster, rt, sent["reports"], seconds)
             row.update(
                 {
@@ -375,6 +385,7 @@ def genuine(args, redis, fake: Fake, data_dir: str) -> dict:
                     "webhook_answer_flood_ms": [round(x, 1) for x in flood_answer],
                     # CPU per flood report (its DELETE included) while the flood ran, by process kind
                     "cpu_ms_per_report": {k: round(v / sent["reports"], 2) for k, v in cpu_ms.items()},
+                    "cores_busy": round(sum(cpu_ms.values()) / 1000 / sent["elapsed_s"], 2),
                 }
             )
             return row
