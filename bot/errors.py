@@ -49,7 +49,13 @@ class SendError(HotlineError):
 
 
 class RetryableSend(SendError):
-    """Twilio may accept the same send later (429/20429, 5xx, connection errors)."""
+    """Twilio may accept the same send later (429/20429, 5xx, connection errors).
+
+    `via` says how the attempt went when it was not the plain text to the address asked
+    for (`outbox.VIA_TEMPLATE`, `outbox.VIA_SMS`): what a retry must look for at Twilio.
+    """
+
+    via: str = ""
 
 
 class Reconciling(RetryableSend):

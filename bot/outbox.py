@@ -61,7 +61,7 @@ def send(
         if info:
             raise SendingPaused("sending paused", code=int(info.get("code") or 0) or None, kind=sending.kind_of(info))
     channel = channels.for_address(address)
-    template = None
+    template, asked = None, address
     if channel.session_window and not whatsapp_window.is_open(rt.r, cid, time.time()):
         address, channel, template = _outside_window(rt, cid, address, channel, body, purpose, language, variables)
     try:
@@ -71,6 +71,7 @@ def send(
         raise
     except RetryableSend as exc:
         if not sending.is_throttle(exc.code, exc.http_status):
+            exc.via = VIA_TEMPLATE if template else VIA_SMS if address != asked else ""
             raise
         on_sender_error(rt, exc.code, kind=sending.THROTTLE)
         raise SendingPaused(str(exc), code=exc.code, http_status=exc.http_status, kind=sending.THROTTLE) from None
@@ -80,6 +81,11 @@ def send(
         raise
     remember(rt, sid, purpose, cid, {**(ref or {}), "via": "template"} if template else ref)
     return sid
+
+
+VIA_TEMPLATE, VIA_SMS = "template", "sms"
+"""How an attempt went when not as the plain text to its WhatsApp address: an approved template (outside the
+24-hour window), or the SMS fallback. Kept in an uncertain send record (`via`), never the number itself."""
 
 
 def _outside_window(rt, cid: str, address: str, channel, body: str, purpose: str, language, variables):
@@ -202,7 +208,7 @@ def send_once(
             return record  # another attempt is inside its HTTP call right now
         if record["state"] != RELEASED:
             gave_up = record["at"] + (timeout if record["state"] == CLAIMED else 0)
-            sid = channels.for_address(address).find_sent(rt, address, body, since=gave_up - timeout)
+            sid = _find_attempt(rt, address, body, record.get("via", ""), since=gave_up - timeout)
             if sid:
                 done = _record(SENT, now, sid=sid, **extra)
                 lua.run(rt.r, "send_claim", [records_key], recipient=recipient, record=done, takeover=stale)
@@ -233,7 +239,8 @@ def send_once(
             # A 5xx is Twilio's answer: whatever it created is listed by now. No answer (a timeout, a
             # reset) means the request may still be at Twilio: retries keep looking for a while.
             answered = {"answered": 1} if exc.http_status else {}
-            rt.r.hset(records_key, recipient, _record(UNCERTAIN, time.time(), **answered, **extra))
+            via = {"via": exc.via} if exc.via else {}
+            rt.r.hset(records_key, recipient, _record(UNCERTAIN, time.time(), **answered, **via, **extra))
         raise
     except PermanentSend as exc:
         done = _record(FAILED, now, code=exc.code or 0, kind=exc.kind, **extra)
@@ -242,6 +249,28 @@ def send_once(
     done = _record(SENT if sid else SUPPRESSED, now, sid=sid or "", **extra)
     rt.r.hset(records_key, recipient, done)
     return {**read_record(done), "new": True}
+
+
+def _find_attempt(rt, address: str, body: str, via: str, since: float) -> str | None:
+    """The sid of the message an uncertain attempt created at Twilio, or None.
+
+    A plain text is found by its body. The SMS fallback went to the number without
+    its `whatsapp:` prefix. A template's body is the template's text as Twilio
+    renders it, which the hotline does not hold: its message is the one to that
+    address, created since the attempt, that the hotline has no record of (every
+    sid it learns is remembered, `remember`); two attempts uncertain at once to one
+    contact could take each other's, never a text nobody sent.
+    """
+    channel = channels.for_address(address)
+    if via == VIA_SMS:
+        sms = channel.sms_address(address)
+        return channels.for_address(sms).find_sent(rt, sms, body, since=since) if sms else None
+    if via == VIA_TEMPLATE:
+        for sid in channel.find_recent(rt, address, since=since):
+            if not rt.r.exists(store.outbound_key(sid)):
+                return sid
+        return None
+    return channel.find_sent(rt, address, body, since=since)
 
 
 RECONCILE_MIN_S = 30

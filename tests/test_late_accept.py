@@ -7,6 +7,7 @@ asking Twilio's message list over the whole window before any resend.
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -102,3 +103,60 @@ def test_a_5xx_answer_is_reconciled_at_once(rt, twilio_outbox):
         outbox.send_once(rt, key, "r1", to, "hi", purpose="escalation", now=time.time())
     record = outbox.send_once(rt, key, "r1", to, "hi", purpose="escalation", now=time.time())
     assert record["state"] == outbox.SENT and count_to(twilio_outbox, to) == 1
+
+
+WA = "whatsapp:+13235550188"
+ALERT_SID = "HX" + "c" * 32
+
+
+def _uncertain_outside_the_window(rt, twilio_outbox, key: str, **send) -> dict:
+    """A send to a WhatsApp contact outside the 24-hour window that Twilio accepted only after the client's
+    timeout, its record aged past the reconcile window (the moment a resend would be allowed)."""
+    twilio_outbox.accept_late(1, created_late=True)
+    with pytest.raises(RetryableSend):
+        outbox.send_once(rt, key, "r1", WA, "An observer is on the way.", purpose="alert", now=time.time(), **send)
+    twilio_outbox.release_late()
+    twilio_outbox.wait_for(1, timeout_s=10)
+    record = outbox.read_record(rt.r.hget(key, "r1"))
+    assert record["state"] == outbox.UNCERTAIN and "188" not in json.dumps(record), "how it went, never the number"
+    record["at"] = time.time() - outbox.reconcile_window(rt.settings) - 1
+    rt.r.hset(key, "r1", json.dumps(record))
+    return record
+
+
+def test_a_template_accepted_late_is_found_by_its_recipient_not_by_a_body_it_never_had(rt, tmp_path, twilio_outbox):
+    """A template's body at Twilio is the template's own text: looking for the freeform body never found it,
+    and once the window passed the alert went out a second time."""
+    path = tmp_path / "templates.yaml"
+    path.write_text(f'alert:\n  en: {{content_sid: {ALERT_SID}, variables: {{"1": kind, "2": area}}}}\n')
+    rt.settings = rt.settings.replace(whatsapp_templates=str(path))
+    twilio_outbox.add_template(ALERT_SID, placeholders=2)
+    key = store.job_sends_key("template")
+    variables = {"kind": "raid", "area": "Bell 90201"}
+    assert _uncertain_outside_the_window(rt, twilio_outbox, key, variables=variables)["via"] == outbox.VIA_TEMPLATE
+    record = outbox.send_once(rt, key, "r1", WA, "An observer is on the way.", purpose="alert", now=time.time())
+    assert record["state"] == outbox.SENT and count_to(twilio_outbox, WA) == 1, "not sent twice"
+    assert rt.r.hget(store.outbound_key(record["sid"]), "purpose") == "alert", "its status callbacks find it"
+
+
+def test_a_template_nobody_created_is_sent_and_a_known_message_is_not_taken_for_it(rt, tmp_path, twilio_outbox):
+    path = tmp_path / "templates.yaml"
+    path.write_text(f'alert:\n  en: {{content_sid: {ALERT_SID}, variables: {{"1": kind, "2": area}}}}\n')
+    rt.settings = rt.settings.replace(whatsapp_templates=str(path))
+    twilio_outbox.add_template(ALERT_SID, placeholders=2)
+    variables = {"kind": "raid", "area": "Bell 90201"}
+    outbox.send(rt, WA, "another alert", purpose="alert", variables=variables)  # one the hotline knows it sent
+    key = store.job_sends_key("template-none")
+    old = time.time() - outbox.reconcile_window(rt.settings) - 1
+    rt.r.hset(key, "r1", outbox._record(outbox.UNCERTAIN, old, via=outbox.VIA_TEMPLATE))
+    record = outbox.send_once(rt, key, "r1", WA, "x", purpose="alert", now=time.time(), variables=variables)
+    assert record["state"] == outbox.SENT and count_to(twilio_outbox, WA) == 2, "sent: the listed one was another"
+
+
+def test_an_sms_fallback_accepted_late_is_found_at_the_number_it_went_to(rt, twilio_outbox):
+    rt.settings = rt.settings.replace(whatsapp_sms_fallback=True)
+    key = store.job_sends_key("fallback")
+    assert _uncertain_outside_the_window(rt, twilio_outbox, key)["via"] == outbox.VIA_SMS
+    record = outbox.send_once(rt, key, "r1", WA, "An observer is on the way.", purpose="alert", now=time.time())
+    assert record["state"] == outbox.SENT
+    assert count_to(twilio_outbox, "+13235550188") == 1 and count_to(twilio_outbox, WA) == 0, "not sent twice"

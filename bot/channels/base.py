@@ -92,6 +92,10 @@ class Channel:
         """The status of an uncertain send: the id of a message sent with this body (at/after `since`), or None."""
         return None
 
+    def find_recent(self, rt, address: str, since: float | None = None) -> list[str]:
+        """The ids of messages sent to an address at/after `since`, whatever their body (newest first)."""
+        return []
+
     def is_opt_out(self, exc: PermanentSend) -> bool:
         """Whether a refused send means the recipient opted out (the outbox then records it)."""
         return False

@@ -441,25 +441,30 @@ CLOCK_SKEW_S = 120
 
 
 def find_sent(client: Client, to: str, body: str, sender: str | None = None, since: float | None = None) -> str | None:
-    """Return the sid of a message already sent to `to` with exactly this body, or None.
+    """Return the sid of a message already sent to `to` with exactly this body, or None (see `list_sent`)."""
+    return next((sid for sid, sent in list_sent(client, to, sender, since) if sent == body), None)
+
+
+def list_sent(client: Client, to: str, sender: str | None = None, since: float | None = None) -> list[tuple[str, str]]:
+    """(sid, body) of the messages sent to `to` no earlier than our attempt, as Twilio lists them (newest first).
 
     A 5xx or a dropped connection on create may still have sent; asking Twilio's
     message list is the only way to know before sending again. Twilio's Messages
     API has no idempotency key, and its `DateSent` filter is by whole day (and empty
     while a message is queued), so the list is read by `To` (and `From` when we send
-    from a number) and narrowed here: the same body, created no earlier than our
-    attempt (`since`, less CLOCK_SKEW_S) — https://www.twilio.com/docs/messaging/api/message-resource#read-multiple-message-resources
+    from a number) and narrowed here: created no earlier than our attempt (`since`,
+    less CLOCK_SKEW_S) — https://www.twilio.com/docs/messaging/api/message-resource#read-multiple-message-resources
     """
     filters = {"to": to, "limit": LOOKUP_LIMIT}
     if sender:
         filters["from_"] = sender
+    found = []
     try:
         for message in client.messages.list(**filters):
             created = message.date_created.timestamp() if message.date_created else None
             if since is not None and created is not None and created < since - CLOCK_SKEW_S:
                 continue
-            if message.body == body:
-                return message.sid
+            found.append((message.sid, message.body))
     except (TwilioRestException, TwilioServiceException) as exc:
         error = send_error(exc)
         if isinstance(error, SendingPaused):
@@ -467,7 +472,7 @@ def find_sent(client: Client, to: str, body: str, sender: str | None = None, sin
         raise RetryableSend(str(error), code=error.code, http_status=error.http_status) from None
     except requests.RequestException as exc:  # cannot tell yet: the caller retries later
         raise RetryableSend(f"twilio unreachable: {type(exc).__name__}") from None
-    return None
+    return found
 
 
 def status_callback_url(settings) -> str | None:
@@ -513,11 +518,19 @@ class TwilioChannel(Channel):
         return address.removeprefix(WHATSAPP_PREFIX) if self.prefix == WHATSAPP_PREFIX else None
 
     def find_sent(self, rt, address: str, body: str, since: float | None = None) -> str | None:
+        sent = body if self.prefix else sms_body(rt.settings, body)
+        return find_sent(rt.twilio, address, sent, self._sender(rt, address), since)
+
+    def find_recent(self, rt, address: str, since: float | None = None) -> list[str]:
+        return [sid for sid, _body in list_sent(rt.twilio, address, self._sender(rt, address), since)]
+
+    def _sender(self, rt, address: str) -> str | None:
+        """The `From` the hotline sends to this address from (None with a Messaging Service: it picks)."""
         settings = rt.settings
         sender = None if settings.twilio_messaging_service_sid else settings.twilio_number
         if sender and address.startswith(WHATSAPP_PREFIX) and not sender.startswith(WHATSAPP_PREFIX):
             sender = WHATSAPP_PREFIX + sender
-        return find_sent(rt.twilio, address, body if self.prefix else sms_body(settings, body), sender, since)
+        return sender
 
     def is_opt_out(self, exc: PermanentSend) -> bool:
         return exc.code == OPTED_OUT
