@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
+import time
 
 from cryptography.fernet import InvalidToken
 from rq import Retry
 
-from . import audit, privacy, runtime, store
+from . import audit, privacy, runtime, store, twilio_retention
 from .channels import twilio as twilio_channel
 from .errors import MediaRefused
 
@@ -38,6 +40,12 @@ KEEP_RETRY = Retry(max=4, interval=[10, 30, 90, 300])
 
 JOB_TIMEOUT_S = 120
 """Ten photos of 5 MB at Twilio's pace, with room to spare."""
+
+KEEP_HORIZON_S = sum(KEEP_RETRY.intervals) + (KEEP_RETRY.max + 1) * JOB_TIMEOUT_S
+"""The latest a keep job's last attempt can end; the message (and its media) waits at Twilio at least this
+long (`twilio_retention.PHOTO_MARGIN_S`)."""
+
+_MESSAGE_OF_MEDIA = re.compile(r"/Messages/((?:MM|SM)[0-9a-fA-F]{32})/Media/")
 
 
 def photo_id(url: str) -> str:
@@ -97,6 +105,8 @@ def keep(incident_id: str, urls: list[str]) -> int:
             twilio_channel.delete_media(rt.twilio, url)
         except MediaRefused:
             pass  # not a Twilio media URL: nothing to delete there
+    # kept (or refused for good): the messages they came with need not wait any longer (`twilio_retention`)
+    twilio_retention.sooner(rt, {m.group(1) for m in map(_MESSAGE_OF_MEDIA.search, urls) if m}, time.time())
     return stored
 
 

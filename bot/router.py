@@ -147,7 +147,7 @@ def _process(rt, inbound: Inbound, now: float, actions: dict, takeover: bool = F
     pipe.get(key)
     pipe.exists(store.observer_key(cid))
     loads = conversation.queue_load(pipe, cid)  # what the turn reads, on this round trip rather than its own
-    twilio_retention.queue_schedule(pipe, rt.settings, inbound.message_sid, now)  # this one too
+    twilio_retention.queue_schedule(pipe, rt.settings, inbound.message_sid, now, media=bool(inbound.media))  # too
     if channels.get(inbound.channel).session_window:  # WhatsApp: they wrote, so freeform texts reach them 24 h
         whatsapp_window.queue_note_inbound(pipe, cid, now)
     answers = pipe.execute()

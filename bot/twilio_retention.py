@@ -67,13 +67,31 @@ def _kind(sid: str) -> str | None:
     return _JOBS.get(sid[:2])
 
 
-def queue_schedule(pipe, settings, sid: str, now: float) -> bool:
+PHOTO_MARGIN_S = 3600
+"""Beyond the conversation's own life, how long a message with a photo waits for the photo to be kept
+(HOTLINE_KEEP_PHOTOS): longer than `photos.KEEP_RETRY`'s every retry (tests/test_media_keep.py)."""
+
+
+def queue_schedule(pipe, settings, sid: str, now: float, media: bool = False) -> bool:
     """Queue, on `pipe`, the deletion of a message or call at Twilio DELETE_AFTER_S from `now` (when the
-    network deletes); True if queued. A SID queued twice (a redelivery) keeps its first due time."""
+    network deletes); True if queued. A SID queued twice (a redelivery) keeps its first due time.
+
+    With HOTLINE_KEEP_PHOTOS, a message with `media` waits for its report to be submitted and its photos
+    kept (the media go with the message): the session's life and PHOTO_MARGIN_S, or until the keeping is
+    done (`sooner`), whichever comes first. Without that, a fetch retried past two minutes found nothing.
+    """
     if settings.twilio_retention != "delete" or _kind(sid) is None:
         return False
-    pipe.zadd(store.twilio_deletions_key(), {sid: now + DELETE_AFTER_S}, nx=True)
+    wait = settings.session_ttl_s + PHOTO_MARGIN_S if media and settings.keep_photos else DELETE_AFTER_S
+    pipe.zadd(store.twilio_deletions_key(), {sid: now + wait}, nx=True)
     return True
+
+
+def sooner(rt, sids, now: float) -> None:
+    """Delete these messages DELETE_AFTER_S from `now` if they were due later (their photos are kept)."""
+    sids = [sid for sid in sids if _kind(sid) == "message"]
+    if sids and rt.settings.twilio_retention == "delete":
+        rt.r.zadd(store.twilio_deletions_key(), dict.fromkeys(sids, now + DELETE_AFTER_S), lt=True)
 
 
 def schedule(rt, sid: str, now: float | None = None) -> bool:

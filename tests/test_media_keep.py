@@ -14,7 +14,7 @@ import requests
 from test_browser_chat import browser, playwright_api  # noqa: F401  (the shared browser fixtures)
 from test_browser_console import console, served  # noqa: F401
 
-from bot import audit, incidents, photos, privacy, reports, retention, runtime, store
+from bot import audit, incidents, photos, privacy, reports, retention, runtime, store, twilio_retention
 from bot.channels import twilio as twilio_channel
 from bot.conversation import ActionCall
 from bot.errors import MediaRefused
@@ -89,6 +89,43 @@ def test_an_updated_report_keeps_its_photo_once(keeping, worker, twilio_outbox):
     reports.update(rt, call)
     worker()
     assert len(photos.listed(rt.r, first["incident_id"])) == 1
+
+
+def test_a_photo_message_waits_at_twilio_until_its_photo_is_kept_then_goes(keeping, phone, worker, twilio_outbox):
+    """The keep job retries a failed fetch for minutes (KEEP_RETRY) while the message, and its media with it,
+    was deleted two minutes after it came in: a fetch retried past that found nothing."""
+    rt = keeping
+    twilio_outbox.set_auth_token(rt.settings.twilio_auth_token)
+    seeded = seed(twilio_outbox, rt, ("image/jpeg", PHOTO))
+    form = phone.form("", "+13235550123", NumMedia=1, MediaUrl0=seeded["media_urls"][0], MediaContentType0="image/jpeg")
+    form["MessageSid"] = seeded["sid"]
+    phone.post(form)
+    plain = phone.form("hello", "+13235550124")
+    phone.post(plain)
+    now = time.time()
+    due = lambda sid: rt.r.zscore(store.twilio_deletions_key(), sid)  # noqa: E731
+    assert due(plain["MessageSid"]) < now + twilio_retention.DELETE_AFTER_S + 5, "a text without photos: minutes"
+    assert due(seeded["sid"]) > now + rt.settings.session_ttl_s, "the photo's message waits for its report"
+    assert twilio_retention.hand_over(rt, now + twilio_retention.DELETE_AFTER_S + photos.KEEP_HORIZON_S) == 1
+    assert twilio_outbox.inbound_left() == [seeded["sid"]], "still there for a keep job's last retry"
+    report(rt, seeded["media_urls"])
+    worker()  # keeps the photo, deletes the media, and lets the message go sooner
+    assert due(seeded["sid"]) < time.time() + twilio_retention.DELETE_AFTER_S + 1
+    assert twilio_retention.hand_over(rt, time.time() + twilio_retention.DELETE_AFTER_S + 1) == 1
+    worker()
+    assert twilio_outbox.inbound_left() == []
+
+
+def test_the_photo_wait_outlasts_every_retry_of_the_keep_job():
+    assert twilio_retention.PHOTO_MARGIN_S > photos.KEEP_HORIZON_S
+
+
+def test_without_keeping_photos_a_photo_message_goes_in_minutes(rt, phone, twilio_outbox):
+    seeded = seed(twilio_outbox, rt, ("image/jpeg", PHOTO))
+    form = phone.form("", "+13235550123", NumMedia=1, MediaUrl0=seeded["media_urls"][0], MediaContentType0="image/jpeg")
+    form["MessageSid"] = seeded["sid"]
+    phone.post(form)
+    assert rt.r.zscore(store.twilio_deletions_key(), seeded["sid"]) < time.time() + twilio_retention.DELETE_AFTER_S + 1
 
 
 @pytest.mark.parametrize(
