@@ -34,6 +34,19 @@ city), `unplaced` (250 reports nobody can place), all four in this process throu
 the app's test client, and `genuine` (idle vs flood, over HTTP). A scenario's
 reports go out as fast as this process can post them; the rate achieved is
 printed (`reports_per_s`), so a slow machine says so.
+
+The web chat, where no phone number stands behind a report, has scenarios of its own,
+in this process too, against an app behind one reverse proxy (HOTLINE_PROXY_HOPS=1,
+the client in X-Forwarded-For): a script does what the page's script does (`GET /chat`
+for a server-issued chat id and its CSRF token, then the report as a JSON post), a
+fresh cookie jar (so a new chat id) for every report. `webchat_one_client` (200
+reports from one address across the city; over the new-chat limit the script posts
+anyway and takes the fresh chat the server's 403 starts, as the page does),
+`webchat_trap` (200 addresses at one spot) and `webchat_city` (200 addresses across
+the city). Their rows add `client_got`: the answers the script got, by kind
+(`page_200`, `page_429`, `post_200`, `post_403_restart`, `post_429`, `other`).
+
+    python bench/flood.py --only webchat_one_client,webchat_trap,webchat_city
 """
 
 from __future__ import annotations
@@ -41,9 +54,11 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import logging
 import multiprocessing
 import os
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -193,6 +208,87 @@ def unplaced(reporter: Reporter, rng: random.Random, count: int = 250) -> int:
         number = f"+1626555{i:04d}"
         for body in ("ICE raid now", words, words):
             reporter.text(body, number)
+    return count
+
+
+WEB_PROXY = "127.0.0.1"
+"""The reverse proxy every web chat request of the web scenarios comes through (HOTLINE_PROXY_HOPS=1)."""
+
+WEB_SCRIPT = "203.0.113.7"
+"""The one address `webchat_one_client` posts from (TEST-NET-3: nobody's real address)."""
+
+
+def web_client(i: int) -> str:
+    """Client address i of a many-address web flood (198.18.0.0/15, the benchmarking range)."""
+    return f"198.18.{i // 250}.{i % 250 + 1}"
+
+
+CSRF_META = re.compile(r'name="csrf-token" content="([^"]+)"')
+
+
+class WebScript:
+    """A script driving the web chat as the page's own script does (bot/static/chat.js), through the app's
+    test client behind one proxy: `GET /chat` for a server-issued chat id (cookie) and its CSRF token, then
+    JSON posts with that token. Every chat is a fresh cookie jar (a script dropping its cookie). Counts every
+    answer by what it was: `page_200`/`page_429` (GET /chat), `post_200`/`post_403_restart`/`post_429`, and
+    `other` for anything else (a 4xx the script did not expect, a 5xx)."""
+
+    def __init__(self, app):
+        self.app = app
+        self.answers: dict[str, int] = {}
+        self.seq = itertools.count()
+
+    def _count(self, key: str) -> None:
+        self.answers[key] = self.answers.get(key, 0) + 1
+
+    def report(self, client: str, lat: float, lon: float) -> bool:
+        """A new chat from `client` (its X-Forwarded-For) posting one whole report; True when it was answered.
+
+        Over the new-chat limit the page answers 429 and sets no cookie; the script then does what the page
+        does with a 403: posts anyway, takes the fresh chat the server starts (`restart` + `csrf`) and sends
+        the report again in it."""
+        browser = self.app.test_client()
+        browser.environ_base["REMOTE_ADDR"] = WEB_PROXY
+        headers = {"X-Forwarded-For": client, "Accept-Language": "en", "Content-Language": "en"}
+        page = browser.get("/chat", headers=headers)
+        self._count(f"page_{page.status_code}" if page.status_code in (200, 429) else "other")
+        token = ""
+        if page.status_code == 200:
+            token = CSRF_META.search(page.get_data(as_text=True)).group(1)
+        body = {"text": report_text(lat, lon)}
+        for _ in range(2):
+            post_headers = {**headers, "X-CSRF-Token": token, "Content-Type": "application/json"}
+            body["id"] = f"flood-{next(self.seq):08d}"
+            response = browser.post("/chat/messages", data=json.dumps(body), headers=post_headers)
+            answer = response.get_json(silent=True) or {}
+            if response.status_code == 403 and answer.get("restart"):
+                self._count("post_403_restart")
+                token = answer["csrf"]
+                continue
+            self._count(f"post_{response.status_code}" if response.status_code in (200, 429) else "other")
+            return response.status_code == 200
+        return False
+
+
+def webchat_one_client(script: WebScript, rng: random.Random, count: int = 200) -> int:
+    """One client address (behind the proxy) opening `count` chats, a new chat id each, reporting across the city."""
+    for _ in range(count):
+        script.report(WEB_SCRIPT, *city_point(rng))
+    return count
+
+
+def webchat_trap(script: WebScript, rng: random.Random, count: int = 200) -> int:
+    """`count` client addresses (X-Forwarded-For, one proxy), a new chat each, reporting one spot within seconds."""
+    spot = (CENTER[0] - 3 / 111.0, CENTER[1] - 3 / 92.0)
+    for i in range(count):
+        script.report(web_client(i), *spot)
+    return count
+
+
+def webchat_city(script: WebScript, rng: random.Random, count: int = 200) -> int:
+    """`count` client addresses, one chat and one report each, spread across the city."""
+    for i in range(count):
+        script.report(web_client(i), *city_point(rng))
     return count
 
 
@@ -396,11 +492,12 @@ def genuine(args, redis, fake: Fake, data_dir: str) -> dict:
 
 
 SCENARIOS = {"one_number": one_number, "trap": trap, "city": city, "unplaced": unplaced}
+WEB_SCENARIOS = {"webchat_one_client": webchat_one_client, "webchat_trap": webchat_trap, "webchat_city": webchat_city}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="one_number,trap,city,unplaced,genuine")
+    parser.add_argument("--only", default=",".join([*SCENARIOS, *WEB_SCENARIOS, "genuine"]))
     parser.add_argument("--rate", type=float, default=10_000, help="flood reports a minute for `genuine`")
     parser.add_argument("--numbers", type=int, default=1000, help="numbers the `genuine` flood comes from")
     parser.add_argument("--flood-s", type=float, default=20.0, help="how long the `genuine` flood runs")
@@ -413,6 +510,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     wanted = args.only.split(",")
+    logging.getLogger("flask-limiter").setLevel(logging.WARNING)  # a line per 429 otherwise
 
     with services("hotline-flood-") as (redis, fake, data_dir):
         env = env_for(redis.url, fake.url, data_dir, HOTLINE_COORDINATORS=COORDINATOR)
@@ -420,17 +518,25 @@ def main() -> None:
         settings = Settings.from_env(env)
         app = create_app(settings)
         rt = app.extensions["hotline"]
-        in_process = [w for w in wanted if w in SCENARIOS]
+        web_app = create_app(settings.replace(proxy_hops=1))  # the web chat behind one reverse proxy
+        in_process = [w for w in wanted if w in SCENARIOS or w in WEB_SCENARIOS]
         if in_process:
             with running(env):
                 for name in in_process:
                     rt.r.flushdb()
                     clear_fake(fake)
                     roster = city_roster(rt, settings)
+                    script = WebScript(web_app)
                     t0 = time.monotonic()
-                    sent = SCENARIOS[name](Reporter(app, settings), random.Random(1))
+                    if name in SCENARIOS:
+                        sent = SCENARIOS[name](Reporter(app, settings), random.Random(1))
+                    else:
+                        sent = WEB_SCENARIOS[name](script, random.Random(1))
                     seconds = time.monotonic() - t0
-                    print(json.dumps(tally(name, settle(fake, rt), roster, rt, sent, seconds)), flush=True)
+                    row = tally(name, settle(fake, rt), roster, rt, sent, seconds)
+                    if name in WEB_SCENARIOS:
+                        row["client_got"] = dict(sorted(script.answers.items()))
+                    print(json.dumps(row), flush=True)
         if "genuine" in wanted:
             print(json.dumps(genuine(args, redis, fake, data_dir)), flush=True)
 
