@@ -9,9 +9,20 @@ import traceback
 
 
 class HotlineError(Exception):
-    """Base of every error the hotline raises on purpose."""
+    """Base of every error the hotline raises on purpose.
+
+    `code` names what happened for machines (the console's JSON API answers it beside its
+    translated message, `bot/dashboard/refusals.py`); `params` are the values the message names.
+    """
 
     status = 500
+    code = "error"
+
+    def __init__(self, *args, code: str = "", **params):
+        super().__init__(*args)
+        if code:
+            self.code = code
+        self.params = params
 
 
 class ConfigError(HotlineError):

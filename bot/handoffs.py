@@ -24,7 +24,11 @@ WORDS_MAX = 300
 
 
 class NotYours(PermissionError):
-    """The item is not taken, or taken by someone else."""
+    """The item is not taken, or taken by someone else (`code` says which, for the console)."""
+
+    def __init__(self, message: str, code: str = "not_yours"):
+        super().__init__(message)
+        self.code = code
 
 
 def add(
@@ -100,7 +104,7 @@ def number(r, settings, item_id: str, by: str, now: float) -> str:
     """Unseal a call-back's number for the coordinator who took it (audited); raise NotYours otherwise."""
     item = r.hgetall(store.handoff_key(item_id))
     if not item or item.get("taken_by") != by or not item.get("sealed"):
-        raise NotYours("take this call-back first")
+        raise NotYours("take this call-back first", "take_first")
     e164 = privacy.unseal(settings.secret, item["sealed"]) or ""
     audit.record(r, "callback_unsealed", by, now, item=item_id)
     return e164.removeprefix("whatsapp:")
@@ -110,7 +114,7 @@ def done(r, item_id: str, by: str, now: float) -> bool:
     """Finish an item (the call was made, the report placed by hand): it and any number go now."""
     item = r.hgetall(store.handoff_key(item_id))
     if not item or item.get("taken_by") not in (None, by):
-        raise NotYours("someone else took this one")
+        raise NotYours("someone else took this one", "taken_by_another")
     pipe = r.pipeline(transaction=True)
     pipe.delete(store.handoff_key(item_id))
     pipe.zrem(store.handoffs_key(), item_id)

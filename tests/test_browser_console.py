@@ -461,3 +461,24 @@ def test_a_dispatch_queued_behind_first_reports_says_why_until_an_observer_is_te
     page.wait_for_function("() => !document.querySelector('li.incident .queued')")  # every wait ended
     spanish.wait_for_function("() => !document.querySelector('li.incident .queued')")
     only_loopback(page, served)
+
+
+def test_a_refused_action_is_shown_in_the_consoles_language_with_its_code(console, served, r):
+    """A Spanish console's merge into an incident closed meanwhile: the API's reason, in Spanish, coded."""
+    from bot import runtime
+    from bot.dispatch import lifecycle
+
+    page = console(locale="es-MX")
+    kept, closing = flood(HELD_SPOTS[1:], contact="two-scenes")  # two scenes from one number, under its cap
+    assert not kept["held"] and not closing["held"]
+    card(page, closing["ref"]).wait_for()
+    open_incident(page, kept["ref"])
+    page.click("dialog button[data-action=merge]")
+    page.select_option("#merge-into", closing["ref"])
+    lifecycle.close(runtime.get(), closing["id"], "cli", time.time())  # closed from the command line meanwhile
+    page.click("dialog button[data-action=merge-confirm]")
+    error = page.locator("dialog .error")
+    error.wait_for()
+    assert error.get_attribute("data-code") == "incident_not_open"
+    assert error.inner_text() == f"el incidente {closing['ref']} está cerrado", error.inner_text()
+    assert incidents.get(r, kept["id"]).get("merged_into") in (None, ""), "nothing was merged"

@@ -54,7 +54,8 @@ def test_wrong_password_or_unknown_name_is_refused(app, rt):
 def test_anonymous_requests_get_401_for_the_api_and_a_redirect_for_pages(client):
     for path in ("/dashboard/api/incidents", "/dashboard/api/observers", "/dashboard/api/incidents/ABCDE"):
         response = client.get(path)
-        assert response.status_code == 401 and response.get_json() == {"error": "login required"}
+        assert response.status_code == 401
+        assert response.get_json() == {"error": "login required", "code": "login_required"}
     response = client.get("/dashboard")
     assert response.status_code == 302 and "/dashboard/login" in response.headers["Location"]
     assert client.get("/dashboard/incidents/1").status_code == 302

@@ -13,13 +13,16 @@ CDN, no analytics), so nothing outside learns where the network's incidents are.
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlparse
 
-from flask import Blueprint, current_app, jsonify, redirect, request, url_for
+from flask import Blueprint, current_app, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
 
 from .. import guard
+from ..errors import HotlineError
 from .extensions import csrf, init_app
 
 bp = Blueprint("dashboard", __name__)
@@ -58,15 +61,42 @@ def require_login():
     if current_user.is_authenticated:
         return None
     if is_api():
-        return jsonify(error="login required"), 401
+        return refusals.refuse(401, "login_required")
     return redirect(url_for("dashboard.login", next=request.full_path if request.query_string else request.path))
 
 
 @bp.errorhandler(CSRFError)
 def csrf_refused(exc: CSRFError):
     if is_api() or request.mimetype == "application/json":
-        return jsonify(error="missing or invalid CSRF token"), 403
+        return refusals.refuse(403, "csrf")
     return "Missing or invalid CSRF token: reload the page and try again.\n", 403, {"Content-Type": "text/plain"}
+
+
+@bp.errorhandler(429)
+def rate_limited(exc):
+    """Over a rate limit (the login's): JSON with a code for a script, else the page's own plain sentence."""
+    if is_api() or request.mimetype == "application/json":
+        return refusals.refuse(429, "rate_limited")
+    text = refusals.message("rate_limited", console.language())
+    return text + "\n", 429, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+@bp.errorhandler(HotlineError)
+def hotline_refused(exc: HotlineError):
+    """A HotlineError no view caught: on the API a coded, translated refusal (a 5xx stays the app's own answer)."""
+    if not is_api() or exc.status >= 500:
+        if exc.status >= 500:
+            logging.getLogger("bot").error("internal error", exc_info=exc)
+        return {"error": str(exc) if exc.status < 500 else "internal error"}, exc.status  # as create_app's handler
+    return refusals.refuse_error(exc)
+
+
+@bp.errorhandler(HTTPException)
+def http_refused(exc: HTTPException):
+    """Werkzeug's own 4xx inside an API view (a malformed body, a bad method): JSON with a code, never HTML."""
+    if not is_api() or exc.code is None or not 400 <= exc.code < 500:
+        return exc
+    return refusals.refuse(exc.code, "bad_request" if exc.code in (400, 405, 411, 413, 415, 422) else "error")
 
 
 @bp.after_request
@@ -80,4 +110,4 @@ def secure(response):
     return response
 
 
-from . import api, auth, basemap, console, events, pages, queue, stats_page  # noqa: E402,F401  (modules that add routes to bp)
+from . import api, auth, basemap, console, events, pages, queue, refusals, stats_page  # noqa: E402,F401  (modules that add routes to bp)

@@ -3,7 +3,8 @@
 Thin: parse, check the role, call `bot.dispatch.board` (reading) or
 `bot.dispatch.lifecycle` (acting) with `by` = the coordinator's name, answer JSON.
 Errors are JSON too: 400 for a bad action, 403 for a role that may not, 404 for
-an unknown incident, 409 for a change the lifecycle does not allow.
+an unknown incident, 409 for a change the lifecycle does not allow; each is
+`{"error", "code"}` with the message in the console's language (`refusals`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from .. import incidents, photos
 from ..dispatch import board
 from ..errors import NoSuchIncident
 from . import bp, runtime
+from .console import language
+from .refusals import refuse, refuse_error  # noqa: F401  (refuse_error: for the other API modules)
 
 
 def resolve(ref: str) -> str | None:
@@ -24,13 +27,9 @@ def resolve(ref: str) -> str | None:
     return board.resolve(runtime().r, ref)
 
 
-def refuse(status: int, message: str):
-    return jsonify(error=message), status
-
-
 def lang() -> str:
-    """The console's language for this request (English or Spanish, from the browser)."""
-    return request.accept_languages.best_match(runtime().settings.languages) or "en"
+    """The console's language for this request: the one its pages use (the switch's choice, else the browser's)."""
+    return language()
 
 
 @bp.get("/dashboard/api/incidents")
@@ -42,11 +41,11 @@ def api_incidents():
 def api_incident(ref: str):
     incident_id = resolve(ref)
     if incident_id is None:
-        return refuse(404, "no such incident")
+        return refuse(404, "no_such_incident")
     try:
         found = board.detail(runtime(), incident_id, time.time(), lang())
     except NoSuchIncident:
-        return refuse(404, "no such incident")
+        return refuse(404, "no_such_incident")
     return jsonify({**found, "photos": _photos(incident_id)})
 
 
@@ -66,7 +65,7 @@ def api_observers():
     if request.args.get("near"):
         incident_id = resolve(request.args["near"])
         if incident_id is None:
-            return refuse(404, "no such incident")
+            return refuse(404, "no_such_incident")
         near = incidents.get(rt.r, incident_id)
     return jsonify(board.roster(rt, time.time(), near))
 

@@ -14,11 +14,11 @@ from flask_login import current_user
 
 from .. import handoffs
 from . import bp, runtime
-from .api import refuse
+from .api import refuse, refuse_error
 
 
 def _allowed():
-    return None if current_user.may("queue") else refuse(403, "your role may not use the queue")
+    return None if current_user.may("queue") else refuse(403, "role_queue")
 
 
 @bp.get("/dashboard/api/queue")
@@ -32,9 +32,9 @@ def api_queue_take(item_id: str):
         return denied
     item = handoffs.take(runtime().r, item_id, current_user.name, time.time())
     if item is None:
-        return refuse(404, "no such item (done or expired)")
+        return refuse(404, "queue_gone")
     if item.get("taken_by") != current_user.name:
-        return jsonify({**item, "error": f"{item['taken_by']} already took this one"}), 409
+        return refuse(409, "queue_taken", item, name=item["taken_by"])
     return jsonify(item)
 
 
@@ -46,7 +46,7 @@ def api_queue_number(item_id: str):
     try:
         return jsonify(number=handoffs.number(rt.r, rt.settings, item_id, current_user.name, time.time()))
     except handoffs.NotYours as exc:
-        return refuse(403, str(exc))
+        return refuse_error(exc, 403)
 
 
 @bp.post("/dashboard/api/queue/<item_id>/done")
@@ -56,5 +56,5 @@ def api_queue_done(item_id: str):
     try:
         handoffs.done(runtime().r, item_id, current_user.name, time.time())
     except handoffs.NotYours as exc:
-        return refuse(403, str(exc))
+        return refuse_error(exc, 403)
     return jsonify(ok=True)

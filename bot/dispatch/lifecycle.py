@@ -100,7 +100,7 @@ def note(rt, incident_id: str, by: str, now: float, text: str) -> None:
     """Add a coordinator's note to the timeline (phone numbers in it are blanked)."""
     text = _clean(text)
     if not text:
-        raise BadAction("a note needs text")
+        raise BadAction("a note needs text", code="note_needs_text")
     incidents.get(rt.r, incident_id)
     _log(rt, incident_id, "note", by, now, text=text)
 
@@ -131,7 +131,12 @@ def offer_debrief(r, observer_id: str, incident_id: str) -> bool:
 def _open_incident(rt, incident_id: str) -> dict:
     incident = incidents.get(rt.r, incident_id)
     if incident["status"] not in incidents.OPEN_STATUSES:
-        raise incidents.BadTransition(f"incident {incident['ref']} is {incident['status']}")
+        raise incidents.BadTransition(
+            f"incident {incident['ref']} is {incident['status']}",
+            code="incident_not_open",
+            ref=incident["ref"],
+            status=incident["status"],
+        )
     return incident
 
 
@@ -144,7 +149,7 @@ def dispatch_to(rt, incident_id: str, observer_ids: list[str], by: str, now: flo
     """
     _open_incident(rt, incident_id)
     if not observer_ids:
-        raise BadAction("name at least one observer")
+        raise BadAction("name at least one observer", code="dispatch_needs_observers")
     r = rt.r
     planned = r.hgetall(store.incident_plan_key(incident_id)) or plan.snapshot_plan(r, rt.settings, incident_id, now)
     if planned.get("state") != plan.SEEKING and int(planned.get("accepted") or 0) < int(planned.get("needed") or 1):
@@ -153,7 +158,7 @@ def dispatch_to(rt, incident_id: str, observer_ids: list[str], by: str, now: flo
     queued, skipped = {}, {}
     for observer_id, observer in zip(observer_ids, observers.get_many(r, observer_ids)):
         if observer is None:
-            raise BadAction(f"no observer {observer_id}")
+            raise BadAction(f"no observer {observer_id}", code="no_such_observer")
         name = observer.get("name", "?")
         if observer_id in states:
             skipped[name] = f"already {states[observer_id]}"
@@ -216,7 +221,11 @@ def release(rt, incident_id: str, by: str, now: float, note: str = "") -> None:
     incident = _open_incident(rt, incident_id)
     if not incident.get("held"):
         ref = incident["ref"]
-        raise BadAction(f"incident {ref} is not held by a flood cap: it was released already, or never held")
+        raise BadAction(
+            f"incident {ref} is not held by a flood cap: it was released already, or never held",
+            code="not_held",
+            ref=ref,
+        )
     if not rt.r.hdel(store.incident_key(incident_id), "held"):
         return  # released meanwhile (another coordinator, or a second reporter): dispatch already started
     _log(rt, incident_id, "released", by, now, note=_clean(note))
@@ -231,7 +240,7 @@ def merge(rt, absorbed_id: str, into_id: str, by: str, now: float) -> None:
     open codes now point at the surviving incident, and they get a text saying so.
     """
     if absorbed_id == into_id:
-        raise BadAction("an incident cannot be merged into itself")
+        raise BadAction("an incident cannot be merged into itself", code="merge_into_itself")
     r = rt.r
     absorbed = incidents.get(r, absorbed_id)
     into = _open_incident(rt, into_id)
@@ -363,7 +372,7 @@ def apply(rt, incident_id: str, action: str, by: str, params: dict, now: float |
     if action == "merge":
         merge(rt, incident_id, str(params.get("into_id") or ""), by, now)
         return {}
-    raise BadAction(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
+    raise BadAction(f"unknown action {action!r}; one of {', '.join(ACTIONS)}", code="unknown_action", actions=ACTIONS)
 
 
 __all__ = [

@@ -20,7 +20,7 @@ def apply(rt, observer_id: str, action: str, by: str, now: float) -> dict:
     r = rt.r
     observer = observers.get(r, observer_id)
     if observer is None:
-        raise BadAction("no such observer")
+        raise BadAction("no such observer", code="no_such_observer")
     name = observer.get("name", "?")
     result: dict = {"name": name}
     if action in ("on", "off"):
@@ -33,6 +33,8 @@ def apply(rt, observer_id: str, action: str, by: str, now: float) -> dict:
     elif action == "remove":
         observers.remove(r, observer_id)
     else:
-        raise BadAction(f"unknown roster action {action!r}; one of {', '.join(ACTIONS)}")
+        raise BadAction(
+            f"unknown roster action {action!r}; one of {', '.join(ACTIONS)}", code="unknown_action", actions=ACTIONS
+        )
     audit.record(r, f"observer_{action}", by, now, observer=name)
     return result

@@ -424,7 +424,7 @@ def set_status(r: redis.Redis, incident_id: str, status: str, now: float, reason
     With settings, a finding (verified, unfounded) is counted in the statistics that outlive retention.
     """
     if status not in TRANSITIONS:
-        raise BadTransition(f"unknown status {status!r}")
+        raise BadTransition(f"unknown status {status!r}", code="unknown_status")
     keys = [
         store.incident_key(incident_id),
         store.incidents_geo_key(),
@@ -451,7 +451,13 @@ def set_status(r: redis.Redis, incident_id: str, status: str, now: float, reason
     if outcome == "missing":
         raise NoSuchIncident(f"no incident {incident_id}")
     if outcome == "refused":
-        raise BadTransition(f"incident {incident_id} is {previous}; cannot become {status}")
+        raise BadTransition(
+            f"incident {incident_id} is {previous}; cannot become {status}",
+            code="bad_transition",
+            ref=ref_for(incident_id),
+            status=previous,
+            wanted=status,
+        )
     if settings is not None and status in VERDICT_STATUSES:
         stats.record_status(r, settings, get(r, incident_id), previous, status)
     return previous

@@ -60,11 +60,15 @@
         body: JSON.stringify({ place: place.value, activity: kind.value })
       }).then(function (r) {
         return r.json().then(function (data) {
-          if (!r.ok) throw new Error(data.error || r.status);
+          if (!r.ok) { var err = new Error(data.error || r.status); err.code = data.code || ""; throw err; }
           errorBox.hidden = true;
           refresh();
         });
-      }).catch(function (err) { errorBox.textContent = String(err.message || err); errorBox.hidden = false; });
+      }).catch(function (err) {
+        errorBox.textContent = String(err.message || err);
+        errorBox.setAttribute("data-code", err.code || "");
+        errorBox.hidden = false;
+      });
     });
     return f;
   }

@@ -43,11 +43,15 @@
       body: JSON.stringify({ action: action }),
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (data) {
-        if (!response.ok) throw new Error(data.error || t("failed"));
+        if (!response.ok) { var err = new Error(data.error || t("failed")); err.code = data.code || ""; throw err; }
         errorBox.hidden = true;
         load();
       });
-    }).catch(function (err) { errorBox.textContent = err.message; errorBox.hidden = false; });
+    }).catch(function (err) {  // the message is in the console's language; the code is for scripts and tests
+      errorBox.textContent = err.message;
+      errorBox.setAttribute("data-code", err.code || "");
+      errorBox.hidden = false;
+    });
   }
 
   function row(o) {

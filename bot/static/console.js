@@ -37,6 +37,13 @@
     return node;
   }
 
+  /* A refusal from the API: `error` is already in the console's language; `code` is what scripts go by. */
+  function refusal(data) {
+    var err = new Error(data.error || t("failed"));
+    err.code = data.code || "";
+    return err;
+  }
+
   function request(method, url, body) {
     var options = { method: method, credentials: "same-origin", headers: { Accept: "application/json" } };
     if (body !== undefined) {
@@ -47,7 +54,7 @@
     return fetch(url, options).then(function (response) {
       if (response.status === 401) { window.location.reload(); throw new Error(t("login_needed")); }
       return response.json().catch(function () { return {}; }).then(function (data) {
-        if (!response.ok) throw new Error(data.error || t("failed"));
+        if (!response.ok) throw refusal(data);
         return data;
       });
     });
@@ -173,6 +180,7 @@
   function showError(err) {
     var box = dialog.querySelector(".error");
     box.textContent = err.message;
+    box.setAttribute("data-code", err.code || "");
     box.hidden = false;
   }
 

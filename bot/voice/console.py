@@ -20,18 +20,21 @@ import time
 from flask import Blueprint, jsonify, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
 
 from .. import audit, dashboard, i18n, incidents, reports
 from ..actions import ActionCall
 from ..conversation.context import make_context
 from ..conversation.inputs import Answer, Parsed, location
 from ..conversation.registry import for_folder
+from ..dashboard import refusals
 from . import calls
 
 bp = Blueprint("voice_console", __name__)
 bp.before_request(dashboard.require_login)
 bp.after_request(dashboard.secure)
 bp.register_error_handler(CSRFError, dashboard.csrf_refused)
+bp.register_error_handler(HTTPException, dashboard.http_refused)
 
 
 def register(app) -> None:
@@ -75,9 +78,9 @@ def _mine(rt, sid: str):
     """The call if the logged-in dispatcher took it, else the error response."""
     call = calls.get(rt.r, sid)
     if call is None:
-        return None, (jsonify(error="no such call"), 404)
+        return None, refusals.refuse(404, "no_such_call")
     if not call.get("taken_by") or call.get("taken_by") != current_user.name:
-        return None, (jsonify(error="only the dispatcher who took the call may do this"), 403)
+        return None, refusals.refuse(403, "call_not_yours")
     return call, None
 
 
@@ -96,15 +99,17 @@ def call_number(sid: str):
 def incident_from_call(sid: str):
     rt = _rt()
     if not current_user.may("incidents"):
-        return jsonify(error="your role may not create incidents"), 403
+        return refusals.refuse(403, "role_create")
     call, refused = _mine(rt, sid)
     if refused:
         return refused
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return refusals.refuse(400, "bad_request")
     place = str(body.get("place") or "").strip()[:300]
     activity = str(body.get("activity") or "other")
     if not place or activity not in incidents.KINDS:
-        return jsonify(error=f"place and an activity ({', '.join(incidents.KINDS)}) are required"), 400
+        return refusals.refuse(400, "call_needs_place", kinds=incidents.KINDS)
     settings, now = rt.settings, time.time()
     where = _place(settings, place, call.get("lang", "en"), now)
     action = ActionCall(
