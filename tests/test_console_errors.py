@@ -96,6 +96,8 @@ def test_csrf_role_and_queue_refusals_follow_the_language_too(rt, consoles):
     path = f"/dashboard/api/incidents/{merge.ref}/actions"
     assert "CSRF" in refused(english.client.post(path, json={"action": "close"}), 403, "csrf")
     assert "falta el token CSRF" in refused(spanish.client.post(path, json={"action": "close"}), 403, "csrf")
+    logout = spanish.client.post("/dashboard/logout")  # a page's form without its token: plain text, translated
+    assert logout.status_code == 403 and "recargue la página" in logout.get_data(as_text=True)
     # a dispatcher may not change the roster
     assert refused(english.post("/dashboard/api/observers/Ana/actions", action="off"), 403, "role_roster") == (
         "only an admin may change the roster"

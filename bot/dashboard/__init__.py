@@ -69,7 +69,8 @@ def require_login():
 def csrf_refused(exc: CSRFError):
     if is_api() or request.mimetype == "application/json":
         return refusals.refuse(403, "csrf")
-    return "Missing or invalid CSRF token: reload the page and try again.\n", 403, {"Content-Type": "text/plain"}
+    text = refusals.message("csrf_page", console.language())
+    return text + "\n", 403, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 @bp.errorhandler(429)

@@ -58,6 +58,9 @@ MESSAGES = {
 }
 """Every refusal the console API gives, by code, with its English message (a Babel msgid)."""
 
+CSRF_PAGE = N_("Missing or invalid CSRF token: reload the page and try again.")
+"""The same refusal for a form the pages post (logout), as plain text."""
+
 STATUS_PARAMS = ("status", "wanted")
 """Parameters that are incident statuses: shown by their translated board name."""
 
@@ -74,7 +77,7 @@ def message(code: str, lang: str, /, **params) -> str:
         elif isinstance(value, (list, tuple)):
             value = ", ".join(str(v) for v in value)
         values[key] = value
-    msgid = MESSAGES.get(code, MESSAGES["error"])
+    msgid = CSRF_PAGE if code == "csrf_page" else MESSAGES.get(code, MESSAGES["error"])
     text = i18n.gettext(locales, lang, msgid)
     try:
         return text.format(**values) if "{" in text else text
