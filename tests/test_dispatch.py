@@ -503,6 +503,26 @@ def test_watchdog_redrives_a_dispatch_whose_start_job_was_lost(rt, roster, worke
     assert [m["to"][-4:] for m in twilio_outbox.messages()] == ["0101", "0102"]
 
 
+def test_an_incident_whose_dispatch_never_started_is_driven_by_the_watchdog(rt, roster, worker, twilio_outbox):
+    """The Redis-loss drill: Redis died after the merge opened the incident and before its dispatch was
+    enqueued; the spooled report's replay only joined the incident, and nobody was ever texted."""
+    incident_id = new_incident(rt)  # the merge, and nothing after it
+    due = rt.r.zscore(store.dispatch_due_key(), incident_id)
+    assert due is not None, "the merge itself made it due for the watchdog"
+    assert dispatch.redrive_due(rt, time.time()) == [], "not before the grace a start job gets"
+    assert dispatch.redrive_due(rt, time.time() + dispatch_plan.START_GRACE_S + 1) == [incident_id]
+    worker()
+    assert [m["to"][-4:] for m in twilio_outbox.messages()] == ["0101", "0102"]
+
+
+def test_a_held_incident_is_not_made_due(rt, settings):
+    rt.settings = rt.settings.replace(cap_contact_hour=1)
+    new_incident(rt)
+    held = new_incident(rt, where=(SCENE[0] + 0.2, SCENE[1]))  # the same contact's second: over its cap
+    assert incidents.get(rt.r, held)["held"]
+    assert rt.r.zscore(store.dispatch_due_key(), held) is None
+
+
 def test_watchdog_does_not_touch_a_dispatch_a_live_worker_holds(rt, roster):
     incident_id = new_incident(rt)
     dispatch.enqueue_start(rt, incident_id)

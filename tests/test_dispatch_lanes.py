@@ -19,7 +19,7 @@ from test_dispatch import add_observer
 
 from bot import incidents, reports, store
 from bot.conversation import ActionCall
-from bot.dispatch import lanes, lifecycle, redrive_due, resume
+from bot.dispatch import lanes, lifecycle, plan, redrive_due, resume
 
 SCENE = (33.9795, -118.2200)
 
@@ -109,6 +109,20 @@ def test_a_later_incidents_wave_timer_and_redrives_stay_on_its_lane(rt, worker, 
     rt.queue(lanes.LATER).empty()
     resume.redrive_waiting(rt)
     assert late in _queued(rt, lanes.LATER) and late not in _queued(rt, lanes.FIRST)
+
+
+def test_a_later_incidents_start_job_waiting_its_turn_is_left_alone_and_a_lost_one_re_driven_in_seconds(rt):
+    """The Redis-loss drill: a crowded place's start job lost with the killed Redis waited two minutes
+    (the later lane's old grace) for the watchdog; queued ones must not be driven twice meanwhile."""
+    crowd = _crowd(rt, incidents.CROWDED_AT + 2)
+    waiting, lost = crowd[-2]["id"], crowd[-1]["id"]
+    queue = rt.queue(lanes.LATER)
+    queue.remove(rt.r.hget(store.incident_plan_key(lost), "start_job"))  # a worker took it and died with Redis
+    later = time.time() + plan.START_GRACE_S + 1
+    driven = redrive_due(rt, later)
+    assert lost in driven and waiting not in driven, "the lost one at once; the queued one waits its turn"
+    assert _queued(rt, lanes.LATER).count(waiting) == 1, "not queued twice"
+    assert rt.r.zscore(store.dispatch_due_key(), waiting) > later, "looked at again later"
 
 
 def test_a_quiet_places_observer_is_texted_before_the_crowds_later_ones(rt, worker, settings, twilio_outbox):

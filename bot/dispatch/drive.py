@@ -48,8 +48,10 @@ UNSETTLED = (outbox.CLAIMED, outbox.RELEASED, outbox.UNCERTAIN)
 
 
 # ---- jobs ---------------------------------------------------------------------------
-LATER_GRACE_S = 120
-"""A dispatch on the LATER lane is re-driven by the watchdog (on its lane) if its start job has not run by then."""
+START_JOB_FIELD = "start_job"
+"""The plan field naming the incident's start job (an RQ job id): while that job waits its turn in its queue
+the watchdog leaves the incident alone (`watchdog.redrive_due`), so a flood's queued dispatches are not
+driven twice, and a start job lost with a worker or with Redis is re-driven within START_GRACE_S."""
 
 
 def enqueue_start(rt, incident_id: str, now: float | None = None, lane: str = lanes.FIRST, why: str = "") -> None:
@@ -63,9 +65,11 @@ def enqueue_start(rt, incident_id: str, now: float | None = None, lane: str = la
     pipe.multi()  # explicitly, before any command: RQ's enqueue on a pipeline insists on it
     at = queue_snapshot(pipe, rt.settings, incident_id, now)
     pipe.hset(store.incident_plan_key(incident_id), mapping={lanes.FIELD: lane, lanes.WHY_FIELD: why})
-    grace = LATER_GRACE_S if lane == lanes.LATER else START_GRACE_S
-    pipe.zadd(store.dispatch_due_key(), {incident_id: now + grace}, nx=True)
-    rt.queue(lane).enqueue(start_dispatch, incident_id, retry=SEND_RETRY, job_timeout=JOB_TIMEOUT_S, pipeline=pipe)
+    pipe.zadd(store.dispatch_due_key(), {incident_id: now + START_GRACE_S}, nx=True)
+    job = rt.queue(lane).enqueue(
+        start_dispatch, incident_id, retry=SEND_RETRY, job_timeout=JOB_TIMEOUT_S, pipeline=pipe
+    )
+    pipe.hset(store.incident_plan_key(incident_id), START_JOB_FIELD, job.id)
     plan = snapshot_of(pipe.execute()[at])
     try:
         incidents.add_event(

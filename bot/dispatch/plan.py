@@ -27,7 +27,7 @@ TEXTED, ACCEPTED, DECLINED, COVERED, UNDELIVERED, UNREACHABLE = (
 SEEKING, FILLED, CLOSED = "seeking", "filled", "closed"
 """Plan states of an incident's dispatch."""
 
-START_GRACE_S = 10
+START_GRACE_S = incidents.DISPATCH_DUE_S
 """If a start job has not run this long after enqueue, the watchdog drives the incident."""
 
 SEND_RETRY = Retry(max=12, interval=[1, 2, 4, 8, 16, 30, 60])

@@ -15,8 +15,8 @@ from rq import get_current_job
 
 from .. import runtime, sending, store
 from . import digest, lanes, lease
-from .drive import enqueue_refill
-from .plan import JOB_TIMEOUT_S, seconds
+from .drive import START_JOB_FIELD, enqueue_refill
+from .plan import JOB_TIMEOUT_S, START_GRACE_S, seconds
 
 WATCHDOG_INTERVAL_S = 2
 """How often the watchdog looks for stalled dispatch: recovery within a few seconds."""
@@ -47,14 +47,36 @@ def redrive_due(rt, now: float) -> list[str]:
     if sending.paused(rt.r):
         return []  # nothing could be sent; the pause's probe re-drives everything when it lifts
     due = rt.r.zrangebyscore(store.dispatch_due_key(), "-inf", now, start=0, num=REDRIVE_BATCH)
+    waiting = _start_job_waiting(rt, due)
     driven = []
     for incident_id, lane in zip(due, lanes.of_many(rt.r, due)):
+        if incident_id in waiting:  # its start job is still queued, its turn to come (a flood's later lane)
+            rt.r.zadd(store.dispatch_due_key(), {incident_id: now + START_GRACE_S}, xx=True)
+            continue
         if lease.held(rt.r, incident_id):
             continue  # a live worker is fanning it out right now
         enqueue_refill(rt, incident_id, lane)  # on its own lane: a flood's re-drives stay behind real reports
         rt.r.zadd(store.dispatch_due_key(), {incident_id: now + lease.LEASE_S}, xx=True)
         driven.append(incident_id)
     return driven
+
+
+def _start_job_waiting(rt, incident_ids: list[str]) -> set[str]:
+    """The incidents whose first wave has not opened and whose start job is still in its lane's queue (two
+    round trips for the batch). A start job taken by a worker that died, or lost with Redis, is not there
+    (its own status may still say "queued"): those are re-driven. LPOS walks the queue, a few microseconds
+    per thousand jobs waiting."""
+    if not incident_ids:
+        return set()
+    pipe = rt.r.pipeline(transaction=False)
+    for incident_id in incident_ids:
+        pipe.hmget(store.incident_plan_key(incident_id), "wave", START_JOB_FIELD, lanes.FIELD)
+    jobs = {}
+    for incident_id, (wave, job_id, lane) in zip(incident_ids, pipe.execute()):
+        if job_id and wave in (None, "0"):
+            jobs[incident_id] = job_id
+            pipe.lpos(rt.queue(lanes.of({lanes.FIELD: lane})).key, job_id)
+    return {incident_id for incident_id, at in zip(jobs, pipe.execute()) if at is not None}
 
 
 def watchdog() -> int:

@@ -91,6 +91,11 @@ three; a trap brings dozens of fresh numbers at once (the drill: 200 in seconds)
 BURST_WINDOW_S = 10 * 60
 """How close together the newcomers of a burst arrive."""
 
+DISPATCH_DUE_S = 10
+"""A new incident to dispatch is due for the watchdog this long after it opened, written by the merge itself:
+a process (or Redis) dying between the merge and the dispatch's start would otherwise leave it never
+dispatched, its report's replay only joining it (`bot.dispatch.plan.START_GRACE_S` is this)."""
+
 CROWDED_AT = 3
 """Other incidents opened within CROWDED_KM in CROWDED_WINDOW_S that make a new one "crowded".
 
@@ -290,6 +295,8 @@ def merge_report(r: redis.Redis, report: Report, settings, now: float) -> Merge:
         crowded_m=int(CROWDED_KM * 1000),
         crowded_window_s=CROWDED_WINDOW_S,
         crowded_scan=CROWDED_SCAN,
+        due_key=store.dispatch_due_key(),
+        due_s=DISPATCH_DUE_S,
     )
     verdict, (incident_id, is_new, reporters, status, dispatch, escalated, unusual, held, crowded) = pipe.execute()
     incident_id = str(incident_id)

@@ -16,7 +16,9 @@
 --   contact_incidents (the key of this contact's incident index), index_from (store.contact_index_from_key),
 --   crowded_at, crowded_m, crowded_window_s, crowded_scan (a new incident is "crowded" when at least crowded_at
 --   of the crowded_scan nearest open incidents within crowded_m opened in the last crowded_window_s: its
---   dispatch queues behind those of quieter places, bot/dispatch/lanes.py)
+--   dispatch queues behind those of quieter places, bot/dispatch/lanes.py),
+--   due_key, due_s: an incident this report makes dispatchable is due for the watchdog due_s from now, in
+--   this same step (the dispatch's own start may never come if the process or Redis dies right after)
 -- Returns {id, is_new, reporters, status, dispatch, escalated, unusual (1 when this report flagged a burst), held,
 -- crowded}: a new incident from a contact over its flood cap is kept and shown but held (dispatch 0); another
 -- reporter not over theirs releases it (dispatch 1).
@@ -201,6 +203,7 @@ if found then
       still_held = 1
     end
   end
+  if release == 1 then redis.call('ZADD', a.due_key, 'NX', now + a.due_s, found) end
   changed(found, 'report')
   counted(false)
   return {found, 0, n, st, release, escalated, flagged, still_held, 0}
@@ -270,4 +273,5 @@ end
 changed(id, 'created')
 if not blocked then counted(true) end
 local dispatch = 1; if blocked or held == 1 then dispatch = 0 end
+if dispatch == 1 then redis.call('ZADD', a.due_key, 'NX', now + a.due_s, id) end
 return {id, 1, n, st, dispatch, 0, 0, held, crowded}
