@@ -15,8 +15,9 @@ from functools import partial
 from urllib.parse import urlparse
 
 from babel import Locale
-from flask import Blueprint, current_app, g, render_template, request
+from flask import Blueprint, current_app, render_template, request
 from markupsafe import Markup, escape
+from werkzeug.exceptions import TooManyRequests
 
 from . import chat_ids, guard, i18n, privacy, router
 from .channels import webchat
@@ -65,10 +66,6 @@ def _chat_key() -> str:
     settings = _runtime().settings
     cookie = chat_ids.read(settings.secret, request.cookies.get(COOKIE))
     return "chat:" + privacy.contact_id(settings.secret, cookie.address) if cookie else "client:" + guard.client_key()
-
-
-def _minted(response) -> bool:
-    return bool(g.get("chat_minted"))
 
 
 def _page_language(settings) -> str:
@@ -124,7 +121,12 @@ def _reply_language(settings) -> str:
 
 
 def _mint() -> chat_ids.ChatCookie:
-    g.chat_minted = True
+    """A new chat for this client, within HOTLINE_CHAT_NEW_LIMIT however it is asked for: the page, or the fresh
+    start a post without a current cookie gets (a script dropping its cookie before every post had a new chat
+    each time, past the page's limit). Over it: 429, in the visitor's language (`too_fast`)."""
+    wait = guard.take(_new_chat_limit(), "chat-new", guard.client_key())
+    if wait is not None:
+        raise TooManyRequests(retry_after=int(wait) + 1)
     return chat_ids.new_chat()
 
 
@@ -162,7 +164,6 @@ def _fresh_start(reason: str):
 
 
 @bp.get("/chat")
-@guard.limited(_new_chat_limit, key=guard.client_key, deduct_when=_minted)
 def page():
     rt = _runtime()
     settings = rt.settings
@@ -218,6 +219,11 @@ def too_fast(exc):
     """Over a chat limit: the visitor's language, and no retry from the page (Retry-After says when)."""
     settings = _runtime().settings
     text = i18n.gettext(settings.locales_dir, _reply_language(settings), TOO_FAST)
+    wait = getattr(exc, "retry_after", None)  # a new chat over its limit (`_mint`); Flask-Limiter adds its own
     if request.method == "POST":
-        return _json({"error": "too many requests", "replies": [text]}, 429)
-    return text + "\n", 429, {"Content-Type": "text/plain; charset=utf-8"}
+        response = _json({"error": "too many requests", "replies": [text]}, 429)
+    else:
+        response = current_app.response_class(text + "\n", status=429, content_type="text/plain; charset=utf-8")
+    if wait is not None:
+        response.headers["Retry-After"] = str(wait)
+    return response

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlparse
@@ -34,6 +35,7 @@ from urllib.parse import urlparse
 import redis
 from flask import Flask, current_app, request
 from flask_limiter import Limiter
+from limits import parse_many
 
 from . import store
 
@@ -93,6 +95,25 @@ def limited(value: str | Callable[[], str], *, key: Callable[[], str], methods=N
         return view
 
     return mark
+
+
+def take(value: str, scope: str, key: str) -> float | None:
+    """Count one event of `scope` for `key` against `value` (Flask-Limiter syntax) on this app's Limiter's
+    own storage and strategy; None when within it, else the seconds until it allows another.
+
+    For a limit on an event that is not a whole request (a new web chat, whichever view mints it): a view
+    decorator would count every request of the view. Fails open like the declared limits when Redis is down.
+    """
+    own = limiter()
+    try:
+        for item in parse_many(value):
+            identifiers = (store.login_limit_prefix(), scope, key)
+            if not own.limiter.hit(item, *identifiers):
+                reset = own.limiter.get_window_stats(item, *identifiers).reset_time
+                return max(1.0, reset - time.time())
+    except redis.RedisError:
+        return None  # a counter must never cost a report
+    return None
 
 
 def client_key() -> str:

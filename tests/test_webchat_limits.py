@@ -63,6 +63,24 @@ def test_new_chats_per_client_are_limited_but_reloads_are_free(limited_app, r):
     assert "faster than a person types" in third.get_data(as_text=True)
 
 
+def test_a_post_without_a_current_cookie_counts_as_a_new_chat(limited_app, r):
+    """The web-chat flood drill: a script dropping its cookie before each post got a fresh chat from every
+    403 restart, 25 chats a minute from one address past a limit of 10 (only the page was counted)."""
+    app = limited_app(chat_new_limit="2 per minute")
+    assert app.test_client().get("/chat").status_code == 200  # one new chat from the page
+    script = app.test_client()
+    restarted = script.post("/chat/messages", json={"id": "m1", "text": "hi"}, headers={"Origin": "http://localhost"})
+    assert restarted.status_code == 403 and restarted.get_json()["restart"], "the second: a fresh start"
+    script.delete_cookie("hotline_chat", path="/chat")
+    over = script.post("/chat/messages", json={"id": "m2", "text": "hi"}, headers={"Origin": "http://localhost"})
+    assert over.status_code == 429, "the third new chat, however asked for, is over the limit"
+    assert over.headers["Retry-After"] and over.get_json()["replies"]
+    assert app.test_client().get("/chat").status_code == 429, "and the page counts the same chats"
+    elsewhere = app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "10.9.8.7"
+    assert elsewhere.get("/chat").status_code == 200, "another address has its own"
+
+
 def test_counters_live_in_redis_and_name_no_address(limited_app, r):
     app = limited_app()
     browser = app.test_client()
