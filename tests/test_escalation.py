@@ -185,6 +185,19 @@ def test_a_flood_of_dead_numbers_in_status_callbacks_is_two_texts_counting_each_
         assert observers.get(rt.r, oid)["unreachable"] == "landline_or_unreachable"
 
 
+def test_a_dead_number_found_again_later_is_not_counted_again_while_it_stays_marked(
+    rt, worker, release_scheduled, twilio_outbox
+):
+    """Texts already on their way to a dead number fail one by one; past the digest's ten-minute memory of
+    an event each failure was counted again as a new observer who cannot be texted."""
+    _ten_dispatches_then_callbacks(rt, worker, release_scheduled, twilio_outbox, "failed", 30006)
+    for key in rt.r.scan_iter(store.digest_key("event:*")):
+        rt.r.delete(key)  # ten minutes on: the digest no longer remembers those events
+    dead = next(m for m in twilio_outbox.messages() if m["to"] not in COORDINATORS)
+    dispatch.record_status(rt, StatusUpdate(dead["sid"], "failed", 30006), time.time())
+    assert rt.r.hget(store.digest_key("pending"), "n:unreachable") is None, "still marked: nothing new to tell"
+
+
 def test_one_observer_found_dead_by_many_incidents_at_once_is_one_count(rt):
     for incident_id in ("1", "2", "3"):
         escalation.unreachable(rt, incident_id, "obs-x", "X", "30006")

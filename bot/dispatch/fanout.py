@@ -160,8 +160,7 @@ def set_unreachable(
         name=observer.get("name", ""),
         reason=reason,
     )
-    if tell:
-        observers.mark_unreachable(rt.r, observer_id, reason, now)
+    if tell and observers.mark_unreachable(rt.r, observer_id, reason, now):
         escalation.unreachable(rt, incident_id, observer_id, observer.get("name", "?"), reason, now)
     return UNREACHABLE
 

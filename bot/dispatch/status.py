@@ -104,8 +104,8 @@ def record_status(rt, update, now: float) -> str:
     )
     if opted_out:
         r.sadd(store.optout_key(), ref.get("contact_id") or observer_id)
-    if permanent:  # coordinators hear through their digest (one Lua call: fine on the webhook's path)
-        observers.mark_unreachable(r, observer_id, error.reason, now)
+    # coordinators hear through their digest (one Lua call: fine on the webhook's path), once while the mark stands
+    if permanent and observers.mark_unreachable(r, observer_id, error.reason, now):
         escalation.unreachable(rt, incident_id, observer_id, observer.get("name", "?"), error.reason, now)
     if error.kind == CONTENT:
         try:

@@ -116,6 +116,11 @@ def remove(r, observer_id: str) -> None:
     pipe.execute()
 
 
-def mark_unreachable(r, observer_id: str, reason: str, now: float) -> None:
-    """Record that texts to an observer cannot be delivered, so dispatch skips them."""
-    r.hset(store.observer_key(observer_id), mapping={"unreachable": reason, "updated_at": f"{now:.3f}"})
+def mark_unreachable(r, observer_id: str, reason: str, now: float) -> bool:
+    """Record that texts to an observer cannot be delivered, so dispatch skips them; True if this newly marked
+    them (coordinators are told then, and not again for texts already on their way while the mark stands)."""
+    key = store.observer_key(observer_id)
+    pipe = r.pipeline(transaction=True)
+    pipe.hsetnx(key, "unreachable", reason)
+    pipe.hset(key, "updated_at", f"{now:.3f}")
+    return bool(pipe.execute()[0])
