@@ -185,16 +185,22 @@ def test_a_flood_of_dead_numbers_in_status_callbacks_is_two_texts_counting_each_
         assert observers.get(rt.r, oid)["unreachable"] == "landline_or_unreachable"
 
 
-def test_a_dead_number_found_again_later_is_not_counted_again_while_it_stays_marked(
-    rt, worker, release_scheduled, twilio_outbox
-):
-    """Texts already on their way to a dead number fail one by one; past the digest's ten-minute memory of
-    an event each failure was counted again as a new observer who cannot be texted."""
-    _ten_dispatches_then_callbacks(rt, worker, release_scheduled, twilio_outbox, "failed", 30006)
-    for key in rt.r.scan_iter(store.digest_key("event:*")):
-        rt.r.delete(key)  # ten minutes on: the digest no longer remembers those events
-    dead = next(m for m in twilio_outbox.messages() if m["to"] not in COORDINATORS)
-    dispatch.record_status(rt, StatusUpdate(dead["sid"], "failed", 30006), time.time())
+def test_a_dead_number_found_again_later_is_not_counted_again_while_it_stays_marked(rt, worker, twilio_outbox):
+    """An observer texted for two incidents before the first failure came back: the second failure, past the
+    digest's ten-minute memory of the event, was counted as one more observer who cannot be texted."""
+    add_observer(rt.r, rt.settings, "Ana", "+12135550101", 0.5)
+    first = new_incident(rt)
+    second = new_incident(rt, reporter="+13235550124", where=(SCENE[0] + 0.004, SCENE[1]))
+    for incident_id in (first, second):
+        dispatch.enqueue_start(rt, incident_id)
+    worker()
+    texts = [m for m in twilio_outbox.messages() if m["to"] == "+12135550101"]
+    assert len(texts) == 2, "texted for both before anything came back"
+    dispatch.record_status(rt, StatusUpdate(texts[0]["sid"], "failed", 30006), time.time())
+    told = rt.r.hget(store.digest_key("pending"), "n:unreachable") or rt.r.exists(store.digest_key("due"))
+    assert told, "the first failure is told"
+    rt.r.delete(store.digest_key("pending"), *rt.r.scan_iter(store.digest_key("event:*")))  # ten minutes on
+    dispatch.record_status(rt, StatusUpdate(texts[1]["sid"], "failed", 30006), time.time())
     assert rt.r.hget(store.digest_key("pending"), "n:unreachable") is None, "still marked: nothing new to tell"
 
 
