@@ -9,7 +9,7 @@ Twilio refuses to delete a message that is not complete yet (20009), and an
 outage must not lose the deletion.
 
 Calls to the voice line are kept by Twilio too (who called, when, which
-dispatchers' phones rang): `schedule_call` deletes the call and the legs it
+dispatchers' phones rang): `schedule` deletes the call and the legs it
 dialed once its status callback says it is over, with the same retries.
 
 Photos go with their message: the hotline keeps their Twilio URLs only, so once
@@ -95,18 +95,7 @@ def sooner(rt, sids, now: float) -> None:
 
 
 def schedule(rt, sid: str, now: float | None = None) -> bool:
-    """Queue the deletion of one message at Twilio (when the network deletes); True if queued."""
-    return _schedule_now(rt, sid, ("SM", "MM"), now)
-
-
-def schedule_call(rt, sid: str, now: float | None = None) -> bool:
-    """Queue deleting a finished call and its dialed legs at Twilio (HOTLINE_TWILIO_RETENTION); True if queued."""
-    return _schedule_now(rt, sid, ("CA",), now)
-
-
-def _schedule_now(rt, sid: str, prefixes: tuple[str, ...], now: float | None) -> bool:
-    if not sid.startswith(prefixes):
-        return False
+    """Queue the deletion of one message or call at Twilio (when the network deletes); True if queued."""
     pipe = rt.r.pipeline(transaction=False)
     queued = queue_schedule(pipe, rt.settings, sid, time.time() if now is None else now)
     pipe.execute()

@@ -260,7 +260,7 @@ def status():
     if state in calls.FINISHED:
         _quietly("end a call", calls.finish, rt.r, sid, state, time.time())
         try:
-            twilio_retention.schedule_call(rt, sid)
+            twilio_retention.schedule(rt, sid)
         except Exception:  # noqa: BLE001 -- a lost deletion must not fail Twilio's callback
             log.warning("could not queue the deletion of a call at Twilio")
     return _twiml(menu.VoiceResponse())
