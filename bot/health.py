@@ -21,7 +21,7 @@ import redis
 from flask import Blueprint, current_app, request
 from rq.registry import FailedJobRegistry
 
-from . import spool, store
+from . import spool, store, twilio_retention
 
 bp = Blueprint("health", __name__)
 
@@ -45,6 +45,7 @@ def check(rt, now: float) -> dict:
     try:
         _memory(report, rt)
         report["queues"] = {name: len(q) for name, q in rt.queues.items()}
+        report["twilio_deletions_waiting"] = twilio_retention.waiting(rt.r)  # not yet RQ jobs: not in `queues`
         _data(report, rt)
         _failing(report, rt, now)
     except redis.exceptions.OutOfMemoryError:

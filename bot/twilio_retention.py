@@ -143,7 +143,7 @@ def _job_data(sid: str):
 
 
 def waiting(r) -> int:
-    """Deletions not yet handed to RQ (due or not): what an operator sees before they reach the queue."""
+    """Deletions not yet handed to RQ (due or not): /healthz shows operators them beside the queues."""
     return int(r.zcard(store.twilio_deletions_key()))
 
 

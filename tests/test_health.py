@@ -28,6 +28,7 @@ def test_the_public_gets_status_only_and_operators_the_details(client):
     detailed = client.get("/healthz", headers=OPERATOR).get_json()
     assert detailed["redis"] is True
     assert set(detailed["queues"]) == {"dispatch", "default", "dispatch_later", "broadcast"}
+    assert detailed["twilio_deletions_waiting"] == 0
     assert client.get(f"/healthz?token={HEALTH_TOKEN}").get_json()["redis"] is True
     assert public.status_code == client.get("/healthz", headers=OPERATOR).status_code
 
@@ -81,3 +82,8 @@ def test_failed_dispatch_jobs_are_unhealthy(client, rt, worker):
     rt.queue("dispatch").enqueue("bot.store.marker_key", "an argument it does not take")
     worker()
     assert "dispatch jobs failing" in _problems(client)
+
+
+def test_operators_see_the_deletions_at_twilio_not_yet_handed_to_rq(client, phone):
+    phone.text("hello")
+    assert client.get("/healthz", headers=OPERATOR).get_json()["twilio_deletions_waiting"] == 1
